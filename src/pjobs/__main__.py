@@ -1,0 +1,3 @@
+from pjobs.cli import main
+
+main()

@@ -1,0 +1,247 @@
+"""`pjobs jobs …`: see and steer the queue."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from pjobs.cli.options import DryRunOption, JsonOption
+from pjobs.cli.runtime import runtime
+from pjobs.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from pjobs.store.base import JobRecord
+
+app = typer.Typer(
+    help="See and steer jobs: enqueue, list, show, retry, cancel, purge, stats.",
+    no_args_is_help=True,
+)
+
+
+class StateChoice(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+JobIdArgument = Annotated[int, typer.Argument(metavar="ID", help="Job id.", min=1)]
+
+JOB_COLUMNS = ("id", "type", "queue", "state", "attempts", "priority", "run_at", "last_error")
+
+
+def job_row(job: JobRecord) -> list[Any]:
+    error = (job.last_error or "").splitlines()[0][:80] if job.last_error else None
+    return [
+        job.id,
+        job.type,
+        job.queue,
+        job.state,
+        f"{job.attempts}/{job.max_attempts}",
+        job.priority,
+        job.run_at,
+        error,
+    ]
+
+
+def show_job(job: JobRecord, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    from pjobs.cli.output import print_fields, print_json, to_jsonable
+
+    if as_json:
+        print_json({**to_jsonable(job), **(extra or {})})
+        return
+    print_fields([(name, value) for name, value in to_jsonable(job).items()])
+
+
+def exit_by_outcome(job: JobRecord) -> None:
+    if job.state != "succeeded":
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+@app.command("enqueue")
+def enqueue(
+    ctx: typer.Context,
+    job_type: Annotated[str, typer.Argument(metavar="TYPE", help="Job type, e.g. noop.")],
+    payload: Annotated[
+        str, typer.Option("--payload", "-p", help="JSON object, @FILE, or - for stdin.")
+    ] = "{}",
+    queue: Annotated[str | None, typer.Option(help="Queue name (default: the job type's).")] = None,
+    priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
+    delay: Annotated[
+        str | None, typer.Option(help="Run no earlier than this from now: 30s, 15m, 2h.")
+    ] = None,
+    max_attempts: Annotated[
+        int | None, typer.Option(help="Attempts before the job fails (default: its type's).")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(help="While a job with this key is queued or running, return it instead."),
+    ] = None,
+    count: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="Enqueue this many copies in one batch.")
+    ] = 1,
+    wait: Annotated[
+        bool, typer.Option(help="Block until the job ends; exit by its outcome.")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(min=0, help="With --wait: give up after SECONDS (exit 75).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate and enqueue a job; print its id."""
+    from pjobs.cli.inputs import read_json_argument
+    from pjobs.cli.output import print_json, print_lines
+    from pjobs.queue import EnqueueOptions, prepare_job
+    from pjobs.timeutil import parse_duration
+
+    if wait and count > 1:
+        raise UsageError("--wait takes one job, not --count")
+    if count > 1 and idempotency_key:
+        raise UsageError("--idempotency-key names one job; it cannot go with --count")
+    rt = runtime(ctx)
+    settings = rt.settings()
+    data = read_json_argument(payload, settings.max_payload_bytes)
+    options = EnqueueOptions(
+        queue=queue,
+        priority=priority,
+        delay=parse_duration(delay) if delay else None,
+        max_attempts=max_attempts,
+        idempotency_key=idempotency_key,
+    )
+    now = rt.clock().now()
+    job = prepare_job(rt.registry(), settings, job_type, data, options, now)
+    results = rt.queue().submit([job] * count)
+    if wait:
+        finished = rt.queue().wait(results[0].id, timeout)
+        show_job(finished, as_json)
+        exit_by_outcome(finished)
+        return
+    if as_json:
+        print_json(results[0] if count == 1 else {"jobs": results})
+    else:
+        print_lines([result.id for result in results])
+
+
+@app.command("list")
+def list_jobs(
+    ctx: typer.Context,
+    state: Annotated[StateChoice | None, typer.Option(help="Only jobs in this state.")] = None,
+    job_type: Annotated[str | None, typer.Option("--type", help="Only this job type.")] = None,
+    queue: Annotated[str | None, typer.Option(help="Only this queue.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List jobs, newest first."""
+    from pjobs.cli.output import print_json, print_table
+
+    jobs = (
+        runtime(ctx).queue().store.list_jobs(state.value if state else None, job_type, queue, limit)
+    )
+    if as_json:
+        print_json({"jobs": jobs})
+    else:
+        print_table(JOB_COLUMNS, [job_row(job) for job in jobs])
+
+
+@app.command("show")
+def show(ctx: typer.Context, job_id: JobIdArgument, as_json: JsonOption = False) -> None:
+    """Show one job with every attempt."""
+    from pjobs.cli.output import print_json, print_table, to_jsonable
+
+    queue = runtime(ctx).queue()
+    job = queue.get(job_id)
+    attempts = queue.store.job_attempts(job_id)
+    if as_json:
+        print_json({**to_jsonable(job), "attempts_log": attempts})
+        return
+    show_job(job, False)
+    if attempts:
+        print_table(
+            ("attempt", "outcome", "worker", "started_at", "finished_at", "error"),
+            [
+                (a.attempt, a.outcome, a.worker_id, a.started_at, a.finished_at, a.error)
+                for a in attempts
+            ],
+        )
+
+
+@app.command("retry")
+def retry(
+    ctx: typer.Context,
+    job_id: JobIdArgument,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Queue a failed or cancelled job again, with fresh attempts."""
+    from pjobs.cli.output import message
+
+    rt = runtime(ctx)
+    job = rt.queue().retry(job_id, dry_run=dry_run)
+    message(f"{'would queue' if dry_run else 'queued'} job {job_id} again", rt.quiet)
+    show_job(job, as_json, {"dry_run": dry_run})
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    job_id: JobIdArgument,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel a queued job."""
+    from pjobs.cli.output import message
+
+    rt = runtime(ctx)
+    job = rt.queue().cancel(job_id, dry_run=dry_run)
+    message(f"{'would cancel' if dry_run else 'cancelled'} job {job_id}", rt.quiet)
+    show_job(job, as_json, {"dry_run": dry_run})
+
+
+@app.command("purge")
+def purge(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str, typer.Option(help="Delete finished jobs that finished longer ago than this.")
+    ] = "7d",
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete finished jobs (succeeded, failed, cancelled) and their attempts."""
+    from pjobs.cli.output import print_json, print_lines
+    from pjobs.timeutil import parse_duration
+
+    age = parse_duration(older_than)
+    count = runtime(ctx).queue().purge(age, dry_run=dry_run)
+    if as_json:
+        print_json(
+            {
+                "purged": 0 if dry_run else count,
+                "would_purge": count if dry_run else 0,
+                "dry_run": dry_run,
+            }
+        )
+    else:
+        print_lines([f"{'would purge' if dry_run else 'purged'} {count} job(s)"])
+
+
+@app.command("stats")
+def stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Counts by state and type, and the age of the oldest due job."""
+    from pjobs.cli.output import print_json, print_table
+
+    data = runtime(ctx).queue().stats()
+    if as_json:
+        print_json(data)
+        return
+    states = ("queued", "running", "succeeded", "failed", "cancelled")
+    rows = [
+        [type_name, *(counts.get(state, 0) for state in states)]
+        for type_name, counts in sorted(data["types"].items())
+    ]
+    rows.append(["(all)", *(data["states"].get(state, 0) for state in states)])
+    print_table(("type", *states), rows)
+    age = data["oldest_due_age_seconds"]
+    print_table(("oldest_due_age_seconds",), [[f"{age:.1f}" if age is not None else "-"]])

@@ -1,0 +1,93 @@
+"""Data on stdout (a rich table on a TTY, tab-separated text otherwise, or one JSON
+document), messages on stderr."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return value
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
+
+
+_color = {"off": False}
+
+
+def disable_color() -> None:
+    """--no-color; the NO_COLOR environment variable does the same."""
+    _color["off"] = True
+
+
+def _color_off() -> bool:
+    return _color["off"] or bool(os.environ.get("NO_COLOR"))
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> None:
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*columns, title=title or None, title_justify="left")
+        for row in rows:
+            table.add_row(*(cell(v) for v in row))
+        Console(no_color=_color_off()).print(table)
+        return
+    out = sys.stdout
+    out.write("\t".join(columns) + "\n")
+    for row in rows:
+        out.write("\t".join(cell(v).replace("\t", " ").replace("\n", " ") for v in row) + "\n")
+
+
+def print_fields(pairs: Sequence[tuple[str, Any]]) -> None:
+    width = max((len(k) for k, _ in pairs), default=0)
+    for key, value in pairs:
+        sys.stdout.write(f"{key + ':':<{width + 1}} {cell(value)}\n")
+
+
+def print_lines(lines: Sequence[Any]) -> None:
+    for line in lines:
+        sys.stdout.write(f"{line}\n")
+
+
+def message(text: str, quiet: bool = False) -> None:
+    """A message for the person at the terminal: stderr, silenced by -q."""
+    if not quiet:
+        sys.stderr.write(text + "\n")

@@ -1,0 +1,181 @@
+"""Settings: flags > `PJOBS_*` environment > TOML config file > defaults.
+
+Nested settings use `__` in environment variables (`PJOBS_WORKER__CONCURRENCY=20`)
+and tables in TOML (`[worker] concurrency = 20`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from pjobs.errors import ConfigError
+
+
+def xdg_dir(variable: str, fallback: str) -> Path:
+    value = os.environ.get(variable)
+    return Path(value) if value else Path.home() / fallback
+
+
+def default_data_dir() -> Path:
+    return xdg_dir("XDG_DATA_HOME", ".local/share") / "pjobs"
+
+
+class WorkerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(10, ge=1, le=1024, description="jobs run at once per serve process")
+    batch_size: int = Field(200, ge=1, le=10_000, description="most jobs claimed per round trip")
+    prefetch: int = Field(
+        10, ge=0, le=100_000, description="jobs claimed beyond concurrency, waiting locally"
+    )
+    lease_seconds: float = Field(
+        60.0, gt=0, description="a claimed job's lease; renewed by heartbeat"
+    )
+    poll_interval: float = Field(1.0, gt=0, description="seconds between polls when idle")
+    shutdown_timeout: float = Field(30.0, ge=0, description="seconds running jobs get on SIGTERM")
+    rescue_interval: float = Field(15.0, gt=0, description="seconds between expired-lease sweeps")
+    max_rescues: int = Field(5, ge=0, description="times a job may lose its worker before it fails")
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        return self.lease_seconds / 3
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PJOBS_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    database_url: str | None = Field(
+        None, description="sqlite:///PATH or postgresql://…; default SQLite in data_dir"
+    )
+    data_dir: Path = Field(default_factory=default_data_dir)
+    handler_modules: list[str] = Field(
+        default_factory=list, description="modules whose job types are registered at start"
+    )
+    max_payload_bytes: int = Field(1_048_576, ge=64, description="largest accepted job payload")
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    dialect: Literal["sqlite", "postgresql"]
+    target: str  # a file path for SQLite, a libpq conninfo URL for PostgreSQL
+
+    def redacted(self) -> str:
+        """The URL without its password, for output and logs."""
+        if self.dialect == "sqlite":
+            return (
+                f"sqlite:///{self.target.lstrip('/')}"
+                if self.target.startswith("/")
+                else (f"sqlite://{self.target}")
+            )
+        parts = urlsplit(self.target)
+        if parts.password is None:
+            return self.target
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+
+
+def parse_database_url(url: str) -> DatabaseURL:
+    if url.startswith("sqlite://"):
+        path = url[len("sqlite://") :]
+        if not path or path == "/":
+            raise ConfigError(f"invalid database URL {url!r}: sqlite:///PATH needs a file path")
+        return DatabaseURL("sqlite", path)
+    if url.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(url)
+        if not parts.hostname and "host=" not in parts.query:
+            raise ConfigError(f"invalid database URL {url!r}: no host (postgresql://HOST/DB)")
+        return DatabaseURL("postgresql", url)
+    shown = url if len(url) <= 80 else url[:77] + "..."
+    raise ConfigError(
+        f"invalid database URL {shown!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+    )
+
+
+def database_url(settings: Settings) -> DatabaseURL:
+    if settings.database_url:
+        return parse_database_url(settings.database_url)
+    return DatabaseURL("sqlite", str(settings.data_dir / "pjobs.db"))
+
+
+def config_file_path(explicit: Path | None) -> Path | None:
+    """--config, else PJOBS_CONFIG, else the XDG config file if it exists."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get("PJOBS_CONFIG")
+    if from_env:
+        return Path(from_env)
+    candidate = xdg_dir("XDG_CONFIG_HOME", ".config") / "pjobs" / "config.toml"
+    return candidate if candidate.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The TOML config file as a settings source, ranked below the environment."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "settings"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"invalid setting {where}: {first['msg']}{more}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings; `overrides` are command-line flags (None means not given)."""
+    path = config_file_path(config_file)
+    file_data = _read_toml(path) if path is not None else {}
+
+    class _Settings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _FileSource(settings_cls, file_data))
+
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        settings: Settings = _Settings(**given)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    if settings.database_url:
+        parse_database_url(settings.database_url)
+    return settings

@@ -1,0 +1,34 @@
+"""Open the store a database URL names."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pjobs.config import DatabaseURL
+    from pjobs.store.base import SqlStore as Store
+
+__all__ = ["Store", "open_store"]
+
+
+def open_store(url: DatabaseURL, *, pool_size: int = 4, check_schema: bool = True) -> Store:
+    """Connect to the database. SQLite migrates itself; PostgreSQL must be current
+    (`pjobs db upgrade`) unless `check_schema` is False."""
+    from pjobs.timeutil import utcnow
+
+    store: Store
+    if url.dialect == "sqlite":
+        from pjobs.store.sqlite import SQLiteStore
+
+        store = SQLiteStore(url.target)
+    else:
+        from pjobs.store.postgres import PostgresStore
+
+        store = PostgresStore(url.target, url.redacted(), pool_size=pool_size)
+    if check_schema:
+        try:
+            store.ensure_schema(utcnow(), upgrade=url.dialect == "sqlite")
+        except BaseException:
+            store.close()
+            raise
+    return store

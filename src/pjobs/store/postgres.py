@@ -1,0 +1,175 @@
+"""The production store: PostgreSQL through psycopg 3 and a connection pool.
+
+Claims use `FOR UPDATE SKIP LOCKED`, so any number of workers on any number of machines
+share one queue; enqueues `NOTIFY pjobs_jobs` and idle workers `LISTEN`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from pjobs.errors import UnavailableError
+from pjobs.store.base import EnqueueResult, NewJob, Outcome, SqlStore, iter_chunks
+from pjobs.store.queries import Migration
+
+CONNECT_TIMEOUT_SECONDS = 5
+INSERT_CHUNK = 20_000
+# Wake-up waits are cut into slices so a stop request is seen promptly.
+WAIT_SLICE_SECONDS = 0.5
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class PostgresStore(SqlStore):
+    dialect = "postgresql"
+    unique_violation = psycopg.errors.UniqueViolation
+
+    def __init__(self, url: str, display_url: str, pool_size: int = 4) -> None:
+        super().__init__()
+        self._url = url
+        self._display_url = display_url
+        self._connect_kwargs: dict[str, Any] = {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "options": "-c TimeZone=UTC",
+        }
+        # One direct connection first: an unreachable server is one clear error, not a
+        # pool retrying in the background.
+        try:
+            psycopg.connect(url, **self._connect_kwargs).close()
+        except psycopg.Error as exc:
+            raise self.unavailable(exc) from None
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(pool_size, 1),
+            kwargs=self._connect_kwargs,
+            open=True,
+            name="pjobs",
+        )
+        self._listener: psycopg.Connection[Any] | None = None
+
+    def unavailable(self, exc: BaseException) -> UnavailableError:
+        return UnavailableError(
+            f"PostgreSQL at {self._display_url} is unavailable: {_first_line(exc)}"
+        )
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[psycopg.Cursor[Any]]:
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cursor:
+                yield cursor
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise self.unavailable(exc) from None
+
+    def ts(self, value: datetime | None) -> datetime | None:
+        return value
+
+    def array(self, values: Sequence[str] | None) -> list[str] | None:
+        return None if values is None else list(values)
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        self._pool.close()
+
+    def apply_migration(self, cursor: psycopg.Cursor[Any], migration: Migration) -> None:
+        cursor.execute(migration.sql.encode())
+
+    # -- the operations whose mechanics are PostgreSQL's own ------------------------------
+
+    def enqueue(self, jobs: Sequence[NewJob], now: datetime) -> list[EnqueueResult]:
+        if not jobs:
+            return []
+        q = self.queries
+        results: list[EnqueueResult] = []
+        with self.transaction() as cursor:
+            for chunk in iter_chunks(jobs, INSERT_CHUNK):
+                cursor.execute(q["reserve_job_ids"], {"count": len(chunk)})
+                ids = [row[0] for row in cursor.fetchall()]
+                claimed = [job.worker_id is not None for job in chunk]
+                cursor.execute(
+                    q["insert_jobs"],
+                    {
+                        "now": now,
+                        "ids": ids,
+                        "types": [job.type for job in chunk],
+                        "queues": [job.queue for job in chunk],
+                        "payloads": [job.payload for job in chunk],
+                        "priorities": [job.priority for job in chunk],
+                        "states": ["running" if c else "queued" for c in claimed],
+                        "attempts": [1 if c else 0 for c in claimed],
+                        "max_attempts": [job.max_attempts for job in chunk],
+                        "run_ats": [job.run_at for job in chunk],
+                        "started_ats": [now if c else None for c in claimed],
+                        "worker_ids": [job.worker_id for job in chunk],
+                        "leases": [job.lease_expires_at for job in chunk],
+                        "keys": [job.idempotency_key for job in chunk],
+                    },
+                )
+                inserted = {row[0] for row in cursor.fetchall()}
+                by_key: dict[str, int] = {}
+                if len(inserted) < len(chunk):
+                    keys = [job.idempotency_key for job in chunk if job.idempotency_key]
+                    cursor.execute(q["active_jobs_by_key"], {"keys": keys})
+                    by_key = dict(cursor.fetchall())
+                results.extend(
+                    EnqueueResult(job_id, True)
+                    if job_id in inserted
+                    else EnqueueResult(by_key[job.idempotency_key or ""], False)
+                    for job_id, job in zip(ids, chunk, strict=True)
+                )
+            cursor.execute(q["notify_jobs"])
+        return results
+
+    def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
+        with self.transaction() as cursor:
+            cursor.execute(
+                self.queries["finish_jobs"],
+                {
+                    "worker_id": worker_id,
+                    "ids": [o.job_id for o in outcomes],
+                    "states": [o.state for o in outcomes],
+                    "attempts": [o.attempt for o in outcomes],
+                    "started_ats": [o.started_at for o in outcomes],
+                    "finished_ats": [o.finished_at for o in outcomes],
+                    "run_ats": [o.run_at for o in outcomes],
+                    "results": [o.result for o in outcomes],
+                    "errors": [o.error for o in outcomes],
+                    "tracebacks": [o.traceback for o in outcomes],
+                },
+            )
+            return {row[0] for row in cursor.fetchall()}
+
+    def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
+        return self._rowcount("release_jobs", {"worker_id": worker_id, "ids": list(job_ids)})
+
+    def rescue_expired(self, now: datetime, max_rescues: int) -> int:
+        return len(self._rows("rescue_expired", {"now": now, "max_rescues": max_rescues}, True))
+
+    def wait_for_jobs(self, timeout: float, stop: threading.Event) -> None:
+        try:
+            if self._listener is None:
+                self._listener = psycopg.connect(self._url, autocommit=True, **self._connect_kwargs)
+                self._listener.execute(self.queries["listen_jobs"])
+            remaining = timeout
+            while remaining > 0 and not stop.is_set():
+                slice_ = min(remaining, WAIT_SLICE_SECONDS)
+                for _ in self._listener.notifies(timeout=slice_, stop_after=1):
+                    return
+                remaining -= slice_
+        except psycopg.Error as exc:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
+            raise self.unavailable(exc) from None

@@ -1,0 +1,47 @@
+"""Named SQL: `-- name: NAME` blocks in `sql/<dialect>/*.sql`, and numbered migrations."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_MIGRATION = re.compile(r"^(\d{4})_(\w+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+@cache
+def load_queries(dialect: str) -> dict[str, str]:
+    """Every named query of a dialect, by name."""
+    queries: dict[str, str] = {}
+    folder = resources.files("pjobs.store") / "sql" / dialect
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        parts = _NAME.split(entry.read_text(encoding="utf-8"))
+        for name, body in zip(parts[1::2], parts[2::2], strict=True):
+            if name in queries:
+                raise RuntimeError(f"query {name!r} is defined twice for {dialect}")
+            queries[name] = body.strip().rstrip(";")
+    return queries
+
+
+@cache
+def load_migrations(dialect: str) -> tuple[Migration, ...]:
+    folder = resources.files("pjobs.store") / "migrations" / dialect
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION.match(entry.name)
+        if match:
+            found.append(
+                Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8"))
+            )
+    return tuple(sorted(found, key=lambda m: m.version))

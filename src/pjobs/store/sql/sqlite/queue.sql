@@ -1,0 +1,148 @@
+-- Named queries of the job queue, SQLite dialect. Parameters: :name.
+-- Writes run inside BEGIN IMMEDIATE, so the statements of one operation see no other writer.
+
+-- name: last_job_id
+SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0),
+           coalesce((SELECT max(id) FROM jobs), 0));
+
+-- name: insert_job
+INSERT INTO jobs (id, type, queue, payload, priority, state, attempts, max_attempts, run_at,
+                  created_at, started_at, worker_id, lease_expires_at, idempotency_key)
+VALUES (:id, :type, :queue, :payload, :priority, :state, :attempts, :max_attempts, :run_at,
+        :now, :started_at, :worker_id, :lease_expires_at, :idempotency_key)
+ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND state IN ('queued', 'running')
+DO NOTHING;
+
+-- name: inserted_job_ids
+SELECT id FROM jobs WHERE id BETWEEN :first AND :last;
+
+-- name: active_jobs_by_key
+SELECT idempotency_key, id FROM jobs
+WHERE idempotency_key IN (SELECT value FROM json_each(:keys)) AND state IN ('queued', 'running');
+
+-- name: claim_jobs
+UPDATE jobs
+SET state = 'running', attempts = attempts + 1, worker_id = :worker_id,
+    started_at = :now, lease_expires_at = :lease_expires_at
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE state = 'queued' AND run_at <= :now
+      AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+    ORDER BY priority DESC, run_at, id
+    LIMIT :limit
+)
+RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at;
+
+-- name: claim_job
+UPDATE jobs
+SET state = 'running', attempts = attempts + 1, worker_id = :worker_id,
+    started_at = :now, lease_expires_at = :lease_expires_at
+WHERE id = :id AND state = 'queued'
+RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at;
+
+-- name: finish_job
+-- Acknowledge what this worker ran; a job whose lease it lost is left alone.
+UPDATE jobs
+SET state = :state,
+    finished_at = CASE WHEN :state = 'queued' THEN NULL ELSE :finished_at END,
+    run_at = coalesce(:run_at, run_at),
+    result = :result,
+    last_error = :error,
+    worker_id = NULL,
+    lease_expires_at = NULL
+WHERE id = :id AND worker_id = :worker_id AND state = 'running';
+
+-- name: insert_attempt
+INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at, error,
+                          traceback)
+VALUES (:id, :attempt, :worker_id, :outcome, :started_at, :finished_at, :error, :traceback);
+
+-- name: renew_leases
+UPDATE jobs SET lease_expires_at = :lease_expires_at
+WHERE worker_id = :worker_id AND state = 'running';
+
+-- name: release_job
+UPDATE jobs
+SET state = 'queued', attempts = attempts - 1, worker_id = NULL, lease_expires_at = NULL,
+    started_at = NULL
+WHERE id = :id AND worker_id = :worker_id AND state = 'running';
+
+-- name: expired_jobs
+SELECT id, worker_id, attempts, started_at, rescues >= :max_rescues
+FROM jobs WHERE state = 'running' AND lease_expires_at < :now;
+
+-- name: rescue_job
+-- A job whose worker stopped renewing its lease runs again; the lost attempt does not count
+-- against max_attempts, but a job that loses its worker more than max_rescues times fails.
+UPDATE jobs
+SET state = CASE WHEN :exhausted THEN 'failed' ELSE 'queued' END,
+    attempts = CASE WHEN :exhausted THEN attempts ELSE attempts - 1 END,
+    finished_at = CASE WHEN :exhausted THEN :now END,
+    rescues = rescues + 1,
+    worker_id = NULL,
+    lease_expires_at = NULL,
+    last_error = :error
+WHERE id = :id AND state = 'running';
+
+-- name: cancel_job
+UPDATE jobs SET state = 'cancelled', finished_at = :now
+WHERE id = :id AND state = 'queued'
+RETURNING id;
+
+-- name: retry_job
+UPDATE jobs
+SET state = 'queued', attempts = 0, rescues = 0, run_at = :now, finished_at = NULL,
+    started_at = NULL, result = NULL
+WHERE id = :id AND state IN ('failed', 'cancelled')
+RETURNING id;
+
+-- name: purge_jobs
+DELETE FROM jobs
+WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < :before;
+
+-- name: count_purgeable
+SELECT count(*) FROM jobs
+WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < :before;
+
+-- name: get_job
+SELECT id, type, queue, payload, priority, state, attempts, max_attempts, rescues, run_at,
+       created_at, started_at, finished_at, worker_id, lease_expires_at, idempotency_key,
+       result, last_error
+FROM jobs WHERE id = :id;
+
+-- name: list_jobs
+SELECT id, type, queue, payload, priority, state, attempts, max_attempts, rescues, run_at,
+       created_at, started_at, finished_at, worker_id, lease_expires_at, idempotency_key,
+       result, last_error
+FROM jobs
+WHERE (:state IS NULL OR state = :state)
+  AND (:type IS NULL OR type = :type)
+  AND (:queue IS NULL OR queue = :queue)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: job_attempts
+SELECT attempt, worker_id, outcome, started_at, finished_at, error, traceback
+FROM job_attempts WHERE job_id = :id ORDER BY id;
+
+-- name: count_jobs
+SELECT state, type, count(*) FROM jobs GROUP BY state, type ORDER BY state, type;
+
+-- name: oldest_due
+SELECT min(run_at) FROM jobs WHERE state = 'queued' AND run_at <= :now;
+
+-- name: migrations_table_exists
+SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations';
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);
+
+-- name: current_version
+SELECT coalesce(max(version), 0) FROM schema_migrations;
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, name, applied_at) VALUES (:version, :name, :now);

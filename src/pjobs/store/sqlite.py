@@ -1,0 +1,226 @@
+"""The embedded store: one SQLite file in WAL mode, a connection per thread."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pjobs.errors import TemporaryError, UnavailableError
+from pjobs.store.base import EnqueueResult, NewJob, Outcome, SqlStore
+from pjobs.store.queries import Migration
+
+BUSY_TIMEOUT_SECONDS = 10.0
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` (and its folder) readable by its owner only, if it does not exist."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+
+
+class SQLiteStore(SqlStore):
+    dialect = "sqlite"
+    unique_violation = sqlite3.IntegrityError
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = Path(path)
+        try:
+            create_private_file(self.path)
+        except OSError as exc:
+            raise UnavailableError(f"cannot create SQLite database {self.path}: {exc}") from None
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=BUSY_TIMEOUT_SECONDS,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+            except sqlite3.Error as exc:
+                raise UnavailableError(f"cannot open SQLite database {self.path}: {exc}") from None
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[sqlite3.Cursor]:
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise self._translate(exc) from None
+        try:
+            yield conn.cursor()
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                conn.execute("ROLLBACK")
+                raise self._translate(exc) from None
+
+    def _translate(self, exc: sqlite3.OperationalError) -> Exception:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return TemporaryError(f"SQLite database {self.path} is busy: {exc}; try again")
+        return UnavailableError(f"SQLite database {self.path}: {exc}")
+
+    def ts(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def array(self, values: Sequence[str] | None) -> str | None:
+        return None if values is None else json.dumps(list(values))
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    def apply_migration(self, cursor: sqlite3.Cursor, migration: Migration) -> None:
+        statement = ""
+        for line in migration.sql.splitlines(keepends=True):
+            statement += line
+            if sqlite3.complete_statement(statement):
+                cursor.execute(statement)
+                statement = ""
+
+    # -- the operations whose mechanics are SQLite's own ----------------------------------
+
+    def enqueue(self, jobs: Sequence[NewJob], now: datetime) -> list[EnqueueResult]:
+        if not jobs:
+            return []
+        q, ts, now_text = self.queries, self.ts, self.ts(now)
+        with self.transaction() as cursor:
+            cursor.execute(q["last_job_id"])
+            first = int(cursor.fetchone()[0]) + 1
+            cursor.executemany(
+                q["insert_job"],
+                [
+                    {
+                        "id": first + index,
+                        "type": job.type,
+                        "queue": job.queue,
+                        "payload": job.payload,
+                        "priority": job.priority,
+                        "state": "queued" if job.worker_id is None else "running",
+                        "attempts": 0 if job.worker_id is None else 1,
+                        "max_attempts": job.max_attempts,
+                        "run_at": ts(job.run_at),
+                        "now": now_text,
+                        "started_at": None if job.worker_id is None else now_text,
+                        "worker_id": job.worker_id,
+                        "lease_expires_at": ts(job.lease_expires_at),
+                        "idempotency_key": job.idempotency_key,
+                    }
+                    for index, job in enumerate(jobs)
+                ],
+            )
+            ids = range(first, first + len(jobs))
+            if cursor.rowcount == len(jobs):
+                return [EnqueueResult(job_id, True) for job_id in ids]
+            cursor.execute(q["inserted_job_ids"], {"first": first, "last": ids[-1]})
+            inserted = {row[0] for row in cursor.fetchall()}
+            keys = [job.idempotency_key for job in jobs if job.idempotency_key]
+            cursor.execute(q["active_jobs_by_key"], {"keys": json.dumps(keys)})
+            by_key = dict(cursor.fetchall())
+        return [
+            EnqueueResult(job_id, True)
+            if job_id in inserted
+            else EnqueueResult(by_key[job.idempotency_key], False)
+            for job_id, job in zip(ids, jobs, strict=True)
+        ]
+
+    def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
+        q, ts = self.queries, self.ts
+        acknowledged: set[int] = set()
+        attempts = []
+        with self.transaction() as cursor:
+            for outcome in outcomes:
+                cursor.execute(
+                    q["finish_job"],
+                    {
+                        "id": outcome.job_id,
+                        "worker_id": worker_id,
+                        "state": outcome.state,
+                        "finished_at": ts(outcome.finished_at),
+                        "run_at": ts(outcome.run_at),
+                        "result": outcome.result,
+                        "error": outcome.error,
+                    },
+                )
+                if cursor.rowcount == 1:
+                    acknowledged.add(outcome.job_id)
+                    attempts.append(
+                        {
+                            "id": outcome.job_id,
+                            "attempt": outcome.attempt,
+                            "worker_id": worker_id,
+                            "outcome": "succeeded" if outcome.state == "succeeded" else "failed",
+                            "started_at": ts(outcome.started_at),
+                            "finished_at": ts(outcome.finished_at),
+                            "error": outcome.error,
+                            "traceback": outcome.traceback,
+                        }
+                    )
+            cursor.executemany(q["insert_attempt"], attempts)
+        return acknowledged
+
+    def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
+        with self.transaction() as cursor:
+            cursor.executemany(
+                self.queries["release_job"],
+                [{"id": job_id, "worker_id": worker_id} for job_id in job_ids],
+            )
+            return int(cursor.rowcount)
+
+    def rescue_expired(self, now: datetime, max_rescues: int) -> int:
+        q, now_text = self.queries, self.ts(now)
+        with self.transaction() as cursor:
+            cursor.execute(q["expired_jobs"], {"now": now_text, "max_rescues": max_rescues})
+            expired = cursor.fetchall()
+            for job_id, worker_id, attempt, started_at, exhausted in expired:
+                error = f"worker {worker_id} lost its lease (crashed or stalled)"
+                cursor.execute(
+                    q["rescue_job"],
+                    {"id": job_id, "now": now_text, "exhausted": exhausted, "error": error},
+                )
+                cursor.execute(
+                    q["insert_attempt"],
+                    {
+                        "id": job_id,
+                        "attempt": attempt,
+                        "worker_id": worker_id,
+                        "outcome": "lost",
+                        "started_at": started_at,
+                        "finished_at": now_text,
+                        "error": error,
+                        "traceback": None,
+                    },
+                )
+        return len(expired)
+
+    def wait_for_jobs(self, timeout: float, stop: threading.Event) -> None:
+        stop.wait(timeout)

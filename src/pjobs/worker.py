@@ -1,0 +1,291 @@
+"""`pjobs serve`: claim due jobs in batches, run them on a bounded pool of threads,
+acknowledge in batches, keep leases alive, and rescue jobs whose worker died.
+
+The worker knows nothing of SQL: every database call goes through the Store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue as queue_module
+import random
+import secrets
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from pjobs.errors import PjobsError
+from pjobs.jobtypes import JobContext, PermanentFailure, Registry, RetryAfter
+from pjobs.store.base import ClaimedJob, Outcome
+
+if TYPE_CHECKING:
+    from pjobs.config import Settings
+    from pjobs.store import Store
+    from pjobs.timeutil import Clock
+
+log = logging.getLogger("pjobs.worker")
+
+ContextFactory = Callable[[ClaimedJob], JobContext]
+
+
+def new_worker_id(role: str = "serve") -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{role}:{secrets.token_hex(3)}"
+
+
+def result_json(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return json.dumps(value, default=str)
+
+
+def run_attempt(
+    job: ClaimedJob,
+    registry: Registry,
+    context_for: ContextFactory,
+    clock: Clock,
+    rng: random.Random | None = None,
+) -> Outcome:
+    """Run one attempt of a claimed job and say how it ended (never raises Exception)."""
+    started = clock.now()
+
+    def failed(error: str, retry_in: float | None, trace: str | None = None) -> Outcome:
+        finished = clock.now()
+        if retry_in is not None and job.attempt < job.max_attempts:
+            return Outcome(
+                job.id,
+                job.attempt,
+                "queued",
+                started,
+                finished,
+                None,
+                error,
+                trace,
+                run_at=finished + timedelta(seconds=retry_in),
+            )
+        return Outcome(job.id, job.attempt, "failed", started, finished, None, error, trace)
+
+    job_type = registry.find(job.type)
+    if job_type is None:
+        return failed(f"unknown job type {job.type!r}: no handler is registered here", None)
+    try:
+        payload = job_type.payload.model_validate(job.payload)
+    except ValidationError as exc:
+        return failed(f"invalid payload: {exc.errors()[0]['msg']}", None)
+    try:
+        value = job_type.handler(payload, context_for(job))
+        result = result_json(value)
+    except PermanentFailure as exc:
+        return failed(f"{exc}", None, traceback.format_exc())
+    except RetryAfter as exc:
+        return failed(f"{exc}", exc.seconds, traceback.format_exc())
+    except Exception as exc:
+        delay = job_type.retry.delay(job.attempt, rng)
+        return failed(f"{type(exc).__name__}: {exc}", delay, traceback.format_exc())
+    return Outcome(job.id, job.attempt, "succeeded", started, clock.now(), result)
+
+
+class LeaseKeeper:
+    """Renews the leases of every job a worker holds, on a thread of its own, so a long
+    job or a busy loop never lets a lease lapse while its process lives."""
+
+    def __init__(self, store: Store, worker_id: str, settings: Settings, clock: Clock) -> None:
+        self._store, self._worker_id, self._clock = store, worker_id, clock
+        self._lease = timedelta(seconds=settings.worker.lease_seconds)
+        self._interval = settings.worker.heartbeat_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pjobs-heartbeat", daemon=True)
+
+    def lease_expiry(self) -> Any:
+        return self._clock.now() + self._lease
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._store.renew_leases(self._worker_id, self.lease_expiry())
+            except PjobsError as exc:
+                log.warning("could not renew leases: %s", exc)
+
+
+_STOP = None  # the sentinel that ends a runner thread
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        settings: Settings,
+        context_for: ContextFactory,
+        clock: Clock,
+        *,
+        queues: Sequence[str] | None = None,
+        concurrency: int | None = None,
+        burst: bool = False,
+    ) -> None:
+        self.store, self.registry, self.settings = store, registry, settings
+        self.context_for, self.clock = context_for, clock
+        self.queues = list(queues) if queues else None
+        self.concurrency = concurrency or settings.worker.concurrency
+        self.burst = burst
+        self.worker_id = new_worker_id()
+        self._stopping = threading.Event()
+        self._deadline: float | None = None
+        self._inbox: queue_module.SimpleQueue[ClaimedJob | None] = queue_module.SimpleQueue()
+        self._outbox: queue_module.SimpleQueue[Outcome] = queue_module.SimpleQueue()
+        self._held: dict[int, ClaimedJob] = {}  # claimed and not yet acknowledged
+        self._unacknowledged: list[Outcome] = []
+        self.processed = 0
+
+    # -- control --------------------------------------------------------------------------
+
+    def stop(self, force: bool = False) -> None:
+        """Stop claiming; running jobs get `shutdown_timeout` (none when forced)."""
+        if force or self._stopping.is_set():
+            self._deadline = time.monotonic()
+        self._stopping.set()
+
+    def run(self) -> None:
+        """Work until stopped (or, with burst, until nothing is due)."""
+        cfg = self.settings.worker
+        runners = [
+            threading.Thread(target=self._run_jobs, name=f"pjobs-runner-{i}", daemon=True)
+            for i in range(self.concurrency)
+        ]
+        for runner in runners:
+            runner.start()
+        log.info(
+            "worker %s started: concurrency %d, queues %s",
+            self.worker_id,
+            self.concurrency,
+            ", ".join(self.queues or ["all"]),
+        )
+        with LeaseKeeper(self.store, self.worker_id, self.settings, self.clock) as leases:
+            next_rescue = 0.0
+            while not self._stopping.is_set():
+                if time.monotonic() >= next_rescue:
+                    self._guarded(self._rescue)
+                    next_rescue = time.monotonic() + cfg.rescue_interval
+                self._collect(block=False)
+                self._guarded(self._acknowledge)
+                claimed = self._guarded(lambda: self._claim(leases.lease_expiry())) or 0
+                if claimed:
+                    continue
+                if self._held:
+                    self._collect(block=True, timeout=cfg.poll_interval)
+                elif self.burst and not self._unacknowledged:
+                    break
+                else:
+                    self._guarded(
+                        lambda: self.store.wait_for_jobs(cfg.poll_interval, self._stopping)
+                    )
+            self._shutdown(runners)
+        log.info("worker %s stopped after %d jobs", self.worker_id, self.processed)
+
+    # -- the loop's steps -----------------------------------------------------------------
+
+    def _guarded(self, step: Callable[[], Any]) -> Any:
+        """Run a database step; on an outage, log and pause instead of dying."""
+        try:
+            return step()
+        except PjobsError as exc:
+            log.warning("%s; retrying in %.1fs", exc, self.settings.worker.poll_interval)
+            self._stopping.wait(self.settings.worker.poll_interval)
+            return None
+
+    def _claim(self, lease_expires_at: Any) -> int:
+        capacity = self.concurrency + self.settings.worker.prefetch - len(self._held)
+        if capacity <= 0:
+            return 0
+        jobs = self.store.claim(
+            self.worker_id,
+            self.queues,
+            min(capacity, self.settings.worker.batch_size),
+            self.clock.now(),
+            lease_expires_at,
+        )
+        for job in jobs:
+            self._held[job.id] = job
+            self._inbox.put(job)
+        return len(jobs)
+
+    def _run_jobs(self) -> None:
+        while True:
+            job = self._inbox.get()
+            if job is _STOP:
+                return
+            self._outbox.put(run_attempt(job, self.registry, self.context_for, self.clock))
+
+    def _collect(self, block: bool, timeout: float = 0.0) -> None:
+        """Move finished attempts from the runners into the acknowledgement batch."""
+        try:
+            if block:
+                self._unacknowledged.append(self._outbox.get(timeout=timeout))
+            while True:
+                self._unacknowledged.append(self._outbox.get_nowait())
+        except queue_module.Empty:
+            pass
+
+    def _acknowledge(self) -> None:
+        if not self._unacknowledged:
+            return
+        batch = self._unacknowledged
+        acknowledged = self.store.finish(self.worker_id, batch)
+        for outcome in batch:
+            self._held.pop(outcome.job_id, None)
+            if outcome.job_id not in acknowledged:
+                log.warning("job %d: lease was lost before its outcome was saved", outcome.job_id)
+            elif outcome.state != "succeeded":
+                log.warning("job %d attempt %d: %s", outcome.job_id, outcome.attempt, outcome.error)
+        self.processed += len(batch)
+        self._unacknowledged = []
+
+    def _rescue(self) -> None:
+        rescued = self.store.rescue_expired(self.clock.now(), self.settings.worker.max_rescues)
+        if rescued:
+            log.warning("rescued %d job(s) whose worker stopped renewing its lease", rescued)
+
+    def _shutdown(self, runners: list[threading.Thread]) -> None:
+        """Release what never started, give running jobs until the deadline, release the rest."""
+        unstarted: list[int] = []
+        try:
+            while True:
+                job = self._inbox.get_nowait()
+                if job is not None:
+                    unstarted.append(job.id)
+        except queue_module.Empty:
+            pass
+        for _ in runners:
+            self._inbox.put(_STOP)
+        if unstarted:
+            self._guarded(lambda: self.store.release(self.worker_id, unstarted))
+            for job_id in unstarted:
+                self._held.pop(job_id, None)
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.settings.worker.shutdown_timeout
+        while self._held and time.monotonic() < self._deadline:
+            self._collect(block=True, timeout=min(0.2, max(self._deadline - time.monotonic(), 0)))
+            self._guarded(self._acknowledge)
+        self._collect(block=False)
+        self._guarded(self._acknowledge)
+        if self._held:
+            log.warning("releasing %d job(s) still running at the deadline", len(self._held))
+            still_running = list(self._held)
+            self._guarded(lambda: self.store.release(self.worker_id, still_running))
