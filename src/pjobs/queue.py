@@ -89,7 +89,9 @@ def prepare_job(
             f"payload is {len(text)} bytes; the limit is "
             f"{settings.max_payload_bytes} (setting max_payload_bytes)"
         )
-    max_attempts = options.max_attempts or job_type.retry.max_attempts
+    max_attempts = (
+        job_type.retry.max_attempts if options.max_attempts is None else options.max_attempts
+    )
     if not 1 <= max_attempts <= 1000:
         raise InvalidInputError(f"max attempts must be 1 to 1000, not {max_attempts}")
     if not -MAX_PRIORITY <= options.priority <= MAX_PRIORITY:

@@ -149,7 +149,8 @@ class Worker:
         self._stopping = threading.Event()
         self._deadline: float | None = None
         self._inbox: queue_module.SimpleQueue[ClaimedJob | None] = queue_module.SimpleQueue()
-        self._outbox: queue_module.SimpleQueue[Outcome] = queue_module.SimpleQueue()
+        # Finished attempts; a None wakes the main loop (stop requested).
+        self._outbox: queue_module.SimpleQueue[Outcome | None] = queue_module.SimpleQueue()
         self._held: dict[int, ClaimedJob] = {}  # claimed and not yet acknowledged
         self._unacknowledged: list[Outcome] = []
         self.processed = 0
@@ -161,6 +162,7 @@ class Worker:
         if force or self._stopping.is_set():
             self._deadline = time.monotonic()
         self._stopping.set()
+        self._outbox.put(None)
 
     def run(self) -> None:
         """Work until stopped (or, with burst, until nothing is due)."""
@@ -236,10 +238,11 @@ class Worker:
     def _collect(self, block: bool, timeout: float = 0.0) -> None:
         """Move finished attempts from the runners into the acknowledgement batch."""
         try:
-            if block:
-                self._unacknowledged.append(self._outbox.get(timeout=timeout))
+            outcome = self._outbox.get(timeout=timeout) if block else self._outbox.get_nowait()
             while True:
-                self._unacknowledged.append(self._outbox.get_nowait())
+                if outcome is not None:
+                    self._unacknowledged.append(outcome)
+                outcome = self._outbox.get_nowait()
         except queue_module.Empty:
             pass
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pjobs.store.base import SqlStore as Store
+
 if TYPE_CHECKING:
     from pjobs.config import DatabaseURL
-    from pjobs.store.base import SqlStore as Store
 
 __all__ = ["Store", "open_store"]
 

@@ -7,7 +7,6 @@ whose mechanics differ (bulk insert, batch acknowledgement, wake-ups).
 
 from __future__ import annotations
 
-import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -174,9 +173,9 @@ class SqlStore(ABC):
     def from_ts_or_none(cls, value: Any) -> datetime | None:
         return None if value is None else cls.from_ts(value)
 
-    @staticmethod
-    def from_json(value: Any) -> Any:
-        return json.loads(value) if isinstance(value, str) else value
+    def from_json(self, value: Any) -> Any:
+        """A JSON column as Python data (the PostgreSQL driver decodes jsonb itself)."""
+        return value
 
     def _claimed(self, row: Sequence[Any]) -> ClaimedJob:
         return ClaimedJob(

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pjobs.errors import TemporaryError, UnavailableError
 from pjobs.store.base import EnqueueResult, NewJob, Outcome, SqlStore
@@ -88,6 +89,9 @@ class SQLiteStore(SqlStore):
         if value is None:
             return None
         return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def from_json(self, value: Any) -> Any:
+        return None if value is None else json.loads(value)
 
     def array(self, values: Sequence[str] | None) -> str | None:
         return None if values is None else json.dumps(list(values))

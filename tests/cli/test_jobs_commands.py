@@ -1,0 +1,150 @@
+"""The jobs/db/serve commands as a user runs them: separate processes, exit codes, stdout."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from conftest import CLI, cli_env
+
+
+def stats(cli: CLI) -> dict[str, object]:
+    result = cli("jobs", "stats", "--json")
+    assert result.returncode == 0, result.stderr
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
+def test_thousand_noop_jobs_enqueued_then_drained(cli: CLI) -> None:
+    enqueued = cli("jobs", "enqueue", "noop", "--payload", "{}", "--count", "1000")
+    assert enqueued.returncode == 0, enqueued.stderr
+    assert len(enqueued.stdout.split()) == 1000
+    assert stats(cli)["states"] == {"queued": 1000}
+    served = cli("serve", "--burst")
+    assert served.returncode == 0, served.stderr
+    data = stats(cli)
+    assert data["states"] == {"succeeded": 1000}
+    assert data["types"] == {"noop": {"succeeded": 1000}}
+
+
+def test_bad_input_gets_one_line_and_its_exit_code_and_changes_nothing(
+    cli: CLI, tmp_path: Path
+) -> None:
+    assert cli("jobs", "enqueue", "noop").returncode == 0
+    before = cli("jobs", "list", "--json").stdout
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"blob": "x" * 10_000_000}))
+    cases = [
+        (("jobs", "enqueue", "nope", "--payload", "{}"), 65, "unknown job type 'nope'"),
+        (("jobs", "enqueue", "noop", "--payload", "{not json"), 65, "malformed JSON payload"),
+        (("jobs", "enqueue", "shaped", "--payload", '{"count": "many"}'), 65, "count:"),
+        (("jobs", "enqueue", "shaped", "--payload", "[1]"), 65, "expected a JSON object"),
+        (("jobs", "enqueue", "noop", "--payload", f"@{big}"), 65, "larger than"),
+        (("jobs", "enqueue", "noop", "--payload", f"@{tmp_path}/missing"), 65, "cannot read"),
+        (("jobs", "enqueue", "noop", "--delay", "soon"), 65, "invalid duration"),
+        (("jobs", "enqueue", "noop", "--max-attempts", "0"), 65, "max attempts"),
+        (("jobs", "show", "424242"), 4, "no job 424242"),
+        (("jobs", "list", "--state", "weird"), 2, ""),
+        (("jobs", "frobnicate"), 2, ""),
+    ]
+    for args, code, text in cases:
+        result = cli(*args)
+        assert result.returncode == code, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        if text:
+            assert result.stderr.startswith("pjobs: ") and text in result.stderr, result.stderr
+            assert result.stderr.count("\n") == 1, result.stderr
+    stdin_big = cli("jobs", "enqueue", "noop", "--payload", "-", input=big.read_text())
+    assert stdin_big.returncode == 65 and "larger than" in stdin_big.stderr
+    assert cli("jobs", "list", "--json").stdout == before
+
+
+def test_invalid_database_urls_and_settings(tmp_path: Path) -> None:
+    cli = CLI(cli_env(tmp_path, None), tmp_path / "logs")
+    for url in ("mysql://x/y", "not a url", "sqlite://"):
+        result = cli("--db", url, "jobs", "list")
+        assert result.returncode == 78 and "invalid database URL" in result.stderr, result.stderr
+    unreachable = cli("--db", "postgresql://postgres@127.0.0.1:1/none", "jobs", "list")
+    assert unreachable.returncode == 69 and "unavailable" in unreachable.stderr
+    assert unreachable.stderr.count("\n") == 1
+    bad = CLI({**cli.env, "PJOBS_WORKER__CONCURRENCY": "0"}, cli.logs)("jobs", "list")
+    assert bad.returncode == 78 and "worker.concurrency" in bad.stderr, bad.stderr
+    config = tmp_path / "bad.toml"
+    config.write_text("[worker\nconcurrency = 2\n")
+    result = cli("--config", str(config), "jobs", "list")
+    assert result.returncode == 78 and "not valid TOML" in result.stderr
+    missing = cli("--config", str(tmp_path / "nope.toml"), "jobs", "list")
+    assert missing.returncode == 78 and "does not exist" in missing.stderr
+    # nothing above created the default database
+    assert not (tmp_path / "xdg-data" / "pjobs").exists()
+
+
+def test_default_database_is_created_private_on_first_use(tmp_path: Path) -> None:
+    cli = CLI(cli_env(tmp_path, None), tmp_path / "logs")
+    assert cli("jobs", "enqueue", "noop").returncode == 0
+    db = tmp_path / "xdg-data" / "pjobs" / "pjobs.db"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+
+
+def test_postgres_behind_schema_names_db_upgrade(tmp_path: Path, empty_pg_database: str) -> None:
+    cli = CLI(cli_env(tmp_path, empty_pg_database), tmp_path / "logs")
+    behind = cli("jobs", "list")
+    assert behind.returncode == 78 and "pjobs db upgrade" in behind.stderr
+    status = json.loads(cli("db", "status", "--json").stdout)
+    assert status["current"] is False and status["pending"]
+    dry = cli("db", "upgrade", "--dry-run")
+    assert dry.returncode == 0 and "would apply 0001_queue" in dry.stdout
+    assert cli("jobs", "list").returncode == 78
+    assert cli("db", "upgrade").returncode == 0
+    assert cli("db", "upgrade").stdout.strip() == "schema is current"
+    assert cli("jobs", "list").returncode == 0
+
+
+def test_list_show_cancel_retry_purge(cli: CLI) -> None:
+    first = int(cli("jobs", "enqueue", "shaped", "-p", '{"count": 2}').stdout)
+    second = json.loads(cli("jobs", "enqueue", "noop", "--json", "--priority", "5").stdout)
+    assert second["created"] is True
+    listed = json.loads(cli("jobs", "list", "--json", "--state", "queued").stdout)
+    assert [j["id"] for j in listed["jobs"]] == [second["id"], first]
+    plain = cli("jobs", "list").stdout.splitlines()
+    assert plain[0].split("\t")[:4] == ["id", "type", "queue", "state"]
+    assert cli("jobs", "cancel", str(first), "--dry-run").returncode == 0
+    assert json.loads(cli("jobs", "show", str(first), "--json").stdout)["state"] == "queued"
+    cancelled = json.loads(cli("jobs", "cancel", str(first), "--json").stdout)
+    assert cancelled["state"] == "cancelled"
+    assert json.loads(cli("jobs", "retry", str(first), "--json").stdout)["state"] == "queued"
+    assert cli("jobs", "retry", str(first)).returncode == 65
+    assert cli("serve", "--burst").returncode == 0
+    shown = json.loads(cli("jobs", "show", str(first), "--json").stdout)
+    assert shown["result"] == {"doubled": 4}
+    assert [a["outcome"] for a in shown["attempts_log"]] == ["succeeded"]
+    assert cli("jobs", "cancel", str(first)).returncode == 65
+    assert "would purge 2" in cli("jobs", "purge", "--older-than", "0s", "--dry-run").stdout
+    purged = json.loads(cli("jobs", "purge", "--older-than", "0s", "--json").stdout)
+    assert purged["purged"] == 2
+    assert json.loads(cli("jobs", "list", "--json").stdout)["jobs"] == []
+
+
+def test_wait_exits_by_outcome(cli: CLI) -> None:
+    timed_out = cli("jobs", "enqueue", "noop", "--wait", "--timeout", "0.3")
+    assert timed_out.returncode == 75 and "still queued" in timed_out.stderr
+    worker = cli.popen("serve")
+    try:
+        failed = cli("jobs", "enqueue", "broken", "-p", '{"count": 1}', "--wait", "--json")
+        assert failed.returncode == 1, failed.stderr
+        assert json.loads(failed.stdout)["state"] == "failed"
+        ok = cli("jobs", "enqueue", "shaped", "-p", '{"count": 1}', "--wait", "--timeout", "20")
+        assert ok.returncode == 0, ok.stderr
+        assert "succeeded" in ok.stdout
+    finally:
+        worker.send_signal(15)
+        assert worker.wait(20) == 0, worker.output()
+
+
+def test_idempotency_key_from_the_command_line(cli: CLI) -> None:
+    first = cli("jobs", "enqueue", "noop", "--idempotency-key", "nightly-2026-11-29", "--json")
+    again = cli("jobs", "enqueue", "noop", "--idempotency-key", "nightly-2026-11-29", "--json")
+    a, b = json.loads(first.stdout), json.loads(again.stdout)
+    assert a["created"] and not b["created"] and a["id"] == b["id"]

@@ -1,0 +1,224 @@
+"""Fixtures: settings in a temporary data dir, and stores on both backends.
+
+PostgreSQL tests use the server at PJOBS_TEST_POSTGRES_URL (default: the local one on
+127.0.0.1:5432). Each test gets its own database, cloned from a template migrated once
+per session, and dropped afterwards. Without a reachable server they are skipped with the
+reason shown, except where PJOBS_REQUIRE_POSTGRES=1 (CI), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pjobs.config import Settings, database_url, load_settings
+from pjobs.jobtypes import load_registry
+from pjobs.queue import JobQueue
+from pjobs.store import Store, open_store
+from pjobs.timeutil import SystemClock, utcnow
+
+TESTS = Path(__file__).parent
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_SERVER = os.environ.get("PJOBS_TEST_POSTGRES_URL", DEFAULT_PG)
+TEMPLATE = f"pjobs_test_template_{os.getpid()}"
+
+
+def _server_problem() -> str | None:
+    try:
+        import psycopg
+
+        psycopg.connect(PG_SERVER, connect_timeout=3).close()
+    except Exception as exc:
+        return f"PostgreSQL at {PG_SERVER} is not reachable: {str(exc).strip().splitlines()[0]}"
+    return None
+
+
+_PROBLEM = _server_problem()
+
+
+def require_postgres() -> None:
+    if _PROBLEM is None:
+        return
+    if os.environ.get("PJOBS_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"{_PROBLEM} (required here: PJOBS_REQUIRE_POSTGRES=1)")
+    pytest.skip(_PROBLEM)
+
+
+def _admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def url_for(database: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(PG_SERVER)._replace(path=f"/{database}"))
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    require_postgres()
+    _admin(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
+    _admin(f'CREATE DATABASE "{TEMPLATE}"')
+    store = open_store(database_url(Settings(database_url=url_for(TEMPLATE))), check_schema=False)
+    store.upgrade(utcnow())
+    store.close()
+    yield TEMPLATE
+    _admin(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database(pg_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of this test's own; its URL."""
+    name = f"pjobs_test_{secrets.token_hex(6)}"
+    _admin(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    yield url_for(name)
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_pg_database() -> Iterator[str]:
+    """A PostgreSQL database with no pjobs schema."""
+    require_postgres()
+    name = f"pjobs_test_{secrets.token_hex(6)}"
+    _admin(f'CREATE DATABASE "{name}"')
+    yield url_for(name)
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No setting of the machine running the tests leaks into them."""
+    for key in list(os.environ):
+        if key.startswith("PJOBS_") and key not in ("PJOBS_TEST_POSTGRES_URL",):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database URL of a fresh database, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/pjobs.db"
+    return str(request.getfixturevalue("pg_database"))
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, backend: str) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": backend,
+            "data_dir": tmp_path / "data",
+            "handler_modules": ["support.jobtypes"],
+        }
+        values.update(overrides)
+        return load_settings(None, **values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    opened = open_store(database_url(settings), pool_size=8)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def job_queue(store: Store, settings: Settings) -> JobQueue:
+    return JobQueue(store, load_registry(settings), settings, SystemClock())
+
+
+@dataclass
+class CLI:
+    """`pjobs` run as a user runs it: a separate process, its own environment."""
+
+    env: dict[str, str]
+    logs: Path
+
+    def __call__(
+        self, *args: str, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pjobs", *args],
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def popen(self, *args: str) -> Background:
+        """Start `pjobs ARGS` in the background, its output going to a log file."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = self.logs / f"{'-'.join(args[:1])}-{secrets.token_hex(3)}.log"
+        with log.open("w") as handle:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "pjobs", *args],
+                env=self.env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
+        return Background(process, log)
+
+
+@dataclass
+class Background:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def send_signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+
+def cli_env(tmp_path: Path, database: str | None) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PJOBS_") or key == "PJOBS_TEST_POSTGRES_URL"
+    }
+    env.update(
+        XDG_DATA_HOME=str(tmp_path / "xdg-data"),
+        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")])),
+        PJOBS_HANDLER_MODULES='["support.jobtypes"]',
+        NO_COLOR="1",
+    )
+    if database:
+        env["PJOBS_DATABASE_URL"] = database
+    return env
+
+
+@pytest.fixture
+def cli(tmp_path: Path, backend: str) -> CLI:
+    return CLI(cli_env(tmp_path, backend), tmp_path / "logs")

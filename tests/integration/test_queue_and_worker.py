@@ -1,0 +1,142 @@
+"""The queue and the worker in this process, on both backends."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pjobs.errors import InvalidInputError, InvalidStateError, NotFoundError, TemporaryError
+from pjobs.queue import EnqueueOptions, JobQueue
+from pjobs.worker import Worker
+
+
+def worker_for(queue: JobQueue, **kwargs: object) -> Worker:
+    return Worker(
+        queue.store,
+        queue.registry,
+        queue.settings,
+        queue.context_for,
+        queue.clock,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_unknown_type_and_bad_payloads_are_refused_and_nothing_is_written(
+    job_queue: JobQueue,
+) -> None:
+    with pytest.raises(InvalidInputError, match="unknown job type 'nope'"):
+        job_queue.enqueue("nope", {})
+    with pytest.raises(InvalidInputError, match=r"invalid payload for shaped: count: .*integer"):
+        job_queue.enqueue("shaped", {"count": "many"})
+    with pytest.raises(InvalidInputError, match="count: Field required"):
+        job_queue.enqueue("shaped", {})
+    with pytest.raises(InvalidInputError, match="expected a JSON object"):
+        job_queue.enqueue("noop", [1, 2])  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="limit is"):
+        job_queue.enqueue("shaped", {"count": 1, "label": "x" * 2_000_000})
+    # one bad job in a batch refuses the whole batch
+    with pytest.raises(InvalidInputError):
+        job_queue.enqueue_many([("shaped", {"count": 1}), ("shaped", {"count": "x"})])
+    assert job_queue.store.list_jobs() == []
+
+
+def test_burst_worker_runs_everything_due(job_queue: JobQueue) -> None:
+    results = job_queue.enqueue_many([("shaped", {"count": n}) for n in range(300)])
+    later = job_queue.enqueue(
+        "noop", {}, EnqueueOptions(delay=__import__("datetime").timedelta(hours=1))
+    )
+    worker_for(job_queue, burst=True, concurrency=4).run()
+    for result in results[:3]:
+        job = job_queue.get(result.id)
+        assert job.state == "succeeded" and job.result == {"doubled": job.payload["count"] * 2}
+    stats = job_queue.stats()
+    assert stats["states"] == {"succeeded": 300, "queued": 1}
+    assert job_queue.get(later.id).state == "queued"
+
+
+def test_retries_with_backoff_then_succeeds(job_queue: JobQueue, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    (result,) = job_queue.enqueue_many([("flaky", {"marker": str(marker), "fail_times": 2})])
+    worker = worker_for(job_queue, concurrency=2)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        job = job_queue.wait(result.id, timeout=20)
+    finally:
+        worker.stop()
+        thread.join(10)
+    assert job.state == "succeeded" and job.attempts == 3
+    attempts = job_queue.store.job_attempts(result.id)
+    assert [a.outcome for a in attempts] == ["failed", "failed", "succeeded"]
+    assert "flaky failure 1" in (attempts[0].error or "") and attempts[0].traceback
+    assert marker.read_text().splitlines() == ["attempt 1", "attempt 2", "attempt 3"]
+
+
+def test_permanent_failure_is_not_retried(job_queue: JobQueue) -> None:
+    job = job_queue.run_inline("broken", {"count": 1})
+    assert job.state == "failed" and job.attempts == 1
+    assert "refused for good" in (job.last_error or "")
+
+
+def test_inline_run_retries_in_process(job_queue: JobQueue, tmp_path: Path) -> None:
+    job = job_queue.run_inline("flaky", {"marker": str(tmp_path / "m"), "fail_times": 1})
+    assert (job.state, job.attempts) == ("succeeded", 2)
+    exhausted = job_queue.run_inline(
+        "flaky", {"marker": str(tmp_path / "n"), "fail_times": 5}, EnqueueOptions(max_attempts=2)
+    )
+    assert (exhausted.state, exhausted.attempts) == ("failed", 2)
+
+
+def test_inline_run_with_an_active_key_waits_for_that_job(job_queue: JobQueue) -> None:
+    first = job_queue.enqueue("noop", {}, EnqueueOptions(idempotency_key="once"))
+    worker = worker_for(job_queue, burst=True)
+    threading.Timer(0.3, worker.run).start()
+    job = job_queue.run_inline("noop", {}, EnqueueOptions(idempotency_key="once"))
+    assert job.id == first.id and job.state == "succeeded"
+
+
+def test_wait_times_out_with_a_temporary_error(job_queue: JobQueue) -> None:
+    result = job_queue.enqueue("noop", {})
+    started = time.monotonic()
+    with pytest.raises(TemporaryError, match="still queued"):
+        job_queue.wait(result.id, timeout=0.3)
+    assert time.monotonic() - started < 2
+
+
+def test_operator_verbs(job_queue: JobQueue) -> None:
+    with pytest.raises(NotFoundError):
+        job_queue.get(12345)
+    result = job_queue.enqueue("noop", {})
+    assert job_queue.cancel(result.id, dry_run=True).state == "queued"
+    assert job_queue.cancel(result.id).state == "cancelled"
+    assert job_queue.cancel(result.id).state == "cancelled"  # cancelling twice is fine
+    assert job_queue.retry(result.id).state == "queued"
+    with pytest.raises(InvalidStateError, match="only failed or cancelled"):
+        job_queue.retry(result.id)
+    worker_for(job_queue, burst=True).run()
+    with pytest.raises(InvalidStateError, match="only queued jobs"):
+        job_queue.cancel(result.id)
+    import datetime
+
+    assert job_queue.purge(datetime.timedelta(0), dry_run=True) == 1
+    assert job_queue.get(result.id).state == "succeeded"
+    assert job_queue.purge(datetime.timedelta(0)) == 1
+    with pytest.raises(NotFoundError):
+        job_queue.get(result.id)
+
+
+def test_stop_lets_running_jobs_finish_and_releases_the_rest(job_queue: JobQueue) -> None:
+    job_queue.enqueue_many([("noop", {"sleep_seconds": 0.5})] * 6)
+    worker = worker_for(job_queue, concurrency=2)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    time.sleep(0.2)
+    worker.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+    states = job_queue.stats()["states"]
+    assert states == {"succeeded": 2, "queued": 4}
+    assert all(j.attempts == 0 for j in job_queue.store.list_jobs(state="queued"))

@@ -1,0 +1,225 @@
+"""One contract, two stores: every test here runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from pjobs.errors import InvalidStateError
+from pjobs.store import Store
+from pjobs.store.base import NewJob, Outcome
+from pjobs.timeutil import utcnow
+
+W1, W2 = "worker-1", "worker-2"
+
+
+def new_job(**overrides: object) -> NewJob:
+    values: dict[str, object] = {
+        "type": "noop",
+        "payload": "{}",
+        "queue": "default",
+        "priority": 0,
+        "max_attempts": 3,
+        "run_at": utcnow(),
+    }
+    values.update(overrides)
+    return NewJob(**values)  # type: ignore[arg-type]
+
+
+def lease() -> object:
+    return utcnow() + timedelta(seconds=60)
+
+
+def succeed(store: Store, worker: str, job_id: int, attempt: int = 1) -> set[int]:
+    now = utcnow()
+    return store.finish(worker, [Outcome(job_id, attempt, "succeeded", now, now, '{"ok": 1}')])
+
+
+def test_enqueue_then_claim_returns_the_job_with_its_payload(store: Store) -> None:
+    (result,) = store.enqueue([new_job(payload='{"a": [1, 2]}')], utcnow())
+    assert result.created
+    (job,) = store.claim(W1, None, 10, utcnow(), lease())
+    assert (job.id, job.type, job.payload, job.attempt) == (result.id, "noop", {"a": [1, 2]}, 1)
+    record = store.get_job(job.id)
+    assert record is not None and record.state == "running" and record.worker_id == W1
+
+
+def test_batch_enqueue_gives_distinct_ids_in_order(store: Store) -> None:
+    results = store.enqueue([new_job() for _ in range(500)], utcnow())
+    ids = [r.id for r in results]
+    assert len(set(ids)) == 500 and ids == sorted(ids)
+    assert {j.id for j in store.list_jobs(limit=1000)} == set(ids)
+
+
+def test_claim_orders_by_priority_then_time_and_respects_limit(store: Store) -> None:
+    now = utcnow()
+    low = store.enqueue([new_job(priority=0, run_at=now - timedelta(seconds=5))], now)[0].id
+    high = store.enqueue([new_job(priority=10)], now)[0].id
+    older = store.enqueue([new_job(priority=0, run_at=now - timedelta(seconds=9))], now)[0].id
+    claimed = store.claim(W1, None, 2, utcnow(), lease())
+    assert [j.id for j in claimed] == [high, older]
+    assert [j.id for j in store.claim(W1, None, 5, utcnow(), lease())] == [low]
+
+
+def test_a_job_is_not_claimed_before_its_time_nor_twice(store: Store) -> None:
+    now = utcnow()
+    store.enqueue([new_job(run_at=now + timedelta(hours=1)), new_job()], now)
+    first = store.claim(W1, None, 10, utcnow(), lease())
+    assert len(first) == 1
+    assert store.claim(W2, None, 10, utcnow(), lease()) == []
+
+
+def test_claim_filters_by_queue(store: Store) -> None:
+    now = utcnow()
+    store.enqueue([new_job(queue="mail"), new_job(queue="backups")], now)
+    (job,) = store.claim(W1, ["backups"], 10, utcnow(), lease())
+    assert job.queue == "backups"
+
+
+def test_finish_records_outcome_and_attempt(store: Store) -> None:
+    (r,) = store.enqueue([new_job()], utcnow())
+    store.claim(W1, None, 1, utcnow(), lease())
+    assert succeed(store, W1, r.id) == {r.id}
+    job = store.get_job(r.id)
+    assert job is not None
+    assert (job.state, job.result, job.worker_id, job.lease_expires_at) == (
+        "succeeded",
+        {"ok": 1},
+        None,
+        None,
+    )
+    (attempt,) = store.job_attempts(r.id)
+    assert (attempt.attempt, attempt.outcome, attempt.worker_id) == (1, "succeeded", W1)
+
+
+def test_a_retry_is_queued_for_later_and_claimed_when_due(store: Store) -> None:
+    (r,) = store.enqueue([new_job()], utcnow())
+    store.claim(W1, None, 1, utcnow(), lease())
+    now = utcnow()
+    retry_at = now + timedelta(milliseconds=300)
+    store.finish(W1, [Outcome(r.id, 1, "queued", now, now, None, "boom", "tb", run_at=retry_at)])
+    job = store.get_job(r.id)
+    assert job is not None and job.state == "queued" and job.last_error == "boom"
+    assert store.claim(W1, None, 1, utcnow(), lease()) == []
+    (again,) = store.claim(W1, None, 1, retry_at + timedelta(milliseconds=1), lease())
+    assert again.attempt == 2
+    attempts = store.job_attempts(r.id)
+    assert [(a.outcome, a.error, a.traceback) for a in attempts] == [("failed", "boom", "tb")]
+
+
+def test_an_outcome_from_a_worker_that_lost_the_lease_is_ignored(store: Store) -> None:
+    (r,) = store.enqueue([new_job()], utcnow())
+    store.claim(W1, None, 1, utcnow(), utcnow() - timedelta(seconds=1))
+    assert store.rescue_expired(utcnow(), max_rescues=5) == 1
+    store.claim(W2, None, 1, utcnow(), lease())
+    assert succeed(store, W1, r.id) == set()
+    job = store.get_job(r.id)
+    assert job is not None and job.state == "running" and job.worker_id == W2
+
+
+def test_rescue_requeues_expired_leases_without_using_an_attempt(store: Store) -> None:
+    (r,) = store.enqueue([new_job(max_attempts=1)], utcnow())
+    store.claim(W1, None, 1, utcnow(), utcnow() - timedelta(seconds=1))
+    assert store.rescue_expired(utcnow(), max_rescues=5) == 1
+    job = store.get_job(r.id)
+    assert job is not None
+    assert (job.state, job.attempts, job.rescues, job.worker_id) == ("queued", 0, 1, None)
+    assert [a.outcome for a in store.job_attempts(r.id)] == ["lost"]
+    assert store.rescue_expired(utcnow(), max_rescues=5) == 0
+
+
+def test_renewed_leases_are_not_rescued(store: Store) -> None:
+    store.enqueue([new_job()], utcnow())
+    store.claim(W1, None, 1, utcnow(), utcnow() - timedelta(seconds=1))
+    assert store.renew_leases(W1, lease()) == 1
+    assert store.rescue_expired(utcnow(), max_rescues=5) == 0
+
+
+def test_a_job_that_keeps_losing_its_worker_fails(store: Store) -> None:
+    (r,) = store.enqueue([new_job()], utcnow())
+    for _ in range(3):
+        store.claim(W1, None, 1, utcnow(), utcnow() - timedelta(seconds=1))
+        store.rescue_expired(utcnow(), max_rescues=2)
+    job = store.get_job(r.id)
+    assert job is not None and job.state == "failed" and "lost its lease" in (job.last_error or "")
+
+
+def test_release_puts_jobs_back_unstarted(store: Store) -> None:
+    (r,) = store.enqueue([new_job()], utcnow())
+    store.claim(W1, None, 1, utcnow(), lease())
+    assert store.release(W2, [r.id]) == 0
+    assert store.release(W1, [r.id]) == 1
+    job = store.get_job(r.id)
+    assert job is not None and (job.state, job.attempts) == ("queued", 0)
+
+
+def test_idempotency_key_returns_the_active_job(store: Store) -> None:
+    now = utcnow()
+    first, dup_in_batch = store.enqueue([new_job(idempotency_key="k1")] * 2, now)
+    assert first.created and not dup_in_batch.created and dup_in_batch.id == first.id
+    (again,) = store.enqueue([new_job(idempotency_key="k1")], now)
+    assert (again.id, again.created) == (first.id, False)
+    store.claim(W1, None, 1, utcnow(), lease())
+    succeed(store, W1, first.id)
+    (after,) = store.enqueue([new_job(idempotency_key="k1")], now)
+    assert after.created and after.id != first.id
+
+
+def test_inserting_a_claimed_job(store: Store) -> None:
+    (r,) = store.enqueue([new_job(worker_id=W1, lease_expires_at=lease())], utcnow())
+    job = store.get_job(r.id)
+    assert job is not None and (job.state, job.worker_id, job.attempts) == ("running", W1, 1)
+    assert store.claim(W2, None, 10, utcnow(), lease()) == []
+
+
+def test_cancel_and_retry(store: Store) -> None:
+    (r,) = store.enqueue([new_job()], utcnow())
+    assert store.cancel_job(r.id, utcnow())
+    assert not store.cancel_job(r.id, utcnow())
+    assert store.claim(W1, None, 10, utcnow(), lease()) == []
+    assert store.retry_job(r.id, utcnow())
+    job = store.get_job(r.id)
+    assert job is not None and job.state == "queued"
+
+
+def test_retry_refuses_when_the_key_is_taken(store: Store) -> None:
+    (r,) = store.enqueue([new_job(idempotency_key="k")], utcnow())
+    store.cancel_job(r.id, utcnow())
+    store.enqueue([new_job(idempotency_key="k")], utcnow())
+    with pytest.raises(InvalidStateError, match="idempotency key"):
+        store.retry_job(r.id, utcnow())
+
+
+def test_purge_deletes_old_finished_jobs_only(store: Store) -> None:
+    old, fresh, waiting = store.enqueue([new_job(), new_job(), new_job()], utcnow())
+    store.claim(W1, None, 2, utcnow(), lease())
+    succeed(store, W1, old.id)
+    succeed(store, W1, fresh.id)
+    cutoff = utcnow() + timedelta(seconds=1)
+    assert store.count_purgeable(cutoff) == 2
+    assert store.purge_jobs(cutoff) == 2
+    assert [j.id for j in store.list_jobs()] == [waiting.id]
+    assert store.job_attempts(old.id) == []
+
+
+def test_counts_and_oldest_due(store: Store) -> None:
+    now = utcnow()
+    store.enqueue([new_job(run_at=now - timedelta(seconds=30)), new_job(type="other")], now)
+    assert sorted(store.job_counts()) == [("queued", "noop", 1), ("queued", "other", 1)]
+    oldest = store.oldest_due(utcnow())
+    assert oldest is not None and (utcnow() - oldest) >= timedelta(seconds=30)
+
+
+def test_list_filters(store: Store) -> None:
+    now = utcnow()
+    store.enqueue([new_job(), new_job(type="other", queue="q2")], now)
+    assert [j.type for j in store.list_jobs(type="other")] == ["other"]
+    assert [j.queue for j in store.list_jobs(queue="q2")] == ["q2"]
+    assert store.list_jobs(state="failed") == []
+
+
+def test_upgrade_is_idempotent_and_status_current(store: Store) -> None:
+    assert store.upgrade(utcnow()) == []
+    status = store.schema_status()
+    assert status.current == status.latest and not status.pending

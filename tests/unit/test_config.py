@@ -1,0 +1,87 @@
+"""Settings precedence: flags > environment > config file > defaults."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from pjobs.config import database_url, load_settings, parse_database_url
+from pjobs.errors import ConfigError, InvalidInputError
+from pjobs.timeutil import parse_duration
+
+
+def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "pjobs.toml"
+    config.write_text(
+        'database_url = "sqlite:///from-file.db"\n[worker]\nconcurrency = 3\nbatch_size = 50\n'
+    )
+    settings = load_settings(config)
+    assert (settings.worker.concurrency, settings.worker.batch_size) == (3, 50)
+    monkeypatch.setenv("PJOBS_WORKER__CONCURRENCY", "7")
+    monkeypatch.setenv("PJOBS_DATABASE_URL", "sqlite:///from-env.db")
+    settings = load_settings(config)
+    assert (settings.worker.concurrency, settings.worker.batch_size) == (7, 50)
+    assert settings.database_url == "sqlite:///from-env.db"
+    flagged = load_settings(config, database_url="sqlite:///from-flag.db")
+    assert flagged.database_url == "sqlite:///from-flag.db"
+
+
+def test_config_file_from_environment_and_xdg(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    xdg = tmp_path / "xdg-config" / "pjobs"
+    xdg.mkdir(parents=True)
+    (xdg / "config.toml").write_text("max_payload_bytes = 4096\n")
+    assert load_settings().max_payload_bytes == 4096
+    other = tmp_path / "other.toml"
+    other.write_text("max_payload_bytes = 8192\n")
+    monkeypatch.setenv("PJOBS_CONFIG", str(other))
+    assert load_settings().max_payload_bytes == 8192
+
+
+def test_default_database_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    url = database_url(load_settings())
+    assert url.dialect == "sqlite"
+    assert url.target == str(tmp_path / "xdg-data" / "pjobs" / "pjobs.db")
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"worker": {"concurrency": 0}}, {"max_payload_bytes": "lots"}, {"unknown_setting": 1}],
+)
+def test_invalid_settings_are_config_errors(tmp_path: Path, setting: dict[str, object]) -> None:
+    import tomllib  # noqa: F401  (the file below is TOML)
+
+    config = tmp_path / "bad.toml"
+    lines = []
+    for key, value in setting.items():
+        if isinstance(value, dict):
+            lines.append(f"[{key}]")
+            lines.extend(f"{k} = {v!r}" for k, v in value.items())
+        else:
+            lines.insert(0, f"{key} = {value!r}".replace("'", '"'))
+    config.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match="invalid setting"):
+        load_settings(config)
+
+
+def test_database_urls() -> None:
+    assert parse_database_url("sqlite:///var/lib/pjobs.db").target == "/var/lib/pjobs.db"
+    pg = parse_database_url("postgresql://app:s3cret@db.internal:5432/pjobs")
+    assert pg.dialect == "postgresql"
+    assert "s3cret" not in pg.redacted() and "***" in pg.redacted()
+    for bad in ("mysql://x", "sqlite://", "postgresql:///nohost", ""):
+        with pytest.raises(ConfigError):
+            parse_database_url(bad)
+
+
+def test_durations() -> None:
+    assert parse_duration("7d") == timedelta(days=7)
+    assert parse_duration("1h30m") == timedelta(minutes=90)
+    assert parse_duration("250ms") == timedelta(milliseconds=250)
+    assert parse_duration("45") == timedelta(seconds=45)
+    for bad in ("", "soon", "5 parsecs", "-3h", "3hh"):
+        with pytest.raises(InvalidInputError):
+            parse_duration(bad)
