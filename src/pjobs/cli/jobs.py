@@ -94,7 +94,7 @@ def enqueue(
     """Validate and enqueue a job; print its id."""
     from pjobs.cli.inputs import read_json_argument
     from pjobs.cli.output import print_json, print_lines
-    from pjobs.queue import EnqueueOptions, prepare_job
+    from pjobs.queue import EnqueueOptions, prepare_jobs
     from pjobs.timeutil import parse_duration
 
     if wait and count > 1:
@@ -112,7 +112,7 @@ def enqueue(
         idempotency_key=idempotency_key,
     )
     now = rt.clock().now()
-    job = prepare_job(rt.registry(), settings, job_type, data, options, now)
+    (job,) = prepare_jobs(rt.registry(), settings, [(job_type, data)], options, now)
     results = rt.queue().submit([job] * count)
     if wait:
         finished = rt.queue().wait(results[0].id, timeout)

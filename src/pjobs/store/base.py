@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pjobs.errors import ConfigError, InvalidStateError
 from pjobs.store.queries import Migration, load_migrations, load_queries
@@ -23,7 +23,7 @@ JOB_STATES: tuple[JobState, ...] = ("queued", "running", "succeeded", "failed", 
 FINISHED_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NewJob:
     """A validated job to insert. With `worker_id` set it is inserted already claimed."""
 
@@ -38,8 +38,9 @@ class NewJob:
     lease_expires_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EnqueueResult:
+class EnqueueResult(NamedTuple):
+    """A tuple, not a dataclass: batches create a hundred thousand of these at a time."""
+
     id: int
     created: bool  # False: an active job with the same idempotency key already existed
 

@@ -91,46 +91,81 @@ class PostgresStore(SqlStore):
     def enqueue(self, jobs: Sequence[NewJob], now: datetime) -> list[EnqueueResult]:
         if not jobs:
             return []
-        q = self.queries
         results: list[EnqueueResult] = []
         with self.transaction() as cursor:
             for chunk in iter_chunks(jobs, INSERT_CHUNK):
-                cursor.execute(q["reserve_job_ids"], {"count": len(chunk)})
+                cursor.execute(self.queries["reserve_job_ids"], {"count": len(chunk)})
                 ids = [row[0] for row in cursor.fetchall()]
-                claimed = [job.worker_id is not None for job in chunk]
-                cursor.execute(
-                    q["insert_jobs"],
-                    {
-                        "now": now,
-                        "ids": ids,
-                        "types": [job.type for job in chunk],
-                        "queues": [job.queue for job in chunk],
-                        "payloads": [job.payload for job in chunk],
-                        "priorities": [job.priority for job in chunk],
-                        "states": ["running" if c else "queued" for c in claimed],
-                        "attempts": [1 if c else 0 for c in claimed],
-                        "max_attempts": [job.max_attempts for job in chunk],
-                        "run_ats": [job.run_at for job in chunk],
-                        "started_ats": [now if c else None for c in claimed],
-                        "worker_ids": [job.worker_id for job in chunk],
-                        "leases": [job.lease_expires_at for job in chunk],
-                        "keys": [job.idempotency_key for job in chunk],
-                    },
-                )
-                inserted = {row[0] for row in cursor.fetchall()}
-                by_key: dict[str, int] = {}
-                if len(inserted) < len(chunk):
-                    keys = [job.idempotency_key for job in chunk if job.idempotency_key]
-                    cursor.execute(q["active_jobs_by_key"], {"keys": keys})
-                    by_key = dict(cursor.fetchall())
-                results.extend(
-                    EnqueueResult(job_id, True)
-                    if job_id in inserted
-                    else EnqueueResult(by_key[job.idempotency_key or ""], False)
-                    for job_id, job in zip(ids, chunk, strict=True)
-                )
-            cursor.execute(q["notify_jobs"])
+                if any(job.idempotency_key for job in chunk):
+                    results.extend(self._insert_keyed(cursor, ids, chunk, now))
+                else:
+                    self._copy_in(cursor, ids, chunk, now)
+                    results.extend(EnqueueResult(job_id, True) for job_id in ids)
+            cursor.execute(self.queries["notify_jobs"])
         return results
+
+    def _copy_in(
+        self, cursor: psycopg.Cursor[Any], ids: list[int], jobs: Sequence[NewJob], now: datetime
+    ) -> None:
+        """The bulk path: COPY, for jobs with no idempotency key to check."""
+        with cursor.copy(self.queries["copy_jobs"]) as copy:
+            for job_id, job in zip(ids, jobs, strict=True):
+                claimed = job.worker_id is not None
+                copy.write_row(
+                    (
+                        job_id,
+                        job.type,
+                        job.queue,
+                        job.payload,
+                        job.priority,
+                        "running" if claimed else "queued",
+                        1 if claimed else 0,
+                        job.max_attempts,
+                        job.run_at,
+                        now,
+                        now if claimed else None,
+                        job.worker_id,
+                        job.lease_expires_at,
+                        None,
+                    )
+                )
+
+    def _insert_keyed(
+        self, cursor: psycopg.Cursor[Any], ids: list[int], jobs: Sequence[NewJob], now: datetime
+    ) -> list[EnqueueResult]:
+        """INSERT … ON CONFLICT DO NOTHING; a key already active yields that job."""
+        claimed = [job.worker_id is not None for job in jobs]
+        cursor.execute(
+            self.queries["insert_jobs"],
+            {
+                "now": now,
+                "ids": ids,
+                "types": [job.type for job in jobs],
+                "queues": [job.queue for job in jobs],
+                "payloads": [job.payload for job in jobs],
+                "priorities": [job.priority for job in jobs],
+                "states": ["running" if c else "queued" for c in claimed],
+                "attempts": [1 if c else 0 for c in claimed],
+                "max_attempts": [job.max_attempts for job in jobs],
+                "run_ats": [job.run_at for job in jobs],
+                "started_ats": [now if c else None for c in claimed],
+                "worker_ids": [job.worker_id for job in jobs],
+                "leases": [job.lease_expires_at for job in jobs],
+                "keys": [job.idempotency_key for job in jobs],
+            },
+        )
+        inserted = {row[0] for row in cursor.fetchall()}
+        by_key: dict[str, int] = {}
+        if len(inserted) < len(jobs):
+            keys = [job.idempotency_key for job in jobs if job.idempotency_key]
+            cursor.execute(self.queries["active_jobs_by_key"], {"keys": keys})
+            by_key = dict(cursor.fetchall())
+        return [
+            EnqueueResult(job_id, True)
+            if job_id in inserted
+            else EnqueueResult(by_key[job.idempotency_key or ""], False)
+            for job_id, job in zip(ids, jobs, strict=True)
+        ]
 
     def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
         with self.transaction() as cursor:

@@ -88,7 +88,9 @@ class SQLiteStore(SqlStore):
     def ts(self, value: datetime | None) -> str | None:
         if value is None:
             return None
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        return value.isoformat(timespec="microseconds")
 
     def from_json(self, value: Any) -> Any:
         return None if value is None else json.loads(value)
@@ -120,27 +122,33 @@ class SQLiteStore(SqlStore):
         with self.transaction() as cursor:
             cursor.execute(q["last_job_id"])
             first = int(cursor.fetchone()[0]) + 1
-            cursor.executemany(
-                q["insert_job"],
-                [
-                    {
-                        "id": first + index,
-                        "type": job.type,
-                        "queue": job.queue,
-                        "payload": job.payload,
-                        "priority": job.priority,
-                        "state": "queued" if job.worker_id is None else "running",
-                        "attempts": 0 if job.worker_id is None else 1,
-                        "max_attempts": job.max_attempts,
-                        "run_at": ts(job.run_at),
-                        "now": now_text,
-                        "started_at": None if job.worker_id is None else now_text,
-                        "worker_id": job.worker_id,
-                        "lease_expires_at": ts(job.lease_expires_at),
-                        "idempotency_key": job.idempotency_key,
-                    }
-                    for index, job in enumerate(jobs)
-                ],
+            times: dict[datetime | None, str | None] = {None: None}
+
+            def text(value: datetime | None) -> str | None:
+                # A batch shares its run_at: format each distinct time once.
+                if value not in times:
+                    times[value] = ts(value)
+                return times[value]
+
+            rows = [
+                (
+                    job.type,
+                    job.queue,
+                    job.payload,
+                    job.priority,
+                    "queued" if job.worker_id is None else "running",
+                    0 if job.worker_id is None else 1,
+                    job.max_attempts,
+                    text(job.run_at),
+                    None if job.worker_id is None else now_text,
+                    job.worker_id,
+                    text(job.lease_expires_at),
+                    job.idempotency_key,
+                )
+                for job in jobs
+            ]
+            cursor.execute(
+                q["insert_jobs"], {"first": first, "now": now_text, "rows": json.dumps(rows)}
             )
             ids = range(first, first + len(jobs))
             if cursor.rowcount == len(jobs):
@@ -158,39 +166,41 @@ class SQLiteStore(SqlStore):
         ]
 
     def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
-        q, ts = self.queries, self.ts
-        acknowledged: set[int] = set()
-        attempts = []
+        ts = self.ts
         with self.transaction() as cursor:
-            for outcome in outcomes:
-                cursor.execute(
-                    q["finish_job"],
-                    {
-                        "id": outcome.job_id,
-                        "worker_id": worker_id,
-                        "state": outcome.state,
-                        "finished_at": ts(outcome.finished_at),
-                        "run_at": ts(outcome.run_at),
-                        "result": outcome.result,
-                        "error": outcome.error,
-                    },
+            cursor.execute(
+                self.queries["finish_jobs"],
+                {
+                    "worker_id": worker_id,
+                    "outcomes": json.dumps(
+                        [
+                            (o.job_id, o.state, ts(o.finished_at), ts(o.run_at), o.result, o.error)
+                            for o in outcomes
+                        ]
+                    ),
+                },
+            )
+            acknowledged = {row[0] for row in cursor.fetchall()}
+            attempts = [
+                (
+                    o.job_id,
+                    o.attempt,
+                    worker_id,
+                    "succeeded" if o.state == "succeeded" else "failed",
+                    ts(o.started_at),
+                    ts(o.finished_at),
+                    o.error,
+                    o.traceback,
                 )
-                if cursor.rowcount == 1:
-                    acknowledged.add(outcome.job_id)
-                    attempts.append(
-                        {
-                            "id": outcome.job_id,
-                            "attempt": outcome.attempt,
-                            "worker_id": worker_id,
-                            "outcome": "succeeded" if outcome.state == "succeeded" else "failed",
-                            "started_at": ts(outcome.started_at),
-                            "finished_at": ts(outcome.finished_at),
-                            "error": outcome.error,
-                            "traceback": outcome.traceback,
-                        }
-                    )
-            cursor.executemany(q["insert_attempt"], attempts)
+                for o in outcomes
+                if o.job_id in acknowledged
+            ]
+            self._insert_attempts(cursor, attempts)
         return acknowledged
+
+    def _insert_attempts(self, cursor: sqlite3.Cursor, attempts: list[tuple[Any, ...]]) -> None:
+        if attempts:
+            cursor.execute(self.queries["insert_attempts"], {"attempts": json.dumps(attempts)})
 
     def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
         with self.transaction() as cursor:
@@ -205,25 +215,15 @@ class SQLiteStore(SqlStore):
         with self.transaction() as cursor:
             cursor.execute(q["expired_jobs"], {"now": now_text, "max_rescues": max_rescues})
             expired = cursor.fetchall()
+            lost = []
             for job_id, worker_id, attempt, started_at, exhausted in expired:
                 error = f"worker {worker_id} lost its lease (crashed or stalled)"
                 cursor.execute(
                     q["rescue_job"],
                     {"id": job_id, "now": now_text, "exhausted": exhausted, "error": error},
                 )
-                cursor.execute(
-                    q["insert_attempt"],
-                    {
-                        "id": job_id,
-                        "attempt": attempt,
-                        "worker_id": worker_id,
-                        "outcome": "lost",
-                        "started_at": started_at,
-                        "finished_at": now_text,
-                        "error": error,
-                        "traceback": None,
-                    },
-                )
+                lost.append((job_id, attempt, worker_id, "lost", started_at, now_text, error, None))
+            self._insert_attempts(cursor, lost)
         return len(expired)
 
     def wait_for_jobs(self, timeout: float, stop: threading.Event) -> None:

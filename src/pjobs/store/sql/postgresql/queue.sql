@@ -18,6 +18,11 @@ ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND state IN ('q
 DO NOTHING
 RETURNING id;
 
+-- name: copy_jobs
+COPY jobs (id, type, queue, payload, priority, state, attempts, max_attempts, run_at, created_at,
+           started_at, worker_id, lease_expires_at, idempotency_key)
+FROM STDIN;
+
 -- name: active_jobs_by_key
 SELECT idempotency_key, id FROM jobs
 WHERE idempotency_key = ANY(%(keys)s::text[]) AND state IN ('queued', 'running');

@@ -5,11 +5,19 @@
 SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0),
            coalesce((SELECT max(id) FROM jobs), 0));
 
--- name: insert_job
+-- name: insert_jobs
+-- The whole batch travels as one JSON array of rows: SQLite unpacks it in C, which is
+-- several times faster than binding parameters row by row.
 INSERT INTO jobs (id, type, queue, payload, priority, state, attempts, max_attempts, run_at,
                   created_at, started_at, worker_id, lease_expires_at, idempotency_key)
-VALUES (:id, :type, :queue, :payload, :priority, :state, :attempts, :max_attempts, :run_at,
-        :now, :started_at, :worker_id, :lease_expires_at, :idempotency_key)
+SELECT :first + key,
+       json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+       json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+       json_extract(value, '$[6]'), json_extract(value, '$[7]'), :now,
+       json_extract(value, '$[8]'), json_extract(value, '$[9]'), json_extract(value, '$[10]'),
+       json_extract(value, '$[11]')
+FROM json_each(:rows)
+WHERE true  -- makes the upsert clause below parse unambiguously after a SELECT
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND state IN ('queued', 'running')
 DO NOTHING;
 
@@ -40,22 +48,32 @@ SET state = 'running', attempts = attempts + 1, worker_id = :worker_id,
 WHERE id = :id AND state = 'queued'
 RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at;
 
--- name: finish_job
+-- name: finish_jobs
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone.
+-- :outcomes is a JSON array of [id, state, finished_at, run_at, result, error].
 UPDATE jobs
-SET state = :state,
-    finished_at = CASE WHEN :state = 'queued' THEN NULL ELSE :finished_at END,
-    run_at = coalesce(:run_at, run_at),
-    result = :result,
-    last_error = :error,
+SET state = json_extract(o.value, '$[1]'),
+    finished_at = CASE WHEN json_extract(o.value, '$[1]') = 'queued' THEN NULL
+                       ELSE json_extract(o.value, '$[2]') END,
+    run_at = coalesce(json_extract(o.value, '$[3]'), jobs.run_at),
+    result = json_extract(o.value, '$[4]'),
+    last_error = json_extract(o.value, '$[5]'),
     worker_id = NULL,
     lease_expires_at = NULL
-WHERE id = :id AND worker_id = :worker_id AND state = 'running';
+FROM json_each(:outcomes) AS o
+WHERE jobs.id = json_extract(o.value, '$[0]') AND jobs.worker_id = :worker_id
+  AND jobs.state = 'running'
+RETURNING id;
 
--- name: insert_attempt
+-- name: insert_attempts
+-- :attempts is a JSON array of [job_id, attempt, worker_id, outcome, started_at,
+-- finished_at, error, traceback].
 INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at, error,
                           traceback)
-VALUES (:id, :attempt, :worker_id, :outcome, :started_at, :finished_at, :error, :traceback);
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+       json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+       json_extract(value, '$[6]'), json_extract(value, '$[7]')
+FROM json_each(:attempts);
 
 -- name: renew_leases
 UPDATE jobs SET lease_expires_at = :lease_expires_at
