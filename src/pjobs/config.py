@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -53,6 +53,70 @@ class WorkerSettings(BaseModel):
         return self.lease_seconds / 3
 
 
+def read_secret(value: SecretStr | None, file: Path | None, what: str) -> str | None:
+    """A secret from its setting (environment) or from the file a setting names."""
+    if value is not None:
+        return value.get_secret_value().strip() or None
+    if file is None:
+        return None
+    try:
+        return file.read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} from {file}: {exc.strerror}") from None
+
+
+class ServiceSettings(BaseModel):
+    """One platform service (auth, realtime, storage); no URL means not configured."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(None, pattern=r"^https?://")
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    timeout: float = Field(10.0, gt=0, le=300)
+
+
+class ServicesSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    auth: ServiceSettings = Field(default_factory=ServiceSettings)
+    realtime: ServiceSettings = Field(default_factory=ServiceSettings)
+    storage: ServiceSettings = Field(default_factory=ServiceSettings)
+
+
+class TenantSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    database_url: str | None = Field(
+        None, description="postgresql://… server for tenant databases, or sqlite:///DIR"
+    )
+    schema_file: Path | None = Field(None, description="tenant schema SQL (default: built in)")
+    name_prefix: str = Field("pjobs_t_", pattern=r"^[a-z][a-z0-9_]{0,15}$")
+
+
+class TelegramSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bot_token: SecretStr | None = None
+    bot_token_file: Path | None = None
+    api_base_url: str = Field("https://api.telegram.org", pattern=r"^https?://")
+    timeout: float = Field(10.0, gt=0, le=300)
+    operators_chat_id: str | None = None
+
+
+class KeySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rotation_grace_seconds: float = Field(86_400, ge=0, le=90 * 86_400)
+
+
+class NotificationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(5, ge=1, le=100)
+    retry_base_seconds: float = Field(30.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PJOBS_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -67,6 +131,13 @@ class Settings(BaseSettings):
     )
     max_payload_bytes: int = Field(1_048_576, ge=64, description="largest accepted job payload")
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    default_region: str = Field("us-east-1", pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")
+    default_plan: str = Field("free", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    services: ServicesSettings = Field(default_factory=ServicesSettings)
+    tenants: TenantSettings = Field(default_factory=TenantSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    keys: KeySettings = Field(default_factory=KeySettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
 
 @dataclass(frozen=True)

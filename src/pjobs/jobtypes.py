@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pjobs.errors import ConfigError, InvalidInputError
 
 if TYPE_CHECKING:
+    from pjobs.adapters import Adapters
     from pjobs.config import Settings
     from pjobs.store import Store
     from pjobs.timeutil import Clock
@@ -67,7 +68,22 @@ class JobContext:
     store: Store
     clock: Clock
     settings: Settings
+    adapters: Adapters
+    # Secrets to show once to whoever runs the job inline; never stored, never logged.
+    revealed: dict[str, str] = field(default_factory=dict)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("pjobs.job"))
+
+    @property
+    def actor(self) -> str:
+        """Who the audit trail says did it."""
+        return f"job:{self.job_id}"
+
+    @property
+    def last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+    def reveal(self, label: str, secret: str) -> None:
+        self.revealed[label] = secret
 
 
 Handler = Callable[[Any, JobContext], Any]

@@ -134,7 +134,15 @@ def validated_payload(job_type: JobType, payload: Any, limit: int) -> str:
 
 class JobQueue:
     def __init__(self, store: Store, registry: Registry, settings: Settings, clock: Clock) -> None:
+        from pjobs.adapters import Adapters
+
         self.store, self.registry, self.settings, self.clock = store, registry, settings, clock
+        self.adapters = Adapters(settings, store, clock)
+        # Secrets revealed by jobs this process runs inline, by job id, to show once.
+        self.revealed: dict[int, dict[str, str]] = {}
+
+    def close(self) -> None:
+        self.adapters.close()
 
     # -- enqueue --------------------------------------------------------------------------
 
@@ -165,6 +173,9 @@ class JobQueue:
             store=self.store,
             clock=self.clock,
             settings=self.settings,
+            adapters=self.adapters,
+            # Inline runs keep what their attempts reveal; a worker's is dropped with it.
+            revealed=self.revealed.get(job.id, {}),
         )
 
     def run_inline(
@@ -189,6 +200,7 @@ class JobQueue:
         if not result.created:
             log.info("job %d with the same idempotency key is active; waiting for it", result.id)
             return self.wait(result.id)
+        self.revealed[result.id] = {}
         job: ClaimedJob | None = ClaimedJob(
             result.id,
             new.type,

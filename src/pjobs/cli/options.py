@@ -10,3 +10,24 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON documen
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print what would be done; change nothing.")
 ]
+EnqueueOption = Annotated[
+    bool,
+    typer.Option("--enqueue", help="Put the job on the queue for `pjobs serve`; print its id."),
+]
+WaitOption = Annotated[
+    bool, typer.Option("--wait", help="With --enqueue: block until the job ends; exit by it.")
+]
+TimeoutOption = Annotated[
+    float | None, typer.Option("--timeout", min=0, help="With --wait: give up after SECONDS (75).")
+]
+MaxAttemptsOption = Annotated[
+    int | None, typer.Option("--max-attempts", help="Attempts before the job fails.")
+]
+DelayOption = Annotated[
+    str | None, typer.Option("--delay", help="With --enqueue: run no earlier than 30s, 15m, 2h.")
+]
+PriorityOption = Annotated[int, typer.Option("--priority", help="Higher runs first.")]
+IdempotencyKeyOption = Annotated[
+    str | None,
+    typer.Option("--idempotency-key", help="While a job with this key is active, reuse it."),
+]

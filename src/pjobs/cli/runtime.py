@@ -15,6 +15,7 @@ import typer
 
 if TYPE_CHECKING:
     from pjobs.config import Settings
+    from pjobs.control import Project
     from pjobs.jobtypes import Registry
     from pjobs.queue import JobQueue
     from pjobs.store import Store
@@ -32,6 +33,7 @@ class Runtime:
     _store: Store | None = field(default=None, repr=False)
     _registry: Registry | None = field(default=None, repr=False)
     _clock: Clock | None = field(default=None, repr=False)
+    _queue: JobQueue | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
         if self._settings is None:
@@ -65,12 +67,35 @@ class Runtime:
         return self._registry
 
     def queue(self, pool_size: int = 4) -> JobQueue:
-        from pjobs.queue import JobQueue
+        if self._queue is None:
+            from pjobs.queue import JobQueue
 
-        registry = self.registry()  # config errors before any connection is made
-        return JobQueue(self.store(pool_size=pool_size), registry, self.settings(), self.clock())
+            registry = self.registry()  # config errors before any connection is made
+            self._queue = JobQueue(
+                self.store(pool_size=pool_size), registry, self.settings(), self.clock()
+            )
+        return self._queue
+
+    def project(self, project_id: str) -> Project:
+        """The project, or NotFoundError (exit 4)."""
+        from pjobs.control import ControlPlane
+        from pjobs.errors import NotFoundError
+
+        with ControlPlane(self.queue().store).tx(self.clock().now(), write=False) as tx:
+            project = tx.get_project(project_id)
+        if project is None:
+            raise NotFoundError(f"no project {project_id}")
+        return project
+
+    def note(self, text: str) -> None:
+        """A note for the person at the terminal (stderr; -q silences it)."""
+        if not self.quiet:
+            sys.stderr.write(f"pjobs: note: {text}\n")
 
     def close(self) -> None:
+        if self._queue is not None:
+            self._queue.close()
+            self._queue = None
         if self._store is not None:
             self._store.close()
             self._store = None

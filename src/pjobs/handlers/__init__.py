@@ -9,6 +9,7 @@ if TYPE_CHECKING:
 
 
 def register(registry: Registry) -> None:
-    from pjobs.handlers import noop
+    from pjobs.handlers import deprovision, noop, provision, rotate_key
 
-    registry.add(noop.JOB_TYPE)
+    for module in (noop, provision, deprovision, rotate_key):
+        registry.add(module.JOB_TYPE)

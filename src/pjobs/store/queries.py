@@ -8,6 +8,8 @@ from functools import cache
 from importlib import resources
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+# `:name` parameters (not `::type` casts) in the shared queries of sql/common.
+_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 _MIGRATION = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 
@@ -18,19 +20,31 @@ class Migration:
     sql: str
 
 
+def to_psycopg(sql: str) -> str:
+    """Shared SQL uses `:name`; psycopg wants `%(name)s` and a literal `%` doubled."""
+    return _PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
 @cache
 def load_queries(dialect: str) -> dict[str, str]:
-    """Every named query of a dialect, by name."""
+    """Every named query of a dialect, by name: its own folder plus sql/common.
+
+    A name lives in one place only: a query written once in sql/common serves both
+    dialects; one whose SQL differs is written in each dialect's folder.
+    """
     queries: dict[str, str] = {}
-    folder = resources.files("pjobs.store") / "sql" / dialect
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".sql"):
-            continue
-        parts = _NAME.split(entry.read_text(encoding="utf-8"))
-        for name, body in zip(parts[1::2], parts[2::2], strict=True):
-            if name in queries:
-                raise RuntimeError(f"query {name!r} is defined twice for {dialect}")
-            queries[name] = body.strip().rstrip(";")
+    root = resources.files("pjobs.store") / "sql"
+    for folder in (root / dialect, root / "common"):
+        shared = folder.name == "common"
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if not entry.name.endswith(".sql"):
+                continue
+            parts = _NAME.split(entry.read_text(encoding="utf-8"))
+            for name, body in zip(parts[1::2], parts[2::2], strict=True):
+                if name in queries:
+                    raise RuntimeError(f"query {name!r} is defined twice for {dialect}")
+                sql = body.strip().rstrip(";")
+                queries[name] = to_psycopg(sql) if shared and dialect == "postgresql" else sql
     return queries
 
 

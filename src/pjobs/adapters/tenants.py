@@ -1,0 +1,158 @@
+"""Tenant databases: a SQLite file under the data directory, or a database of its own on
+a PostgreSQL server. Project ids are validated before they get here, and PostgreSQL
+identifiers are quoted all the same."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from pjobs.store.sqlite import create_private_file
+
+PG_IDENTIFIER_MAX = 63
+
+
+class TenantDatabases(Protocol):
+    def location(self, project_id: str) -> str:
+        """Where the project's database is (a path or a database name)."""
+
+    def exists(self, project_id: str) -> bool: ...
+
+    def create(self, project_id: str) -> bool:
+        """Create it if missing; True if this call created it."""
+
+    def apply_schema(self, project_id: str, sql: str) -> list[str]:
+        """Run the schema script in one transaction; the tables that then exist."""
+
+    def tables(self, project_id: str) -> list[str]: ...
+
+    def drop(self, project_id: str) -> bool:
+        """Remove it if present; True if this call removed it."""
+
+
+class SQLiteTenants:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, project_id: str) -> Path:
+        return self.root / f"{project_id}.db"
+
+    def location(self, project_id: str) -> str:
+        return str(self._path(project_id))
+
+    def exists(self, project_id: str) -> bool:
+        return self._path(project_id).exists()
+
+    def create(self, project_id: str) -> bool:
+        existed = self.exists(project_id)
+        create_private_file(self._path(project_id))
+        return not existed
+
+    def _connect(self, project_id: str) -> sqlite3.Connection:
+        return sqlite3.connect(self._path(project_id), isolation_level=None)
+
+    def apply_schema(self, project_id: str, sql: str) -> list[str]:
+        conn = self._connect(project_id)
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n;COMMIT;")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+        return self.tables(project_id)
+
+    def tables(self, project_id: str) -> list[str]:
+        if not self.exists(project_id):
+            return []
+        conn = self._connect(project_id)
+        try:
+            rows = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                " ORDER BY name"
+            ).fetchall()
+        finally:
+            conn.close()
+        return [row[0] for row in rows]
+
+    def drop(self, project_id: str) -> bool:
+        path = self._path(project_id)
+        existed = path.exists()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return existed
+
+
+class PostgresTenants:
+    """Tenant databases on a PostgreSQL server, reached through `server_url` (any database
+    on it that the user may connect to; CREATE DATABASE needs the CREATEDB privilege)."""
+
+    def __init__(self, server_url: str, name_prefix: str) -> None:
+        self.server_url = server_url
+        self.name_prefix = name_prefix
+
+    def location(self, project_id: str) -> str:
+        name = self.name_prefix + project_id.replace("-", "_")
+        if len(name) > PG_IDENTIFIER_MAX:
+            # Keep long names unique within PostgreSQL's identifier limit.
+            suffix = hashlib.sha256(project_id.encode()).hexdigest()[:10]
+            name = f"{name[: PG_IDENTIFIER_MAX - 11]}_{suffix}"
+        return name
+
+    def _url(self, database: str) -> str:
+        return urlunsplit(urlsplit(self.server_url)._replace(path=f"/{database}"))
+
+    def exists(self, project_id: str) -> bool:
+        import psycopg
+
+        with psycopg.connect(self.server_url, autocommit=True, connect_timeout=10) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.location(project_id),)
+            ).fetchone()
+        return row is not None
+
+    def create(self, project_id: str) -> bool:
+        import psycopg
+        from psycopg import sql
+
+        if self.exists(project_id):
+            return False
+        name = sql.Identifier(self.location(project_id))
+        try:
+            with psycopg.connect(self.server_url, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+        except psycopg.errors.DuplicateDatabase:
+            return False  # created meanwhile by another attempt
+        return True
+
+    def apply_schema(self, project_id: str, sql: str) -> list[str]:
+        import psycopg
+
+        with psycopg.connect(self._url(self.location(project_id)), connect_timeout=10) as conn:
+            conn.execute(sql.encode())  # one transaction: committed when the block ends
+        return self.tables(project_id)
+
+    def tables(self, project_id: str) -> list[str]:
+        import psycopg
+
+        if not self.exists(project_id):
+            return []
+        with psycopg.connect(self._url(self.location(project_id)), connect_timeout=10) as conn:
+            rows = conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def drop(self, project_id: str) -> bool:
+        import psycopg
+        from psycopg import sql
+
+        existed = self.exists(project_id)
+        name = sql.Identifier(self.location(project_id))
+        with psycopg.connect(self.server_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        return existed

@@ -1,0 +1,118 @@
+"""API key format: `pjp_` (publishable) or `pjs_` (secret), 27 random base62 characters
+(160 bits), and a 6-character base62 CRC32 checksum of what precedes it. The checksum
+rejects a mistyped or truncated key without a database look-up (any one changed character
+changes the CRC); only the SHA-256 of a key and its first characters are ever stored."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from pjobs.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from pjobs.control import ApiKey
+    from pjobs.store import Store
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+RANDOM_LENGTH = 27
+CHECKSUM_LENGTH = 6
+DISPLAY_LENGTH = 12  # "pjs_" and the first 8 random characters
+PREFIXES: dict[str, Literal["publishable", "secret"]] = {"pjp_": "publishable", "pjs_": "secret"}
+KIND_PREFIX = {kind: prefix for prefix, kind in PREFIXES.items()}
+_SHAPE = re.compile(
+    rf"^(pj[ps]_)([0-9A-Za-z]{{{RANDOM_LENGTH}}})([0-9A-Za-z]{{{CHECKSUM_LENGTH}}})$"
+)
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        number, digit = divmod(number, 62)
+        digits.append(ALPHABET[digit])
+    return "".join(reversed(digits))
+
+
+def checksum(body: str) -> str:
+    return _base62(zlib.crc32(body.encode()), CHECKSUM_LENGTH)
+
+
+def generate(kind: Literal["publishable", "secret"]) -> str:
+    body = KIND_PREFIX[kind] + "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
+    return body + checksum(body)
+
+
+def check(key: str) -> Literal["publishable", "secret"]:
+    """The key's kind; InvalidInputError if it is malformed or its checksum is wrong."""
+    match = _SHAPE.match(key)
+    if match is None:
+        raise InvalidInputError(
+            "not a pjobs API key: expected pjp_ or pjs_ followed by 33 letters and digits"
+        )
+    if checksum(match.group(1) + match.group(2)) != match.group(3):
+        raise InvalidInputError("API key checksum does not match: the key is mistyped or damaged")
+    return PREFIXES[match.group(1)]
+
+
+def digest(key: str) -> str:
+    """What is stored instead of the key: its SHA-256, hex."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def display_prefix(key: str) -> str:
+    return key[:DISPLAY_LENGTH]
+
+
+def new_key_id() -> str:
+    return "key_" + secrets.token_hex(8)
+
+
+Verdict = Literal[
+    "valid", "expiring", "expired", "revoked", "project_not_active", "unknown", "malformed"
+]
+
+
+@dataclass(frozen=True)
+class Verification:
+    verdict: Verdict
+    message: str
+    key: ApiKey | None = None
+
+
+def verify(store: Store, key: str, now: datetime) -> Verification:
+    """What a presented key is worth now. The checksum is checked before any look-up; a key
+    past its expiry counts as expired even before the sweep has marked it."""
+    from pjobs.control import ControlPlane
+
+    try:
+        check(key)
+    except InvalidInputError as exc:
+        return Verification("malformed", str(exc))
+    with ControlPlane(store).tx(now, write=False) as tx:
+        found = tx.key_by_hash(digest(key))
+        project = tx.get_project(found.project_id) if found else None
+    if found is None or project is None:
+        return Verification("unknown", "no such key")
+    if found.status == "revoked":
+        return Verification("revoked", f"key {found.id} is revoked", found)
+    if found.status == "expired" or (found.expires_at is not None and found.expires_at <= now):
+        return Verification("expired", f"key {found.id} expired", found)
+    if project.status != "active":
+        return Verification(
+            "project_not_active",
+            f"key {found.id} is valid but project {project.id} is {project.status}",
+            found,
+        )
+    if found.status == "expiring":
+        return Verification(
+            "expiring",
+            f"key {found.id} is valid until {found.expires_at:%Y-%m-%dT%H:%M:%SZ}; "
+            f"replaced by {found.replaced_by}",
+            found,
+        )
+    return Verification("valid", f"key {found.id} is valid", found)

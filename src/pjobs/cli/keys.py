@@ -1,0 +1,111 @@
+"""`pjobs keys …`: API keys (never their secrets)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Annotated
+
+import typer
+
+from pjobs.cli.options import DryRunOption, JsonOption
+from pjobs.cli.runtime import runtime
+
+
+class VerifyExit(IntEnum):
+    """`pjobs keys verify` exits by what it found."""
+
+    VALID = 0
+    EXPIRING = 10  # valid during its grace period: switch to the new key
+    EXPIRED = 11
+    REVOKED = 12
+    PROJECT_NOT_ACTIVE = 13  # the key is fine; its project is suspended (or not active)
+    UNKNOWN = 4
+    MALFORMED = 65
+
+
+app = typer.Typer(
+    help="API keys: list, verify, expire. Secrets are never stored nor shown here.",
+    no_args_is_help=True,
+)
+
+
+@app.command("list")
+def list_keys(
+    ctx: typer.Context,
+    project_id: Annotated[str, typer.Argument(metavar="PROJECT_ID")],
+    as_json: JsonOption = False,
+) -> None:
+    """A project's keys: id, kind, version, prefix, status, expiry."""
+    from pjobs.cli.output import print_json, print_table
+    from pjobs.control import ControlPlane
+
+    rt = runtime(ctx)
+    rt.project(project_id)
+    with ControlPlane(rt.queue().store).tx(rt.clock().now(), write=False) as tx:
+        keys = tx.list_keys(project_id)
+    if as_json:
+        print_json({"keys": keys})
+        return
+    print_table(
+        ("key", "kind", "version", "prefix", "status", "expires_at", "replaced_by"),
+        [(k.id, k.kind, k.version, k.prefix, k.status, k.expires_at, k.replaced_by) for k in keys],
+    )
+
+
+@app.command("verify")
+def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Check a key read from stdin (never from a flag: flags end up in shell history).
+
+    Exit codes: 0 valid, 10 expiring (valid during its grace), 11 expired, 12 revoked,
+    13 its project is not active (e.g. suspended), 4 unknown, 65 malformed or bad checksum.
+    """
+    import sys
+
+    from pjobs import apikeys
+    from pjobs.cli.output import print_json, print_lines
+    from pjobs.errors import UsageError
+
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("pipe the key to stdin, e.g. `pjobs keys verify < key.txt`")
+    text = sys.stdin.read(4096).strip()
+    rt = runtime(ctx)
+    result = apikeys.verify(rt.queue().store, text, rt.clock().now())
+    if as_json:
+        key = result.key
+        print_json(
+            {
+                "verdict": result.verdict,
+                "message": result.message,
+                "key_id": key.id if key else None,
+                "project_id": key.project_id if key else None,
+                "kind": key.kind if key else None,
+                "expires_at": key.expires_at if key else None,
+            }
+        )
+    else:
+        print_lines([f"{result.verdict}: {result.message}"])
+    raise typer.Exit(int(VerifyExit[result.verdict.upper()]))
+
+
+@app.command("expire")
+def expire(ctx: typer.Context, dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
+    """Mark keys whose grace period has ended `expired` (also run by `pjobs serve`)."""
+    from pjobs.cli.output import print_json, print_lines
+    from pjobs.control import ControlPlane
+    from pjobs.handlers.rotate_key import expire_keys
+
+    rt = runtime(ctx)
+    store = rt.queue().store
+    now = rt.clock().now()
+    if dry_run:
+        with ControlPlane(store).tx(now, write=False) as tx:
+            due = [(k.id, k.project_id) for k in tx.keys_due_to_expire()]
+    else:
+        due = expire_keys(store, rt.clock(), "operator:keys-expire")
+    if as_json:
+        print_json({"dry_run": dry_run, "keys": [{"id": k, "project_id": p} for k, p in due]})
+    else:
+        verb = "would expire" if dry_run else "expired"
+        print_lines(
+            [f"{verb} {key_id} ({project_id})" for key_id, project_id in due] or [f"{verb} no key"]
+        )

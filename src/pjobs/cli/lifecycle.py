@@ -1,0 +1,289 @@
+"""`pjobs provision`, `pjobs deprovision`, `pjobs rotate-key`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from pjobs.cli.jobrun import RunOptions, finish, run_job
+from pjobs.cli.options import (
+    DelayOption,
+    DryRunOption,
+    EnqueueOption,
+    IdempotencyKeyOption,
+    JsonOption,
+    MaxAttemptsOption,
+    PriorityOption,
+    TimeoutOption,
+    WaitOption,
+)
+from pjobs.cli.runtime import Runtime, runtime
+from pjobs.errors import InvalidStateError, NotFoundError, UsageError
+
+ProjectArgument = Annotated[str, typer.Argument(metavar="PROJECT_ID", help="e.g. proj-123")]
+
+
+def render_project(result: dict[str, Any]) -> None:
+    from pjobs.cli.output import print_fields, print_table
+
+    print_fields(
+        [
+            ("project", result["project_id"]),
+            ("status", result["status"]),
+            ("tenant_database", result["tenant_database"]),
+        ]
+    )
+    print_table(("step", "outcome"), list(result["steps"].items()))
+    if result["keys"]:
+        print_table(
+            ("key", "kind", "version", "prefix", "status"),
+            [(k["id"], k["kind"], k["version"], k["prefix"], k["status"]) for k in result["keys"]],
+        )
+
+
+def print_plan(rt: Runtime, title: str, steps: list[tuple[str, str]], as_json: bool) -> None:
+    from pjobs.cli.output import message, print_json, print_table
+
+    if as_json:
+        print_json({"dry_run": True, "plan": [{"step": s, "action": a} for s, a in steps]})
+        return
+    message(f"dry run: {title}; nothing is changed", rt.quiet)
+    print_table(("step", "would"), steps)
+
+
+def lifecycle_plan(
+    rt: Runtime, project_id: str, steps: tuple[str, ...], targets: dict[str, str]
+) -> list[tuple[str, str]]:
+    """What each step would do now: already done, or what it would touch."""
+    from pjobs.control import ControlPlane
+
+    queue = rt.queue()
+    with ControlPlane(queue.store).tx(rt.clock().now(), write=False) as tx:
+        done = tx.steps(project_id)
+    return [
+        (step, f"nothing ({done[step].outcome} already)") if step in done else (step, targets[step])
+        for step in steps
+    ]
+
+
+def service_targets(rt: Runtime, verb: str, prefix: str) -> dict[str, str]:
+    from pjobs.adapters.services import SERVICES
+
+    services = rt.queue().adapters.services
+    return {
+        f"{prefix}{service}": (
+            f"{verb} {services.url(service)}/projects/…"
+            if services.configured(service)
+            else f"skip (services.{service}.url is not set)"
+        )
+        for service in SERVICES
+    }
+
+
+def provision(
+    ctx: typer.Context,
+    project_id: ProjectArgument,
+    name: Annotated[str, typer.Option("--name", help="Project name.")],
+    owner: Annotated[str, typer.Option("--owner", help="Owner id (created if new).")],
+    region: Annotated[str | None, typer.Option(help="Region [default_region].")] = None,
+    plan: Annotated[str | None, typer.Option(help="Plan [default_plan].")] = None,
+    enqueue: EnqueueOption = False,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = None,
+    dry_run: DryRunOption = False,
+    max_attempts: MaxAttemptsOption = None,
+    delay: DelayOption = None,
+    priority: PriorityOption = 0,
+    idempotency_key: IdempotencyKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Provision a project: tenant database and schema, service registrations, API keys.
+
+    Inline (the default) it prints the project and its two API keys, the only time their
+    secrets are shown. Keys made by a worker (--enqueue) are never shown: issue ones you
+    can see with `pjobs rotate-key KEY_ID --now`.
+    """
+    from pjobs.handlers import provision as handler
+    from pjobs.queue import EnqueueOptions, prepare_jobs
+
+    rt = runtime(ctx)
+    settings = rt.settings()
+    payload = {
+        "project_id": project_id,
+        "name": name,
+        "owner_id": owner,
+        "region": region or settings.default_region,
+        "plan": plan or settings.default_plan,
+    }
+    if dry_run:
+        prepare_jobs(
+            rt.registry(),
+            settings,
+            [("provision_project", payload)],
+            EnqueueOptions(),
+            rt.clock().now(),
+        )
+        adapters = rt.queue().adapters
+        targets = {
+            "create_database": f"create {adapters.tenants.location(project_id)}",
+            "apply_schema": f"apply the {adapters.tenant_schema()[1]} tenant schema",
+            **service_targets(rt, "PUT", "register_"),
+            "generate_keys": "create a publishable and a secret API key",
+            "activate": f"mark {project_id} active, audit, notify {owner}",
+        }
+        print_plan(
+            rt,
+            f"provision {project_id}",
+            lifecycle_plan(rt, project_id, handler.STEPS, targets),
+            as_json,
+        )
+        return
+    if enqueue:
+        rt.note("keys made by a worker are never shown; see `pjobs provision --help`")
+    ran = run_job(
+        rt,
+        "provision_project",
+        payload,
+        RunOptions(enqueue, wait, timeout, max_attempts, delay, priority, idempotency_key, as_json),
+    )
+    if ran is not None:
+        finish(ran, as_json, render_project)
+
+
+def deprovision(
+    ctx: typer.Context,
+    project_id: ProjectArgument,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    enqueue: EnqueueOption = False,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = None,
+    dry_run: DryRunOption = False,
+    max_attempts: MaxAttemptsOption = None,
+    delay: DelayOption = None,
+    priority: PriorityOption = 0,
+    idempotency_key: IdempotencyKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove a project: unregister it, drop its tenant database, revoke its keys."""
+    from pjobs.handlers import deprovision as handler
+    from pjobs.queue import EnqueueOptions, prepare_jobs
+
+    rt = runtime(ctx)
+    payload = {"project_id": project_id}
+    prepare_jobs(
+        rt.registry(),
+        rt.settings(),
+        [("deprovision_project", payload)],
+        EnqueueOptions(),
+        rt.clock().now(),
+    )
+    project = rt.project(project_id)
+    if dry_run:
+        adapters = rt.queue().adapters
+        targets = {
+            **service_targets(rt, "DELETE", "deprovision.unregister_"),
+            "deprovision.drop_database": f"drop {adapters.tenants.location(project_id)}",
+            "deprovision.revoke_keys": "revoke every active or expiring key",
+            "deprovision.deactivate": f"mark {project_id} deprovisioned, audit, notify owner",
+        }
+        steps = lifecycle_plan(rt, project_id, handler.STEPS, targets)
+        if project.status == "deprovisioned":
+            steps = [(step, "nothing (already deprovisioned)") for step, _ in steps]
+        print_plan(rt, f"deprovision {project_id}", steps, as_json)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("deprovision needs --yes when there is no terminal to confirm on")
+        typer.confirm(
+            f"Deprovision {project_id} ({project.name}) and drop its database?", abort=True
+        )
+    ran = run_job(
+        rt,
+        "deprovision_project",
+        payload,
+        RunOptions(enqueue, wait, timeout, max_attempts, delay, priority, idempotency_key, as_json),
+    )
+    if ran is not None:
+        finish(ran, as_json, render_project)
+
+
+def rotate_key(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="e.g. key_0123456789abcdef")],
+    grace: Annotated[
+        str | None, typer.Option(help="How long the old key stays valid [keys.rotation_grace].")
+    ] = None,
+    now: Annotated[bool, typer.Option("--now", help="Revoke the old key at once.")] = False,
+    enqueue: EnqueueOption = False,
+    wait: WaitOption = False,
+    timeout: TimeoutOption = None,
+    dry_run: DryRunOption = False,
+    delay: DelayOption = None,
+    priority: PriorityOption = 0,
+    idempotency_key: IdempotencyKeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rotate an API key: make its next version (secret shown once) and retire the old one."""
+    from pjobs.apikeys import new_key_id
+    from pjobs.control import ControlPlane
+    from pjobs.queue import EnqueueOptions, prepare_jobs
+    from pjobs.timeutil import parse_duration
+
+    rt = runtime(ctx)
+    settings = rt.settings()
+    if grace is not None and now:
+        raise UsageError("--grace and --now contradict each other")
+    seconds = (
+        parse_duration(grace).total_seconds()
+        if grace is not None
+        else settings.keys.rotation_grace_seconds
+    )
+    payload = {
+        "key_id": key_id,
+        "grace_seconds": seconds,
+        "revoke_now": now,
+        "new_key_id": new_key_id(),
+    }
+    prepare_jobs(
+        rt.registry(), settings, [("rotate_key", payload)], EnqueueOptions(), rt.clock().now()
+    )
+    queue = rt.queue()
+    with ControlPlane(queue.store).tx(rt.clock().now(), write=False) as tx:
+        key = tx.get_key(key_id)
+    if key is None:
+        raise NotFoundError(f"no API key {key_id}")
+    if key.status != "active":
+        replaced = f", replaced by {key.replaced_by}" if key.replaced_by else ""
+        raise InvalidStateError(
+            f"API key {key_id} is {key.status}{replaced}: only active keys rotate"
+        )
+    if dry_run:
+        ending = "revoke it now" if now else f"mark it expiring for {seconds:g}s"
+        print_plan(
+            rt,
+            f"rotate {key_id}",
+            [
+                ("create", f"{key.kind} key version {key.version + 1} of {key.project_id}"),
+                ("retire", f"{key_id} ({key.status}): {ending}"),
+            ],
+            as_json,
+        )
+        return
+    if enqueue:
+        rt.note("a key made by a worker is never shown; rotate inline to see it")
+    ran = run_job(
+        rt,
+        "rotate_key",
+        payload,
+        RunOptions(enqueue, wait, timeout, None, delay, priority, idempotency_key, as_json),
+    )
+    if ran is not None:
+        finish(ran, as_json, render_rotation)
+
+
+def render_rotation(result: dict[str, Any]) -> None:
+    from pjobs.cli.output import print_fields
+
+    print_fields(list(result.items()))

@@ -1,0 +1,117 @@
+"""`rotate_key`: replace an API key with its next version."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pjobs import apikeys
+from pjobs.control import ControlPlane
+from pjobs.handlers.lifecycle import KEY_ID_PATTERN
+from pjobs.jobtypes import ONE_SHOT, JobContext, JobType, PermanentFailure
+from pjobs.store import Store
+from pjobs.timeutil import Clock
+
+
+class RotateKeyPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key_id: str = Field(pattern=KEY_ID_PATTERN)
+    grace_seconds: float = Field(86_400, ge=0, le=90 * 86_400)
+    revoke_now: bool = False
+    # Chosen when the job is enqueued, so running the job twice rotates once.
+    new_key_id: str = Field(default_factory=apikeys.new_key_id, pattern=KEY_ID_PATTERN)
+
+
+def rotate_key(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]:
+    """Creates the next version of the key (its secret revealed once to an inline caller);
+    the old key becomes `expiring` until now + grace, or `revoked` at once with
+    `revoke_now`. Writes the audit trail and notifies the project's owner."""
+    control = ControlPlane(context.store)
+    now = context.clock.now()
+    with control.tx(now) as tx:
+        old = tx.get_key(payload.key_id)
+        if old is None:
+            raise PermanentFailure(f"no API key {payload.key_id}")
+        if old.replaced_by == payload.new_key_id:  # this job already did it
+            new = tx.get_key(payload.new_key_id)
+            assert new is not None
+            return _result(old.id, new.id, new.version, new.prefix, old.status, None)
+        if old.status != "active":
+            detail = f" (replaced by {old.replaced_by})" if old.replaced_by else ""
+            raise PermanentFailure(
+                f"API key {old.id} is {old.status}{detail}: only active keys rotate"
+            )
+        project = tx.get_project(old.project_id)
+        if project is None or project.status == "deprovisioned":
+            raise PermanentFailure(f"project {old.project_id} is deprovisioned")
+        key = apikeys.generate(old.kind)
+        version = tx.last_key_version(old.project_id, old.kind) + 1
+        prefix = apikeys.display_prefix(key)
+        tx.insert_key(
+            payload.new_key_id, old.project_id, old.kind, version, prefix, apikeys.digest(key)
+        )
+        status: Literal["expiring", "revoked"] = "revoked" if payload.revoke_now else "expiring"
+        expires_at = now if payload.revoke_now else now + timedelta(seconds=payload.grace_seconds)
+        tx.retire_key(old.id, status, expires_at, payload.new_key_id)
+        tx.audit(
+            context.actor,
+            "key.rotated",
+            old.project_id,
+            f"key:{old.id}",
+            {
+                "kind": old.kind,
+                "new_key_id": payload.new_key_id,
+                "new_version": version,
+                "new_prefix": prefix,
+                "old_status": status,
+                "old_expires_at": expires_at,
+            },
+        )
+        ending = (
+            "revoked now" if payload.revoke_now else f"valid until {expires_at:%Y-%m-%d %H:%M} UTC"
+        )
+        context.adapters.notifier.to_owner(
+            tx,
+            project.owner_id,
+            project.id,
+            f"API key rotated for {project.id}",
+            f"The {old.kind} key {old.prefix}… was replaced by {prefix}…; the old one is {ending}.",
+        )
+        context.reveal(f"{old.kind}_key", key)
+    context.adapters.notifier.deliver_due()
+    return _result(old.id, payload.new_key_id, version, prefix, status, expires_at)
+
+
+def _result(
+    old_id: str, new_id: str, version: int, prefix: str, old_status: str, expires_at: Any
+) -> dict[str, Any]:
+    return {
+        "old_key_id": old_id,
+        "old_status": old_status,
+        "old_expires_at": expires_at,
+        "new_key_id": new_id,
+        "new_version": version,
+        "new_prefix": prefix,
+    }
+
+
+def expire_keys(store: Store, clock: Clock, actor: str) -> list[tuple[str, str]]:
+    """The sweep: marks `expiring` keys past their expiry `expired`, with an audit event
+    each. Returns (key id, project id) of each key it expired."""
+    with ControlPlane(store).tx(clock.now()) as tx:
+        expired = tx.expire_keys()
+        for key_id, project_id in expired:
+            tx.audit(actor, "key.expired", project_id, f"key:{key_id}")
+    return expired
+
+
+JOB_TYPE = JobType(
+    name="rotate_key",
+    payload=RotateKeyPayload,
+    handler=rotate_key,
+    retry=ONE_SHOT,
+    description="create the next version of an API key; the old one expires after a grace",
+)

@@ -1,0 +1,107 @@
+"""Notifications: every message to an owner or the operators goes into the outbox first
+(in the same transaction as the change it reports), then out through its channel.
+
+Channels: `log` (the outbox and pjobs' log are the delivery; sent at once) and `telegram`
+(Bot API sendMessage). A failed delivery is recorded and retried with backoff up to
+`notifications.max_attempts`; it never fails the job that sent it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
+
+from pjobs.control import ControlPlane, Tx
+from pjobs.errors import PjobsError
+
+if TYPE_CHECKING:
+    from pjobs.adapters.telegram import TelegramBot
+    from pjobs.config import Settings
+    from pjobs.store import Store
+    from pjobs.timeutil import Clock
+
+log = logging.getLogger("pjobs.notify")
+OPERATORS = "operators"
+
+
+class Notifier:
+    def __init__(self, store: Store, settings: Settings, clock: Clock, bot: TelegramBot) -> None:
+        self.control = ControlPlane(store)
+        self.settings, self.clock, self.bot = settings, clock, bot
+
+    def _queue(
+        self,
+        tx: Tx,
+        recipient: str,
+        chat_id: str | None,
+        project_id: str | None,
+        subject: str,
+        body: str,
+    ) -> int:
+        channel: Literal["log", "telegram"] = (
+            "telegram" if chat_id and self.bot.configured else "log"
+        )
+        notification_id = tx.insert_notification(
+            project_id,
+            recipient,
+            channel,
+            chat_id if channel == "telegram" else None,
+            subject,
+            body,
+        )
+        if channel == "log":
+            log.info("notification %d to %s: %s", notification_id, recipient, subject)
+        return notification_id
+
+    def to_owner(
+        self, tx: Tx, owner_id: str, project_id: str | None, subject: str, body: str
+    ) -> int:
+        """Queue a message to a project's owner (Telegram if they have a chat id)."""
+        owner = tx.get_owner(owner_id)
+        chat_id = owner.telegram_chat_id if owner else None
+        return self._queue(tx, owner_id, chat_id, project_id, subject, body)
+
+    def to_operators(self, tx: Tx, project_id: str | None, subject: str, body: str) -> int:
+        chat_id = self.settings.telegram.operators_chat_id
+        return self._queue(tx, OPERATORS, chat_id, project_id, subject, body)
+
+    def deliver_due(self, limit: int = 100) -> tuple[int, int]:
+        """Send what is due; returns (sent, still pending or failed). Never raises for a
+        delivery problem: each one is recorded on its notification."""
+        from pjobs.adapters.telegram import TelegramError
+
+        sent = unsent = 0
+        try:
+            with self.control.tx(self.clock.now(), write=False) as tx:
+                due = tx.due_notifications(limit)
+        except PjobsError as exc:
+            log.warning("cannot read the notification outbox: %s", exc)
+            return 0, 0
+        cfg = self.settings.notifications
+        for note in due:
+            error: str | None = None
+            state: Literal["pending", "sent", "failed"]
+            retry_after: float | None = None
+            try:
+                self.bot.send_message(note.address or "", f"{note.subject}\n\n{note.body}")
+            except TelegramError as exc:
+                error, retry_after = str(exc), exc.retry_after
+            now = self.clock.now()
+            attempts = note.attempts + 1
+            if error is None:
+                state, next_at = "sent", None
+                sent += 1
+            elif attempts >= cfg.max_attempts:
+                state, next_at = "failed", None
+                unsent += 1
+                log.warning("notification %d failed for good: %s", note.id, error)
+            else:
+                state = "pending"
+                delay = retry_after or cfg.retry_base_seconds * 2 ** (attempts - 1)
+                next_at = now + timedelta(seconds=delay)
+                unsent += 1
+                log.warning("notification %d not sent (%s); retry at %s", note.id, error, next_at)
+            with self.control.tx(now) as tx:
+                tx.notification_attempted(note.id, state, next_at, error)
+        return sent, unsent
