@@ -115,12 +115,15 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path, backend: str) -> Callable[..., Settings]:
+def make_settings(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "database_url": backend,
             "data_dir": tmp_path / "data",
             "handler_modules": ["support.jobtypes"],
+            "tenants": {"name_prefix": request.getfixturevalue("tenant_prefix")},
         }
         values.update(overrides)
         return load_settings(None, **values)
@@ -143,6 +146,39 @@ def store(settings: Settings) -> Iterator[Store]:
 @pytest.fixture
 def job_queue(store: Store, settings: Settings) -> JobQueue:
     return JobQueue(store, load_registry(settings), settings, SystemClock())
+
+
+@pytest.fixture
+def stub_server() -> Iterator[Callable[..., Any]]:
+    """Start loopback HTTP servers: `stub_server()` or `stub_server(default=(500, {}))`."""
+    from support.http_stub import StubServer
+
+    started: list[StubServer] = []
+
+    def start(**kwargs: Any) -> StubServer:
+        server = StubServer(**kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def tenant_prefix(backend: str) -> Iterator[str]:
+    """A tenant database name prefix of this test's own; its databases are dropped after."""
+    prefix = f"t{secrets.token_hex(4)}_"
+    yield prefix
+    if backend.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+            names = conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)
+            ).fetchall()
+            for (name,) in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass
@@ -220,5 +256,37 @@ def cli_env(tmp_path: Path, database: str | None) -> dict[str, str]:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, backend: str) -> CLI:
-    return CLI(cli_env(tmp_path, backend), tmp_path / "logs")
+def cli(tmp_path: Path, backend: str, tenant_prefix: str) -> CLI:
+    env = {**cli_env(tmp_path, backend), "PJOBS_TENANTS__NAME_PREFIX": tenant_prefix}
+    return CLI(env, tmp_path / "logs")
+
+
+def dump_database(url: str) -> str:
+    """Every row of every table of a control database, as text (for before/after and for
+    searching it for secrets)."""
+    if url.startswith("sqlite://"):
+        import sqlite3
+
+        conn = sqlite3.connect(url[len("sqlite://") :])
+        try:
+            return "\n".join(conn.iterdump())
+        finally:
+            conn.close()
+    import psycopg
+
+    lines = []
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        ).fetchall()
+        for (table,) in tables:
+            rows = conn.execute(f'SELECT * FROM "{table}" ORDER BY 1').fetchall()
+            lines.extend(f"{table}: {row!r}" for row in rows)
+    return "\n".join(lines)
+
+
+def pg_databases() -> set[str]:
+    import psycopg
+
+    with psycopg.connect(PG_SERVER) as conn:
+        return {row[0] for row in conn.execute("SELECT datname FROM pg_database").fetchall()}

@@ -143,12 +143,15 @@ class Worker:
         queues: Sequence[str] | None = None,
         concurrency: int | None = None,
         burst: bool = False,
+        maintenance: Sequence[Callable[[], object]] = (),
     ) -> None:
         self.store, self.registry, self.settings = store, registry, settings
         self.context_for, self.clock = context_for, clock
         self.queues = list(queues) if queues else None
         self.concurrency = concurrency or settings.worker.concurrency
         self.burst = burst
+        # Housekeeping run with every rescue sweep (e.g. notification retries, key expiry).
+        self.maintenance = list(maintenance)
         self.worker_id = new_worker_id()
         self._stopping = threading.Event()
         self._deadline: float | None = None
@@ -188,6 +191,8 @@ class Worker:
             while not self._stopping.is_set():
                 if time.monotonic() >= next_rescue:
                     self._guarded(self._rescue)
+                    for task in self.maintenance:
+                        self._guarded(task)
                     next_rescue = time.monotonic() + cfg.rescue_interval
                 self._collect(block=False)
                 self._guarded(self._acknowledge)

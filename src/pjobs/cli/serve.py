@@ -26,6 +26,7 @@ def serve(
     """
     import signal
 
+    from pjobs.handlers.rotate_key import expire_keys
     from pjobs.worker import Worker
 
     rt = runtime(ctx)
@@ -41,6 +42,10 @@ def serve(
         queues=queue,
         concurrency=workers,
         burst=burst,
+        maintenance=[
+            job_queue.adapters.notifier.deliver_due,
+            lambda: expire_keys(job_queue.store, job_queue.clock, "serve:key-expiry"),
+        ],
     )
 
     def on_signal(signum: int, frame: object) -> None:

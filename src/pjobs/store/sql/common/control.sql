@@ -1,5 +1,7 @@
 -- Named queries of the control plane, shared by both dialects (:name parameters;
 -- JSON is stored as text, times as the store's timestamps, booleans as 0/1 or boolean).
+-- An optional filter is written `col = coalesce(:param, col)`: PostgreSQL cannot type a
+-- bare `:param IS NULL` when the parameter is NULL, and coalesce gives it the column's.
 
 -- name: ensure_owner
 INSERT INTO owners (id, email, telegram_chat_id, created_at, updated_at)
@@ -33,7 +35,7 @@ FROM projects WHERE id = :id;
 SELECT id, name, owner_id, region, plan, status, suspension_reason, protected,
        tenant_database, failed_step, last_error, created_at, updated_at
 FROM projects
-WHERE (:status IS NULL OR status = :status) AND (:owner_id IS NULL OR owner_id = :owner_id)
+WHERE status = coalesce(:status, status) AND owner_id = coalesce(:owner_id, owner_id)
 ORDER BY id
 LIMIT :limit;
 
@@ -73,7 +75,7 @@ FROM api_keys WHERE secret_hash = :secret_hash;
 SELECT id, project_id, kind, version, prefix, status, created_at, expires_at, revoked_at,
        last_used_at, replaced_by
 FROM api_keys
-WHERE project_id = :project_id AND (:status IS NULL OR status = :status)
+WHERE project_id = :project_id AND status = coalesce(:status, status)
 ORDER BY kind, version;
 
 -- name: last_key_version
@@ -83,7 +85,7 @@ SELECT coalesce(max(version), 0) FROM api_keys WHERE project_id = :project_id AN
 -- The old key of a rotation: still valid until expires_at (or revoked at once).
 UPDATE api_keys
 SET status = :status, expires_at = :expires_at, replaced_by = :replaced_by,
-    revoked_at = CASE WHEN :status = 'revoked' THEN :now ELSE revoked_at END
+    revoked_at = CASE WHEN :status = 'revoked' THEN :now END
 WHERE id = :id AND status = 'active';
 
 -- name: revoke_project_keys
@@ -106,7 +108,8 @@ VALUES (:now, :actor, :action, :project_id, :target, :data);
 
 -- name: list_audit
 SELECT id, at, actor, action, project_id, target, data FROM audit_events
-WHERE (:project_id IS NULL OR project_id = :project_id) AND (:since IS NULL OR at >= :since)
+WHERE coalesce(project_id, '') = coalesce(:project_id, project_id, '')
+  AND at >= coalesce(:since, at)
 ORDER BY id
 LIMIT :limit;
 
@@ -135,6 +138,7 @@ WHERE id = :id AND state = 'pending';
 SELECT id, created_at, project_id, recipient, channel, address, subject, body, state, attempts,
        next_attempt_at, sent_at, last_error
 FROM notifications
-WHERE (:project_id IS NULL OR project_id = :project_id) AND (:state IS NULL OR state = :state)
+WHERE coalesce(project_id, '') = coalesce(:project_id, project_id, '')
+  AND state = coalesce(:state, state)
 ORDER BY id
 LIMIT :limit;

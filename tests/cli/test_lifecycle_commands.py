@@ -1,0 +1,166 @@
+"""provision / deprovision / rotate-key / keys / projects / audit as a user runs them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import CLI, dump_database, pg_databases
+
+PROVISION = ("provision", "proj-123", "--name", "My Project", "--owner", "user-456")
+
+
+def provisioned(cli: CLI) -> dict[str, object]:
+    result = cli(*PROVISION, "--json")
+    assert result.returncode == 0, result.stderr
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_dry_runs_change_nothing(cli: CLI, backend: str) -> None:
+    assert cli("jobs", "enqueue", "noop").returncode == 0  # the database exists
+    before = dump_database(backend)
+    plan = cli(*PROVISION, "--dry-run", "--json")
+    assert plan.returncode == 0, plan.stderr
+    steps = [s["step"] for s in json.loads(plan.stdout)["plan"]]
+    assert steps[0] == "create_database" and steps[-1] == "activate"
+    assert dump_database(backend) == before
+
+    data = provisioned(cli)
+    key_id = data["result"]["keys"][1]["id"]  # type: ignore[index]
+    before = dump_database(backend)
+    for args in (
+        ("deprovision", "proj-123", "--dry-run"),
+        ("rotate-key", key_id, "--dry-run"),
+        ("rotate-key", key_id, "--now", "--dry-run"),
+        ("keys", "expire", "--dry-run"),
+        ("jobs", "purge", "--older-than", "0s", "--dry-run"),
+        ("jobs", "cancel", "1", "--dry-run"),
+        (*PROVISION, "--dry-run"),
+    ):
+        result = cli(*args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "dry run" in result.stderr or "would" in result.stdout + result.stderr, args
+    assert dump_database(backend) == before
+
+
+@pytest.mark.parametrize(
+    "bad", ["../../etc", 'x"; DROP DATABASE test; --', "", "a" * 200, "proj/1", "proj 1"]
+)
+def test_invalid_project_ids_create_nothing_anywhere(
+    cli: CLI, backend: str, tmp_path: Path, bad: str
+) -> None:
+    sqlite_default = tmp_path / "xdg-data"
+    databases = pg_databases() if backend.startswith("postgresql") else set()
+    before = files_under(tmp_path / "xdg-data") if sqlite_default.exists() else {}
+    control_before = dump_database(backend) if not backend.startswith("sqlite") else None
+    result = cli("provision", bad, "--name", "x", "--owner", "user-1")
+    assert result.returncode == 65, result.stderr
+    assert result.stderr.startswith("pjobs: ") and "project_id" in result.stderr
+    assert "Traceback" not in result.stderr
+    if backend.startswith("sqlite"):
+        assert not Path(backend[len("sqlite://") :]).exists()  # not even the control database
+        assert files_under(sqlite_default) == before if sqlite_default.exists() else True
+    else:
+        assert pg_databases() == databases
+        assert dump_database(backend) == control_before
+    for args in (("deprovision", bad, "--yes"), ("projects", "show", bad)):
+        refused = cli(*args)
+        assert refused.returncode in (4, 65), (args, refused.stderr)
+
+
+def test_no_secret_is_kept_anywhere(cli: CLI, backend: str) -> None:
+    first = cli("-vv", *PROVISION, "--json")
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout)
+    secrets = list(data["secrets"].values())
+    key_id = next(k["id"] for k in data["result"]["keys"] if k["kind"] == "secret")
+    rotated = cli("-vv", "rotate-key", key_id, "--json")
+    assert rotated.returncode == 0, rotated.stderr
+    secrets.extend(json.loads(rotated.stdout)["secrets"].values())
+    assert len(secrets) == 3 and all(s.startswith(("pjs_", "pjp_")) for s in secrets)
+
+    dump = dump_database(backend)
+    audit = cli("audit", "list", "--json").stdout
+    jobs = "".join(cli("jobs", "show", str(i), "--json").stdout for i in (1, 2))
+    logs = first.stderr + rotated.stderr
+    assert "DEBUG" in logs or "INFO" in logs  # the logs were really on
+    for secret in secrets:
+        for where, text in (("database", dump), ("audit", audit), ("jobs", jobs), ("logs", logs)):
+            assert secret not in text, f"secret found in {where}"
+            assert secret[12:] not in text, f"secret tail found in {where}"
+        assert hashlib.sha256(secret.encode()).hexdigest() in dump
+
+
+def test_keys_verify_exit_codes(cli: CLI) -> None:
+    data = provisioned(cli)
+    secret = data["secrets"]["secret_key"]  # type: ignore[index]
+    key_id = next(k["id"] for k in data["result"]["keys"] if k["kind"] == "secret")  # type: ignore[index]
+    assert cli("keys", "verify", input=secret).returncode == 0
+    changed = secret[:8] + ("A" if secret[8] != "A" else "B") + secret[9:]
+    malformed = cli("keys", "verify", input=changed)
+    assert malformed.returncode == 65 and "checksum" in malformed.stdout
+    assert cli("keys", "verify", input="pjs_short").returncode == 65
+    from pjobs import apikeys
+
+    assert cli("keys", "verify", input=apikeys.generate("secret")).returncode == 4
+    assert cli("rotate-key", key_id, "--grace", "1h").returncode == 0
+    expiring = cli("keys", "verify", "--json", input=secret)
+    assert expiring.returncode == 10 and json.loads(expiring.stdout)["verdict"] == "expiring"
+    again = cli("rotate-key", key_id)
+    assert again.returncode == 65 and "only active keys rotate" in again.stderr
+    assert cli("rotate-key", "key_0123456789abcdef").returncode == 4
+    assert cli("rotate-key", "not-a-key").returncode == 65
+    assert cli("deprovision", "proj-123", "--yes").returncode == 0
+    assert cli("keys", "verify", input=secret).returncode == 12
+
+
+def test_deprovision_asks_and_projects_commands(cli: CLI) -> None:
+    provisioned(cli)
+    no_tty = cli("deprovision", "proj-123")
+    assert no_tty.returncode == 2 and "--yes" in no_tty.stderr
+    assert cli("deprovision", "proj-999", "--yes").returncode == 4
+    assert cli("owners", "set", "user-456", "--telegram-chat-id", "12345").returncode == 0
+    assert cli("owners", "set", "user-456", "--telegram-chat-id", "nope").returncode == 65
+    listed = json.loads(cli("projects", "list", "--json", "--owner", "user-456").stdout)
+    assert [p["id"] for p in listed["projects"]] == ["proj-123"]
+    assert json.loads(cli("projects", "list", "--json", "--status", "failed").stdout) == {
+        "projects": []
+    }
+    shown = json.loads(cli("projects", "show", "proj-123", "--json").stdout)
+    assert shown["status"] == "active" and len(shown["keys"]) == 2
+    assert cli("projects", "show", "proj-999").returncode == 4
+    enqueued = cli("deprovision", "proj-123", "--yes", "--enqueue")
+    assert enqueued.returncode == 0 and enqueued.stdout.strip().isdigit()
+    assert cli("serve", "--burst").returncode == 0
+    assert json.loads(cli("projects", "show", "proj-123", "--json").stdout)["status"] == (
+        "deprovisioned"
+    )
+    audit = json.loads(cli("audit", "list", "--project", "proj-123", "--json").stdout)
+    assert audit["events"][-1]["action"] == "project.deprovisioned"
+    assert json.loads(cli("audit", "list", "--since", "1h", "--json").stdout)["events"]
+    notes = json.loads(cli("notifications", "list", "--json").stdout)["notifications"]
+    assert [n["subject"] for n in notes] == [
+        "Project proj-123 is ready",
+        "Project proj-123 was removed",
+    ]
+
+
+def test_provision_waits_for_a_worker(cli: CLI) -> None:
+    worker = cli.popen("serve")
+    try:
+        result = cli(*PROVISION, "--enqueue", "--wait", "--timeout", "60", "--json")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert data["result"]["status"] == "active" and data["secrets"] == {}
+        assert "never shown" in result.stderr
+    finally:
+        worker.send_signal(15)
+        assert worker.wait(20) == 0, worker.output()

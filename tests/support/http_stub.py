@@ -1,0 +1,72 @@
+"""A real HTTP server on 127.0.0.1 that records what it receives and answers from a script:
+stand-in for the platform services and the Telegram Bot API in tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class StubServer:
+    """Answers each request with the next scripted (status, body), then `default`."""
+
+    default: tuple[int, Any] = (200, {"ok": True})
+    script: deque[tuple[int, Any]] = field(default_factory=deque)
+    received: list[Received] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.script = deque(self.script)
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw.decode(errors="replace")
+                stub.received.append(
+                    Received(self.command, self.path, dict(self.headers.items()), body)
+                )
+                status, reply = stub.script.popleft() if stub.script else stub.default
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def requests(self, method: str) -> list[Received]:
+        return [r for r in self.received if r.method == method]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
