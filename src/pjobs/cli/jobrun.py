@@ -37,6 +37,15 @@ class Ran:
     revealed: dict[str, str]  # secrets to show once (inline runs only)
 
 
+def validate(rt: Runtime, type_name: str, payload: dict[str, Any]) -> None:
+    """Refuse a bad payload (exit 65) before any database is opened."""
+    from pjobs.queue import EnqueueOptions, prepare_jobs
+
+    prepare_jobs(
+        rt.registry(), rt.settings(), [(type_name, payload)], EnqueueOptions(), rt.clock().now()
+    )
+
+
 def run_job(rt: Runtime, type_name: str, payload: dict[str, Any], opts: RunOptions) -> Ran | None:
     """Run or enqueue; None when only enqueued (the id has been printed)."""
     from pjobs.cli.output import message, print_json, print_lines

@@ -176,12 +176,7 @@ def retry(
     as_json: JsonOption = False,
 ) -> None:
     """Queue a failed or cancelled job again, with fresh attempts."""
-    from pjobs.cli.output import message
-
-    rt = runtime(ctx)
-    job = rt.queue().retry(job_id, dry_run=dry_run)
-    message(f"{'would queue' if dry_run else 'queued'} job {job_id} again", rt.quiet)
-    show_job(job, as_json, {"dry_run": dry_run})
+    steer(ctx, job_id, "retry", dry_run, as_json)
 
 
 @app.command("cancel")
@@ -192,11 +187,18 @@ def cancel(
     as_json: JsonOption = False,
 ) -> None:
     """Cancel a queued job."""
+    steer(ctx, job_id, "cancel", dry_run, as_json)
+
+
+def steer(ctx: typer.Context, job_id: int, verb: str, dry_run: bool, as_json: bool) -> None:
     from pjobs.cli.output import message
 
     rt = runtime(ctx)
-    job = rt.queue().cancel(job_id, dry_run=dry_run)
-    message(f"{'would cancel' if dry_run else 'cancelled'} job {job_id}", rt.quiet)
+    queue = rt.queue()
+    action = queue.retry if verb == "retry" else queue.cancel
+    job = action(job_id, dry_run=dry_run)
+    done = {"retry": "queued again", "cancel": "cancelled"}[verb]
+    message(f"job {job_id}: {'would be ' if dry_run else ''}{done}", rt.quiet)
     show_job(job, as_json, {"dry_run": dry_run})
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pjobs.cli.jobrun import RunOptions, finish, run_job
+from pjobs.cli.jobrun import RunOptions, finish, run_job, validate
 from pjobs.cli.options import (
     DelayOption,
     DryRunOption,
@@ -106,7 +106,6 @@ def provision(
     can see with `pjobs rotate-key KEY_ID --now`.
     """
     from pjobs.handlers import provision as handler
-    from pjobs.queue import EnqueueOptions, prepare_jobs
 
     rt = runtime(ctx)
     settings = rt.settings()
@@ -118,13 +117,7 @@ def provision(
         "plan": plan or settings.default_plan,
     }
     if dry_run:
-        prepare_jobs(
-            rt.registry(),
-            settings,
-            [("provision_project", payload)],
-            EnqueueOptions(),
-            rt.clock().now(),
-        )
+        validate(rt, "provision_project", payload)
         adapters = rt.queue().adapters
         targets = {
             "create_database": f"create {adapters.tenants.location(project_id)}",
@@ -168,17 +161,10 @@ def deprovision(
 ) -> None:
     """Remove a project: unregister it, drop its tenant database, revoke its keys."""
     from pjobs.handlers import deprovision as handler
-    from pjobs.queue import EnqueueOptions, prepare_jobs
 
     rt = runtime(ctx)
     payload = {"project_id": project_id}
-    prepare_jobs(
-        rt.registry(),
-        rt.settings(),
-        [("deprovision_project", payload)],
-        EnqueueOptions(),
-        rt.clock().now(),
-    )
+    validate(rt, "deprovision_project", payload)
     project = rt.project(project_id)
     if dry_run:
         adapters = rt.queue().adapters
@@ -228,7 +214,6 @@ def rotate_key(
     """Rotate an API key: make its next version (secret shown once) and retire the old one."""
     from pjobs.apikeys import new_key_id
     from pjobs.control import ControlPlane
-    from pjobs.queue import EnqueueOptions, prepare_jobs
     from pjobs.timeutil import parse_duration
 
     rt = runtime(ctx)
@@ -246,9 +231,7 @@ def rotate_key(
         "revoke_now": now,
         "new_key_id": new_key_id(),
     }
-    prepare_jobs(
-        rt.registry(), settings, [("rotate_key", payload)], EnqueueOptions(), rt.clock().now()
-    )
+    validate(rt, "rotate_key", payload)
     queue = rt.queue()
     with ControlPlane(queue.store).tx(rt.clock().now(), write=False) as tx:
         key = tx.get_key(key_id)
