@@ -96,7 +96,7 @@ class PostgresStore(SqlStore):
             for chunk in iter_chunks(jobs, INSERT_CHUNK):
                 cursor.execute(self.queries["reserve_job_ids"], {"count": len(chunk)})
                 ids = [row[0] for row in cursor.fetchall()]
-                if any(job.idempotency_key for job in chunk):
+                if any(job.idempotency_key or job.worker_id for job in chunk):
                     results.extend(self._insert_keyed(cursor, ids, chunk, now))
                 else:
                     self._copy_in(cursor, ids, chunk, now)
@@ -107,26 +107,21 @@ class PostgresStore(SqlStore):
     def _copy_in(
         self, cursor: psycopg.Cursor[Any], ids: list[int], jobs: Sequence[NewJob], now: datetime
     ) -> None:
-        """The bulk path: COPY, for jobs with no idempotency key to check."""
+        """The bulk path: COPY, for queued jobs with no idempotency key to check."""
         with cursor.copy(self.queries["copy_jobs"]) as copy:
+            write = copy.write_row
             for job_id, job in zip(ids, jobs, strict=True):
-                claimed = job.worker_id is not None
-                copy.write_row(
+                write(
                     (
                         job_id,
                         job.type,
                         job.queue,
                         job.payload,
                         job.priority,
-                        "running" if claimed else "queued",
-                        1 if claimed else 0,
+                        "queued",
                         job.max_attempts,
                         job.run_at,
                         now,
-                        now if claimed else None,
-                        job.worker_id,
-                        job.lease_expires_at,
-                        None,
                     )
                 )
 

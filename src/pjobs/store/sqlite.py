@@ -130,6 +130,24 @@ class SQLiteStore(SqlStore):
                     times[value] = ts(value)
                 return times[value]
 
+            ids = range(first, first + len(jobs))
+            if not any(job.idempotency_key or job.worker_id for job in jobs):
+                rows: list[tuple[Any, ...]] = [
+                    (
+                        job.type,
+                        job.queue,
+                        job.payload,
+                        job.priority,
+                        job.max_attempts,
+                        text(job.run_at),
+                    )
+                    for job in jobs
+                ]
+                cursor.execute(
+                    q["insert_queued_jobs"],
+                    {"first": first, "now": now_text, "rows": json.dumps(rows)},
+                )
+                return [EnqueueResult(job_id, True) for job_id in ids]
             rows = [
                 (
                     job.type,
@@ -150,7 +168,6 @@ class SQLiteStore(SqlStore):
             cursor.execute(
                 q["insert_jobs"], {"first": first, "now": now_text, "rows": json.dumps(rows)}
             )
-            ids = range(first, first + len(jobs))
             if cursor.rowcount == len(jobs):
                 return [EnqueueResult(job_id, True) for job_id in ids]
             cursor.execute(q["inserted_job_ids"], {"first": first, "last": ids[-1]})

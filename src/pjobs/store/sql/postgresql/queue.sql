@@ -19,8 +19,8 @@ DO NOTHING
 RETURNING id;
 
 -- name: copy_jobs
-COPY jobs (id, type, queue, payload, priority, state, attempts, max_attempts, run_at, created_at,
-           started_at, worker_id, lease_expires_at, idempotency_key)
+-- The bulk path: plain queued jobs; the columns left out keep their defaults (NULL, 0).
+COPY jobs (id, type, queue, payload, priority, state, max_attempts, run_at, created_at)
 FROM STDIN;
 
 -- name: active_jobs_by_key

@@ -21,6 +21,16 @@ WHERE true  -- makes the upsert clause below parse unambiguously after a SELECT
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND state IN ('queued', 'running')
 DO NOTHING;
 
+-- name: insert_queued_jobs
+-- The bulk path: plain queued jobs (no idempotency key, not claimed), six fields a row.
+INSERT INTO jobs (id, type, queue, payload, priority, state, attempts, max_attempts, run_at,
+                  created_at)
+SELECT :first + key,
+       json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+       json_extract(value, '$[3]'), 'queued', 0, json_extract(value, '$[4]'),
+       json_extract(value, '$[5]'), :now
+FROM json_each(:rows);
+
 -- name: inserted_job_ids
 SELECT id FROM jobs WHERE id BETWEEN :first AND :last;
 
