@@ -19,7 +19,6 @@ from pjobs.errors import ConfigError, InvalidStateError
 from pjobs.store.queries import Migration, load_migrations, load_queries
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-JOB_STATES: tuple[JobState, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 
