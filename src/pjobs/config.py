@@ -218,11 +218,13 @@ class _FileSource(PydanticBaseSettingsSource):
         return dict(self._data)
 
 
-def _describe(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError, subject: str, whole: str) -> str:
+    """One line for a pydantic error: `{subject} {field}: {message}`, naming the first
+    problem and counting the rest; `whole` names the field when the error is on all of it."""
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "settings"
+    where = ".".join(str(part) for part in first["loc"]) or whole
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"invalid setting {where}: {first['msg']}{more}"
+    return f"{subject} {where}: {first['msg']}{more}"
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -246,7 +248,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         settings: Settings = _Settings(**given)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(describe_validation_error(exc, "invalid setting", "settings")) from None
     if settings.database_url:
         parse_database_url(settings.database_url)
     return settings

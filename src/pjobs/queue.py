@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from pjobs.config import describe_validation_error
 from pjobs.errors import InvalidInputError, InvalidStateError, NotFoundError, TemporaryError
 from pjobs.jobtypes import JobContext, JobType, Registry
 from pjobs.store.base import (
@@ -42,26 +43,6 @@ class EnqueueOptions:
     delay: timedelta | None = None
     max_attempts: int | None = None  # None: the job type's retry policy
     idempotency_key: str | None = None
-
-
-def describe_validation_error(type_name: str, error: ValidationError) -> str:
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "(payload)"
-    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"invalid payload for {type_name}: {field}: {first['msg']}{more}"
-
-
-def parse_payload(text: str | bytes, limit: int) -> Any:
-    """Parse a JSON payload given as text, refusing oversized input before parsing it."""
-    size = len(text.encode() if isinstance(text, str) else text)
-    if size > limit:
-        raise InvalidInputError(
-            f"payload is {size} bytes; the limit is {limit} (setting max_payload_bytes)"
-        )
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"malformed JSON payload: {exc}") from None
 
 
 def prepare_jobs(
@@ -124,7 +105,9 @@ def validated_payload(job_type: JobType, payload: Any, limit: int) -> str:
             model.__pydantic_validator__.validate_python(payload)
         ).decode()
     except ValidationError as exc:
-        raise InvalidInputError(describe_validation_error(job_type.name, exc)) from None
+        raise InvalidInputError(
+            describe_validation_error(exc, f"invalid payload for {job_type.name}:", "(payload)")
+        ) from None
     if len(text) > limit:
         raise InvalidInputError(
             f"payload is {len(text)} bytes; the limit is {limit} (setting max_payload_bytes)"

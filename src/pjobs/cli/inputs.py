@@ -33,6 +33,10 @@ def read_text_argument(spec: str, limit: int, what: str = "payload") -> str:
 
 
 def read_json_argument(spec: str, limit: int, what: str = "payload") -> Any:
-    from pjobs.queue import parse_payload
+    """JSON from `spec` (see read_text_argument); malformed JSON is InvalidInputError."""
+    import json
 
-    return parse_payload(read_text_argument(spec, limit, what), limit)
+    try:
+        return json.loads(read_text_argument(spec, limit, what))
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"malformed JSON {what}: {exc}") from None

@@ -9,6 +9,7 @@ import typer
 
 from pjobs.cli.options import DryRunOption, JsonOption
 from pjobs.cli.runtime import runtime
+from pjobs.errors import ExitCode
 
 
 class VerifyExit(IntEnum):
@@ -19,8 +20,8 @@ class VerifyExit(IntEnum):
     EXPIRED = 11
     REVOKED = 12
     PROJECT_NOT_ACTIVE = 13  # the key is fine; its project is suspended (or not active)
-    UNKNOWN = 4
-    MALFORMED = 65
+    UNKNOWN = ExitCode.NOT_FOUND
+    MALFORMED = ExitCode.INVALID_INPUT
 
 
 app = typer.Typer(
@@ -37,11 +38,10 @@ def list_keys(
 ) -> None:
     """A project's keys: id, kind, version, prefix, status, expiry."""
     from pjobs.cli.output import print_json, print_table
-    from pjobs.control import ControlPlane
 
     rt = runtime(ctx)
     rt.project(project_id)
-    with ControlPlane(rt.queue().store).tx(rt.clock().now(), write=False) as tx:
+    with rt.control() as tx:
         keys = tx.list_keys(project_id)
     if as_json:
         print_json({"keys": keys})
@@ -91,17 +91,14 @@ def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def expire(ctx: typer.Context, dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
     """Mark keys whose grace period has ended `expired` (also run by `pjobs serve`)."""
     from pjobs.cli.output import print_json, print_lines
-    from pjobs.control import ControlPlane
     from pjobs.handlers.rotate_key import expire_keys
 
     rt = runtime(ctx)
-    store = rt.queue().store
-    now = rt.clock().now()
     if dry_run:
-        with ControlPlane(store).tx(now, write=False) as tx:
+        with rt.control() as tx:
             due = [(k.id, k.project_id) for k in tx.keys_due_to_expire()]
     else:
-        due = expire_keys(store, rt.clock(), "operator:keys-expire")
+        due = expire_keys(rt.queue().store, rt.clock(), "operator:keys-expire")
     if as_json:
         print_json({"dry_run": dry_run, "keys": [{"id": k, "project_id": p} for k, p in due]})
     else:

@@ -57,10 +57,7 @@ def lifecycle_plan(
     rt: Runtime, project_id: str, steps: tuple[str, ...], targets: dict[str, str]
 ) -> list[tuple[str, str]]:
     """What each step would do now: already done, or what it would touch."""
-    from pjobs.control import ControlPlane
-
-    queue = rt.queue()
-    with ControlPlane(queue.store).tx(rt.clock().now(), write=False) as tx:
+    with rt.control() as tx:
         done = tx.steps(project_id)
     return [
         (step, f"nothing ({done[step].outcome} already)") if step in done else (step, targets[step])
@@ -213,7 +210,6 @@ def rotate_key(
 ) -> None:
     """Rotate an API key: make its next version (secret shown once) and retire the old one."""
     from pjobs.apikeys import new_key_id
-    from pjobs.control import ControlPlane
     from pjobs.timeutil import parse_duration
 
     rt = runtime(ctx)
@@ -232,8 +228,7 @@ def rotate_key(
         "new_key_id": new_key_id(),
     }
     validate(rt, "rotate_key", payload)
-    queue = rt.queue()
-    with ControlPlane(queue.store).tx(rt.clock().now(), write=False) as tx:
+    with rt.control() as tx:
         key = tx.get_key(key_id)
     if key is None:
         raise NotFoundError(f"no API key {key_id}")

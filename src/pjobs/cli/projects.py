@@ -34,10 +34,9 @@ def list_projects(
 ) -> None:
     """List projects by id."""
     from pjobs.cli.output import print_json, print_table
-    from pjobs.control import ControlPlane
 
     rt = runtime(ctx)
-    with ControlPlane(rt.queue().store).tx(rt.clock().now(), write=False) as tx:
+    with rt.control() as tx:
         projects = tx.list_projects(status.value if status else None, owner, limit)
     if as_json:
         print_json({"projects": projects})
@@ -59,11 +58,10 @@ def show_project(
 ) -> None:
     """Show a project, its provisioning steps and its API keys."""
     from pjobs.cli.output import print_fields, print_json, print_table, to_jsonable
-    from pjobs.control import ControlPlane
 
     rt = runtime(ctx)
     project = rt.project(project_id)
-    with ControlPlane(rt.queue().store).tx(rt.clock().now(), write=False) as tx:
+    with rt.control() as tx:
         steps = list(tx.steps(project_id).values())
         keys = tx.list_keys(project_id)
     if as_json:
@@ -95,7 +93,6 @@ def set_owner(
     import re
 
     from pjobs.cli.output import print_fields, print_json
-    from pjobs.control import ControlPlane
     from pjobs.errors import InvalidInputError
     from pjobs.handlers.lifecycle import OWNER_ID_PATTERN
 
@@ -106,7 +103,7 @@ def set_owner(
     if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise InvalidInputError(f"invalid email address {email!r}")
     rt = runtime(ctx)
-    with ControlPlane(rt.queue().store).tx(rt.clock().now()) as tx:
+    with rt.control(write=True) as tx:
         tx.update_owner(owner_id, email, telegram_chat_id)
         tx.audit(
             f"operator:{getpass.getuser()}",
@@ -132,10 +129,9 @@ def set_owner(
 def list_owners(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List owners."""
     from pjobs.cli.output import print_json, print_table
-    from pjobs.control import ControlPlane
 
     rt = runtime(ctx)
-    with ControlPlane(rt.queue().store).tx(rt.clock().now(), write=False) as tx:
+    with rt.control() as tx:
         owners = tx.list_owners()
     if as_json:
         print_json({"owners": owners})

@@ -25,12 +25,11 @@ def list_audit(
 ) -> None:
     """Audit events, oldest first."""
     from pjobs.cli.output import print_json, print_table
-    from pjobs.control import ControlPlane
     from pjobs.timeutil import parse_time
 
     rt = runtime(ctx)
     start = parse_time(since, rt.clock()) if since else None
-    with ControlPlane(rt.queue().store).tx(rt.clock().now(), write=False) as tx:
+    with rt.control() as tx:
         events = tx.list_audit(project, start, limit)
     if as_json:
         print_json({"events": events})
@@ -51,13 +50,12 @@ def list_notifications(
 ) -> None:
     """Notifications, oldest first, with channel and delivery state."""
     from pjobs.cli.output import print_json, print_table
-    from pjobs.control import ControlPlane
     from pjobs.errors import UsageError
 
     if state not in (None, "pending", "sent", "failed"):
         raise UsageError("--state is pending, sent or failed")
     rt = runtime(ctx)
-    with ControlPlane(rt.queue().store).tx(rt.clock().now(), write=False) as tx:
+    with rt.control() as tx:
         notes = tx.list_notifications(project, state, limit)
     if as_json:
         print_json({"notifications": notes})

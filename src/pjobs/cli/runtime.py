@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +17,7 @@ import typer
 
 if TYPE_CHECKING:
     from pjobs.config import Settings
-    from pjobs.control import Project
+    from pjobs.control import Project, Tx
     from pjobs.jobtypes import Registry
     from pjobs.queue import JobQueue
     from pjobs.store import Store
@@ -76,12 +78,19 @@ class Runtime:
             )
         return self._queue
 
+    @contextmanager
+    def control(self, write: bool = False) -> Iterator[Tx]:
+        """One transaction on the control plane (read-only unless `write`)."""
+        from pjobs.control import ControlPlane
+
+        with ControlPlane(self.queue().store).tx(self.clock().now(), write) as tx:
+            yield tx
+
     def project(self, project_id: str) -> Project:
         """The project, or NotFoundError (exit 4)."""
-        from pjobs.control import ControlPlane
         from pjobs.errors import NotFoundError
 
-        with ControlPlane(self.queue().store).tx(self.clock().now(), write=False) as tx:
+        with self.control() as tx:
             project = tx.get_project(project_id)
         if project is None:
             raise NotFoundError(f"no project {project_id}")

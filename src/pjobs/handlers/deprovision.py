@@ -77,14 +77,14 @@ def deprovision_project(payload: DeprovisionPayload, context: JobContext) -> dic
             )
         return "done", {}
 
-    steps = [
-        *((f"deprovision.unregister_{service}", unregister(service)) for service in SERVICES),
-        ("deprovision.drop_database", drop_database),
-        ("deprovision.revoke_keys", revoke_keys),
-        ("deprovision.deactivate", deactivate),
-    ]
+    actions = {
+        **{f"deprovision.unregister_{service}": unregister(service) for service in SERVICES},
+        "deprovision.drop_database": drop_database,
+        "deprovision.revoke_keys": revoke_keys,
+        "deprovision.deactivate": deactivate,
+    }
     try:
-        run_steps(context, project_id, steps)
+        run_steps(context, project_id, STEPS, actions)
     finally:
         adapters.notifier.deliver_due()
     return summary(context, project_id)

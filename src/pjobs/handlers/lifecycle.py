@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pjobs.control import ControlPlane
@@ -19,10 +19,11 @@ StepAction = Callable[[], StepOutcome]
 
 
 def run_steps(
-    context: JobContext, project_id: str, steps: list[tuple[str, StepAction]]
+    context: JobContext, project_id: str, order: Sequence[str], actions: dict[str, StepAction]
 ) -> dict[str, str]:
-    """Run each step not yet recorded for the project, recording each as it completes,
-    so a retry resumes after the last completed step. Returns every step's outcome.
+    """Run, in `order` (the handler's STEPS, which dry runs show too), each step not yet
+    recorded for the project, recording each as it completes, so a retry resumes after
+    the last completed step. Returns every step's outcome.
 
     On failure it raises with `failed_step` set on the exception (for the caller's record).
     """
@@ -30,11 +31,11 @@ def run_steps(
     with control.tx(context.clock.now(), write=False) as tx:
         done = tx.steps(project_id)
     outcomes: dict[str, str] = {name: step.outcome for name, step in done.items()}
-    for name, action in steps:
+    for name in order:
         if name in done:
             continue
         try:
-            outcome, detail = action()
+            outcome, detail = actions[name]()
         except Exception as exc:
             exc.failed_step = name  # type: ignore[attr-defined]
             raise

@@ -130,15 +130,15 @@ def provision_project(payload: ProvisionPayload, context: JobContext) -> dict[st
             )
         return "done", {}
 
-    steps = [
-        ("create_database", create_database),
-        ("apply_schema", apply_schema),
-        *((f"register_{service}", register(service)) for service in SERVICES),
-        ("generate_keys", generate_keys),
-        ("activate", activate),
-    ]
+    actions = {
+        "create_database": create_database,
+        "apply_schema": apply_schema,
+        **{f"register_{service}": register(service) for service in SERVICES},
+        "generate_keys": generate_keys,
+        "activate": activate,
+    }
     try:
-        run_steps(context, project_id, steps)
+        run_steps(context, project_id, STEPS, actions)
     except Exception as exc:
         if context.last_attempt:
             mark_failed(context, project_id, payload.owner_id, failed_step(exc), exc)
