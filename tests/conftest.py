@@ -29,6 +29,9 @@ TESTS = Path(__file__).parent
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_SERVER = os.environ.get("PJOBS_TEST_POSTGRES_URL", DEFAULT_PG)
 TEMPLATE = f"pjobs_test_template_{os.getpid()}"
+# Read once, at import: fixtures that clean the environment of PJOBS_* settings run later
+# and must not be able to turn a required server into an optional one.
+REQUIRE_POSTGRES = os.environ.get("PJOBS_REQUIRE_POSTGRES") == "1"
 
 
 def _server_problem() -> str | None:
@@ -44,10 +47,16 @@ def _server_problem() -> str | None:
 _PROBLEM = _server_problem()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Where PostgreSQL is required (CI), a missing server stops the run before any test."""
+    if REQUIRE_POSTGRES and _PROBLEM is not None:
+        pytest.exit(f"{_PROBLEM} (required here: PJOBS_REQUIRE_POSTGRES=1)", returncode=1)
+
+
 def require_postgres() -> None:
     if _PROBLEM is None:
         return
-    if os.environ.get("PJOBS_REQUIRE_POSTGRES") == "1":
+    if REQUIRE_POSTGRES:
         pytest.fail(f"{_PROBLEM} (required here: PJOBS_REQUIRE_POSTGRES=1)")
     pytest.skip(_PROBLEM)
 
