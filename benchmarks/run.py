@@ -25,8 +25,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from pjobs.config import Settings, database_url
-from pjobs.jobtypes import load_registry
+from pjobs.app import App
+from pjobs.config import Settings
+from pjobs.dburl import database_url
 from pjobs.queue import JobQueue
 from pjobs.store import open_store
 from pjobs.timeutil import SystemClock, utcnow
@@ -52,7 +53,7 @@ def pjobs_queue(url: str, data_dir: Path, **worker: object) -> JobQueue:
     settings = Settings(database_url=url, data_dir=data_dir, worker=worker)  # type: ignore[arg-type]
     store = open_store(database_url(settings), pool_size=16, check_schema=False)
     store.upgrade(utcnow())
-    return JobQueue(store, load_registry(settings), settings, SystemClock())
+    return App(settings, store=store, clock=SystemClock()).queue
 
 
 def pjobs_throughput(url: str, data_dir: Path, jobs: int) -> dict[str, float]:

@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 
-from pjobs.config import Settings, database_url, load_settings
-from pjobs.jobtypes import load_registry
+from pjobs.app import App
+from pjobs.config import Settings, load_settings
+from pjobs.dburl import database_url
 from pjobs.queue import JobQueue
 from pjobs.store import Store, open_store
-from pjobs.timeutil import SystemClock, utcnow
+from pjobs.timeutil import utcnow
 
 TESTS = Path(__file__).parent
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -153,8 +154,16 @@ def store(settings: Settings) -> Iterator[Store]:
 
 
 @pytest.fixture
-def job_queue(store: Store, settings: Settings) -> JobQueue:
-    return JobQueue(store, load_registry(settings), settings, SystemClock())
+def app(store: Store, settings: Settings) -> Iterator[App]:
+    """The composition root on this test's store (which the fixture closes)."""
+    built = App(settings, store=store)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def job_queue(app: App) -> JobQueue:
+    return app.queue
 
 
 @pytest.fixture

@@ -1,3 +1,5 @@
+"""`python -m pjobs`: the same command line as the `pjobs` script."""
+
 from pjobs.cli import main
 
 main()

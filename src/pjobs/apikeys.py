@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Literal
 from pjobs.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from pjobs.control import ApiKey
+    from pjobs.control import ControlTx
+    from pjobs.control.keys import ApiKey, KeyKind
     from pjobs.store import Store
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -72,6 +73,27 @@ def new_key_id() -> str:
     return "key_" + secrets.token_hex(8)
 
 
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key just stored: its record's fields, and the secret to show once."""
+
+    id: str
+    project_id: str
+    kind: KeyKind
+    version: int
+    prefix: str
+    secret: str
+
+
+def issue(tx: ControlTx, project_id: str, kind: KeyKind, key_id: str) -> IssuedKey:
+    """Generate the project's next key of `kind` and store its digest, on `tx`."""
+    secret = generate(kind)
+    version = tx.keys.last_version(project_id, kind) + 1
+    prefix = display_prefix(secret)
+    tx.keys.insert(key_id, project_id, kind, version, prefix, digest(secret))
+    return IssuedKey(key_id, project_id, kind, version, prefix, secret)
+
+
 Verdict = Literal[
     "valid", "expiring", "expired", "revoked", "project_not_active", "unknown", "malformed"
 ]
@@ -94,8 +116,8 @@ def verify(store: Store, key: str, now: datetime) -> Verification:
     except InvalidInputError as exc:
         return Verification("malformed", str(exc))
     with ControlPlane(store).tx(now, write=False) as tx:
-        found = tx.key_by_hash(digest(key))
-        project = tx.get_project(found.project_id) if found else None
+        found = tx.keys.by_hash(digest(key))
+        project = tx.projects.get(found.project_id) if found else None
     if found is None or project is None:
         return Verification("unknown", "no such key")
     if found.status == "revoked":

@@ -1,4 +1,5 @@
-"""Settings: flags > `PJOBS_*` environment > TOML config file > defaults.
+"""Settings, their schema and where they come from: flags > `PJOBS_*` environment > TOML
+config file > defaults.
 
 Nested settings use `__` in environment variables (`PJOBS_WORKER__CONCURRENCY=20`)
 and tables in TOML (`[worker] concurrency = 20`).
@@ -8,10 +9,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -51,18 +50,6 @@ class WorkerSettings(BaseModel):
     @property
     def heartbeat_seconds(self) -> float:
         return self.lease_seconds / 3
-
-
-def read_secret(value: SecretStr | None, file: Path | None, what: str) -> str | None:
-    """A secret from its setting (environment) or from the file a setting names."""
-    if value is not None:
-        return value.get_secret_value().strip() or None
-    if file is None:
-        return None
-    try:
-        return file.read_text(encoding="utf-8").strip() or None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what} from {file}: {exc.strerror}") from None
 
 
 class ServiceSettings(BaseModel):
@@ -140,49 +127,6 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
 
-@dataclass(frozen=True)
-class DatabaseURL:
-    dialect: Literal["sqlite", "postgresql"]
-    target: str  # a file path for SQLite, a libpq conninfo URL for PostgreSQL
-
-    def redacted(self) -> str:
-        """The URL without its password, for output and logs."""
-        if self.dialect == "sqlite":
-            return (
-                f"sqlite:///{self.target.lstrip('/')}"
-                if self.target.startswith("/")
-                else (f"sqlite://{self.target}")
-            )
-        parts = urlsplit(self.target)
-        if parts.password is None:
-            return self.target
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-
-
-def parse_database_url(url: str) -> DatabaseURL:
-    if url.startswith("sqlite://"):
-        path = url[len("sqlite://") :]
-        if not path or path == "/":
-            raise ConfigError(f"invalid database URL {url!r}: sqlite:///PATH needs a file path")
-        return DatabaseURL("sqlite", path)
-    if url.startswith(("postgresql://", "postgres://")):
-        parts = urlsplit(url)
-        if not parts.hostname and "host=" not in parts.query:
-            raise ConfigError(f"invalid database URL {url!r}: no host (postgresql://HOST/DB)")
-        return DatabaseURL("postgresql", url)
-    shown = url if len(url) <= 80 else url[:77] + "..."
-    raise ConfigError(
-        f"invalid database URL {shown!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
-    )
-
-
-def database_url(settings: Settings) -> DatabaseURL:
-    if settings.database_url:
-        return parse_database_url(settings.database_url)
-    return DatabaseURL("sqlite", str(settings.data_dir / "pjobs.db"))
-
-
 def config_file_path(explicit: Path | None) -> Path | None:
     """--config, else PJOBS_CONFIG, else the XDG config file if it exists."""
     if explicit is not None:
@@ -250,5 +194,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, "invalid setting", "settings")) from None
     if settings.database_url:
+        from pjobs.dburl import parse_database_url
+
         parse_database_url(settings.database_url)
     return settings

@@ -2,6 +2,23 @@
 
 Every error a user can cause or fix is a `PjobsError`: the CLI prints its message
 as one line on stderr and exits with its code, never with a traceback.
+
+    PjobsError
+    ├── UsageError (2)
+    ├── NotFoundError (4)
+    ├── InvalidInputError (65)
+    │   ├── InvalidStateError       the request does not fit the thing's current state
+    │   └── IntegrityConflict       the database refused a duplicate or a broken reference
+    ├── UnavailableError (69)
+    │   ├── DatabaseUnavailable     cannot connect, connection lost, file missing
+    │   └── DatabaseReadOnly        a read-only replica or file
+    ├── TemporaryError (75)
+    │   ├── DatabaseFull            disk or quota full
+    │   └── DatabaseConflict        busy, locked, serialization failure, deadlock
+    ├── ConfigError (78)
+    └── JobFailedError (1)
+
+Database driver errors are turned into these kinds in one place, `pjobs.store.errors`.
 """
 
 from __future__ import annotations
@@ -71,7 +88,25 @@ class JobFailedError(PjobsError):
     exit_code = ExitCode.FAILURE
 
 
-class InvalidStateError(PjobsError):
+class InvalidStateError(InvalidInputError):
     """The request does not fit the current state of the thing (e.g. cancel a finished job)."""
 
-    exit_code = ExitCode.INVALID_INPUT
+
+class IntegrityConflict(InvalidInputError):
+    """The database refused a write: a duplicate key or a reference to nothing."""
+
+
+class DatabaseUnavailable(UnavailableError):
+    """The database cannot be reached (or its file opened); try again when it is back."""
+
+
+class DatabaseReadOnly(UnavailableError):
+    """The database accepts no writes (a replica after a failover, a read-only file)."""
+
+
+class DatabaseFull(TemporaryError):
+    """The database's disk (or quota) is full; writes may succeed once space is freed."""
+
+
+class DatabaseConflict(TemporaryError):
+    """Another writer was in the way (busy, locked, serialization failure, deadlock)."""

@@ -1,49 +1,38 @@
-"""Job types: a payload model, a handler and a retry policy under one name.
-
-Built-in types register themselves from `pjobs.handlers`; more come from the
-`pjobs.handlers` entry point group and from the `handler_modules` setting. Each of
-those names a `register(registry)` function (or a module that has one).
-"""
+"""Job types: a payload model, a handler and a retry policy under one name, the registry
+that holds them, and the context a handler runs with. Where types come from (built in,
+plugins) is `pjobs.plugins`."""
 
 from __future__ import annotations
 
-import importlib
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from pjobs.errors import ConfigError, InvalidInputError
+from pjobs.retry import ONE_SHOT, RetryPolicy
 
 if TYPE_CHECKING:
-    from pjobs.adapters import Adapters
+    from pjobs.adapters import Integrations
     from pjobs.config import Settings
+    from pjobs.control import ControlTx
+    from pjobs.enqueue import EnqueueOptions
+    from pjobs.notify import Notifier
     from pjobs.store import Store
+    from pjobs.store.records import EnqueueResult
     from pjobs.timeutil import Clock
 
-ENTRY_POINT_GROUP = "pjobs.handlers"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often a job is tried, and how long it waits between tries."""
-
-    max_attempts: int = 1
-    base_delay: float = 2.0  # seconds before the second attempt (before jitter)
-    max_delay: float = 3600.0
-
-    def delay(self, failed_attempts: int, rng: random.Random | None = None) -> float:
-        """Exponential backoff with "equal jitter": half fixed, half random."""
-        ceiling = min(self.max_delay, self.base_delay * 2.0 ** max(failed_attempts - 1, 0))
-        jitter: float = (rng or random).uniform(0, ceiling / 2)
-        return ceiling / 2 + jitter
-
-
-ONE_SHOT = RetryPolicy(max_attempts=1)
+__all__ = [
+    "ONE_SHOT",
+    "JobContext",
+    "JobType",
+    "PermanentFailure",
+    "Registry",
+    "RetryAfter",
+    "RetryPolicy",
+]
 
 
 class PermanentFailure(Exception):
@@ -68,10 +57,32 @@ class JobContext:
     store: Store
     clock: Clock
     settings: Settings
-    adapters: Adapters
+    registry: Registry
+    integrations: Integrations
+    notifier: Notifier
     # Secrets to show once to whoever runs the job inline; never stored, never logged.
     revealed: dict[str, str] = field(default_factory=dict)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("pjobs.job"))
+
+    def enqueue(
+        self,
+        tx: ControlTx,
+        type_name: str,
+        payload: dict[str, Any],
+        options: EnqueueOptions | None = None,
+    ) -> EnqueueResult:
+        """Enqueue a follow-up job on the handler's own transaction: it exists if and only
+        if the change it follows from is committed."""
+        from pjobs.enqueue import EnqueueOptions, prepare_jobs
+
+        jobs = prepare_jobs(
+            self.registry,
+            self.settings,
+            [(type_name, payload)],
+            options or EnqueueOptions(),
+            tx.now,
+        )
+        return tx.jobs.enqueue(jobs)[0]
 
     @property
     def actor(self) -> str:
@@ -121,33 +132,3 @@ class Registry:
 
     def names(self) -> list[str]:
         return sorted(self._types)
-
-
-def _call_register(target: Any, origin: str, registry: Registry) -> None:
-    register = getattr(target, "register", target)
-    if not callable(register):
-        raise ConfigError(f"{origin} has no register(registry) function")
-    register(registry)
-
-
-def load_registry(settings: Settings) -> Registry:
-    """The built-in job types plus those of installed plugins and configured modules."""
-    from pjobs import handlers
-
-    registry = Registry()
-    handlers.register(registry)
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            target = entry.load()
-        except Exception as exc:
-            raise ConfigError(
-                f"cannot load job types from entry point {entry.value}: {exc}"
-            ) from None
-        _call_register(target, f"entry point {entry.value}", registry)
-    for name in settings.handler_modules:
-        try:
-            module = importlib.import_module(name)
-        except Exception as exc:
-            raise ConfigError(f"cannot import handler module {name!r}: {exc}") from None
-        _call_register(module, f"handler module {name!r}", registry)
-    return registry

@@ -12,8 +12,9 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
-from pjobs.control import ControlPlane, Tx
+from pjobs.control import ControlPlane, ControlTx
 from pjobs.errors import PjobsError
+from pjobs.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from pjobs.adapters.telegram import TelegramBot
@@ -32,7 +33,7 @@ class Notifier:
 
     def _queue(
         self,
-        tx: Tx,
+        tx: ControlTx,
         recipient: str,
         chat_id: str | None,
         project_id: str | None,
@@ -42,7 +43,7 @@ class Notifier:
         channel: Literal["log", "telegram"] = (
             "telegram" if chat_id and self.bot.configured else "log"
         )
-        notification_id = tx.insert_notification(
+        notification_id = tx.notifications.insert(
             project_id,
             recipient,
             channel,
@@ -55,14 +56,14 @@ class Notifier:
         return notification_id
 
     def to_owner(
-        self, tx: Tx, owner_id: str, project_id: str | None, subject: str, body: str
+        self, tx: ControlTx, owner_id: str, project_id: str | None, subject: str, body: str
     ) -> int:
         """Queue a message to a project's owner (Telegram if they have a chat id)."""
-        owner = tx.get_owner(owner_id)
+        owner = tx.owners.get(owner_id)
         chat_id = owner.telegram_chat_id if owner else None
         return self._queue(tx, owner_id, chat_id, project_id, subject, body)
 
-    def to_operators(self, tx: Tx, project_id: str | None, subject: str, body: str) -> int:
+    def to_operators(self, tx: ControlTx, project_id: str | None, subject: str, body: str) -> int:
         chat_id = self.settings.telegram.operators_chat_id
         return self._queue(tx, OPERATORS, chat_id, project_id, subject, body)
 
@@ -74,11 +75,12 @@ class Notifier:
         sent = unsent = 0
         try:
             with self.control.tx(self.clock.now(), write=False) as tx:
-                due = tx.due_notifications(limit)
+                due = tx.notifications.due(limit)
         except PjobsError as exc:
             log.warning("cannot read the notification outbox: %s", exc)
             return 0, 0
         cfg = self.settings.notifications
+        backoff = RetryPolicy(cfg.max_attempts, cfg.retry_base_seconds, max_delay=86_400)
         for note in due:
             error: str | None = None
             state: Literal["pending", "sent", "failed"]
@@ -98,10 +100,10 @@ class Notifier:
                 log.warning("notification %d failed for good: %s", note.id, error)
             else:
                 state = "pending"
-                delay = retry_after or cfg.retry_base_seconds * 2 ** (attempts - 1)
+                delay = retry_after or backoff.delay(attempts)
                 next_at = now + timedelta(seconds=delay)
                 unsent += 1
                 log.warning("notification %d not sent (%s); retry at %s", note.id, error, next_at)
             with self.control.tx(now) as tx:
-                tx.notification_attempted(note.id, state, next_at, error)
+                tx.notifications.attempted(note.id, state, next_at, error)
         return sent, unsent

@@ -1,5 +1,5 @@
-"""The queue as the rest of pjobs uses it: validate and enqueue jobs, run them inline,
-wait for them, and the operator's verbs (cancel, retry, purge, stats)."""
+"""The queue as the rest of pjobs uses it: enqueue validated jobs, run them inline, wait
+for them, and the operator's verbs (cancel, retry, purge, stats)."""
 
 from __future__ import annotations
 
@@ -7,125 +7,33 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from pjobs.config import describe_validation_error
-from pjobs.errors import InvalidInputError, InvalidStateError, NotFoundError, TemporaryError
-from pjobs.jobtypes import JobContext, JobType, Registry
-from pjobs.store.base import (
-    FINISHED_STATES,
-    ClaimedJob,
-    EnqueueResult,
-    JobRecord,
-    NewJob,
-)
-from pjobs.worker import LeaseKeeper, new_worker_id, run_attempt
+from pjobs.attempt import run_attempt
+from pjobs.enqueue import EnqueueOptions, prepare_jobs
+from pjobs.errors import InvalidStateError, NotFoundError, TemporaryError
+from pjobs.leases import LeaseKeeper, new_worker_id
+from pjobs.store.records import FINISHED_STATES, ClaimedJob, EnqueueResult, JobRecord, NewJob
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
-    from pjobs.store import Store
-    from pjobs.timeutil import Clock
+    from pjobs.app import App
+    from pjobs.jobtypes import JobContext
 
 log = logging.getLogger("pjobs.queue")
 
-MAX_PRIORITY = 1_000_000
-MAX_KEY_LENGTH = 200
-
-
-@dataclass(frozen=True)
-class EnqueueOptions:
-    queue: str | None = None  # None: the job type's own queue
-    priority: int = 0
-    delay: timedelta | None = None
-    max_attempts: int | None = None  # None: the job type's retry policy
-    idempotency_key: str | None = None
-
-
-def prepare_jobs(
-    registry: Registry,
-    settings: Settings,
-    items: Iterable[tuple[str, Any]],
-    options: EnqueueOptions,
-    now: datetime,
-    worker_id: str | None = None,
-) -> list[NewJob]:
-    """Validate jobs against their types; raises InvalidInputError and touches no database.
-
-    Options are checked once per batch and job types looked up once per name, so a batch
-    of a hundred thousand costs little more than its payloads' validation.
-    """
-    if options.max_attempts is not None and not 1 <= options.max_attempts <= 1000:
-        raise InvalidInputError(f"max attempts must be 1 to 1000, not {options.max_attempts}")
-    if not -MAX_PRIORITY <= options.priority <= MAX_PRIORITY:
-        raise InvalidInputError(f"priority must be within ±{MAX_PRIORITY}")
-    key = options.idempotency_key
-    if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
-        raise InvalidInputError(f"idempotency key must be 1 to {MAX_KEY_LENGTH} characters")
-    if options.delay is not None and options.delay < timedelta(0):
-        raise InvalidInputError("delay must not be negative")
-    run_at = now + (options.delay or timedelta(0))
-    lease_expires_at = now + timedelta(seconds=settings.worker.lease_seconds) if worker_id else None
-    limit = settings.max_payload_bytes
-    types: dict[str, JobType] = {}
-    prepared = []
-    for type_name, payload in items:
-        job_type = types.get(type_name)
-        if job_type is None:
-            job_type = types[type_name] = registry.get(type_name)
-        prepared.append(
-            NewJob(
-                type_name,
-                validated_payload(job_type, payload, limit),
-                options.queue or job_type.queue,
-                options.priority,
-                options.max_attempts or job_type.retry.max_attempts,
-                run_at,
-                key,
-                worker_id,
-                lease_expires_at,
-            )
-        )
-    return prepared
-
-
-def validated_payload(job_type: JobType, payload: Any, limit: int) -> str:
-    """The payload as canonical JSON text, after its type's model accepted it."""
-    if not isinstance(payload, dict):
-        raise InvalidInputError(
-            f"invalid payload for {job_type.name}: expected a JSON object, "
-            f"got {type(payload).__name__}"
-        )
-    model = job_type.payload
-    try:
-        text = model.__pydantic_serializer__.to_json(
-            model.__pydantic_validator__.validate_python(payload)
-        ).decode()
-    except ValidationError as exc:
-        raise InvalidInputError(
-            describe_validation_error(exc, f"invalid payload for {job_type.name}:", "(payload)")
-        ) from None
-    if len(text) > limit:
-        raise InvalidInputError(
-            f"payload is {len(text)} bytes; the limit is {limit} (setting max_payload_bytes)"
-        )
-    return text
-
 
 class JobQueue:
-    def __init__(self, store: Store, registry: Registry, settings: Settings, clock: Clock) -> None:
-        from pjobs.adapters import Adapters
-
-        self.store, self.registry, self.settings, self.clock = store, registry, settings, clock
-        self.adapters = Adapters(settings, store, clock)
+    def __init__(self, app: App) -> None:
+        self.env = app
+        self.store, self.registry, self.settings, self.clock = (
+            app.store,
+            app.registry,
+            app.settings,
+            app.clock,
+        )
         # Secrets revealed by jobs this process runs inline, by job id, to show once.
         self.revealed: dict[int, dict[str, str]] = {}
-
-    def close(self) -> None:
-        self.adapters.close()
 
     # -- enqueue --------------------------------------------------------------------------
 
@@ -149,17 +57,8 @@ class JobQueue:
     # -- run here and now -----------------------------------------------------------------
 
     def context_for(self, job: ClaimedJob) -> JobContext:
-        return JobContext(
-            job_id=job.id,
-            attempt=job.attempt,
-            max_attempts=job.max_attempts,
-            store=self.store,
-            clock=self.clock,
-            settings=self.settings,
-            adapters=self.adapters,
-            # Inline runs keep what their attempts reveal; a worker's is dropped with it.
-            revealed=self.revealed.get(job.id, {}),
-        )
+        # Inline runs keep what their attempts reveal; a worker's is dropped with it.
+        return self.env.context(job.id, job.attempt, job.max_attempts, self.revealed.get(job.id))
 
     def run_inline(
         self, type_name: str, payload: Any, options: EnqueueOptions | None = None
@@ -202,7 +101,7 @@ class JobQueue:
                 except BaseException:
                     self.store.release(worker_id, [job.id])
                     raise
-                self.store.finish(worker_id, [outcome])
+                self.store.acknowledge(worker_id, [outcome])
                 if outcome.state != "queued" or outcome.run_at is None:
                     break
                 log.warning(

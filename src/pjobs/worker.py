@@ -6,25 +6,18 @@ The worker knows nothing of SQL: every database call goes through the Store.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import queue as queue_module
-import random
-import secrets
-import socket
 import threading
 import time
-import traceback
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
-
+from pjobs.attempt import ContextFactory, run_attempt
 from pjobs.errors import PjobsError
-from pjobs.jobtypes import JobContext, PermanentFailure, Registry, RetryAfter
-from pjobs.store.base import ClaimedJob, Outcome
+from pjobs.jobtypes import Registry
+from pjobs.leases import LeaseKeeper, new_worker_id
+from pjobs.store.records import ClaimedJob, Outcome
 
 if TYPE_CHECKING:
     from pjobs.config import Settings
@@ -32,101 +25,6 @@ if TYPE_CHECKING:
     from pjobs.timeutil import Clock
 
 log = logging.getLogger("pjobs.worker")
-
-ContextFactory = Callable[[ClaimedJob], JobContext]
-
-
-def new_worker_id(role: str = "serve") -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{role}:{secrets.token_hex(3)}"
-
-
-def result_json(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, BaseModel):
-        return value.model_dump_json()
-    return json.dumps(value, default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def run_attempt(
-    job: ClaimedJob,
-    registry: Registry,
-    context_for: ContextFactory,
-    clock: Clock,
-    rng: random.Random | None = None,
-) -> Outcome:
-    """Run one attempt of a claimed job and say how it ended (never raises Exception)."""
-    started = clock.now()
-
-    def failed(error: str, retry_in: float | None, trace: str | None = None) -> Outcome:
-        finished = clock.now()
-        if retry_in is not None and job.attempt < job.max_attempts:
-            return Outcome(
-                job.id,
-                job.attempt,
-                "queued",
-                started,
-                finished,
-                None,
-                error,
-                trace,
-                run_at=finished + timedelta(seconds=retry_in),
-            )
-        return Outcome(job.id, job.attempt, "failed", started, finished, None, error, trace)
-
-    job_type = registry.find(job.type)
-    if job_type is None:
-        return failed(f"unknown job type {job.type!r}: no handler is registered here", None)
-    try:
-        payload = job_type.payload.model_validate(job.payload)
-    except ValidationError as exc:
-        return failed(f"invalid payload: {exc.errors()[0]['msg']}", None)
-    try:
-        value = job_type.handler(payload, context_for(job))
-        result = result_json(value)
-    except PermanentFailure as exc:
-        return failed(f"{exc}", None, traceback.format_exc())
-    except RetryAfter as exc:
-        return failed(f"{exc}", exc.seconds, traceback.format_exc())
-    except Exception as exc:
-        delay = job_type.retry.delay(job.attempt, rng)
-        return failed(f"{type(exc).__name__}: {exc}", delay, traceback.format_exc())
-    return Outcome(job.id, job.attempt, "succeeded", started, clock.now(), result)
-
-
-class LeaseKeeper:
-    """Renews the leases of every job a worker holds, on a thread of its own, so a long
-    job or a busy loop never lets a lease lapse while its process lives."""
-
-    def __init__(self, store: Store, worker_id: str, settings: Settings, clock: Clock) -> None:
-        self._store, self._worker_id, self._clock = store, worker_id, clock
-        self._lease = timedelta(seconds=settings.worker.lease_seconds)
-        self._interval = settings.worker.heartbeat_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pjobs-heartbeat", daemon=True)
-
-    def lease_expiry(self) -> Any:
-        return self._clock.now() + self._lease
-
-    def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._store.renew_leases(self._worker_id, self.lease_expiry())
-            except PjobsError as exc:
-                log.warning("could not renew leases: %s", exc)
-
 
 _STOP = None  # the sentinel that ends a runner thread
 
@@ -259,7 +157,7 @@ class Worker:
         if not self._unacknowledged:
             return
         batch = self._unacknowledged
-        acknowledged = self.store.finish(self.worker_id, batch)
+        acknowledged = self.store.acknowledge(self.worker_id, batch)
         for outcome in batch:
             self._held.pop(outcome.job_id, None)
             if outcome.job_id not in acknowledged:

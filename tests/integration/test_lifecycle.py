@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from pjobs import apikeys
+from pjobs.app import App
 from pjobs.config import Settings
 from pjobs.control import ControlPlane
 from pjobs.handlers.rotate_key import expire_keys
-from pjobs.jobtypes import load_registry
 from pjobs.queue import JobQueue
 from pjobs.store import Store
 from pjobs.timeutil import FixedClock, SystemClock
@@ -30,12 +30,12 @@ PROJECT = {
 
 
 def queue_with(store: Store, settings: Settings, clock: Any = None) -> JobQueue:
-    return JobQueue(store, load_registry(settings), settings, clock or SystemClock())
+    return App(settings, store=store, clock=clock).queue
 
 
 def tenant_tables(settings: Settings, queue: JobQueue, project_id: str) -> list[str]:
     """Look inside the tenant database directly, not through pjobs' adapter."""
-    location = queue.adapters.tenants.location(project_id)
+    location = queue.env.integrations.tenants.location(project_id)
     if str(settings.database_url).startswith("sqlite"):
         if not Path(location).exists():
             return []
@@ -94,7 +94,7 @@ def test_provision_creates_a_real_tenant_database_and_deprovision_removes_it(
     assert tenant_tables(settings, queue, "proj-123") == []
     assert {k["status"] for k in gone.result["keys"]} == {"revoked"}
     with ControlPlane(store).tx(SystemClock().now(), write=False) as tx:
-        actions = [e.action for e in tx.list_audit("proj-123")]
+        actions = [e.action for e in tx.audit.list("proj-123")]
     assert actions == [
         "project.created",
         "key.created",
@@ -125,7 +125,7 @@ def test_a_service_failing_twice_then_answering_is_resumed_not_repeated(
         },
         tenants={"name_prefix": tenant_prefix},
     )
-    from pjobs.config import database_url
+    from pjobs.dburl import database_url
     from pjobs.store import open_store
 
     store = open_store(database_url(settings))
@@ -139,7 +139,7 @@ def test_a_service_failing_twice_then_answering_is_resumed_not_repeated(
         assert "auth service answered PUT with HTTP 500" in (attempts[0].error or "")
         # the earlier steps ran once: the database step finished before the first failure
         with ControlPlane(store).tx(SystemClock().now(), write=False) as tx:
-            steps = tx.steps("proj-123")
+            steps = tx.projects.steps("proj-123")
         assert steps["create_database"].detail["created"] is True
         assert steps["create_database"].completed_at < attempts[1].started_at  # type: ignore[operator]
         assert len(auth.requests("PUT")) == 3
@@ -165,19 +165,19 @@ def test_exhausted_attempts_mark_the_project_failed(
     settings = make_settings(
         services={"auth": {"url": auth.url}}, tenants={"name_prefix": tenant_prefix}
     )
-    from pjobs.config import database_url
+    from pjobs.dburl import database_url
     from pjobs.store import open_store
 
     store = open_store(database_url(settings))
     try:
         queue = queue_with(store, settings)
-        from pjobs.queue import EnqueueOptions
+        from pjobs.enqueue import EnqueueOptions
 
         job = queue.run_inline("provision_project", PROJECT, EnqueueOptions(max_attempts=2))
         assert job.state == "failed"
         with ControlPlane(store).tx(SystemClock().now(), write=False) as tx:
-            project = tx.get_project("proj-123")
-            notes = tx.list_notifications("proj-123")
+            project = tx.projects.get("proj-123")
+            notes = tx.notifications.list("proj-123")
         assert project is not None and project.status == "failed"
         assert project.failed_step == "register_auth" and "HTTP 503" in (project.last_error or "")
         assert {n.recipient for n in notes} == {"user-456", "operators"}
@@ -200,26 +200,26 @@ def test_owner_is_notified_on_telegram_and_a_failed_send_is_retried(
         notifications={"retry_base_seconds": 0.01},
         tenants={"name_prefix": tenant_prefix},
     )
-    from pjobs.config import database_url
+    from pjobs.dburl import database_url
     from pjobs.store import open_store
 
     store = open_store(database_url(settings))
     try:
         with ControlPlane(store).tx(SystemClock().now()) as tx:
-            tx.update_owner("user-456", telegram_chat_id="424242")
+            tx.owners.update("user-456", telegram_chat_id="424242")
         queue = queue_with(store, settings)
         job = queue.run_inline("provision_project", PROJECT)
         assert job.state == "succeeded"  # the failed notification did not fail the job
         with ControlPlane(store).tx(SystemClock().now(), write=False) as tx:
-            (note,) = tx.list_notifications("proj-123")
+            (note,) = tx.notifications.list("proj-123")
         assert (note.channel, note.state, note.attempts) == ("telegram", "pending", 1)
         assert "HTTP 500" in (note.last_error or "") and "SECRET" not in (note.last_error or "")
         import time
 
         time.sleep(0.05)
-        assert queue.adapters.notifier.deliver_due() == (1, 0)
+        assert queue.env.notifier.deliver_due() == (1, 0)
         with ControlPlane(store).tx(SystemClock().now(), write=False) as tx:
-            (note,) = tx.list_notifications("proj-123")
+            (note,) = tx.notifications.list("proj-123")
         assert note.state == "sent" and note.sent_at is not None
         sent = bot.requests("POST")
         assert sent[-1].path == "/bot123:SECRET-BOT-TOKEN/sendMessage"
@@ -251,8 +251,8 @@ def test_rotation_keeps_the_old_key_valid_until_the_grace_ends(
     assert apikeys.verify(store, old_secret, clock.now()).verdict == "expired"
     assert expire_keys(store, clock, "test") == [(old.key.id, "proj-123")]
     with ControlPlane(store).tx(clock.now(), write=False) as tx:
-        key = tx.get_key(old.key.id)
-        new_key = tx.get_key(rotation.result["new_key_id"])
+        key = tx.keys.get(old.key.id)
+        new_key = tx.keys.get(rotation.result["new_key_id"])
     assert key is not None and key.status == "expired"
     assert new_key is not None and new_key.version == 2 and new_key.status == "active"
 
@@ -264,7 +264,7 @@ def test_rotation_keeps_the_old_key_valid_until_the_grace_ends(
     again = queue.run_inline("rotate_key", payload)
     assert again.state == "succeeded" and again.result["new_key_id"] == "key_00000000000000aa"
     with ControlPlane(store).tx(clock.now(), write=False) as tx:
-        assert len(tx.list_keys("proj-123")) == 4
+        assert len(tx.keys.list("proj-123")) == 4
 
 
 def test_suspended_project_and_unknown_keys(store: Store, settings: Settings) -> None:
@@ -273,7 +273,7 @@ def test_suspended_project_and_unknown_keys(store: Store, settings: Settings) ->
     secret = queue.revealed[job.id]["secret_key"]
     now = SystemClock().now()
     with ControlPlane(store).tx(now) as tx:
-        tx.set_project_status("proj-123", "suspended")
+        tx.projects.set_status("proj-123", "suspended")
     assert apikeys.verify(store, secret, now).verdict == "project_not_active"
     assert apikeys.verify(store, apikeys.generate("secret"), now).verdict == "unknown"
     assert apikeys.verify(store, secret[:-1], now).verdict == "malformed"

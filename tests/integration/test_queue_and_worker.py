@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from pjobs.enqueue import EnqueueOptions
 from pjobs.errors import InvalidInputError, InvalidStateError, NotFoundError, TemporaryError
-from pjobs.queue import EnqueueOptions, JobQueue
+from pjobs.queue import JobQueue
 from pjobs.worker import Worker
 
 

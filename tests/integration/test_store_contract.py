@@ -8,7 +8,7 @@ import pytest
 
 from pjobs.errors import InvalidStateError
 from pjobs.store import Store
-from pjobs.store.base import NewJob, Outcome
+from pjobs.store.records import NewJob, Outcome
 from pjobs.timeutil import utcnow
 
 W1, W2 = "worker-1", "worker-2"
@@ -33,7 +33,7 @@ def lease() -> object:
 
 def succeed(store: Store, worker: str, job_id: int, attempt: int = 1) -> set[int]:
     now = utcnow()
-    return store.finish(worker, [Outcome(job_id, attempt, "succeeded", now, now, '{"ok": 1}')])
+    return store.acknowledge(worker, [Outcome(job_id, attempt, "succeeded", now, now, '{"ok": 1}')])
 
 
 def test_enqueue_then_claim_returns_the_job_with_its_payload(store: Store) -> None:
@@ -98,7 +98,9 @@ def test_a_retry_is_queued_for_later_and_claimed_when_due(store: Store) -> None:
     store.claim(W1, None, 1, utcnow(), lease())
     now = utcnow()
     retry_at = now + timedelta(milliseconds=300)
-    store.finish(W1, [Outcome(r.id, 1, "queued", now, now, None, "boom", "tb", run_at=retry_at)])
+    store.acknowledge(
+        W1, [Outcome(r.id, 1, "queued", now, now, None, "boom", "tb", run_at=retry_at)]
+    )
     job = store.get_job(r.id)
     assert job is not None and job.state == "queued" and job.last_error == "boom"
     assert store.claim(W1, None, 1, utcnow(), lease()) == []
@@ -223,3 +225,33 @@ def test_upgrade_is_idempotent_and_status_current(store: Store) -> None:
     assert store.upgrade(utcnow()) == []
     status = store.schema_status()
     assert status.current == status.latest and not status.pending
+
+
+def test_enqueue_on_the_callers_transaction_commits_or_rolls_back_with_the_change(
+    store: Store,
+) -> None:
+    from pjobs.control import ControlPlane
+
+    control = ControlPlane(store)
+
+    class Abandon(Exception):
+        pass
+
+    with pytest.raises(Abandon), control.tx(utcnow()) as tx:
+        tx.owners.ensure("owner-rolled-back")
+        tx.jobs.enqueue([new_job()])
+        tx.jobs.enqueue([new_job(idempotency_key="k-rolled-back"), *[new_job()] * 300])
+        raise Abandon
+    with control.tx(utcnow(), write=False) as tx:
+        assert tx.owners.get("owner-rolled-back") is None
+    assert store.list_jobs(limit=1000) == []
+
+    with control.tx(utcnow()) as tx:
+        tx.owners.ensure("owner-committed")
+        single = tx.jobs.enqueue([new_job()])
+        bulk = tx.jobs.enqueue([new_job(idempotency_key="k-committed"), *[new_job()] * 300])
+    with control.tx(utcnow(), write=False) as tx:
+        assert tx.owners.get("owner-committed") is not None
+    ids = {r.id for r in single + bulk}
+    assert len(ids) == 302 and {j.id for j in store.list_jobs(limit=1000)} == ids
+    assert len(store.claim(W1, None, 1000, utcnow(), lease())) == 302

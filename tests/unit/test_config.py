@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pjobs.config import database_url, load_settings, parse_database_url
+from pjobs.config import load_settings
+from pjobs.dburl import database_url, parse_database_url
 from pjobs.errors import ConfigError, InvalidInputError
 from pjobs.timeutil import parse_duration
 

@@ -1,13 +1,15 @@
-"""The outside world behind small interfaces, built on first use: an HTTP client, the
-tenant database server, the platform services, Telegram and the notifier."""
+"""The outside world behind small interfaces, each built on first use: the tenant
+database server, the platform services and the Telegram Bot API, all over one HTTP
+client that the composition root (`pjobs.app`) provides."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pjobs.config import Settings, database_url, parse_database_url
+from pjobs.dburl import database_url, parse_database_url
 
 if TYPE_CHECKING:
     import httpx
@@ -15,24 +17,17 @@ if TYPE_CHECKING:
     from pjobs.adapters.services import PlatformServices
     from pjobs.adapters.telegram import TelegramBot
     from pjobs.adapters.tenants import TenantDatabases
-    from pjobs.notify import Notifier
-    from pjobs.store import Store
-    from pjobs.timeutil import Clock
+    from pjobs.config import Settings
 
 
-class Adapters:
-    def __init__(self, settings: Settings, store: Store, clock: Clock) -> None:
-        self.settings, self.store, self.clock = settings, store, clock
+class Integrations:
+    def __init__(self, settings: Settings, http: Callable[[], httpx.Client]) -> None:
+        self.settings = settings
+        self._http = http  # called on first use: commands that make no request never pay it
 
     @cached_property
     def http(self) -> httpx.Client:
-        import httpx
-
-        from pjobs import __version__
-
-        return httpx.Client(
-            timeout=10.0, follow_redirects=False, headers={"User-Agent": f"pjobs/{__version__}"}
-        )
+        return self._http()
 
     @cached_property
     def tenants(self) -> TenantDatabases:
@@ -49,35 +44,10 @@ class Adapters:
     def services(self) -> PlatformServices:
         from pjobs.adapters.services import PlatformServices
 
-        return PlatformServices(self.settings, self.http)
+        return PlatformServices(self.settings, lambda: self.http)
 
     @cached_property
     def telegram(self) -> TelegramBot:
         from pjobs.adapters.telegram import TelegramBot
 
-        return TelegramBot(self.settings, self.http)
-
-    @cached_property
-    def notifier(self) -> Notifier:
-        from pjobs.notify import Notifier
-
-        return Notifier(self.store, self.settings, self.clock, self.telegram)
-
-    def tenant_schema(self) -> tuple[str, str]:
-        """The tenant schema SQL and where it came from."""
-        from importlib import resources
-
-        from pjobs.errors import ConfigError
-
-        path = self.settings.tenants.schema_file
-        if path is None:
-            text = (resources.files("pjobs") / "tenant_schema" / "default.sql").read_text()
-            return text, "built-in"
-        try:
-            return path.read_text(encoding="utf-8"), str(path)
-        except OSError as exc:
-            raise ConfigError(f"cannot read tenants.schema_file {path}: {exc.strerror}") from None
-
-    def close(self) -> None:
-        if "http" in self.__dict__:
-            self.http.close()
+        return TelegramBot(self.settings, lambda: self.http)

@@ -6,12 +6,15 @@ registered) and removal `DELETE {url}/projects/{id}` (404 and 410 count as gone)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pjobs.config import ServiceSettings, Settings, read_secret
+from pjobs.secretfile import read_secret
 
 if TYPE_CHECKING:
     import httpx
+
+    from pjobs.config import ServiceSettings, Settings
 
 SERVICES = ("auth", "realtime", "storage")
 
@@ -21,9 +24,9 @@ class ServiceError(Exception):
 
 
 class PlatformServices:
-    def __init__(self, settings: Settings, http: httpx.Client) -> None:
+    def __init__(self, settings: Settings, http: Callable[[], httpx.Client]) -> None:
         self._settings = settings.services
-        self._http = http
+        self._http = http  # asked for only when a request is really made
 
     def _service(self, name: str) -> ServiceSettings:
         service: ServiceSettings = getattr(self._settings, name)
@@ -44,7 +47,7 @@ class PlatformServices:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         url = f"{service.url.rstrip('/')}/projects/{project_id}"
         try:
-            response = self._http.request(
+            response = self._http().request(
                 method, url, json=body, headers=headers, timeout=service.timeout
             )
         except httpx.HTTPError as exc:

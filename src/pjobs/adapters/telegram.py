@@ -3,12 +3,15 @@ server works. The token is part of every URL, so no URL ever goes into an error 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pjobs.config import Settings, read_secret
+from pjobs.secretfile import read_secret
 
 if TYPE_CHECKING:
     import httpx
+
+    from pjobs.config import Settings
 
 
 class TelegramError(Exception):
@@ -18,9 +21,9 @@ class TelegramError(Exception):
 
 
 class TelegramBot:
-    def __init__(self, settings: Settings, http: httpx.Client) -> None:
+    def __init__(self, settings: Settings, http: Callable[[], httpx.Client]) -> None:
         self._settings = settings.telegram
-        self._http = http
+        self._http = http  # asked for only when a message is really sent
 
     def token(self) -> str | None:
         return read_secret(
@@ -39,7 +42,7 @@ class TelegramBot:
             raise TelegramError("no Telegram bot token is configured")
         url = f"{self._settings.api_base_url.rstrip('/')}/bot{token}/{method}"
         try:
-            response = self._http.post(url, json=payload, timeout=self._settings.timeout)
+            response = self._http().post(url, json=payload, timeout=self._settings.timeout)
         except httpx.HTTPError as exc:
             raise TelegramError(f"Telegram {method}: {type(exc).__name__}") from None
         try:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from pjobs import __version__
-from pjobs.cli import db, jobs, keys, lifecycle, projects, records, serve
+from pjobs.cli import audit, db, jobs, keys, lifecycle, notifications, projects, serve
 from pjobs.cli.runtime import Runtime
 from pjobs.errors import EXIT_CODES_HELP, ExitCode, PjobsError
 
@@ -32,8 +32,8 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(projects.app, name="projects")
 app.add_typer(projects.owners_app, name="owners")
 app.add_typer(keys.app, name="keys")
-app.add_typer(records.audit_app, name="audit")
-app.add_typer(records.notifications_app, name="notifications")
+app.add_typer(audit.app, name="audit")
+app.add_typer(notifications.app, name="notifications")
 app.add_typer(db.app, name="db")
 app.command("serve")(serve.serve)
 

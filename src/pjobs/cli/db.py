@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from pjobs.cli.options import DryRunOption, JsonOption
@@ -18,7 +16,7 @@ app = typer.Typer(
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show the database, its schema version and pending migrations."""
     from pjobs.cli.output import print_fields, print_json
-    from pjobs.config import database_url
+    from pjobs.dburl import database_url
 
     rt = runtime(ctx)
     url = database_url(rt.settings())
@@ -42,7 +40,6 @@ def upgrade(
     ctx: typer.Context,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
-    quiet_ok: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> None:
     """Apply pending schema migrations (safe to run from several machines at once)."""
     from pjobs.cli.output import print_json, print_lines

@@ -1,27 +1,46 @@
-"""What every handler command shares: validate the payload, then run the job inline (the
-default), or enqueue it (`--enqueue`), or enqueue and wait (`--enqueue --wait`); then
-show the outcome and exit by it."""
+"""What every handler command shares: its options (declared once, by `handler_command`),
+payload validation before any database is opened, then the run: inline (the default),
+enqueued (`--enqueue`), or enqueued and waited for (`--enqueue --wait`); then the outcome
+printed and the exit code it decides."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
+from pjobs.cli.options import (
+    DelayOption,
+    DryRunOption,
+    EnqueueOption,
+    IdempotencyKeyOption,
+    JsonOption,
+    MaxAttemptsOption,
+    PriorityOption,
+    TimeoutOption,
+    WaitOption,
+)
 from pjobs.cli.runtime import Runtime
 from pjobs.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from pjobs.store.base import JobRecord
+    from pjobs.store.records import JobRecord
+
+F = TypeVar("F", bound=Callable[..., None])
 
 
 @dataclass(frozen=True)
 class RunOptions:
+    """The options every handler command takes, gathered from its command line."""
+
     enqueue: bool = False
     wait: bool = False
     timeout: float | None = None
+    dry_run: bool = False
     max_attempts: int | None = None
     delay: str | None = None
     priority: int = 0
@@ -29,9 +48,53 @@ class RunOptions:
     as_json: bool = False
 
 
+_OPTION_TYPES: dict[str, Any] = {
+    "enqueue": EnqueueOption,
+    "wait": WaitOption,
+    "timeout": TimeoutOption,
+    "dry_run": DryRunOption,
+    "max_attempts": MaxAttemptsOption,
+    "delay": DelayOption,
+    "priority": PriorityOption,
+    "idempotency_key": IdempotencyKeyOption,
+    "as_json": JsonOption,
+}
+
+
+def handler_command(*, retries: bool = True) -> Callable[[F], F]:
+    """Give a command the handler options; it receives them as one `run: RunOptions`.
+
+    `retries=False` leaves out --max-attempts (one-shot job types)."""
+
+    def decorate(command: F) -> F:
+        own = inspect.signature(command, eval_str=True)
+        names = [f.name for f in fields(RunOptions) if retries or f.name != "max_attempts"]
+        shared = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=getattr(RunOptions(), name),
+                annotation=_OPTION_TYPES[name],
+            )
+            for name in names
+        ]
+        params = [p for p in own.parameters.values() if p.name != "run"] + shared
+
+        @functools.wraps(command)
+        def with_options(*args: Any, **kwargs: Any) -> None:
+            run = RunOptions(**{name: kwargs.pop(name) for name in names})
+            command(*args, run=run, **kwargs)
+
+        with_options.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+        with_options.__annotations__ = {p.name: p.annotation for p in params}
+        return with_options  # type: ignore[return-value]
+
+    return decorate
+
+
 @dataclass(frozen=True)
-class Ran:
-    """A job that ran to its end here or was waited for."""
+class FinishedJob:
+    """A job that ran to its end here, or was waited for."""
 
     job: JobRecord
     revealed: dict[str, str]  # secrets to show once (inline runs only)
@@ -39,17 +102,19 @@ class Ran:
 
 def validate(rt: Runtime, type_name: str, payload: dict[str, Any]) -> None:
     """Refuse a bad payload (exit 65) before any database is opened."""
-    from pjobs.queue import EnqueueOptions, prepare_jobs
+    from pjobs.enqueue import EnqueueOptions, prepare_jobs
 
     prepare_jobs(
         rt.registry(), rt.settings(), [(type_name, payload)], EnqueueOptions(), rt.clock().now()
     )
 
 
-def run_job(rt: Runtime, type_name: str, payload: dict[str, Any], opts: RunOptions) -> Ran | None:
+def run_job(
+    rt: Runtime, type_name: str, payload: dict[str, Any], opts: RunOptions
+) -> FinishedJob | None:
     """Run or enqueue; None when only enqueued (the id has been printed)."""
     from pjobs.cli.output import message, print_json, print_lines
-    from pjobs.queue import EnqueueOptions, prepare_jobs
+    from pjobs.enqueue import EnqueueOptions, prepare_jobs
     from pjobs.timeutil import parse_duration
 
     if opts.wait and not opts.enqueue:
@@ -68,7 +133,7 @@ def run_job(rt: Runtime, type_name: str, payload: dict[str, Any], opts: RunOptio
     queue = rt.queue()
     if not opts.enqueue:
         record = queue.run_inline(type_name, payload, options)
-        return Ran(record, queue.revealed.pop(record.id, {}))
+        return FinishedJob(record, queue.revealed.pop(record.id, {}))
     (result,) = queue.submit([job])
     if not opts.wait:
         if opts.as_json:
@@ -77,14 +142,27 @@ def run_job(rt: Runtime, type_name: str, payload: dict[str, Any], opts: RunOptio
             print_lines([result.id])
         message(f"enqueued {type_name} job {result.id}", rt.quiet)
         return None
-    return Ran(queue.wait(result.id, opts.timeout), {})
+    return FinishedJob(queue.wait(result.id, opts.timeout), {})
 
 
-def finish(ran: Ran, as_json: bool, render: Callable[[Any], None]) -> None:
+def run_and_report(
+    rt: Runtime,
+    type_name: str,
+    payload: dict[str, Any],
+    opts: RunOptions,
+    render: Callable[[Any], None],
+) -> None:
+    """`run_job`, then `report` what ran (nothing more to say when only enqueued)."""
+    finished = run_job(rt, type_name, payload, opts)
+    if finished is not None:
+        report(finished, opts.as_json, render)
+
+
+def report(finished: FinishedJob, as_json: bool, render: Callable[[Any], None]) -> None:
     """Print the outcome (result and any secrets), then exit 1 if the job failed."""
     from pjobs.cli.output import print_json, print_lines
 
-    job = ran.job
+    job = finished.job
     if as_json:
         print_json(
             {
@@ -96,15 +174,15 @@ def finish(ran: Ran, as_json: bool, render: Callable[[Any], None]) -> None:
                     "error": job.last_error,
                 },
                 "result": job.result,
-                "secrets": ran.revealed,
+                "secrets": finished.revealed,
             }
         )
     else:
         if job.result is not None:
             render(job.result)
-        if ran.revealed:
+        if finished.revealed:
             print_lines(["", "Secrets (shown this once; store them now):"])
-            print_lines([f"  {label}: {secret}" for label, secret in ran.revealed.items()])
+            print_lines([f"  {label}: {secret}" for label, secret in finished.revealed.items()])
     if job.state != "succeeded":
         error = (job.last_error or job.state).splitlines()[0]
         typer.echo(f"pjobs: job {job.id} {job.state}: {error}", err=True)

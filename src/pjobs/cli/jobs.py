@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pjobs.cli import options as opt
 from pjobs.cli.options import DryRunOption, JsonOption
 from pjobs.cli.runtime import runtime
 from pjobs.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from pjobs.store.base import JobRecord
+    from pjobs.store.records import JobRecord
 
 app = typer.Typer(
     help="See and steer jobs: enqueue, list, show, retry, cancel, purge, stats.",
@@ -69,32 +70,21 @@ def enqueue(
         str, typer.Option("--payload", "-p", help="JSON object, @FILE, or - for stdin.")
     ] = "{}",
     queue: Annotated[str | None, typer.Option(help="Queue name (default: the job type's).")] = None,
-    priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
-    delay: Annotated[
-        str | None, typer.Option(help="Run no earlier than this from now: 30s, 15m, 2h.")
-    ] = None,
-    max_attempts: Annotated[
-        int | None, typer.Option(help="Attempts before the job fails (default: its type's).")
-    ] = None,
-    idempotency_key: Annotated[
-        str | None,
-        typer.Option(help="While a job with this key is queued or running, return it instead."),
-    ] = None,
+    priority: opt.PriorityOption = 0,
+    delay: opt.DelayOption = None,
+    max_attempts: opt.MaxAttemptsOption = None,
+    idempotency_key: opt.IdempotencyKeyOption = None,
     count: Annotated[
         int, typer.Option(min=1, max=1_000_000, help="Enqueue this many copies in one batch.")
     ] = 1,
-    wait: Annotated[
-        bool, typer.Option(help="Block until the job ends; exit by its outcome.")
-    ] = False,
-    timeout: Annotated[
-        float | None, typer.Option(min=0, help="With --wait: give up after SECONDS (exit 75).")
-    ] = None,
+    wait: opt.WaitOption = False,
+    timeout: opt.TimeoutOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Validate and enqueue a job; print its id."""
     from pjobs.cli.inputs import read_json_argument
     from pjobs.cli.output import print_json, print_lines
-    from pjobs.queue import EnqueueOptions, prepare_jobs
+    from pjobs.enqueue import EnqueueOptions, prepare_jobs
     from pjobs.timeutil import parse_duration
 
     if wait and count > 1:
@@ -168,38 +158,31 @@ def show(ctx: typer.Context, job_id: JobIdArgument, as_json: JsonOption = False)
         )
 
 
-@app.command("retry")
-def retry(
-    ctx: typer.Context,
-    job_id: JobIdArgument,
-    dry_run: DryRunOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Queue a failed or cancelled job again, with fresh attempts."""
-    steer(ctx, job_id, "retry", dry_run, as_json)
+def steering_command(verb: str, done: str, summary: str) -> None:
+    """Register `jobs retry` or `jobs cancel`: one job, by id, with --dry-run and --json."""
+
+    def steer(
+        ctx: typer.Context,
+        job_id: JobIdArgument,
+        dry_run: DryRunOption = False,
+        as_json: JsonOption = False,
+    ) -> None:
+        from pjobs.cli.output import message
+
+        rt = runtime(ctx)
+        queue = rt.queue()
+        job = (queue.retry if verb == "retry" else queue.cancel)(job_id, dry_run=dry_run)
+        message(f"job {job_id}: {'would be ' if dry_run else ''}{done}", rt.quiet)
+        show_job(job, as_json, {"dry_run": dry_run})
+
+    steer.__doc__ = summary
+    app.command(verb)(steer)
 
 
-@app.command("cancel")
-def cancel(
-    ctx: typer.Context,
-    job_id: JobIdArgument,
-    dry_run: DryRunOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Cancel a queued job."""
-    steer(ctx, job_id, "cancel", dry_run, as_json)
-
-
-def steer(ctx: typer.Context, job_id: int, verb: str, dry_run: bool, as_json: bool) -> None:
-    from pjobs.cli.output import message
-
-    rt = runtime(ctx)
-    queue = rt.queue()
-    action = queue.retry if verb == "retry" else queue.cancel
-    job = action(job_id, dry_run=dry_run)
-    done = {"retry": "queued again", "cancel": "cancelled"}[verb]
-    message(f"job {job_id}: {'would be ' if dry_run else ''}{done}", rt.quiet)
-    show_job(job, as_json, {"dry_run": dry_run})
+steering_command(
+    "retry", "queued again", "Queue a failed or cancelled job again, with fresh attempts."
+)
+steering_command("cancel", "cancelled", "Cancel a queued job.")
 
 
 @app.command("purge")

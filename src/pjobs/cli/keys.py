@@ -24,6 +24,8 @@ class VerifyExit(IntEnum):
     MALFORMED = ExitCode.INVALID_INPUT
 
 
+KEY_COLUMNS = (("key", "id"), "kind", "version", "prefix", "status", "expires_at")
+
 app = typer.Typer(
     help="API keys: list, verify, expire. Secrets are never stored nor shown here.",
     no_args_is_help=True,
@@ -37,19 +39,13 @@ def list_keys(
     as_json: JsonOption = False,
 ) -> None:
     """A project's keys: id, kind, version, prefix, status, expiry."""
-    from pjobs.cli.output import print_json, print_table
+    from pjobs.cli.output import print_records
 
     rt = runtime(ctx)
     rt.project(project_id)
     with rt.control() as tx:
-        keys = tx.list_keys(project_id)
-    if as_json:
-        print_json({"keys": keys})
-        return
-    print_table(
-        ("key", "kind", "version", "prefix", "status", "expires_at", "replaced_by"),
-        [(k.id, k.kind, k.version, k.prefix, k.status, k.expires_at, k.replaced_by) for k in keys],
-    )
+        keys = tx.keys.list(project_id)
+    print_records("keys", keys, (*KEY_COLUMNS, "replaced_by"), as_json)
 
 
 @app.command("verify")
@@ -96,7 +92,7 @@ def expire(ctx: typer.Context, dry_run: DryRunOption = False, as_json: JsonOptio
     rt = runtime(ctx)
     if dry_run:
         with rt.control() as tx:
-            due = [(k.id, k.project_id) for k in tx.keys_due_to_expire()]
+            due = [(k.id, k.project_id) for k in tx.keys.due_to_expire()]
     else:
         due = expire_keys(rt.queue().store, rt.clock(), "operator:keys-expire")
     if as_json:

@@ -7,18 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pjobs.cli.jobrun import RunOptions, finish, run_job, validate
-from pjobs.cli.options import (
-    DelayOption,
-    DryRunOption,
-    EnqueueOption,
-    IdempotencyKeyOption,
-    JsonOption,
-    MaxAttemptsOption,
-    PriorityOption,
-    TimeoutOption,
-    WaitOption,
-)
+from pjobs.cli.jobrun import RunOptions, handler_command, run_and_report, validate
 from pjobs.cli.runtime import Runtime, runtime
 from pjobs.errors import InvalidStateError, NotFoundError, UsageError
 
@@ -58,7 +47,7 @@ def lifecycle_plan(
 ) -> list[tuple[str, str]]:
     """What each step would do now: already done, or what it would touch."""
     with rt.control() as tx:
-        done = tx.steps(project_id)
+        done = tx.projects.steps(project_id)
     return [
         (step, f"nothing ({done[step].outcome} already)") if step in done else (step, targets[step])
         for step in steps
@@ -68,7 +57,7 @@ def lifecycle_plan(
 def service_targets(rt: Runtime, verb: str, prefix: str) -> dict[str, str]:
     from pjobs.adapters.services import SERVICES
 
-    services = rt.queue().adapters.services
+    services = rt.app().integrations.services
     return {
         f"{prefix}{service}": (
             f"{verb} {services.url(service)}/projects/…"
@@ -79,22 +68,15 @@ def service_targets(rt: Runtime, verb: str, prefix: str) -> dict[str, str]:
     }
 
 
+@handler_command()
 def provision(
     ctx: typer.Context,
     project_id: ProjectArgument,
     name: Annotated[str, typer.Option("--name", help="Project name.")],
     owner: Annotated[str, typer.Option("--owner", help="Owner id (created if new).")],
+    run: RunOptions,
     region: Annotated[str | None, typer.Option(help="Region [default_region].")] = None,
     plan: Annotated[str | None, typer.Option(help="Plan [default_plan].")] = None,
-    enqueue: EnqueueOption = False,
-    wait: WaitOption = False,
-    timeout: TimeoutOption = None,
-    dry_run: DryRunOption = False,
-    max_attempts: MaxAttemptsOption = None,
-    delay: DelayOption = None,
-    priority: PriorityOption = 0,
-    idempotency_key: IdempotencyKeyOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Provision a project: tenant database and schema, service registrations, API keys.
 
@@ -103,6 +85,7 @@ def provision(
     can see with `pjobs rotate-key KEY_ID --now`.
     """
     from pjobs.handlers import provision as handler
+    from pjobs.tenant_schema import load_tenant_schema
 
     rt = runtime(ctx)
     settings = rt.settings()
@@ -113,12 +96,12 @@ def provision(
         "region": region or settings.default_region,
         "plan": plan or settings.default_plan,
     }
-    if dry_run:
+    if run.dry_run:
         validate(rt, "provision_project", payload)
-        adapters = rt.queue().adapters
+        tenants = rt.app().integrations.tenants
         targets = {
-            "create_database": f"create {adapters.tenants.location(project_id)}",
-            "apply_schema": f"apply the {adapters.tenant_schema()[1]} tenant schema",
+            "create_database": f"create {tenants.location(project_id)}",
+            "apply_schema": f"apply the {load_tenant_schema(settings)[1]} tenant schema",
             **service_targets(rt, "PUT", "register_"),
             "generate_keys": "create a publishable and a secret API key",
             "activate": f"mark {project_id} active, audit, notify {owner}",
@@ -127,34 +110,20 @@ def provision(
             rt,
             f"provision {project_id}",
             lifecycle_plan(rt, project_id, handler.STEPS, targets),
-            as_json,
+            run.as_json,
         )
         return
-    if enqueue:
+    if run.enqueue:
         rt.note("keys made by a worker are never shown; see `pjobs provision --help`")
-    ran = run_job(
-        rt,
-        "provision_project",
-        payload,
-        RunOptions(enqueue, wait, timeout, max_attempts, delay, priority, idempotency_key, as_json),
-    )
-    if ran is not None:
-        finish(ran, as_json, render_project)
+    run_and_report(rt, "provision_project", payload, run, render_project)
 
 
+@handler_command()
 def deprovision(
     ctx: typer.Context,
     project_id: ProjectArgument,
+    run: RunOptions,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    enqueue: EnqueueOption = False,
-    wait: WaitOption = False,
-    timeout: TimeoutOption = None,
-    dry_run: DryRunOption = False,
-    max_attempts: MaxAttemptsOption = None,
-    delay: DelayOption = None,
-    priority: PriorityOption = 0,
-    idempotency_key: IdempotencyKeyOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Remove a project: unregister it, drop its tenant database, revoke its keys."""
     from pjobs.handlers import deprovision as handler
@@ -163,18 +132,18 @@ def deprovision(
     payload = {"project_id": project_id}
     validate(rt, "deprovision_project", payload)
     project = rt.project(project_id)
-    if dry_run:
-        adapters = rt.queue().adapters
+    if run.dry_run:
+        tenants = rt.app().integrations.tenants
         targets = {
             **service_targets(rt, "DELETE", "deprovision.unregister_"),
-            "deprovision.drop_database": f"drop {adapters.tenants.location(project_id)}",
+            "deprovision.drop_database": f"drop {tenants.location(project_id)}",
             "deprovision.revoke_keys": "revoke every active or expiring key",
             "deprovision.deactivate": f"mark {project_id} deprovisioned, audit, notify owner",
         }
         steps = lifecycle_plan(rt, project_id, handler.STEPS, targets)
         if project.status == "deprovisioned":
             steps = [(step, "nothing (already deprovisioned)") for step, _ in steps]
-        print_plan(rt, f"deprovision {project_id}", steps, as_json)
+        print_plan(rt, f"deprovision {project_id}", steps, run.as_json)
         return
     if not yes:
         if not sys.stdin.isatty():
@@ -182,31 +151,18 @@ def deprovision(
         typer.confirm(
             f"Deprovision {project_id} ({project.name}) and drop its database?", abort=True
         )
-    ran = run_job(
-        rt,
-        "deprovision_project",
-        payload,
-        RunOptions(enqueue, wait, timeout, max_attempts, delay, priority, idempotency_key, as_json),
-    )
-    if ran is not None:
-        finish(ran, as_json, render_project)
+    run_and_report(rt, "deprovision_project", payload, run, render_project)
 
 
+@handler_command(retries=False)
 def rotate_key(
     ctx: typer.Context,
     key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="e.g. key_0123456789abcdef")],
+    run: RunOptions,
     grace: Annotated[
         str | None, typer.Option(help="How long the old key stays valid [keys.rotation_grace].")
     ] = None,
     now: Annotated[bool, typer.Option("--now", help="Revoke the old key at once.")] = False,
-    enqueue: EnqueueOption = False,
-    wait: WaitOption = False,
-    timeout: TimeoutOption = None,
-    dry_run: DryRunOption = False,
-    delay: DelayOption = None,
-    priority: PriorityOption = 0,
-    idempotency_key: IdempotencyKeyOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Rotate an API key: make its next version (secret shown once) and retire the old one."""
     from pjobs.apikeys import new_key_id
@@ -229,7 +185,7 @@ def rotate_key(
     }
     validate(rt, "rotate_key", payload)
     with rt.control() as tx:
-        key = tx.get_key(key_id)
+        key = tx.keys.get(key_id)
     if key is None:
         raise NotFoundError(f"no API key {key_id}")
     if key.status != "active":
@@ -237,7 +193,7 @@ def rotate_key(
         raise InvalidStateError(
             f"API key {key_id} is {key.status}{replaced}: only active keys rotate"
         )
-    if dry_run:
+    if run.dry_run:
         ending = "revoke it now" if now else f"mark it expiring for {seconds:g}s"
         print_plan(
             rt,
@@ -246,19 +202,12 @@ def rotate_key(
                 ("create", f"{key.kind} key version {key.version + 1} of {key.project_id}"),
                 ("retire", f"{key_id} ({key.status}): {ending}"),
             ],
-            as_json,
+            run.as_json,
         )
         return
-    if enqueue:
+    if run.enqueue:
         rt.note("a key made by a worker is never shown; rotate inline to see it")
-    ran = run_job(
-        rt,
-        "rotate_key",
-        payload,
-        RunOptions(enqueue, wait, timeout, None, delay, priority, idempotency_key, as_json),
-    )
-    if ran is not None:
-        finish(ran, as_json, render_rotation)
+    run_and_report(rt, "rotate_key", payload, run, render_rotation)
 
 
 def render_rotation(result: dict[str, Any]) -> None:

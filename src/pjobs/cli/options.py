@@ -15,19 +15,35 @@ EnqueueOption = Annotated[
     typer.Option("--enqueue", help="Put the job on the queue for `pjobs serve`; print its id."),
 ]
 WaitOption = Annotated[
-    bool, typer.Option("--wait", help="With --enqueue: block until the job ends; exit by it.")
+    bool,
+    typer.Option(
+        "--wait", help="Block until the job ends; exit by its outcome (handlers: with --enqueue)."
+    ),
 ]
 TimeoutOption = Annotated[
-    float | None, typer.Option("--timeout", min=0, help="With --wait: give up after SECONDS (75).")
+    float | None,
+    typer.Option("--timeout", min=0, help="With --wait: give up after SECONDS (exit 75)."),
 ]
 MaxAttemptsOption = Annotated[
-    int | None, typer.Option("--max-attempts", help="Attempts before the job fails.")
+    int | None,
+    typer.Option("--max-attempts", help="Attempts before the job fails (default: its type's)."),
 ]
 DelayOption = Annotated[
-    str | None, typer.Option("--delay", help="With --enqueue: run no earlier than 30s, 15m, 2h.")
+    str | None,
+    typer.Option(
+        "--delay", help="Run no earlier than this from now: 30s, 15m, 2h (handlers: --enqueue)."
+    ),
 ]
 PriorityOption = Annotated[int, typer.Option("--priority", help="Higher runs first.")]
 IdempotencyKeyOption = Annotated[
     str | None,
-    typer.Option("--idempotency-key", help="While a job with this key is active, reuse it."),
+    typer.Option(
+        "--idempotency-key", help="While a job with this key is queued or running, reuse it."
+    ),
+]
+LimitOption = Annotated[
+    int, typer.Option("--limit", min=1, max=1_000_000, help="At most this many rows.")
+]
+ProjectFilterOption = Annotated[
+    str | None, typer.Option("--project", metavar="PROJECT_ID", help="Only this project's.")
 ]

@@ -78,6 +78,23 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
         out.write("\t".join(cell(v).replace("\t", " ").replace("\n", " ") for v in row) + "\n")
 
 
+Column = str | tuple[str, str]  # a field name, or (header, field name)
+
+
+def print_records(
+    name: str, records: Sequence[Any], columns: Sequence[Column], as_json: bool
+) -> None:
+    """A listing: `{name: [records…]}` with --json, else a table of the given columns."""
+    if as_json:
+        print_json({name: records})
+        return
+    pairs = [(c, c) if isinstance(c, str) else c for c in columns]
+    print_table(
+        [header for header, _ in pairs],
+        [[getattr(record, field) for _, field in pairs] for record in records],
+    )
+
+
 def print_fields(pairs: Sequence[tuple[str, Any]]) -> None:
     width = max((len(k) for k, _ in pairs), default=0)
     for key, value in pairs:

@@ -7,13 +7,21 @@ from typing import Annotated
 
 import typer
 
-from pjobs.cli.options import JsonOption
+from pjobs.cli.options import JsonOption, LimitOption
 from pjobs.cli.runtime import runtime
 
 app = typer.Typer(help="Tenants' projects: list, show.", no_args_is_help=True)
 owners_app = typer.Typer(help="Project owners and their contact details.", no_args_is_help=True)
 
-PROJECT_COLUMNS = ("id", "name", "owner", "region", "plan", "status", "suspension_reason")
+PROJECT_COLUMNS = (
+    "id",
+    "name",
+    ("owner", "owner_id"),
+    "region",
+    "plan",
+    "status",
+    "suspension_reason",
+)
 
 
 class StatusChoice(StrEnum):
@@ -29,25 +37,16 @@ def list_projects(
     ctx: typer.Context,
     status: Annotated[StatusChoice | None, typer.Option(help="Only this status.")] = None,
     owner: Annotated[str | None, typer.Option(help="Only this owner's.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1_000_000)] = 1000,
+    limit: LimitOption = 1000,
     as_json: JsonOption = False,
 ) -> None:
     """List projects by id."""
-    from pjobs.cli.output import print_json, print_table
+    from pjobs.cli.output import print_records
 
     rt = runtime(ctx)
     with rt.control() as tx:
-        projects = tx.list_projects(status.value if status else None, owner, limit)
-    if as_json:
-        print_json({"projects": projects})
-        return
-    print_table(
-        PROJECT_COLUMNS,
-        [
-            (p.id, p.name, p.owner_id, p.region, p.plan, p.status, p.suspension_reason)
-            for p in projects
-        ],
-    )
+        projects = tx.projects.list(status.value if status else None, owner, limit)
+    print_records("projects", projects, PROJECT_COLUMNS, as_json)
 
 
 @app.command("show")
@@ -57,25 +56,20 @@ def show_project(
     as_json: JsonOption = False,
 ) -> None:
     """Show a project, its provisioning steps and its API keys."""
-    from pjobs.cli.output import print_fields, print_json, print_table, to_jsonable
+    from pjobs.cli.keys import KEY_COLUMNS
+    from pjobs.cli.output import print_fields, print_json, print_records, to_jsonable
 
     rt = runtime(ctx)
     project = rt.project(project_id)
     with rt.control() as tx:
-        steps = list(tx.steps(project_id).values())
-        keys = tx.list_keys(project_id)
+        steps = list(tx.projects.steps(project_id).values())
+        keys = tx.keys.list(project_id)
     if as_json:
         print_json({**to_jsonable(project), "steps": steps, "keys": keys})
         return
     print_fields(list(to_jsonable(project).items()))
-    print_table(
-        ("step", "outcome", "completed_at", "detail"),
-        [(s.step, s.outcome, s.completed_at, s.detail) for s in steps],
-    )
-    print_table(
-        ("key", "kind", "version", "prefix", "status", "expires_at"),
-        [(k.id, k.kind, k.version, k.prefix, k.status, k.expires_at) for k in keys],
-    )
+    print_records("steps", steps, ("step", "outcome", "completed_at", "detail"), False)
+    print_records("keys", keys, KEY_COLUMNS, False)
 
 
 @owners_app.command("set")
@@ -90,29 +84,26 @@ def set_owner(
 ) -> None:
     """Create an owner or update their contact details."""
     import getpass
-    import re
 
+    from pjobs import ids
     from pjobs.cli.output import print_fields, print_json
-    from pjobs.errors import InvalidInputError
-    from pjobs.handlers.lifecycle import OWNER_ID_PATTERN
 
-    if not re.match(OWNER_ID_PATTERN, owner_id):
-        raise InvalidInputError(f"invalid owner id {owner_id!r}")
-    if telegram_chat_id is not None and not re.fullmatch(r"-?\d{1,20}|@\w{5,32}", telegram_chat_id):
-        raise InvalidInputError("a Telegram chat id is a number (or @channelname)")
-    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        raise InvalidInputError(f"invalid email address {email!r}")
+    ids.OWNER_ID.check(owner_id)
+    if telegram_chat_id is not None:
+        ids.TELEGRAM_CHAT_ID.check(telegram_chat_id)
+    if email is not None:
+        ids.EMAIL.check(email)
     rt = runtime(ctx)
     with rt.control(write=True) as tx:
-        tx.update_owner(owner_id, email, telegram_chat_id)
-        tx.audit(
+        tx.owners.update(owner_id, email, telegram_chat_id)
+        tx.audit.append(
             f"operator:{getpass.getuser()}",
             "owner.updated",
             None,
             f"owner:{owner_id}",
             {"email": email, "telegram_chat_id": telegram_chat_id},
         )
-        owner = tx.get_owner(owner_id)
+        owner = tx.owners.get(owner_id)
     if as_json:
         print_json(owner)
     elif owner is not None:
@@ -128,15 +119,11 @@ def set_owner(
 @owners_app.command("list")
 def list_owners(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List owners."""
-    from pjobs.cli.output import print_json, print_table
+    from pjobs.cli.output import print_records
 
     rt = runtime(ctx)
     with rt.control() as tx:
-        owners = tx.list_owners()
-    if as_json:
-        print_json({"owners": owners})
-    else:
-        print_table(
-            ("owner", "email", "telegram_chat_id", "created_at"),
-            [(o.id, o.email, o.telegram_chat_id, o.created_at) for o in owners],
-        )
+        owners = tx.owners.list()
+    print_records(
+        "owners", owners, (("owner", "id"), "email", "telegram_chat_id", "created_at"), as_json
+    )

@@ -1,4 +1,5 @@
-"""What a command needs, built on first use: settings, store, registry, queue.
+"""What a command needs, built on first use: the settings from the global options, then
+the `App` (the composition root) that opens the store and the rest.
 
 Kept lazy so `pjobs --help` and tab completion never load pydantic or a database driver.
 """
@@ -16,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from pjobs.app import App
     from pjobs.config import Settings
-    from pjobs.control import Project, Tx
+    from pjobs.control import ControlTx
+    from pjobs.control.projects import Project
     from pjobs.jobtypes import Registry
     from pjobs.queue import JobQueue
     from pjobs.store import Store
@@ -32,10 +35,7 @@ class Runtime:
     verbose: int = 0
     no_color: bool = False
     _settings: Settings | None = field(default=None, repr=False)
-    _store: Store | None = field(default=None, repr=False)
-    _registry: Registry | None = field(default=None, repr=False)
-    _clock: Clock | None = field(default=None, repr=False)
-    _queue: JobQueue | None = field(default=None, repr=False)
+    _app: App | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
         if self._settings is None:
@@ -44,42 +44,28 @@ class Runtime:
             self._settings = load_settings(self.config, database_url=self.db)
         return self._settings
 
+    def app(self, check_schema: bool = True) -> App:
+        """The composition root for these settings (the first call decides the schema check)."""
+        if self._app is None:
+            from pjobs.app import App
+
+            self._app = App(self.settings(), check_schema=check_schema)
+        return self._app
+
     def clock(self) -> Clock:
-        if self._clock is None:
-            from pjobs.timeutil import SystemClock
+        return self.app().clock
 
-            self._clock = SystemClock()
-        return self._clock
-
-    def store(self, check_schema: bool = True, pool_size: int = 4) -> Store:
-        if self._store is None:
-            from pjobs.config import database_url
-            from pjobs.store import open_store
-
-            self._store = open_store(
-                database_url(self.settings()), pool_size=pool_size, check_schema=check_schema
-            )
-        return self._store
+    def store(self, check_schema: bool = True) -> Store:
+        return self.app(check_schema).store
 
     def registry(self) -> Registry:
-        if self._registry is None:
-            from pjobs.jobtypes import load_registry
+        return self.app().registry
 
-            self._registry = load_registry(self.settings())
-        return self._registry
-
-    def queue(self, pool_size: int = 4) -> JobQueue:
-        if self._queue is None:
-            from pjobs.queue import JobQueue
-
-            registry = self.registry()  # config errors before any connection is made
-            self._queue = JobQueue(
-                self.store(pool_size=pool_size), registry, self.settings(), self.clock()
-            )
-        return self._queue
+    def queue(self) -> JobQueue:
+        return self.app().queue
 
     @contextmanager
-    def control(self, write: bool = False) -> Iterator[Tx]:
+    def control(self, write: bool = False) -> Iterator[ControlTx]:
         """One transaction on the control plane (read-only unless `write`)."""
         from pjobs.control import ControlPlane
 
@@ -91,7 +77,7 @@ class Runtime:
         from pjobs.errors import NotFoundError
 
         with self.control() as tx:
-            project = tx.get_project(project_id)
+            project = tx.projects.get(project_id)
         if project is None:
             raise NotFoundError(f"no project {project_id}")
         return project
@@ -102,12 +88,9 @@ class Runtime:
             sys.stderr.write(f"pjobs: note: {text}\n")
 
     def close(self) -> None:
-        if self._queue is not None:
-            self._queue.close()
-            self._queue = None
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        if self._app is not None:
+            self._app.close()
+            self._app = None
 
     def configure_logging(self) -> None:
         level = logging.WARNING

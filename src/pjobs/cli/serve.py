@@ -30,21 +30,24 @@ def serve(
     from pjobs.worker import Worker
 
     rt = runtime(ctx)
-    settings = rt.settings()
-    workers = concurrency or settings.worker.concurrency
-    job_queue = rt.queue(pool_size=workers + 2)
+    if concurrency is not None:  # the pool is sized from the setting
+        settings = rt.settings()
+        rt._settings = settings.model_copy(
+            update={"worker": settings.worker.model_copy(update={"concurrency": concurrency})}
+        )
+    app = rt.app()
+    job_queue = app.queue
     worker = Worker(
-        job_queue.store,
-        job_queue.registry,
-        settings,
+        app.store,
+        app.registry,
+        app.settings,
         job_queue.context_for,
-        job_queue.clock,
+        app.clock,
         queues=queue,
-        concurrency=workers,
         burst=burst,
         maintenance=[
-            job_queue.adapters.notifier.deliver_due,
-            lambda: expire_keys(job_queue.store, job_queue.clock, "serve:key-expiry"),
+            app.notifier.deliver_due,
+            lambda: expire_keys(app.store, app.clock, "serve:key-expiry"),
         ],
     )
 

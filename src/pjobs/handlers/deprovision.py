@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from pjobs.adapters.services import SERVICES
 from pjobs.control import ControlPlane
-from pjobs.handlers.lifecycle import PROJECT_ID_PATTERN, StepOutcome, run_steps
-from pjobs.handlers.provision import summary
+from pjobs.handlers.lifecycle import ProjectPayload, StepResult, run_steps, summary
 from pjobs.jobtypes import JobContext, JobType, PermanentFailure, RetryPolicy
 
 STEPS = (
@@ -20,55 +17,49 @@ STEPS = (
 )
 
 
-class DeprovisionPayload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    project_id: str = Field(pattern=PROJECT_ID_PATTERN)
-
-
-def deprovision_project(payload: DeprovisionPayload, context: JobContext) -> dict[str, Any]:
+def deprovision_project(payload: ProjectPayload, context: JobContext) -> dict[str, Any]:
     """Unregisters the project from the auth, realtime and storage services, drops its
     tenant database, revokes its API keys, marks it `deprovisioned`, writes the audit
     trail and notifies the owner. A project already deprovisioned is left as it is."""
     project_id = payload.project_id
     control = ControlPlane(context.store)
-    adapters = context.adapters
+    outside = context.integrations
     with control.tx(context.clock.now(), write=False) as tx:
-        project = tx.get_project(project_id)
+        project = tx.projects.get(project_id)
     if project is None:
         raise PermanentFailure(f"no project {project_id}")
     if project.status == "deprovisioned":
         return summary(context, project_id)
 
     def unregister(service: str) -> Any:
-        def step() -> StepOutcome:
-            if not adapters.services.configured(service):
+        def step() -> StepResult:
+            if not outside.services.configured(service):
                 return "skipped", {"reason": f"services.{service}.url is not set"}
-            return "done", adapters.services.unregister(service, project_id)
+            return "done", outside.services.unregister(service, project_id)
 
         return step
 
-    def drop_database() -> StepOutcome:
-        location = adapters.tenants.location(project_id)
-        return "done", {"location": location, "dropped": adapters.tenants.drop(project_id)}
+    def drop_database() -> StepResult:
+        location = outside.tenants.location(project_id)
+        return "done", {"location": location, "dropped": outside.tenants.drop(project_id)}
 
-    def revoke_keys() -> StepOutcome:
+    def revoke_keys() -> StepResult:
         with control.tx(context.clock.now()) as tx:
-            revoked = tx.revoke_project_keys(project_id)
-            tx.audit(context.actor, "key.revoked_all", project_id, data={"count": revoked})
+            revoked = tx.keys.revoke_all(project_id)
+            tx.audit.append(context.actor, "key.revoked_all", project_id, data={"count": revoked})
         return "done", {"revoked": revoked}
 
-    def deactivate() -> StepOutcome:
+    def deactivate() -> StepResult:
         with control.tx(context.clock.now()) as tx:
-            tx.set_project_status(project_id, "deprovisioned")
-            tx.set_tenant_database(project_id, None)
-            tx.audit(
+            tx.projects.set_status(project_id, "deprovisioned")
+            tx.projects.set_tenant_database(project_id, None)
+            tx.audit.append(
                 context.actor,
                 "project.deprovisioned",
                 project_id,
                 data={"previous_status": project.status},
             )
-            adapters.notifier.to_owner(
+            context.notifier.to_owner(
                 tx,
                 project.owner_id,
                 project_id,
@@ -86,14 +77,14 @@ def deprovision_project(payload: DeprovisionPayload, context: JobContext) -> dic
     try:
         run_steps(context, project_id, STEPS, actions)
     finally:
-        adapters.notifier.deliver_due()
+        context.notifier.deliver_due()
     return summary(context, project_id)
 
 
 JOB_TYPE = JobType(
-    name="deprovision_project",
-    payload=DeprovisionPayload,
-    handler=deprovision_project,
-    retry=RetryPolicy(max_attempts=3, base_delay=2.0, max_delay=300.0),
+    "deprovision_project",
+    ProjectPayload,
+    deprovision_project,
+    RetryPolicy(3, 2.0, 300.0),
     description="remove a project: services, tenant database, API keys",
 )

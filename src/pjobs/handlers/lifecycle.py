@@ -1,21 +1,28 @@
-"""What the project lifecycle handlers share: id rules and the recorded-step runner."""
+"""What the project lifecycle handlers share: the project payload, the recorded-step runner
+and the project summary that is their result."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from pjobs import ids
 from pjobs.control import ControlPlane
+from pjobs.control.projects import StepOutcome
 from pjobs.jobtypes import JobContext
 
-PROJECT_ID_PATTERN = r"^[a-z][a-z0-9-]{2,62}$"
-OWNER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$"
-REGION_PATTERN = r"^[a-z0-9][a-z0-9-]{1,31}$"
-PLAN_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
-KEY_ID_PATTERN = r"^key_[0-9a-f]{16}$"
+StepResult = tuple[StepOutcome, dict[str, Any]]
+StepAction = Callable[[], StepResult]
 
-StepOutcome = tuple[Literal["done", "skipped"], dict[str, Any]]
-StepAction = Callable[[], StepOutcome]
+
+class ProjectPayload(BaseModel):
+    """The payload of a job about one project (more fields in subclasses)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str = Field(pattern=ids.PROJECT_ID.pattern)
 
 
 def run_steps(
@@ -29,7 +36,7 @@ def run_steps(
     """
     control = ControlPlane(context.store)
     with control.tx(context.clock.now(), write=False) as tx:
-        done = tx.steps(project_id)
+        done = tx.projects.steps(project_id)
     outcomes: dict[str, str] = {name: step.outcome for name, step in done.items()}
     for name in order:
         if name in done:
@@ -40,7 +47,7 @@ def run_steps(
             exc.failed_step = name  # type: ignore[attr-defined]
             raise
         with control.tx(context.clock.now()) as tx:
-            tx.record_step(project_id, name, outcome, detail)
+            tx.projects.record_step(project_id, name, outcome, detail)
         outcomes[name] = outcome
         context.log.info("%s: %s %s", project_id, name, outcome)
     return outcomes
@@ -49,3 +56,28 @@ def run_steps(
 def failed_step(exc: BaseException) -> str | None:
     step = getattr(exc, "failed_step", None)
     return step if isinstance(step, str) else None
+
+
+def summary(context: JobContext, project_id: str) -> dict[str, Any]:
+    """The project, its steps and its keys (never a secret): a lifecycle job's result."""
+    with ControlPlane(context.store).tx(context.clock.now(), write=False) as tx:
+        project = tx.projects.get(project_id)
+        steps = tx.projects.steps(project_id)
+        keys = tx.keys.list(project_id)
+    assert project is not None
+    return {
+        "project_id": project.id,
+        "status": project.status,
+        "tenant_database": project.tenant_database,
+        "steps": {name: step.outcome for name, step in steps.items()},
+        "keys": [
+            {
+                "id": k.id,
+                "kind": k.kind,
+                "version": k.version,
+                "prefix": k.prefix,
+                "status": k.status,
+            }
+            for k in keys
+        ],
+    }

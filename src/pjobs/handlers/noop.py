@@ -22,9 +22,5 @@ def run_noop(payload: NoopPayload, context: JobContext) -> None:
 
 
 JOB_TYPE = JobType(
-    name="noop",
-    payload=NoopPayload,
-    handler=run_noop,
-    retry=ONE_SHOT,
-    description="does nothing (health checks, benchmarks)",
+    "noop", NoopPayload, run_noop, ONE_SHOT, description="does nothing (health checks, benchmarks)"
 )

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from pjobs import apikeys
+from pjobs import apikeys, ids
 from pjobs.adapters.services import SERVICES
 from pjobs.control import ControlPlane
 from pjobs.handlers.lifecycle import (
-    OWNER_ID_PATTERN,
-    PLAN_PATTERN,
-    PROJECT_ID_PATTERN,
-    REGION_PATTERN,
-    StepOutcome,
+    ProjectPayload,
+    StepResult,
     failed_step,
     run_steps,
+    summary,
 )
 from pjobs.jobtypes import JobContext, JobType, PermanentFailure, RetryPolicy
+from pjobs.tenant_schema import load_tenant_schema
 
 STEPS = (
     "create_database",
@@ -29,24 +28,21 @@ STEPS = (
 )
 
 
-class ProvisionPayload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    project_id: str = Field(pattern=PROJECT_ID_PATTERN)
+class ProvisionPayload(ProjectPayload):
     name: str = Field(min_length=1, max_length=200)
-    owner_id: str = Field(pattern=OWNER_ID_PATTERN)
-    region: str = Field(pattern=REGION_PATTERN)
-    plan: str = Field(pattern=PLAN_PATTERN)
+    owner_id: str = Field(pattern=ids.OWNER_ID.pattern)
+    region: str = Field(pattern=ids.REGION.pattern)
+    plan: str = Field(pattern=ids.PLAN.pattern)
 
 
 def _claim_project(payload: ProvisionPayload, context: JobContext) -> str:
     """Create the project record (or find the one an earlier attempt made); its status."""
     with ControlPlane(context.store).tx(context.clock.now()) as tx:
-        tx.ensure_owner(payload.owner_id)
-        created = tx.insert_project(
+        tx.owners.ensure(payload.owner_id)
+        created = tx.projects.insert(
             payload.project_id, payload.name, payload.owner_id, payload.region, payload.plan
         )
-        project = tx.get_project(payload.project_id)
+        project = tx.projects.get(payload.project_id)
         assert project is not None
         if (project.owner_id, project.name) != (payload.owner_id, payload.name):
             raise PermanentFailure(
@@ -56,11 +52,11 @@ def _claim_project(payload: ProvisionPayload, context: JobContext) -> str:
         if project.status == "deprovisioned":
             raise PermanentFailure(f"project {project.id} was deprovisioned; ids are not reused")
         if project.status == "failed":
-            tx.set_project_status(project.id, "provisioning")
-            tx.audit(context.actor, "project.provision_resumed", project.id)
+            tx.projects.set_status(project.id, "provisioning")
+            tx.audit.append(context.actor, "project.provision_resumed", project.id)
             return "provisioning"
         if created:
-            tx.audit(context.actor, "project.created", project.id, data=payload.model_dump())
+            tx.audit.append(context.actor, "project.created", project.id, data=payload.model_dump())
         return project.status
 
 
@@ -73,55 +69,51 @@ def provision_project(payload: ProvisionPayload, context: JobContext) -> dict[st
     status = _claim_project(payload, context)
     project_id = payload.project_id
     control = ControlPlane(context.store)
-    adapters = context.adapters
+    outside = context.integrations
     if status != "provisioning":
         return summary(context, project_id)
 
-    def create_database() -> StepOutcome:
-        created = adapters.tenants.create(project_id)
-        location = adapters.tenants.location(project_id)
+    def create_database() -> StepResult:
+        created = outside.tenants.create(project_id)
+        location = outside.tenants.location(project_id)
         with control.tx(context.clock.now()) as tx:
-            tx.set_tenant_database(project_id, location)
+            tx.projects.set_tenant_database(project_id, location)
         return "done", {"location": location, "created": created}
 
-    def apply_schema() -> StepOutcome:
-        sql, source = adapters.tenant_schema()
-        tables = adapters.tenants.apply_schema(project_id, sql)
+    def apply_schema() -> StepResult:
+        sql, source = load_tenant_schema(context.settings)
+        tables = outside.tenants.apply_schema(project_id, sql)
         return "done", {"source": source, "tables": tables}
 
     def register(service: str) -> Any:
-        def step() -> StepOutcome:
-            if not adapters.services.configured(service):
+        def step() -> StepResult:
+            if not outside.services.configured(service):
                 return "skipped", {"reason": f"services.{service}.url is not set"}
-            return "done", adapters.services.register(service, payload.model_dump())
+            return "done", outside.services.register(service, payload.model_dump())
 
         return step
 
-    def generate_keys() -> StepOutcome:
+    def generate_keys() -> StepResult:
         created = []
         with control.tx(context.clock.now()) as tx:
             for kind in ("publishable", "secret"):
-                key = apikeys.generate(kind)
-                key_id = apikeys.new_key_id()
-                version = tx.last_key_version(project_id, kind) + 1
-                prefix = apikeys.display_prefix(key)
-                tx.insert_key(key_id, project_id, kind, version, prefix, apikeys.digest(key))
-                tx.audit(
+                key = apikeys.issue(tx, project_id, kind, apikeys.new_key_id())
+                tx.audit.append(
                     context.actor,
                     "key.created",
                     project_id,
-                    f"key:{key_id}",
-                    {"kind": kind, "version": version, "prefix": prefix},
+                    f"key:{key.id}",
+                    {"kind": kind, "version": key.version, "prefix": key.prefix},
                 )
-                context.reveal(f"{kind}_key", key)
-                created.append({"id": key_id, "kind": kind, "prefix": prefix})
+                context.reveal(f"{kind}_key", key.secret)
+                created.append({"id": key.id, "kind": kind, "prefix": key.prefix})
         return "done", {"keys": created}
 
-    def activate() -> StepOutcome:
+    def activate() -> StepResult:
         with control.tx(context.clock.now()) as tx:
-            tx.set_project_status(project_id, "active")
-            tx.audit(context.actor, "project.provisioned", project_id)
-            adapters.notifier.to_owner(
+            tx.projects.set_status(project_id, "active")
+            tx.audit.append(context.actor, "project.provisioned", project_id)
+            context.notifier.to_owner(
                 tx,
                 payload.owner_id,
                 project_id,
@@ -144,7 +136,7 @@ def provision_project(payload: ProvisionPayload, context: JobContext) -> dict[st
             mark_failed(context, project_id, payload.owner_id, failed_step(exc), exc)
         raise
     finally:
-        adapters.notifier.deliver_due()
+        context.notifier.deliver_due()
     return summary(context, project_id)
 
 
@@ -153,8 +145,8 @@ def mark_failed(
 ) -> None:
     error = f"{type(exc).__name__}: {exc}"
     with ControlPlane(context.store).tx(context.clock.now()) as tx:
-        tx.set_project_status(project_id, "failed", step, error)
-        tx.audit(
+        tx.projects.set_status(project_id, "failed", step, error)
+        tx.audit.append(
             context.actor,
             "project.provision_failed",
             project_id,
@@ -162,39 +154,14 @@ def mark_failed(
         )
         subject = f"Provisioning of {project_id} failed"
         body = f"Step {step or '?'} failed: {error}. `pjobs deprovision {project_id}` cleans up."
-        context.adapters.notifier.to_owner(tx, owner_id, project_id, subject, body)
-        context.adapters.notifier.to_operators(tx, project_id, subject, body)
-
-
-def summary(context: JobContext, project_id: str) -> dict[str, Any]:
-    """The project, its steps and its keys (never a secret): the job's result."""
-    with ControlPlane(context.store).tx(context.clock.now(), write=False) as tx:
-        project = tx.get_project(project_id)
-        steps = tx.steps(project_id)
-        keys = tx.list_keys(project_id)
-    assert project is not None
-    return {
-        "project_id": project.id,
-        "status": project.status,
-        "tenant_database": project.tenant_database,
-        "steps": {name: step.outcome for name, step in steps.items()},
-        "keys": [
-            {
-                "id": k.id,
-                "kind": k.kind,
-                "version": k.version,
-                "prefix": k.prefix,
-                "status": k.status,
-            }
-            for k in keys
-        ],
-    }
+        context.notifier.to_owner(tx, owner_id, project_id, subject, body)
+        context.notifier.to_operators(tx, project_id, subject, body)
 
 
 JOB_TYPE = JobType(
-    name="provision_project",
-    payload=ProvisionPayload,
-    handler=provision_project,
-    retry=RetryPolicy(max_attempts=3, base_delay=2.0, max_delay=300.0),
+    "provision_project",
+    ProvisionPayload,
+    provision_project,
+    RetryPolicy(3, 2.0, 300.0),
     description="create a project: tenant database, schema, services, API keys",
 )

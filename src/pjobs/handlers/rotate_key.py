@@ -7,9 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pjobs import apikeys
+from pjobs import apikeys, ids
 from pjobs.control import ControlPlane
-from pjobs.handlers.lifecycle import KEY_ID_PATTERN
 from pjobs.jobtypes import ONE_SHOT, JobContext, JobType, PermanentFailure
 from pjobs.store import Store
 from pjobs.timeutil import Clock
@@ -18,11 +17,11 @@ from pjobs.timeutil import Clock
 class RotateKeyPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key_id: str = Field(pattern=KEY_ID_PATTERN)
+    key_id: str = Field(pattern=ids.KEY_ID.pattern)
     grace_seconds: float = Field(86_400, ge=0, le=90 * 86_400)
     revoke_now: bool = False
     # Chosen when the job is enqueued, so running the job twice rotates once.
-    new_key_id: str = Field(default_factory=apikeys.new_key_id, pattern=KEY_ID_PATTERN)
+    new_key_id: str = Field(default_factory=apikeys.new_key_id, pattern=ids.KEY_ID.pattern)
 
 
 def rotate_key(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]:
@@ -32,11 +31,11 @@ def rotate_key(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]
     control = ControlPlane(context.store)
     now = context.clock.now()
     with control.tx(now) as tx:
-        old = tx.get_key(payload.key_id)
+        old = tx.keys.get(payload.key_id)
         if old is None:
             raise PermanentFailure(f"no API key {payload.key_id}")
         if old.replaced_by == payload.new_key_id:  # this job already did it
-            new = tx.get_key(payload.new_key_id)
+            new = tx.keys.get(payload.new_key_id)
             assert new is not None
             return _result(old.id, new.id, new.version, new.prefix, old.status, None)
         if old.status != "active":
@@ -44,19 +43,15 @@ def rotate_key(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]
             raise PermanentFailure(
                 f"API key {old.id} is {old.status}{detail}: only active keys rotate"
             )
-        project = tx.get_project(old.project_id)
+        project = tx.projects.get(old.project_id)
         if project is None or project.status == "deprovisioned":
             raise PermanentFailure(f"project {old.project_id} is deprovisioned")
-        key = apikeys.generate(old.kind)
-        version = tx.last_key_version(old.project_id, old.kind) + 1
-        prefix = apikeys.display_prefix(key)
-        tx.insert_key(
-            payload.new_key_id, old.project_id, old.kind, version, prefix, apikeys.digest(key)
-        )
+        new_key = apikeys.issue(tx, old.project_id, old.kind, payload.new_key_id)
+        version, prefix = new_key.version, new_key.prefix
         status: Literal["expiring", "revoked"] = "revoked" if payload.revoke_now else "expiring"
         expires_at = now if payload.revoke_now else now + timedelta(seconds=payload.grace_seconds)
-        tx.retire_key(old.id, status, expires_at, payload.new_key_id)
-        tx.audit(
+        tx.keys.retire(old.id, status, expires_at, payload.new_key_id)
+        tx.audit.append(
             context.actor,
             "key.rotated",
             old.project_id,
@@ -73,15 +68,15 @@ def rotate_key(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]
         ending = (
             "revoked now" if payload.revoke_now else f"valid until {expires_at:%Y-%m-%d %H:%M} UTC"
         )
-        context.adapters.notifier.to_owner(
+        context.notifier.to_owner(
             tx,
             project.owner_id,
             project.id,
             f"API key rotated for {project.id}",
             f"The {old.kind} key {old.prefix}… was replaced by {prefix}…; the old one is {ending}.",
         )
-        context.reveal(f"{old.kind}_key", key)
-    context.adapters.notifier.deliver_due()
+        context.reveal(f"{old.kind}_key", new_key.secret)
+    context.notifier.deliver_due()
     return _result(old.id, payload.new_key_id, version, prefix, status, expires_at)
 
 
@@ -102,16 +97,16 @@ def expire_keys(store: Store, clock: Clock, actor: str) -> list[tuple[str, str]]
     """The sweep: marks `expiring` keys past their expiry `expired`, with an audit event
     each. Returns (key id, project id) of each key it expired."""
     with ControlPlane(store).tx(clock.now()) as tx:
-        expired = tx.expire_keys()
+        expired = tx.keys.expire_due()
         for key_id, project_id in expired:
-            tx.audit(actor, "key.expired", project_id, f"key:{key_id}")
+            tx.audit.append(actor, "key.expired", project_id, f"key:{key_id}")
     return expired
 
 
 JOB_TYPE = JobType(
-    name="rotate_key",
-    payload=RotateKeyPayload,
-    handler=rotate_key,
-    retry=ONE_SHOT,
+    "rotate_key",
+    RotateKeyPayload,
+    rotate_key,
+    ONE_SHOT,
     description="create the next version of an API key; the old one expires after a grace",
 )

@@ -15,9 +15,11 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from pjobs.errors import UnavailableError
-from pjobs.store.base import EnqueueResult, NewJob, Outcome, SqlStore, iter_chunks
+from pjobs.errors import DatabaseUnavailable, PjobsError
+from pjobs.store.base import SqlStore, iter_chunks
+from pjobs.store.errors import first_line, postgres_error
 from pjobs.store.queries import Migration
+from pjobs.store.records import EnqueueResult, NewJob, Outcome
 
 CONNECT_TIMEOUT_SECONDS = 5
 INSERT_CHUNK = 20_000
@@ -25,14 +27,8 @@ INSERT_CHUNK = 20_000
 WAIT_SLICE_SECONDS = 0.5
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 class PostgresStore(SqlStore):
     dialect = "postgresql"
-    unique_violation = psycopg.errors.UniqueViolation
 
     def __init__(self, url: str, display_url: str, pool_size: int = 4) -> None:
         super().__init__()
@@ -47,20 +43,24 @@ class PostgresStore(SqlStore):
         try:
             psycopg.connect(url, **self._connect_kwargs).close()
         except psycopg.Error as exc:
-            raise self.unavailable(exc) from None
+            raise self.translate(exc) from None
+        # A connection is checked as it leaves the pool, so a backend terminated while
+        # idle costs one reconnect, not a failed statement and a poll interval.
         self._pool = ConnectionPool(
             url,
             min_size=1,
             max_size=max(pool_size, 1),
             kwargs=self._connect_kwargs,
+            check=ConnectionPool.check_connection,
             open=True,
             name="pjobs",
         )
         self._listener: psycopg.Connection[Any] | None = None
 
-    def unavailable(self, exc: BaseException) -> UnavailableError:
-        return UnavailableError(
-            f"PostgreSQL at {self._display_url} is unavailable: {_first_line(exc)}"
+    def translate(self, exc: psycopg.Error) -> PjobsError:
+        """The pjobs error of this kind (unavailable when the kind is not known)."""
+        return postgres_error(exc, self._display_url) or DatabaseUnavailable(
+            f"PostgreSQL at {self._display_url} is unavailable: {first_line(exc)}"
         )
 
     @contextmanager
@@ -68,8 +68,11 @@ class PostgresStore(SqlStore):
         try:
             with self._pool.connection() as conn, conn.cursor() as cursor:
                 yield cursor
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise self.unavailable(exc) from None
+        except psycopg.Error as exc:
+            translated = postgres_error(exc, self._display_url)
+            if translated is None:
+                raise
+            raise translated from None
 
     def ts(self, value: datetime | None) -> datetime | None:
         return value
@@ -88,20 +91,21 @@ class PostgresStore(SqlStore):
 
     # -- the operations whose mechanics are PostgreSQL's own ------------------------------
 
-    def enqueue(self, jobs: Sequence[NewJob], now: datetime) -> list[EnqueueResult]:
+    def enqueue_on(
+        self, cursor: psycopg.Cursor[Any], jobs: Sequence[NewJob], now: datetime
+    ) -> list[EnqueueResult]:
         if not jobs:
             return []
         results: list[EnqueueResult] = []
-        with self.transaction() as cursor:
-            for chunk in iter_chunks(jobs, INSERT_CHUNK):
-                cursor.execute(self.queries["reserve_job_ids"], {"count": len(chunk)})
-                ids = [row[0] for row in cursor.fetchall()]
-                if any(job.idempotency_key or job.worker_id for job in chunk):
-                    results.extend(self._insert_keyed(cursor, ids, chunk, now))
-                else:
-                    self._copy_in(cursor, ids, chunk, now)
-                    results.extend(EnqueueResult(job_id, True) for job_id in ids)
-            cursor.execute(self.queries["notify_jobs"])
+        for chunk in iter_chunks(jobs, INSERT_CHUNK):
+            cursor.execute(self.queries["reserve_job_ids"], {"count": len(chunk)})
+            ids = [row[0] for row in cursor.fetchall()]
+            if any(job.idempotency_key or job.worker_id for job in chunk):
+                results.extend(self._insert_keyed(cursor, ids, chunk, now))
+            else:
+                self._copy_in(cursor, ids, chunk, now)
+                results.extend(EnqueueResult(job_id, True) for job_id in ids)
+        cursor.execute(self.queries["notify_jobs"])  # delivered when the caller commits
         return results
 
     def _copy_in(
@@ -162,10 +166,10 @@ class PostgresStore(SqlStore):
             for job_id, job in zip(ids, jobs, strict=True)
         ]
 
-    def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
+    def acknowledge(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
         with self.transaction() as cursor:
             cursor.execute(
-                self.queries["finish_jobs"],
+                self.queries["acknowledge_jobs"],
                 {
                     "worker_id": worker_id,
                     "ids": [o.job_id for o in outcomes],
@@ -202,4 +206,4 @@ class PostgresStore(SqlStore):
             if self._listener is not None:
                 self._listener.close()
                 self._listener = None
-            raise self.unavailable(exc) from None
+            raise self.translate(exc) from None

@@ -6,15 +6,18 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pjobs.errors import TemporaryError, UnavailableError
-from pjobs.store.base import EnqueueResult, NewJob, Outcome, SqlStore
+from pjobs.errors import DatabaseUnavailable
+from pjobs.store.base import SqlStore
+from pjobs.store.errors import sqlite_error
 from pjobs.store.queries import Migration
+from pjobs.store.records import EnqueueResult, NewJob, Outcome
 
 BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -26,9 +29,23 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new file to WAL (the mode stays with the file). Two processes opening a new
+    file at once can get SQLITE_BUSY here without the busy handler being asked, so retry."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class SQLiteStore(SqlStore):
     dialect = "sqlite"
-    unique_violation = sqlite3.IntegrityError
 
     def __init__(self, path: str) -> None:
         super().__init__()
@@ -36,7 +53,7 @@ class SQLiteStore(SqlStore):
         try:
             create_private_file(self.path)
         except OSError as exc:
-            raise UnavailableError(f"cannot create SQLite database {self.path}: {exc}") from None
+            raise DatabaseUnavailable(f"cannot create SQLite database {self.path}: {exc}") from None
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -51,11 +68,13 @@ class SQLiteStore(SqlStore):
                     isolation_level=None,
                     check_same_thread=False,
                 )
-                conn.execute("PRAGMA journal_mode = WAL")
+                _use_wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA foreign_keys = ON")
             except sqlite3.Error as exc:
-                raise UnavailableError(f"cannot open SQLite database {self.path}: {exc}") from None
+                raise sqlite_error(exc, str(self.path)) or DatabaseUnavailable(
+                    f"cannot open SQLite database {self.path}: {exc}"
+                ) from None
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
@@ -66,24 +85,21 @@ class SQLiteStore(SqlStore):
         conn = self._connection()
         try:
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        except sqlite3.OperationalError as exc:
-            raise self._translate(exc) from None
-        try:
             yield conn.cursor()
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            # After a failed COMMIT SQLite may have rolled back already: a second error
+            # from ROLLBACK must not hide the first.
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            if isinstance(exc, sqlite3.Error):
+                translated = sqlite_error(exc, str(self.path))
+                if translated is not None:
+                    raise translated from None
             raise
-        else:
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                conn.execute("ROLLBACK")
-                raise self._translate(exc) from None
-
-    def _translate(self, exc: sqlite3.OperationalError) -> Exception:
-        if "locked" in str(exc) or "busy" in str(exc):
-            return TemporaryError(f"SQLite database {self.path} is busy: {exc}; try again")
-        return UnavailableError(f"SQLite database {self.path}: {exc}")
 
     def ts(self, value: datetime | None) -> str | None:
         if value is None:
@@ -115,66 +131,67 @@ class SQLiteStore(SqlStore):
 
     # -- the operations whose mechanics are SQLite's own ----------------------------------
 
-    def enqueue(self, jobs: Sequence[NewJob], now: datetime) -> list[EnqueueResult]:
+    def enqueue_on(
+        self, cursor: sqlite3.Cursor, jobs: Sequence[NewJob], now: datetime
+    ) -> list[EnqueueResult]:
         if not jobs:
             return []
         q, ts, now_text = self.queries, self.ts, self.ts(now)
-        with self.transaction() as cursor:
-            cursor.execute(q["last_job_id"])
-            first = int(cursor.fetchone()[0]) + 1
-            times: dict[datetime | None, str | None] = {None: None}
+        cursor.execute(q["last_job_id"])
+        first = int(cursor.fetchone()[0]) + 1
+        times: dict[datetime | None, str | None] = {None: None}
 
-            def text(value: datetime | None) -> str | None:
-                # A batch shares its run_at: format each distinct time once.
-                if value not in times:
-                    times[value] = ts(value)
-                return times[value]
+        def text(value: datetime | None) -> str | None:
+            # A batch shares its run_at: format each distinct time once.
+            if value not in times:
+                times[value] = ts(value)
+            return times[value]
 
-            ids = range(first, first + len(jobs))
-            if not any(job.idempotency_key or job.worker_id for job in jobs):
-                rows: list[tuple[Any, ...]] = [
-                    (
-                        job.type,
-                        job.queue,
-                        job.payload,
-                        job.priority,
-                        job.max_attempts,
-                        text(job.run_at),
-                    )
-                    for job in jobs
-                ]
-                cursor.execute(
-                    q["insert_queued_jobs"],
-                    {"first": first, "now": now_text, "rows": json.dumps(rows)},
-                )
-                return [EnqueueResult(job_id, True) for job_id in ids]
-            rows = [
+        ids = range(first, first + len(jobs))
+        if not any(job.idempotency_key or job.worker_id for job in jobs):
+            rows: list[tuple[Any, ...]] = [
                 (
                     job.type,
                     job.queue,
                     job.payload,
                     job.priority,
-                    "queued" if job.worker_id is None else "running",
-                    0 if job.worker_id is None else 1,
                     job.max_attempts,
                     text(job.run_at),
-                    None if job.worker_id is None else now_text,
-                    job.worker_id,
-                    text(job.lease_expires_at),
-                    job.idempotency_key,
                 )
                 for job in jobs
             ]
             cursor.execute(
-                q["insert_jobs"], {"first": first, "now": now_text, "rows": json.dumps(rows)}
+                q["insert_queued_jobs"],
+                {"first": first, "now": now_text, "rows": json.dumps(rows)},
             )
-            if cursor.rowcount == len(jobs):
-                return [EnqueueResult(job_id, True) for job_id in ids]
-            cursor.execute(q["inserted_job_ids"], {"first": first, "last": ids[-1]})
-            inserted = {row[0] for row in cursor.fetchall()}
-            keys = [job.idempotency_key for job in jobs if job.idempotency_key]
-            cursor.execute(q["active_jobs_by_key"], {"keys": json.dumps(keys)})
-            by_key = dict(cursor.fetchall())
+            return [EnqueueResult(job_id, True) for job_id in ids]
+        rows = [
+            (
+                job.type,
+                job.queue,
+                job.payload,
+                job.priority,
+                "queued" if job.worker_id is None else "running",
+                0 if job.worker_id is None else 1,
+                job.max_attempts,
+                text(job.run_at),
+                None if job.worker_id is None else now_text,
+                job.worker_id,
+                text(job.lease_expires_at),
+                job.idempotency_key,
+            )
+            for job in jobs
+        ]
+        cursor.execute(
+            q["insert_jobs"], {"first": first, "now": now_text, "rows": json.dumps(rows)}
+        )
+        if cursor.rowcount == len(jobs):
+            return [EnqueueResult(job_id, True) for job_id in ids]
+        cursor.execute(q["inserted_job_ids"], {"first": first, "last": ids[-1]})
+        inserted = {row[0] for row in cursor.fetchall()}
+        keys = [job.idempotency_key for job in jobs if job.idempotency_key]
+        cursor.execute(q["active_jobs_by_key"], {"keys": json.dumps(keys)})
+        by_key = dict(cursor.fetchall())
         return [
             EnqueueResult(job_id, True)
             if job_id in inserted
@@ -182,11 +199,11 @@ class SQLiteStore(SqlStore):
             for job_id, job in zip(ids, jobs, strict=True)
         ]
 
-    def finish(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
+    def acknowledge(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
         ts = self.ts
         with self.transaction() as cursor:
             cursor.execute(
-                self.queries["finish_jobs"],
+                self.queries["acknowledge_jobs"],
                 {
                     "worker_id": worker_id,
                     "outcomes": json.dumps(

@@ -47,14 +47,7 @@ WHERE id IN (
 )
 RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at;
 
--- name: claim_job
-UPDATE jobs
-SET state = 'running', attempts = attempts + 1, worker_id = %(worker_id)s,
-    started_at = %(now)s, lease_expires_at = %(lease_expires_at)s
-WHERE id = %(id)s AND state = 'queued'
-RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at;
-
--- name: finish_jobs
+-- name: acknowledge_jobs
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone.
 WITH outcome AS (
     SELECT * FROM unnest(%(ids)s::bigint[], %(states)s::text[], %(attempts)s::int[],
@@ -82,10 +75,6 @@ SELECT o.id, o.attempt, %(worker_id)s,
        o.started_at, o.finished_at, o.error, o.traceback
 FROM outcome AS o JOIN acknowledged AS a ON a.id = o.id
 RETURNING job_id;
-
--- name: renew_leases
-UPDATE jobs SET lease_expires_at = %(lease_expires_at)s
-WHERE worker_id = %(worker_id)s AND state = 'running';
 
 -- name: release_jobs
 UPDATE jobs
@@ -120,53 +109,6 @@ SELECT e.id, e.attempts, e.worker_id, 'lost', e.started_at, %(now)s,
 FROM expired AS e JOIN moved AS m ON m.id = e.id
 RETURNING job_id;
 
--- name: cancel_job
-UPDATE jobs SET state = 'cancelled', finished_at = %(now)s
-WHERE id = %(id)s AND state = 'queued'
-RETURNING id;
-
--- name: retry_job
-UPDATE jobs
-SET state = 'queued', attempts = 0, rescues = 0, run_at = %(now)s, finished_at = NULL,
-    started_at = NULL, result = NULL
-WHERE id = %(id)s AND state IN ('failed', 'cancelled')
-RETURNING id;
-
--- name: purge_jobs
-DELETE FROM jobs
-WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < %(before)s;
-
--- name: count_purgeable
-SELECT count(*) FROM jobs
-WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < %(before)s;
-
--- name: get_job
-SELECT id, type, queue, payload, priority, state, attempts, max_attempts, rescues, run_at,
-       created_at, started_at, finished_at, worker_id, lease_expires_at, idempotency_key,
-       result, last_error
-FROM jobs WHERE id = %(id)s;
-
--- name: list_jobs
-SELECT id, type, queue, payload, priority, state, attempts, max_attempts, rescues, run_at,
-       created_at, started_at, finished_at, worker_id, lease_expires_at, idempotency_key,
-       result, last_error
-FROM jobs
-WHERE (%(state)s::text IS NULL OR state = %(state)s::text)
-  AND (%(type)s::text IS NULL OR type = %(type)s::text)
-  AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
-ORDER BY id DESC
-LIMIT %(limit)s;
-
--- name: job_attempts
-SELECT attempt, worker_id, outcome, started_at, finished_at, error, traceback
-FROM job_attempts WHERE job_id = %(id)s ORDER BY id;
-
--- name: count_jobs
-SELECT state, type, count(*) FROM jobs GROUP BY state, type ORDER BY state, type;
-
--- name: oldest_due
-SELECT min(run_at) FROM jobs WHERE state = 'queued' AND run_at <= %(now)s;
-
 -- name: migrations_table_exists
 SELECT to_regclass('schema_migrations') IS NOT NULL;
 
@@ -179,9 +121,3 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 -- name: lock_migrations
 SELECT pg_advisory_xact_lock(7235004113);
-
--- name: current_version
-SELECT coalesce(max(version), 0) FROM schema_migrations;
-
--- name: record_migration
-INSERT INTO schema_migrations (version, name, applied_at) VALUES (%(version)s, %(name)s, %(now)s);

@@ -51,14 +51,7 @@ WHERE id IN (
 )
 RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at;
 
--- name: claim_job
-UPDATE jobs
-SET state = 'running', attempts = attempts + 1, worker_id = :worker_id,
-    started_at = :now, lease_expires_at = :lease_expires_at
-WHERE id = :id AND state = 'queued'
-RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at;
-
--- name: finish_jobs
+-- name: acknowledge_jobs
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone.
 -- :outcomes is a JSON array of [id, state, finished_at, run_at, result, error].
 UPDATE jobs
@@ -85,10 +78,6 @@ SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(va
        json_extract(value, '$[6]'), json_extract(value, '$[7]')
 FROM json_each(:attempts);
 
--- name: renew_leases
-UPDATE jobs SET lease_expires_at = :lease_expires_at
-WHERE worker_id = :worker_id AND state = 'running';
-
 -- name: release_job
 UPDATE jobs
 SET state = 'queued', attempts = attempts - 1, worker_id = NULL, lease_expires_at = NULL,
@@ -112,53 +101,6 @@ SET state = CASE WHEN :exhausted THEN 'failed' ELSE 'queued' END,
     last_error = :error
 WHERE id = :id AND state = 'running';
 
--- name: cancel_job
-UPDATE jobs SET state = 'cancelled', finished_at = :now
-WHERE id = :id AND state = 'queued'
-RETURNING id;
-
--- name: retry_job
-UPDATE jobs
-SET state = 'queued', attempts = 0, rescues = 0, run_at = :now, finished_at = NULL,
-    started_at = NULL, result = NULL
-WHERE id = :id AND state IN ('failed', 'cancelled')
-RETURNING id;
-
--- name: purge_jobs
-DELETE FROM jobs
-WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < :before;
-
--- name: count_purgeable
-SELECT count(*) FROM jobs
-WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < :before;
-
--- name: get_job
-SELECT id, type, queue, payload, priority, state, attempts, max_attempts, rescues, run_at,
-       created_at, started_at, finished_at, worker_id, lease_expires_at, idempotency_key,
-       result, last_error
-FROM jobs WHERE id = :id;
-
--- name: list_jobs
-SELECT id, type, queue, payload, priority, state, attempts, max_attempts, rescues, run_at,
-       created_at, started_at, finished_at, worker_id, lease_expires_at, idempotency_key,
-       result, last_error
-FROM jobs
-WHERE (:state IS NULL OR state = :state)
-  AND (:type IS NULL OR type = :type)
-  AND (:queue IS NULL OR queue = :queue)
-ORDER BY id DESC
-LIMIT :limit;
-
--- name: job_attempts
-SELECT attempt, worker_id, outcome, started_at, finished_at, error, traceback
-FROM job_attempts WHERE job_id = :id ORDER BY id;
-
--- name: count_jobs
-SELECT state, type, count(*) FROM jobs GROUP BY state, type ORDER BY state, type;
-
--- name: oldest_due
-SELECT min(run_at) FROM jobs WHERE state = 'queued' AND run_at <= :now;
-
 -- name: migrations_table_exists
 SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations';
 
@@ -168,9 +110,3 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     name TEXT NOT NULL,
     applied_at TEXT NOT NULL
 );
-
--- name: current_version
-SELECT coalesce(max(version), 0) FROM schema_migrations;
-
--- name: record_migration
-INSERT INTO schema_migrations (version, name, applied_at) VALUES (:version, :name, :now);

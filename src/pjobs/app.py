@@ -1,0 +1,119 @@
+"""The composition root: settings → store → clock → HTTP client → integrations →
+notifier → job-type registry → queue, wired in this one place, each built on first use
+(so a command pays only for what it touches)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
+
+    from pjobs.adapters import Integrations
+    from pjobs.config import Settings
+    from pjobs.jobtypes import JobContext, Registry
+    from pjobs.notify import Notifier
+    from pjobs.queue import JobQueue
+    from pjobs.store import Store
+    from pjobs.timeutil import Clock
+
+
+class App:
+    """Everything a command or a worker needs, for one set of settings.
+
+    Tests pass their own clock, an open store, or an httpx transport; what the App opened
+    itself it closes.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        store: Store | None = None,
+        transport: httpx.BaseTransport | None = None,
+        check_schema: bool = True,
+    ) -> None:
+        self.settings = settings
+        self._given_clock = clock
+        self._transport = transport
+        self._check_schema = check_schema
+        if store is not None:
+            self.__dict__["store"] = store
+        self._owns_store = store is None
+
+    @cached_property
+    def clock(self) -> Clock:
+        from pjobs.timeutil import SystemClock
+
+        return self._given_clock or SystemClock()
+
+    @cached_property
+    def store(self) -> Store:
+        from pjobs.dburl import database_url
+        from pjobs.store import open_store
+
+        return open_store(
+            database_url(self.settings),
+            pool_size=self.settings.worker.concurrency + 2,
+            check_schema=self._check_schema,
+        )
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        from pjobs.adapters.http import build_http_client
+
+        return build_http_client(self._transport)
+
+    @cached_property
+    def integrations(self) -> Integrations:
+        from pjobs.adapters import Integrations
+
+        return Integrations(self.settings, lambda: self.http)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        from pjobs.notify import Notifier
+
+        return Notifier(self.store, self.settings, self.clock, self.integrations.telegram)
+
+    @cached_property
+    def registry(self) -> Registry:
+        from pjobs.plugins import load_registry
+
+        return load_registry(self.settings)
+
+    @cached_property
+    def queue(self) -> JobQueue:
+        from pjobs.queue import JobQueue
+
+        self.registry  # noqa: B018  (a configuration error surfaces before any connection)
+        return JobQueue(self)
+
+    def context(
+        self, job_id: int, attempt: int, max_attempts: int, revealed: dict[str, str] | None = None
+    ) -> JobContext:
+        """What a handler gets for one attempt of a job."""
+        from pjobs.jobtypes import JobContext
+
+        return JobContext(
+            job_id,
+            attempt,
+            max_attempts,
+            self.store,
+            self.clock,
+            self.settings,
+            self.registry,
+            self.integrations,
+            self.notifier,
+            {} if revealed is None else revealed,
+        )
+
+    def close(self) -> None:
+        if "http" in self.__dict__:
+            self.http.close()
+        if self._owns_store and "store" in self.__dict__:
+            self.store.close()
+        for built in ("store", "http", "integrations", "notifier", "queue"):
+            self.__dict__.pop(built, None)

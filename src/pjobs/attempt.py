@@ -1,0 +1,79 @@
+"""One attempt of a claimed job: validate its payload, run its handler, and say how it
+ended (succeeded, retry at a time, or failed for good); it never raises for a job's fault."""
+
+from __future__ import annotations
+
+import json
+import random
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from pjobs.jobtypes import JobContext, PermanentFailure, Registry, RetryAfter
+from pjobs.store.records import ClaimedJob, Outcome
+
+if TYPE_CHECKING:
+    from pjobs.timeutil import Clock
+
+ContextFactory = Callable[[ClaimedJob], JobContext]
+
+
+def result_json(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return json.dumps(value, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def run_attempt(
+    job: ClaimedJob,
+    registry: Registry,
+    context_for: ContextFactory,
+    clock: Clock,
+    rng: random.Random | None = None,
+) -> Outcome:
+    """Run one attempt of a claimed job and say how it ended (never raises Exception)."""
+    started = clock.now()
+
+    def failed(error: str, retry_in: float | None, trace: str | None = None) -> Outcome:
+        finished = clock.now()
+        if retry_in is not None and job.attempt < job.max_attempts:
+            return Outcome(
+                job.id,
+                job.attempt,
+                "queued",
+                started,
+                finished,
+                None,
+                error,
+                trace,
+                run_at=finished + timedelta(seconds=retry_in),
+            )
+        return Outcome(job.id, job.attempt, "failed", started, finished, None, error, trace)
+
+    job_type = registry.find(job.type)
+    if job_type is None:
+        return failed(f"unknown job type {job.type!r}: no handler is registered here", None)
+    try:
+        payload = job_type.payload.model_validate(job.payload)
+    except ValidationError as exc:
+        return failed(f"invalid payload: {exc.errors()[0]['msg']}", None)
+    try:
+        value = job_type.handler(payload, context_for(job))
+        result = result_json(value)
+    except PermanentFailure as exc:
+        return failed(f"{exc}", None, traceback.format_exc())
+    except RetryAfter as exc:
+        return failed(f"{exc}", exc.seconds, traceback.format_exc())
+    except Exception as exc:
+        delay = job_type.retry.delay(job.attempt, rng)
+        return failed(f"{type(exc).__name__}: {exc}", delay, traceback.format_exc())
+    return Outcome(job.id, job.attempt, "succeeded", started, clock.now(), result)

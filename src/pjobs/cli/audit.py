@@ -1,0 +1,35 @@
+"""`pjobs audit …`: the append-only audit trail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pjobs.cli.options import JsonOption, LimitOption, ProjectFilterOption
+from pjobs.cli.runtime import runtime
+
+app = typer.Typer(help="The append-only audit trail.", no_args_is_help=True)
+
+AUDIT_COLUMNS = ("id", "at", "actor", "action", ("project", "project_id"), "target", "data")
+
+
+@app.command("list")
+def list_audit(
+    ctx: typer.Context,
+    project: ProjectFilterOption = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only events since: an ISO time or a duration ago (2h).")
+    ] = None,
+    limit: LimitOption = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """Audit events, oldest first."""
+    from pjobs.cli.output import print_records
+    from pjobs.timeutil import parse_time
+
+    rt = runtime(ctx)
+    start = parse_time(since, rt.clock()) if since else None
+    with rt.control() as tx:
+        events = tx.audit.list(project, start, limit)
+    print_records("events", events, AUDIT_COLUMNS, as_json)

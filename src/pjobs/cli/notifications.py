@@ -1,0 +1,56 @@
+"""`pjobs notifications …`: the outbox of messages to owners and operators."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pjobs.cli.options import JsonOption, LimitOption, ProjectFilterOption
+from pjobs.cli.runtime import runtime
+
+app = typer.Typer(help="The notification outbox.", no_args_is_help=True)
+
+NOTIFICATION_COLUMNS = (
+    "id",
+    "created_at",
+    ("project", "project_id"),
+    "recipient",
+    "channel",
+    "state",
+    "attempts",
+    "subject",
+    "last_error",
+)
+
+
+@app.command("list")
+def list_notifications(
+    ctx: typer.Context,
+    project: ProjectFilterOption = None,
+    state: Annotated[str | None, typer.Option(help="pending, sent or failed.")] = None,
+    limit: LimitOption = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """Notifications, oldest first, with channel and delivery state."""
+    from pjobs.cli.output import print_records
+    from pjobs.errors import UsageError
+
+    if state not in (None, "pending", "sent", "failed"):
+        raise UsageError("--state is pending, sent or failed")
+    rt = runtime(ctx)
+    with rt.control() as tx:
+        notes = tx.notifications.list(project, state, limit)
+    print_records("notifications", notes, NOTIFICATION_COLUMNS, as_json)
+
+
+@app.command("send")
+def send_notifications(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Deliver the notifications that are due (retries included; also done by serve)."""
+    from pjobs.cli.output import print_json, print_lines
+
+    sent, unsent = runtime(ctx).app().notifier.deliver_due(limit=10_000)
+    if as_json:
+        print_json({"sent": sent, "not_sent": unsent})
+    else:
+        print_lines([f"sent {sent}, not sent {unsent}"])

@@ -1,0 +1,51 @@
+"""The audit trail: append-only (the database refuses updates and deletes), one event per
+change, naming who did what to which project."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from pjobs.control.noun import Noun
+from pjobs.store.rows import JSON_TEXT
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    project_id: str | None
+    target: str | None
+    data: Annotated[dict[str, Any], JSON_TEXT]
+
+
+class Audit(Noun):
+    def append(
+        self,
+        actor: str,
+        action: str,
+        project_id: str | None,
+        target: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Append an audit event (the table refuses updates and deletes)."""
+        self.tx.run(
+            "insert_audit",
+            actor=actor,
+            action=action,
+            project_id=project_id,
+            target=target,
+            data=json.dumps(data or {}, sort_keys=True, default=str),
+        )
+
+    def list(
+        self, project_id: str | None = None, since: datetime | None = None, limit: int = 1000
+    ) -> list[AuditEvent]:
+        """Events oldest first, optionally of one project and since a time."""
+        return self.tx.records(
+            AuditEvent, "list_audit", project_id=project_id, since=since, limit=limit
+        )

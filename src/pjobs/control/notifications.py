@@ -1,0 +1,87 @@
+"""The notification outbox: every message to an owner or the operators, written in the
+same transaction as the change it reports, with its channel and delivery state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pjobs.control.noun import Noun
+
+Channel = Literal["log", "telegram"]
+DeliveryState = Literal["pending", "sent", "failed"]
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: int
+    created_at: datetime
+    project_id: str | None
+    recipient: str
+    channel: Channel
+    address: str | None
+    subject: str
+    body: str
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+
+
+class Notifications(Noun):
+    def insert(
+        self,
+        project_id: str | None,
+        recipient: str,
+        channel: Channel,
+        address: str | None,
+        subject: str,
+        body: str,
+    ) -> int:
+        """Queue a message (a `log` one counts as sent at once); its id."""
+        pending = channel != "log"
+        row = self.tx.row(
+            "insert_notification",
+            project_id=project_id,
+            recipient=recipient,
+            channel=channel,
+            address=address,
+            subject=subject,
+            body=body,
+            state="pending" if pending else "sent",
+            next_attempt_at=self.tx.now if pending else None,
+            sent_at=None if pending else self.tx.now,
+        )
+        assert row is not None
+        return int(row["id"])
+
+    def due(self, limit: int = 100) -> list[Notification]:
+        """Pending messages whose next attempt is due, oldest first."""
+        return self.tx.records(Notification, "due_notifications", limit=limit)
+
+    def attempted(
+        self,
+        notification_id: int,
+        state: DeliveryState,
+        next_attempt_at: datetime | None,
+        error: str | None,
+    ) -> None:
+        """Record a delivery attempt: sent, failed for good, or pending until a retry."""
+        self.tx.run(
+            "notification_attempted",
+            id=notification_id,
+            state=state,
+            next_attempt_at=next_attempt_at,
+            sent_at=self.tx.now if state == "sent" else None,
+            last_error=error,
+        )
+
+    def list(
+        self, project_id: str | None = None, state: str | None = None, limit: int = 1000
+    ) -> list[Notification]:
+        """Messages oldest first, optionally of one project and state."""
+        return self.tx.records(
+            Notification, "list_notifications", project_id=project_id, state=state, limit=limit
+        )

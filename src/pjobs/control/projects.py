@@ -1,0 +1,98 @@
+"""Projects (the tenants' units), and the steps provisioning and deprovisioning recorded
+for each, so a retry resumes after the last completed one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pjobs.control.noun import Noun
+from pjobs.store.rows import JSON_TEXT
+
+ProjectStatus = Literal["provisioning", "active", "suspended", "failed", "deprovisioned"]
+StepOutcome = Literal["done", "skipped"]
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    name: str
+    owner_id: str
+    region: str
+    plan: str
+    status: ProjectStatus
+    suspension_reason: str | None
+    protected: bool
+    tenant_database: str | None
+    failed_step: str | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Step:
+    step: str
+    outcome: StepOutcome
+    detail: Annotated[dict[str, Any], JSON_TEXT]
+    completed_at: datetime
+
+
+class Projects(Noun):
+    def insert(self, project_id: str, name: str, owner_id: str, region: str, plan: str) -> bool:
+        """Insert a project in `provisioning`; False if it already exists."""
+        cursor = self.tx.run(
+            "insert_project", id=project_id, name=name, owner_id=owner_id, region=region, plan=plan
+        )
+        return bool(cursor.rowcount == 1)
+
+    def get(self, project_id: str) -> Project | None:
+        """The project, or None."""
+        return self.tx.record(Project, "get_project", id=project_id)
+
+    def list(
+        self, status: str | None = None, owner_id: str | None = None, limit: int = 1000
+    ) -> list[Project]:
+        """Projects by id, optionally of one status or owner."""
+        return self.tx.records(
+            Project, "list_projects", status=status, owner_id=owner_id, limit=limit
+        )
+
+    def set_status(
+        self,
+        project_id: str,
+        status: ProjectStatus,
+        failed_step: str | None = None,
+        last_error: str | None = None,
+    ) -> None:
+        """Set the status (and the failed step and error, cleared when None)."""
+        self.tx.run(
+            "set_project_status",
+            id=project_id,
+            status=status,
+            failed_step=failed_step,
+            last_error=last_error,
+        )
+
+    def set_tenant_database(self, project_id: str, location: str | None) -> None:
+        """Record where the project's tenant database is (None: it has none)."""
+        self.tx.run("set_tenant_database", id=project_id, tenant_database=location)
+
+    def steps(self, project_id: str) -> dict[str, Step]:
+        """The recorded steps, by name, in the order they completed."""
+        steps = self.tx.records(Step, "project_steps", project_id=project_id)
+        return {step.step: step for step in steps}
+
+    def record_step(
+        self, project_id: str, step: str, outcome: StepOutcome, detail: dict[str, Any]
+    ) -> None:
+        """Record a completed (or skipped) step, replacing an earlier record of it."""
+        self.tx.run(
+            "record_step",
+            project_id=project_id,
+            step=step,
+            outcome=outcome,
+            detail=json.dumps(detail),
+        )

@@ -1,0 +1,59 @@
+"""One open transaction of the control plane: named queries by column name, and each noun
+of the control plane as an attribute (`tx.projects`, `tx.keys`, `tx.audit`, …)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pjobs.control.audit import Audit
+from pjobs.control.jobs import JobsOnTx
+from pjobs.control.keys import Keys
+from pjobs.control.notifications import Notifications
+from pjobs.control.owners import Owners
+from pjobs.control.projects import Projects
+from pjobs.store.rows import dict_rows
+
+if TYPE_CHECKING:
+    from pjobs.store import Store
+
+R = TypeVar("R")
+
+
+class ControlTx:
+    """The control-plane operations, on one open transaction, grouped by noun."""
+
+    def __init__(self, store: Store, cursor: Any, now: datetime) -> None:
+        self.store, self.cursor, self.now = store, cursor, now
+        self.owners = Owners(self)
+        self.projects = Projects(self)
+        self.keys = Keys(self)
+        self.audit = Audit(self)
+        self.notifications = Notifications(self)
+        self.jobs = JobsOnTx(self)
+
+    # -- queries ------------------------------------------------------------------------
+
+    def run(self, query: str, **params: Any) -> Any:
+        """Execute a named query; times become the driver's, `now` defaults to the tx's."""
+        converted = {
+            key: self.store.ts(value) if isinstance(value, datetime) else value
+            for key, value in params.items()
+        }
+        converted.setdefault("now", self.store.ts(self.now))
+        self.cursor.execute(self.store.queries[query], converted)
+        return self.cursor
+
+    def rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        return dict_rows(self.run(query, **params))
+
+    def row(self, query: str, **params: Any) -> dict[str, Any] | None:
+        rows = self.rows(query, **params)
+        return rows[0] if rows else None
+
+    def records(self, cls: type[R], query: str, **params: Any) -> list[R]:
+        return [self.store.record(cls, row) for row in self.rows(query, **params)]
+
+    def record(self, cls: type[R], query: str, **params: Any) -> R | None:
+        found = self.row(query, **params)
+        return None if found is None else self.store.record(cls, found)

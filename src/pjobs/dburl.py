@@ -1,0 +1,57 @@
+"""Database URLs: parsing `sqlite:///PATH` and `postgresql://…`, and showing them without
+their passwords."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pjobs.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pjobs.config import Settings
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    dialect: Literal["sqlite", "postgresql"]
+    target: str  # a file path for SQLite, a libpq conninfo URL for PostgreSQL
+
+    def redacted(self) -> str:
+        """The URL without its password, for output and logs."""
+        if self.dialect == "sqlite":
+            return (
+                f"sqlite:///{self.target.lstrip('/')}"
+                if self.target.startswith("/")
+                else (f"sqlite://{self.target}")
+            )
+        parts = urlsplit(self.target)
+        if parts.password is None:
+            return self.target
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+
+
+def parse_database_url(url: str) -> DatabaseURL:
+    if url.startswith("sqlite://"):
+        path = url[len("sqlite://") :]
+        if not path or path == "/":
+            raise ConfigError(f"invalid database URL {url!r}: sqlite:///PATH needs a file path")
+        return DatabaseURL("sqlite", path)
+    if url.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(url)
+        if not parts.hostname and "host=" not in parts.query:
+            raise ConfigError(f"invalid database URL {url!r}: no host (postgresql://HOST/DB)")
+        return DatabaseURL("postgresql", url)
+    shown = url if len(url) <= 80 else url[:77] + "..."
+    raise ConfigError(
+        f"invalid database URL {shown!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+    )
+
+
+def database_url(settings: Settings) -> DatabaseURL:
+    """The control database: the configured URL, else SQLite in the data directory."""
+    if settings.database_url:
+        return parse_database_url(settings.database_url)
+    return DatabaseURL("sqlite", str(settings.data_dir / "pjobs.db"))

@@ -1,0 +1,42 @@
+"""The identifiers pjobs accepts (project, owner, key, region, plan), written once for the
+command line, payload models and handlers. Checks are full matches: no trailing newline,
+no control character, no path or SQL can pass."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pjobs.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class IdRule:
+    """What one kind of identifier looks like."""
+
+    what: str  # e.g. "project id"
+    body: str  # the regular expression, without anchors
+
+    @property
+    def pattern(self) -> str:
+        """Anchored, for pydantic `Field(pattern=...)` (a full match there too)."""
+        return f"^{self.body}$"
+
+    def matches(self, value: str) -> bool:
+        return re.fullmatch(self.body, value) is not None
+
+    def check(self, value: str) -> str:
+        """`value` if it is valid; InvalidInputError (exit 65) naming the rule if not."""
+        if not self.matches(value):
+            shown = value if len(value) <= 80 else value[:77] + "..."
+            raise InvalidInputError(f"invalid {self.what} {shown!r}: expected {self.pattern}")
+        return value
+
+
+PROJECT_ID = IdRule("project id", r"[a-z][a-z0-9-]{2,62}")
+OWNER_ID = IdRule("owner id", r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}")
+REGION = IdRule("region", r"[a-z0-9][a-z0-9-]{1,31}")
+PLAN = IdRule("plan", r"[a-z][a-z0-9_-]{0,31}")
+KEY_ID = IdRule("API key id", r"key_[0-9a-f]{16}")
+TELEGRAM_CHAT_ID = IdRule("Telegram chat id", r"-?\d{1,20}|@\w{5,32}")
+EMAIL = IdRule("email address", r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")

@@ -1,0 +1,122 @@
+"""What the queue's tables hold, as Python values: jobs to insert, claimed jobs, outcomes
+of attempts, and the records operators read. Rows are read by column name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal, NamedTuple
+
+from pjobs.store.queries import Migration
+from pjobs.store.rows import JSON_VALUE
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+FINISHED_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+
+@dataclass(slots=True)
+class NewJob:
+    """A validated job to insert. With `worker_id` set it is inserted already claimed."""
+
+    type: str
+    payload: str  # JSON text, already validated against the job type's model
+    queue: str
+    priority: int
+    max_attempts: int
+    run_at: datetime
+    idempotency_key: str | None = None
+    worker_id: str | None = None
+    lease_expires_at: datetime | None = None
+
+
+class EnqueueResult(NamedTuple):
+    """A tuple, not a dataclass: batches create a hundred thousand of these at a time."""
+
+    id: int
+    created: bool  # False: an active job with the same idempotency key already existed
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: int
+    type: str
+    queue: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    priority: int
+    run_at: datetime
+    started_at: datetime
+
+    @classmethod
+    def from_row(
+        cls, row: Mapping[str, Any], payload: Any, run_at: Any, started: Any
+    ) -> ClaimedJob:
+        """Built by hand, not by `rows.build`: claims are the hot path."""
+        return cls(
+            row["id"],
+            row["type"],
+            row["queue"],
+            payload,
+            row["attempts"],
+            row["max_attempts"],
+            row["priority"],
+            run_at,
+            started,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt ended. `state` is the job's next state: queued means retry at run_at."""
+
+    job_id: int
+    attempt: int
+    state: Literal["succeeded", "queued", "failed"]
+    started_at: datetime
+    finished_at: datetime
+    result: str | None = None  # JSON text
+    error: str | None = None
+    traceback: str | None = None
+    run_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    id: int
+    type: str
+    queue: str
+    payload: Annotated[dict[str, Any], JSON_VALUE]
+    priority: int
+    state: JobState
+    attempts: int
+    max_attempts: int
+    rescues: int
+    run_at: datetime
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker_id: str | None
+    lease_expires_at: datetime | None
+    idempotency_key: str | None
+    result: Annotated[Any, JSON_VALUE]
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    attempt: int
+    worker_id: str | None
+    outcome: str
+    started_at: datetime | None
+    finished_at: datetime
+    error: str | None
+    traceback: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    current: int
+    latest: int
+    pending: tuple[Migration, ...]

@@ -1,0 +1,13 @@
+-- The append-only audit trail.
+-- Shared by both dialects (:name parameters); rows are read by column name.
+
+-- name: insert_audit
+INSERT INTO audit_events (at, actor, action, project_id, target, data)
+VALUES (:now, :actor, :action, :project_id, :target, :data);
+
+-- name: list_audit
+SELECT * FROM audit_events
+WHERE coalesce(project_id, '') = coalesce(:project_id, project_id, '')
+  AND at >= coalesce(:since, at)
+ORDER BY id
+LIMIT :limit;

@@ -1,0 +1,28 @@
+-- The notification outbox.
+-- Shared by both dialects (:name parameters); rows are read by column name.
+
+-- name: insert_notification
+INSERT INTO notifications (created_at, project_id, recipient, channel, address, subject, body,
+                           state, next_attempt_at, sent_at)
+VALUES (:now, :project_id, :recipient, :channel, :address, :subject, :body, :state,
+        :next_attempt_at, :sent_at)
+RETURNING id;
+
+-- name: due_notifications
+SELECT * FROM notifications
+WHERE state = 'pending' AND next_attempt_at <= :now
+ORDER BY id
+LIMIT :limit;
+
+-- name: notification_attempted
+UPDATE notifications
+SET state = :state, attempts = attempts + 1, next_attempt_at = :next_attempt_at,
+    sent_at = :sent_at, last_error = :last_error
+WHERE id = :id AND state = 'pending';
+
+-- name: list_notifications
+SELECT * FROM notifications
+WHERE coalesce(project_id, '') = coalesce(:project_id, project_id, '')
+  AND state = coalesce(:state, state)
+ORDER BY id
+LIMIT :limit;

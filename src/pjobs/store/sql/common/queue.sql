@@ -1,0 +1,60 @@
+-- Named queries of the job queue that both dialects share (:name parameters).
+-- An optional filter is written `col = coalesce(:param, col)`: PostgreSQL cannot type a
+-- bare `:param IS NULL` when the parameter is NULL, and coalesce gives it the column's.
+
+-- name: claim_job
+UPDATE jobs
+SET state = 'running', attempts = attempts + 1, worker_id = :worker_id,
+    started_at = :now, lease_expires_at = :lease_expires_at
+WHERE id = :id AND state = 'queued'
+RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at;
+
+-- name: renew_leases
+UPDATE jobs SET lease_expires_at = :lease_expires_at
+WHERE worker_id = :worker_id AND state = 'running';
+
+-- name: cancel_job
+UPDATE jobs SET state = 'cancelled', finished_at = :now
+WHERE id = :id AND state = 'queued'
+RETURNING id;
+
+-- name: retry_job
+UPDATE jobs
+SET state = 'queued', attempts = 0, rescues = 0, run_at = :now, finished_at = NULL,
+    started_at = NULL, result = NULL
+WHERE id = :id AND state IN ('failed', 'cancelled')
+RETURNING id;
+
+-- name: purge_jobs
+DELETE FROM jobs
+WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < :before;
+
+-- name: count_purgeable
+SELECT count(*) AS count FROM jobs
+WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < :before;
+
+-- name: get_job
+SELECT * FROM jobs WHERE id = :id;
+
+-- name: list_jobs
+SELECT * FROM jobs
+WHERE state = coalesce(:state, state)
+  AND type = coalesce(:type, type)
+  AND queue = coalesce(:queue, queue)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: job_attempts
+SELECT * FROM job_attempts WHERE job_id = :id ORDER BY id;
+
+-- name: count_jobs
+SELECT state, type, count(*) AS count FROM jobs GROUP BY state, type ORDER BY state, type;
+
+-- name: oldest_due
+SELECT min(run_at) AS oldest FROM jobs WHERE state = 'queued' AND run_at <= :now;
+
+-- name: current_version
+SELECT coalesce(max(version), 0) FROM schema_migrations;
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, name, applied_at) VALUES (:version, :name, :now);
