@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pjobs.notify import Notifier
     from pjobs.queue import JobQueue
     from pjobs.store import Store
+    from pjobs.store.records import ClaimedJob
     from pjobs.timeutil import Clock
 
 
@@ -91,16 +92,14 @@ class App:
         self.registry  # noqa: B018  (a configuration error surfaces before any connection)
         return JobQueue(self)
 
-    def context(
-        self, job_id: int, attempt: int, max_attempts: int, revealed: dict[str, str] | None = None
-    ) -> JobContext:
+    def context(self, job: ClaimedJob, revealed: dict[str, str] | None = None) -> JobContext:
         """What a handler gets for one attempt of a job."""
         from pjobs.jobtypes import JobContext
 
         return JobContext(
-            job_id,
-            attempt,
-            max_attempts,
+            job.id,
+            job.attempt,
+            job.max_attempts,
             self.store,
             self.clock,
             self.settings,
@@ -108,6 +107,7 @@ class App:
             self.integrations,
             self.notifier,
             {} if revealed is None else revealed,
+            job.requested_by,
         )
 
     def close(self) -> None:

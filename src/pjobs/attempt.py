@@ -43,7 +43,9 @@ def run_attempt(
     """Run one attempt of a claimed job and say how it ended (never raises Exception)."""
     started = clock.now()
 
-    def failed(error: str, retry_in: float | None, trace: str | None = None) -> Outcome:
+    def failed(
+        error: str, retry_in: float | None, trace: str | None = None, result: str | None = None
+    ) -> Outcome:
         finished = clock.now()
         if retry_in is not None and job.attempt < job.max_attempts:
             return Outcome(
@@ -57,7 +59,7 @@ def run_attempt(
                 trace,
                 run_at=finished + timedelta(seconds=retry_in),
             )
-        return Outcome(job.id, job.attempt, "failed", started, finished, None, error, trace)
+        return Outcome(job.id, job.attempt, "failed", started, finished, result, error, trace)
 
     job_type = registry.find(job.type)
     if job_type is None:
@@ -70,6 +72,8 @@ def run_attempt(
         value = job_type.handler(payload, context_for(job))
         result = result_json(value)
     except PermanentFailure as exc:
+        if exc.exit_code is not None:  # a refusal: the reason is enough, and it has its code
+            return failed(f"{exc}", None, None, json.dumps({"exit_code": exc.exit_code}))
         return failed(f"{exc}", None, traceback.format_exc())
     except RetryAfter as exc:
         return failed(f"{exc}", exc.seconds, traceback.format_exc())

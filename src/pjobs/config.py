@@ -19,6 +19,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from pjobs import ids
 from pjobs.errors import ConfigError
 
 
@@ -91,6 +92,17 @@ class TelegramSettings(BaseModel):
     operators_chat_id: str | None = None
 
 
+class ProjectSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lock_wait_seconds: float = Field(
+        120.0,
+        ge=0,
+        le=86_400,
+        description="how long a lifecycle job waits for another one on the same project",
+    )
+
+
 class KeySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -113,16 +125,22 @@ class Settings(BaseSettings):
         None, description="sqlite:///PATH or postgresql://…; default SQLite in data_dir"
     )
     data_dir: Path = Field(default_factory=default_data_dir)
+    actor: str | None = Field(
+        None,
+        pattern=ids.ACTOR.pattern,
+        description="who the audit trail names for what this process asks (default: OS user)",
+    )
     handler_modules: list[str] = Field(
         default_factory=list, description="modules whose job types are registered at start"
     )
     max_payload_bytes: int = Field(1_048_576, ge=64, description="largest accepted job payload")
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
-    default_region: str = Field("us-east-1", pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")
-    default_plan: str = Field("free", pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    default_region: str = Field("us-east-1", pattern=ids.REGION.pattern)
+    default_plan: str = Field("free", pattern=ids.PLAN.pattern)
     services: ServicesSettings = Field(default_factory=ServicesSettings)
     tenants: TenantSettings = Field(default_factory=TenantSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    projects: ProjectSettings = Field(default_factory=ProjectSettings)
     keys: KeySettings = Field(default_factory=KeySettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 

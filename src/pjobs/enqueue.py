@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from pjobs import ids
 from pjobs.config import describe_validation_error
 from pjobs.errors import InvalidInputError
 from pjobs.store.records import NewJob
@@ -29,6 +30,7 @@ class EnqueueOptions:
     delay: timedelta | None = None
     max_attempts: int | None = None  # None: the job type's retry policy
     idempotency_key: str | None = None
+    requested_by: str | None = None  # who asked: an operator, or e.g. "schedule:check-limits"
 
 
 def prepare_jobs(
@@ -53,6 +55,8 @@ def prepare_jobs(
         raise InvalidInputError(f"idempotency key must be 1 to {MAX_KEY_LENGTH} characters")
     if options.delay is not None and options.delay < timedelta(0):
         raise InvalidInputError("delay must not be negative")
+    if options.requested_by is not None:
+        ids.ACTOR.check(options.requested_by)
     run_at = now + (options.delay or timedelta(0))
     lease_expires_at = now + timedelta(seconds=settings.worker.lease_seconds) if worker_id else None
     limit = settings.max_payload_bytes
@@ -73,6 +77,7 @@ def prepare_jobs(
                 key,
                 worker_id,
                 lease_expires_at,
+                options.requested_by,
             )
         )
     return prepared

@@ -1,4 +1,4 @@
-"""The identifiers pjobs accepts (project, owner, key, region, plan), written once for the
+"""The identifiers pjobs accepts (project, owner, key, region, plan, actor), written once for the
 command line, payload models and handlers. Checks are full matches: no trailing newline,
 no control character, no path or SQL can pass."""
 
@@ -38,5 +38,7 @@ OWNER_ID = IdRule("owner id", r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}")
 REGION = IdRule("region", r"[a-z0-9][a-z0-9-]{1,31}")
 PLAN = IdRule("plan", r"[a-z][a-z0-9_-]{0,31}")
 KEY_ID = IdRule("API key id", r"key_[0-9a-f]{16}")
+# Who asked for a job: an operator's name, or automation such as "schedule:check-limits".
+ACTOR = IdRule("actor", r"[A-Za-z0-9][A-Za-z0-9_.@+:-]{0,127}")
 TELEGRAM_CHAT_ID = IdRule("Telegram chat id", r"-?\d{1,20}|@\w{5,32}")
 EMAIL = IdRule("email address", r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")

@@ -29,6 +29,7 @@ __all__ = [
     "JobContext",
     "JobType",
     "PermanentFailure",
+    "Refused",
     "Registry",
     "RetryAfter",
     "RetryPolicy",
@@ -37,6 +38,15 @@ __all__ = [
 
 class PermanentFailure(Exception):
     """Raised by a handler when trying again cannot help (bad data, refused for good)."""
+
+    exit_code: int | None = None  # what an inline caller exits with (None: 1, job failed)
+
+
+class Refused(PermanentFailure):
+    """The request does not fit the state of things (a key already rotated, a project
+    deprovisioned): the job fails at once, and an inline caller exits 65 with the reason."""
+
+    exit_code = 65
 
 
 class RetryAfter(Exception):
@@ -62,6 +72,7 @@ class JobContext:
     notifier: Notifier
     # Secrets to show once to whoever runs the job inline; never stored, never logged.
     revealed: dict[str, str] = field(default_factory=dict)
+    requested_by: str | None = None  # the operator or automation that enqueued the job
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("pjobs.job"))
 
     def enqueue(
@@ -86,8 +97,19 @@ class JobContext:
 
     @property
     def actor(self) -> str:
-        """Who the audit trail says did it."""
-        return f"job:{self.job_id}"
+        """Who the audit trail says did it: who asked for the job (else the job itself)."""
+        return self.requested_by or f"job:{self.job_id}"
+
+    def audit(
+        self,
+        tx: ControlTx,
+        action: str,
+        project_id: str | None,
+        target: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Append an audit event naming who asked for this job, and the job."""
+        tx.audit.append(self.actor, action, project_id, target, data, job_id=self.job_id)
 
     @property
     def last_attempt(self) -> bool:

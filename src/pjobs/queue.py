@@ -58,7 +58,7 @@ class JobQueue:
 
     def context_for(self, job: ClaimedJob) -> JobContext:
         # Inline runs keep what their attempts reveal; a worker's is dropped with it.
-        return self.env.context(job.id, job.attempt, job.max_attempts, self.revealed.get(job.id))
+        return self.env.context(job, self.revealed.get(job.id))
 
     def run_inline(
         self, type_name: str, payload: Any, options: EnqueueOptions | None = None
@@ -93,6 +93,7 @@ class JobQueue:
             new.priority,
             new.run_at,
             now,
+            new.requested_by,
         )
         with LeaseKeeper(self.store, worker_id, self.settings, self.clock) as leases:
             while job is not None:

@@ -164,3 +164,38 @@ def test_provision_waits_for_a_worker(cli: CLI) -> None:
     finally:
         worker.send_signal(15)
         assert worker.wait(20) == 0, worker.output()
+
+
+def test_the_audit_trail_names_who_asked(cli: CLI) -> None:
+    first = cli("--actor", "alice", *PROVISION, "--json")
+    assert first.returncode == 0, first.stderr
+    job_id = json.loads(first.stdout)["job"]["id"]
+    job = json.loads(cli("jobs", "show", str(job_id), "--json").stdout)
+    assert job["requested_by"] == "alice"
+    events = json.loads(cli("audit", "list", "--project", "proj-123", "--json").stdout)["events"]
+    assert {e["actor"] for e in events} == {"alice"}
+    assert {e["job_id"] for e in events} == {job_id}
+    automation = CLI({**cli.env, "PJOBS_ACTOR": "schedule:nightly"}, cli.logs)
+    assert automation("owners", "set", "user-456", "--email", "o@example.com").returncode == 0
+    events = json.loads(cli("audit", "list", "--json").stdout)["events"]
+    assert events[-1]["actor"] == "schedule:nightly" and events[-1]["job_id"] is None
+    for bad in ("al\x1bice", "bob\n", ""):
+        refused = cli("--actor", bad, "jobs", "list")
+        assert refused.returncode == 78 and "actor" in refused.stderr, refused.stderr
+
+
+def test_a_rotation_that_lost_a_race_is_refused_with_65(cli: CLI) -> None:
+    data = provisioned(cli)
+    key_id = data["result"]["keys"][1]["id"]  # type: ignore[index]
+    first = cli("rotate-key", key_id, "--enqueue")
+    assert first.returncode == 0, first.stderr
+    second = cli.popen("rotate-key", key_id, "--enqueue", "--wait", "--timeout", "60")
+    import time
+
+    deadline = time.monotonic() + 30
+    while len(json.loads(cli("jobs", "list", "--type", "rotate_key", "--json").stdout)["jobs"]) < 2:
+        assert time.monotonic() < deadline, second.output()
+        time.sleep(0.05)
+    assert cli("serve", "--burst").returncode == 0
+    assert second.wait(60) == 65, second.output()
+    assert "only active keys rotate" in second.output()

@@ -255,3 +255,20 @@ def test_enqueue_on_the_callers_transaction_commits_or_rolls_back_with_the_chang
     ids = {r.id for r in single + bulk}
     assert len(ids) == 302 and {j.id for j in store.list_jobs(limit=1000)} == ids
     assert len(store.claim(W1, None, 1000, utcnow(), lease())) == 302
+
+
+def test_the_audit_trail_refuses_update_delete_and_truncate(store: Store) -> None:
+    from pjobs.control import ControlPlane
+    from pjobs.errors import PjobsError
+
+    with ControlPlane(store).tx(utcnow()) as tx:
+        tx.audit.append("alice", "owner.updated", None, "owner:o-1", {"email": "a@b.c"})
+    statements = ["UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events"]
+    if store.dialect == "postgresql":
+        statements.append("TRUNCATE audit_events")
+    for statement in statements:
+        with pytest.raises(PjobsError), store.transaction() as cursor:
+            cursor.execute(statement)
+    with ControlPlane(store).tx(utcnow(), write=False) as tx:
+        (event,) = tx.audit.list()
+    assert (event.actor, event.action, event.data) == ("alice", "owner.updated", {"email": "a@b.c"})

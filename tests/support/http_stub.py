@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,13 +27,23 @@ class StubServer:
     default: tuple[int, Any] = (200, {"ok": True})
     script: deque[tuple[int, Any]] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
+    delay: float = 0.0  # seconds to wait before each answer (a slow service)
+    serial: bool = False  # answer one request at a time (a service that queues callers)
 
     def __post_init__(self) -> None:
         self.script = deque(self.script)
         stub = self
+        one_at_a_time = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
+                if stub.serial:
+                    with one_at_a_time:
+                        self._reply()
+                else:
+                    self._reply()
+
+            def _reply(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 try:
@@ -42,6 +53,8 @@ class StubServer:
                 stub.received.append(
                     Received(self.command, self.path, dict(self.headers.items()), body)
                 )
+                if stub.delay:
+                    time.sleep(stub.delay)
                 status, reply = stub.script.popleft() if stub.script else stub.default
                 data = json.dumps(reply).encode()
                 self.send_response(status)

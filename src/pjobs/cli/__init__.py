@@ -67,6 +67,15 @@ def global_options(
             dir_okay=False,
         ),
     ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--actor",
+            metavar="NAME",
+            help="Who the audit trail names as asking (default: your OS user) [PJOBS_ACTOR].",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More logging (-vv: debug).")
@@ -81,7 +90,9 @@ def global_options(
         ),
     ] = False,
 ) -> None:
-    runtime = Runtime(db=db, config=config, quiet=quiet, verbose=verbose, no_color=no_color)
+    runtime = Runtime(
+        db=db, config=config, actor_flag=actor, quiet=quiet, verbose=verbose, no_color=no_color
+    )
     runtime.configure_logging()
     if no_color:
         from pjobs.cli.output import disable_color

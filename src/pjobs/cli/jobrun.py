@@ -126,6 +126,7 @@ def run_job(
         delay=parse_duration(opts.delay) if opts.delay else None,
         max_attempts=opts.max_attempts,
         idempotency_key=opts.idempotency_key,
+        requested_by=rt.actor(),
     )
     now = rt.clock().now()
     # Validation before any database is opened: bad input changes nothing anywhere.
@@ -178,7 +179,7 @@ def report(finished: FinishedJob, as_json: bool, render: Callable[[Any], None]) 
             }
         )
     else:
-        if job.result is not None:
+        if job.result is not None and job.state == "succeeded":
             render(job.result)
         if finished.revealed:
             print_lines(["", "Secrets (shown this once; store them now):"])
@@ -186,4 +187,10 @@ def report(finished: FinishedJob, as_json: bool, render: Callable[[Any], None]) 
     if job.state != "succeeded":
         error = (job.last_error or job.state).splitlines()[0]
         typer.echo(f"pjobs: job {job.id} {job.state}: {error}", err=True)
-        raise typer.Exit(int(ExitCode.FAILURE))
+        raise typer.Exit(failed_job_exit_code(job))
+
+
+def failed_job_exit_code(job: JobRecord) -> int:
+    """1 for a failed job; a refused one (`jobtypes.Refused`) exits with its own code."""
+    refused = job.result.get("exit_code") if isinstance(job.result, dict) else None
+    return int(refused) if isinstance(refused, int) else int(ExitCode.FAILURE)

@@ -10,7 +10,7 @@ import typer
 from pjobs.cli import options as opt
 from pjobs.cli.options import DryRunOption, JsonOption
 from pjobs.cli.runtime import runtime
-from pjobs.errors import ExitCode, UsageError
+from pjobs.errors import UsageError
 
 if TYPE_CHECKING:
     from pjobs.store.records import JobRecord
@@ -57,11 +57,6 @@ def show_job(job: JobRecord, as_json: bool, extra: dict[str, Any] | None = None)
     print_fields([(name, value) for name, value in to_jsonable(job).items()])
 
 
-def exit_by_outcome(job: JobRecord) -> None:
-    if job.state != "succeeded":
-        raise typer.Exit(int(ExitCode.FAILURE))
-
-
 @app.command("enqueue")
 def enqueue(
     ctx: typer.Context,
@@ -100,6 +95,7 @@ def enqueue(
         delay=parse_duration(delay) if delay else None,
         max_attempts=max_attempts,
         idempotency_key=idempotency_key,
+        requested_by=rt.actor(),
     )
     now = rt.clock().now()
     (job,) = prepare_jobs(rt.registry(), settings, [(job_type, data)], options, now)
@@ -107,7 +103,10 @@ def enqueue(
     if wait:
         finished = rt.queue().wait(results[0].id, timeout)
         show_job(finished, as_json)
-        exit_by_outcome(finished)
+        if finished.state != "succeeded":
+            from pjobs.cli.jobrun import failed_job_exit_code
+
+            raise typer.Exit(failed_job_exit_code(finished))
         return
     if as_json:
         print_json(results[0] if count == 1 else {"jobs": results})

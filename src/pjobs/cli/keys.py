@@ -94,7 +94,7 @@ def expire(ctx: typer.Context, dry_run: DryRunOption = False, as_json: JsonOptio
         with rt.control() as tx:
             due = [(k.id, k.project_id) for k in tx.keys.due_to_expire()]
     else:
-        due = expire_keys(rt.queue().store, rt.clock(), "operator:keys-expire")
+        due = expire_keys(rt.queue().store, rt.clock(), rt.actor())
     if as_json:
         print_json({"dry_run": dry_run, "keys": [{"id": k, "project_id": p} for k, p in due]})
     else:

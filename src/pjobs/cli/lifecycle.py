@@ -113,6 +113,14 @@ def provision(
             run.as_json,
         )
         return
+    validate(rt, "provision_project", payload)
+    with rt.control() as tx:
+        existing = tx.projects.get(project_id)
+    conflict = existing and handler.provision_conflict(
+        existing, handler.ProvisionPayload.model_validate(payload)
+    )
+    if conflict:
+        raise InvalidStateError(conflict)
     if run.enqueue:
         rt.note("keys made by a worker are never shown; see `pjobs provision --help`")
     run_and_report(rt, "provision_project", payload, run, render_project)

@@ -83,8 +83,6 @@ def set_owner(
     as_json: JsonOption = False,
 ) -> None:
     """Create an owner or update their contact details."""
-    import getpass
-
     from pjobs import ids
     from pjobs.cli.output import print_fields, print_json
 
@@ -97,7 +95,7 @@ def set_owner(
     with rt.control(write=True) as tx:
         tx.owners.update(owner_id, email, telegram_chat_id)
         tx.audit.append(
-            f"operator:{getpass.getuser()}",
+            rt.actor(),
             "owner.updated",
             None,
             f"owner:{owner_id}",

@@ -7,6 +7,7 @@ Kept lazy so `pjobs --help` and tab completion never load pydantic or a database
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 class Runtime:
     db: str | None = None
     config: Path | None = None
+    actor_flag: str | None = None
     quiet: bool = False
     verbose: int = 0
     no_color: bool = False
@@ -41,7 +43,7 @@ class Runtime:
         if self._settings is None:
             from pjobs.config import load_settings
 
-            self._settings = load_settings(self.config, database_url=self.db)
+            self._settings = load_settings(self.config, database_url=self.db, actor=self.actor_flag)
         return self._settings
 
     def app(self, check_schema: bool = True) -> App:
@@ -81,6 +83,22 @@ class Runtime:
         if project is None:
             raise NotFoundError(f"no project {project_id}")
         return project
+
+    def actor(self) -> str:
+        """Who asks, for the jobs and audit events of this command: the `actor` setting
+        (`--actor`, `PJOBS_ACTOR`), else the operating-system user."""
+        from pjobs import ids
+
+        configured = self.settings().actor
+        if configured:
+            return configured
+        try:
+            import getpass
+
+            user = getpass.getuser()
+        except (OSError, KeyError):
+            user = ""
+        return user if ids.ACTOR.matches(user) else f"uid:{os.getuid()}"
 
     def note(self, text: str) -> None:
         """A note for the person at the terminal (stderr; -q silences it)."""

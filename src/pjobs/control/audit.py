@@ -21,6 +21,7 @@ class AuditEvent:
     project_id: str | None
     target: str | None
     data: Annotated[dict[str, Any], JSON_TEXT]
+    job_id: int | None  # the job that made the change, if a job did
 
 
 class Audit(Noun):
@@ -31,6 +32,7 @@ class Audit(Noun):
         project_id: str | None,
         target: str | None = None,
         data: dict[str, Any] | None = None,
+        job_id: int | None = None,
     ) -> None:
         """Append an audit event (the table refuses updates and deletes)."""
         self.tx.run(
@@ -40,6 +42,7 @@ class Audit(Noun):
             project_id=project_id,
             target=target,
             data=json.dumps(data or {}, sort_keys=True, default=str),
+            job_id=job_id,
         )
 
     def list(

@@ -30,6 +30,7 @@ class Project:
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+    operation_job_id: int | None  # the job holding the project's lifecycle lock, if any
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,12 @@ class Projects(Noun):
             outcome=outcome,
             detail=json.dumps(detail),
         )
+
+    def take_lock(self, project_id: str, job_id: int) -> bool:
+        """Take the project's lifecycle lock for a job (or find it already has it); False
+        while another queued or running job holds it."""
+        return bool(self.tx.run("take_project_lock", id=project_id, job_id=job_id).rowcount == 1)
+
+    def release_lock(self, project_id: str, job_id: int) -> None:
+        """Let go of the lifecycle lock, if this job holds it."""
+        self.tx.run("release_project_lock", id=project_id, job_id=job_id)

@@ -6,7 +6,13 @@ from typing import Any
 
 from pjobs.adapters.services import SERVICES
 from pjobs.control import ControlPlane
-from pjobs.handlers.lifecycle import ProjectPayload, StepResult, run_steps, summary
+from pjobs.handlers.lifecycle import (
+    ProjectPayload,
+    StepResult,
+    project_lock,
+    run_steps,
+    summary,
+)
 from pjobs.jobtypes import JobContext, JobType, PermanentFailure, RetryPolicy
 
 STEPS = (
@@ -20,7 +26,14 @@ STEPS = (
 def deprovision_project(payload: ProjectPayload, context: JobContext) -> dict[str, Any]:
     """Unregisters the project from the auth, realtime and storage services, drops its
     tenant database, revokes its API keys, marks it `deprovisioned`, writes the audit
-    trail and notifies the owner. A project already deprovisioned is left as it is."""
+    trail and notifies the owner. A project already deprovisioned is left as it is.
+    Every step runs each time (each is safe to repeat), under the project's lifecycle
+    lock, so a deprovision always converges whatever ran before it."""
+    with project_lock(context, payload.project_id):
+        return _deprovision(payload, context)
+
+
+def _deprovision(payload: ProjectPayload, context: JobContext) -> dict[str, Any]:
     project_id = payload.project_id
     control = ControlPlane(context.store)
     outside = context.integrations
@@ -46,15 +59,15 @@ def deprovision_project(payload: ProjectPayload, context: JobContext) -> dict[st
     def revoke_keys() -> StepResult:
         with control.tx(context.clock.now()) as tx:
             revoked = tx.keys.revoke_all(project_id)
-            tx.audit.append(context.actor, "key.revoked_all", project_id, data={"count": revoked})
+            context.audit(tx, "key.revoked_all", project_id, data={"count": revoked})
         return "done", {"revoked": revoked}
 
     def deactivate() -> StepResult:
         with control.tx(context.clock.now()) as tx:
             tx.projects.set_status(project_id, "deprovisioned")
             tx.projects.set_tenant_database(project_id, None)
-            tx.audit.append(
-                context.actor,
+            context.audit(
+                tx,
                 "project.deprovisioned",
                 project_id,
                 data={"previous_status": project.status},
@@ -75,7 +88,7 @@ def deprovision_project(payload: ProjectPayload, context: JobContext) -> dict[st
         "deprovision.deactivate": deactivate,
     }
     try:
-        run_steps(context, project_id, STEPS, actions)
+        run_steps(context, project_id, STEPS, actions, resume=False)
     finally:
         context.notifier.deliver_due()
     return summary(context, project_id)

@@ -3,7 +3,9 @@ and the project summary that is their result."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pjobs import ids
 from pjobs.control import ControlPlane
 from pjobs.control.projects import StepOutcome
-from pjobs.jobtypes import JobContext
+from pjobs.jobtypes import JobContext, RetryAfter
 
 StepResult = tuple[StepOutcome, dict[str, Any]]
 StepAction = Callable[[], StepResult]
@@ -25,18 +27,55 @@ class ProjectPayload(BaseModel):
     project_id: str = Field(pattern=ids.PROJECT_ID.pattern)
 
 
+@contextmanager
+def project_lock(context: JobContext, project_id: str) -> Iterator[None]:
+    """Hold the project's lifecycle lock while the block runs, so provision, deprovision,
+    suspend, resume and restore of one project never interleave. Another job's lock is
+    waited for (up to `projects.lock_wait_seconds`, then the attempt is retried later);
+    the lock goes with the block, or with the job if its process dies."""
+    control = ControlPlane(context.store)
+    deadline = time.monotonic() + context.settings.projects.lock_wait_seconds
+    pause = 0.02
+    while True:
+        with control.tx(context.clock.now()) as tx:
+            if tx.projects.take_lock(project_id, context.job_id):
+                break
+            project = tx.projects.get(project_id)
+        holder = project.operation_job_id if project else None
+        if time.monotonic() >= deadline:
+            raise RetryAfter(
+                context.settings.projects.lock_wait_seconds,
+                f"project {project_id} is busy with job {holder}; try again when it ends",
+            )
+        context.log.info("%s: waiting for job %s to finish with it", project_id, holder)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+    try:
+        yield
+    finally:
+        with control.tx(context.clock.now()) as tx:
+            tx.projects.release_lock(project_id, context.job_id)
+
+
 def run_steps(
-    context: JobContext, project_id: str, order: Sequence[str], actions: dict[str, StepAction]
+    context: JobContext,
+    project_id: str,
+    order: Sequence[str],
+    actions: dict[str, StepAction],
+    resume: bool = True,
 ) -> dict[str, str]:
-    """Run, in `order` (the handler's STEPS, which dry runs show too), each step not yet
-    recorded for the project, recording each as it completes, so a retry resumes after
-    the last completed step. Returns every step's outcome.
+    """Run, in `order` (the handler's STEPS, which dry runs show too), each step, recording
+    each as it completes. With `resume`, steps already recorded are skipped, so a retry
+    resumes after the last completed step; without it every step runs (each must then be
+    safe to repeat). Returns every step's outcome.
 
     On failure it raises with `failed_step` set on the exception (for the caller's record).
     """
     control = ControlPlane(context.store)
-    with control.tx(context.clock.now(), write=False) as tx:
-        done = tx.projects.steps(project_id)
+    done = {}
+    if resume:
+        with control.tx(context.clock.now(), write=False) as tx:
+            done = tx.projects.steps(project_id)
     outcomes: dict[str, str] = {name: step.outcome for name, step in done.items()}
     for name in order:
         if name in done:

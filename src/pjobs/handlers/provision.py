@@ -9,14 +9,16 @@ from pydantic import Field
 from pjobs import apikeys, ids
 from pjobs.adapters.services import SERVICES
 from pjobs.control import ControlPlane
+from pjobs.control.projects import Project
 from pjobs.handlers.lifecycle import (
     ProjectPayload,
     StepResult,
     failed_step,
+    project_lock,
     run_steps,
     summary,
 )
-from pjobs.jobtypes import JobContext, JobType, PermanentFailure, RetryPolicy
+from pjobs.jobtypes import JobContext, JobType, Refused, RetryPolicy
 from pjobs.tenant_schema import load_tenant_schema
 
 STEPS = (
@@ -35,28 +37,42 @@ class ProvisionPayload(ProjectPayload):
     plan: str = Field(pattern=ids.PLAN.pattern)
 
 
-def _claim_project(payload: ProvisionPayload, context: JobContext) -> str:
-    """Create the project record (or find the one an earlier attempt made); its status."""
+def _create_record(payload: ProvisionPayload, context: JobContext) -> None:
+    """Create the project record in `provisioning`, unless it exists already."""
     with ControlPlane(context.store).tx(context.clock.now()) as tx:
         tx.owners.ensure(payload.owner_id)
         created = tx.projects.insert(
             payload.project_id, payload.name, payload.owner_id, payload.region, payload.plan
         )
+        if created:
+            context.audit(tx, "project.created", payload.project_id, data=payload.model_dump())
+
+
+def provision_conflict(project: Project, payload: ProvisionPayload) -> str | None:
+    """Why provisioning this payload cannot go on, given the project of that id (None: it
+    can: a new project, one to resume, or the same one again, which changes nothing)."""
+    if (project.owner_id, project.name) != (payload.owner_id, payload.name):
+        return (
+            f"project {project.id} already exists with owner {project.owner_id!r} "
+            f"and name {project.name!r}"
+        )
+    if project.status == "deprovisioned":
+        return f"project {project.id} was deprovisioned; ids are not reused"
+    return None
+
+
+def _claim_project(payload: ProvisionPayload, context: JobContext) -> str:
+    """With the project's lock held: check the record is this project's; its status."""
+    with ControlPlane(context.store).tx(context.clock.now()) as tx:
         project = tx.projects.get(payload.project_id)
         assert project is not None
-        if (project.owner_id, project.name) != (payload.owner_id, payload.name):
-            raise PermanentFailure(
-                f"project {project.id} already exists with owner {project.owner_id!r} "
-                f"and name {project.name!r}"
-            )
-        if project.status == "deprovisioned":
-            raise PermanentFailure(f"project {project.id} was deprovisioned; ids are not reused")
+        conflict = provision_conflict(project, payload)
+        if conflict:
+            raise Refused(conflict)
         if project.status == "failed":
             tx.projects.set_status(project.id, "provisioning")
-            tx.audit.append(context.actor, "project.provision_resumed", project.id)
+            context.audit(tx, "project.provision_resumed", project.id)
             return "provisioning"
-        if created:
-            tx.audit.append(context.actor, "project.created", project.id, data=payload.model_dump())
         return project.status
 
 
@@ -65,7 +81,14 @@ def provision_project(payload: ProvisionPayload, context: JobContext) -> dict[st
     project with the auth, realtime and storage services, generates a publishable and a
     secret API key (revealed once to an inline caller), marks the project active, writes
     the audit trail and notifies the owner. A project already active is left as it is.
-    When its last attempt fails, the project is marked `failed` with the failing step."""
+    When its last attempt fails, the project is marked `failed` with the failing step.
+    It holds the project's lifecycle lock throughout (see `project_lock`)."""
+    _create_record(payload, context)
+    with project_lock(context, payload.project_id):
+        return _provision(payload, context)
+
+
+def _provision(payload: ProvisionPayload, context: JobContext) -> dict[str, Any]:
     status = _claim_project(payload, context)
     project_id = payload.project_id
     control = ControlPlane(context.store)
@@ -98,8 +121,8 @@ def provision_project(payload: ProvisionPayload, context: JobContext) -> dict[st
         with control.tx(context.clock.now()) as tx:
             for kind in ("publishable", "secret"):
                 key = apikeys.issue(tx, project_id, kind, apikeys.new_key_id())
-                tx.audit.append(
-                    context.actor,
+                context.audit(
+                    tx,
                     "key.created",
                     project_id,
                     f"key:{key.id}",
@@ -112,7 +135,7 @@ def provision_project(payload: ProvisionPayload, context: JobContext) -> dict[st
     def activate() -> StepResult:
         with control.tx(context.clock.now()) as tx:
             tx.projects.set_status(project_id, "active")
-            tx.audit.append(context.actor, "project.provisioned", project_id)
+            context.audit(tx, "project.provisioned", project_id)
             context.notifier.to_owner(
                 tx,
                 payload.owner_id,
@@ -146,8 +169,8 @@ def mark_failed(
     error = f"{type(exc).__name__}: {exc}"
     with ControlPlane(context.store).tx(context.clock.now()) as tx:
         tx.projects.set_status(project_id, "failed", step, error)
-        tx.audit.append(
-            context.actor,
+        context.audit(
+            tx,
             "project.provision_failed",
             project_id,
             data={"step": step, "error": error},

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pjobs import apikeys, ids
 from pjobs.control import ControlPlane
-from pjobs.jobtypes import ONE_SHOT, JobContext, JobType, PermanentFailure
+from pjobs.handlers.lifecycle import project_lock
+from pjobs.jobtypes import ONE_SHOT, JobContext, JobType, Refused
 from pjobs.store import Store
 from pjobs.timeutil import Clock
 
@@ -27,32 +28,39 @@ class RotateKeyPayload(BaseModel):
 def rotate_key(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]:
     """Creates the next version of the key (its secret revealed once to an inline caller);
     the old key becomes `expiring` until now + grace, or `revoked` at once with
-    `revoke_now`. Writes the audit trail and notifies the project's owner."""
+    `revoke_now`. Writes the audit trail and notifies the project's owner. It holds the
+    project's lifecycle lock, so it never interleaves with a deprovision."""
+    with ControlPlane(context.store).tx(context.clock.now(), write=False) as tx:
+        key = tx.keys.get(payload.key_id)
+    if key is None:
+        raise Refused(f"no API key {payload.key_id}")
+    with project_lock(context, key.project_id):
+        return _rotate(payload, context)
+
+
+def _rotate(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]:
     control = ControlPlane(context.store)
     now = context.clock.now()
     with control.tx(now) as tx:
         old = tx.keys.get(payload.key_id)
-        if old is None:
-            raise PermanentFailure(f"no API key {payload.key_id}")
+        assert old is not None  # keys are never deleted
         if old.replaced_by == payload.new_key_id:  # this job already did it
             new = tx.keys.get(payload.new_key_id)
             assert new is not None
             return _result(old.id, new.id, new.version, new.prefix, old.status, None)
         if old.status != "active":
             detail = f" (replaced by {old.replaced_by})" if old.replaced_by else ""
-            raise PermanentFailure(
-                f"API key {old.id} is {old.status}{detail}: only active keys rotate"
-            )
+            raise Refused(f"API key {old.id} is {old.status}{detail}: only active keys rotate")
         project = tx.projects.get(old.project_id)
         if project is None or project.status == "deprovisioned":
-            raise PermanentFailure(f"project {old.project_id} is deprovisioned")
+            raise Refused(f"project {old.project_id} is deprovisioned")
         new_key = apikeys.issue(tx, old.project_id, old.kind, payload.new_key_id)
         version, prefix = new_key.version, new_key.prefix
         status: Literal["expiring", "revoked"] = "revoked" if payload.revoke_now else "expiring"
         expires_at = now if payload.revoke_now else now + timedelta(seconds=payload.grace_seconds)
         tx.keys.retire(old.id, status, expires_at, payload.new_key_id)
-        tx.audit.append(
-            context.actor,
+        context.audit(
+            tx,
             "key.rotated",
             old.project_id,
             f"key:{old.id}",

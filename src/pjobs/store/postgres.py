@@ -126,6 +126,7 @@ class PostgresStore(SqlStore):
                         job.max_attempts,
                         job.run_at,
                         now,
+                        job.requested_by,
                     )
                 )
 
@@ -151,6 +152,7 @@ class PostgresStore(SqlStore):
                 "worker_ids": [job.worker_id for job in jobs],
                 "leases": [job.lease_expires_at for job in jobs],
                 "keys": [job.idempotency_key for job in jobs],
+                "requested_bys": [job.requested_by for job in jobs],
             },
         )
         inserted = {row[0] for row in cursor.fetchall()}

@@ -28,6 +28,7 @@ class NewJob:
     idempotency_key: str | None = None
     worker_id: str | None = None
     lease_expires_at: datetime | None = None
+    requested_by: str | None = None  # the operator or automation that asked for it
 
 
 class EnqueueResult(NamedTuple):
@@ -48,6 +49,7 @@ class ClaimedJob:
     priority: int
     run_at: datetime
     started_at: datetime
+    requested_by: str | None = None
 
     @classmethod
     def from_row(
@@ -64,6 +66,7 @@ class ClaimedJob:
             row["priority"],
             run_at,
             started,
+            row["requested_by"],
         )
 
 
@@ -102,6 +105,7 @@ class JobRecord:
     idempotency_key: str | None
     result: Annotated[Any, JSON_VALUE]
     last_error: str | None
+    requested_by: str | None
 
 
 @dataclass(frozen=True, slots=True)

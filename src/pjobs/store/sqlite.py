@@ -148,7 +148,8 @@ class SQLiteStore(SqlStore):
             return times[value]
 
         ids = range(first, first + len(jobs))
-        if not any(job.idempotency_key or job.worker_id for job in jobs):
+        asker = jobs[0].requested_by
+        if not any(j.idempotency_key or j.worker_id or j.requested_by != asker for j in jobs):
             rows: list[tuple[Any, ...]] = [
                 (
                     job.type,
@@ -162,7 +163,12 @@ class SQLiteStore(SqlStore):
             ]
             cursor.execute(
                 q["insert_queued_jobs"],
-                {"first": first, "now": now_text, "rows": json.dumps(rows)},
+                {
+                    "first": first,
+                    "now": now_text,
+                    "rows": json.dumps(rows),
+                    "requested_by": jobs[0].requested_by,
+                },
             )
             return [EnqueueResult(job_id, True) for job_id in ids]
         rows = [
@@ -179,6 +185,7 @@ class SQLiteStore(SqlStore):
                 job.worker_id,
                 text(job.lease_expires_at),
                 job.idempotency_key,
+                job.requested_by,
             )
             for job in jobs
         ]

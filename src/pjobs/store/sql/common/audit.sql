@@ -2,8 +2,8 @@
 -- Shared by both dialects (:name parameters); rows are read by column name.
 
 -- name: insert_audit
-INSERT INTO audit_events (at, actor, action, project_id, target, data)
-VALUES (:now, :actor, :action, :project_id, :target, :data);
+INSERT INTO audit_events (at, actor, action, project_id, target, data, job_id)
+VALUES (:now, :actor, :action, :project_id, :target, :data, :job_id);
 
 -- name: list_audit
 SELECT * FROM audit_events

@@ -5,22 +5,26 @@ SELECT nextval(pg_get_serial_sequence('jobs', 'id')) FROM generate_series(1, %(c
 
 -- name: insert_jobs
 INSERT INTO jobs (id, type, queue, payload, priority, state, attempts, max_attempts, run_at,
-                  created_at, started_at, worker_id, lease_expires_at, idempotency_key)
+                  created_at, started_at, worker_id, lease_expires_at, idempotency_key,
+                  requested_by)
 SELECT n.id, n.type, n.queue, n.payload::jsonb, n.priority, n.state, n.attempts, n.max_attempts,
-       n.run_at, %(now)s, n.started_at, n.worker_id, n.lease_expires_at, n.idempotency_key
+       n.run_at, %(now)s, n.started_at, n.worker_id, n.lease_expires_at, n.idempotency_key,
+       n.requested_by
 FROM unnest(%(ids)s::bigint[], %(types)s::text[], %(queues)s::text[], %(payloads)s::text[],
             %(priorities)s::int[], %(states)s::text[], %(attempts)s::int[],
             %(max_attempts)s::int[], %(run_ats)s::timestamptz[], %(started_ats)s::timestamptz[],
-            %(worker_ids)s::text[], %(leases)s::timestamptz[], %(keys)s::text[])
+            %(worker_ids)s::text[], %(leases)s::timestamptz[], %(keys)s::text[],
+            %(requested_bys)s::text[])
      AS n(id, type, queue, payload, priority, state, attempts, max_attempts, run_at, started_at,
-          worker_id, lease_expires_at, idempotency_key)
+          worker_id, lease_expires_at, idempotency_key, requested_by)
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND state IN ('queued', 'running')
 DO NOTHING
 RETURNING id;
 
 -- name: copy_jobs
 -- The bulk path: plain queued jobs; the columns left out keep their defaults (NULL, 0).
-COPY jobs (id, type, queue, payload, priority, state, max_attempts, run_at, created_at)
+COPY jobs (id, type, queue, payload, priority, state, max_attempts, run_at, created_at,
+           requested_by)
 FROM STDIN;
 
 -- name: active_jobs_by_key
@@ -45,7 +49,8 @@ WHERE id IN (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at;
+RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at,
+          requested_by;
 
 -- name: acknowledge_jobs
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone.

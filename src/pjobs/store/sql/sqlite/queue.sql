@@ -9,26 +9,28 @@ SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0),
 -- The whole batch travels as one JSON array of rows: SQLite unpacks it in C, which is
 -- several times faster than binding parameters row by row.
 INSERT INTO jobs (id, type, queue, payload, priority, state, attempts, max_attempts, run_at,
-                  created_at, started_at, worker_id, lease_expires_at, idempotency_key)
+                  created_at, started_at, worker_id, lease_expires_at, idempotency_key,
+                  requested_by)
 SELECT :first + key,
        json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
        json_extract(value, '$[6]'), json_extract(value, '$[7]'), :now,
        json_extract(value, '$[8]'), json_extract(value, '$[9]'), json_extract(value, '$[10]'),
-       json_extract(value, '$[11]')
+       json_extract(value, '$[11]'), json_extract(value, '$[12]')
 FROM json_each(:rows)
 WHERE true  -- makes the upsert clause below parse unambiguously after a SELECT
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND state IN ('queued', 'running')
 DO NOTHING;
 
 -- name: insert_queued_jobs
--- The bulk path: plain queued jobs (no idempotency key, not claimed), six fields a row.
+-- The bulk path: plain queued jobs (no idempotency key, not claimed), six fields a row;
+-- a batch shares who asked for it.
 INSERT INTO jobs (id, type, queue, payload, priority, state, attempts, max_attempts, run_at,
-                  created_at)
+                  created_at, requested_by)
 SELECT :first + key,
        json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
        json_extract(value, '$[3]'), 'queued', 0, json_extract(value, '$[4]'),
-       json_extract(value, '$[5]'), :now
+       json_extract(value, '$[5]'), :now, :requested_by
 FROM json_each(:rows);
 
 -- name: inserted_job_ids
@@ -49,7 +51,8 @@ WHERE id IN (
     ORDER BY priority DESC, run_at, id
     LIMIT :limit
 )
-RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at;
+RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at,
+          requested_by;
 
 -- name: acknowledge_jobs
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone.
