@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,18 @@ from pydantic_settings import (
 
 from pjobs import ids
 from pjobs.errors import ConfigError
+from pjobs.settings_groups import (
+    AbuseSettings,
+    KeySettings,
+    NotificationSettings,
+    ProjectSettings,
+    QuotaSettings,
+    ServicesSettings,
+    TelegramSettings,
+    TenantSettings,
+    UsageSettings,
+    WorkerSettings,
+)
 
 
 def xdg_dir(variable: str, fallback: str) -> Path:
@@ -30,90 +42,6 @@ def xdg_dir(variable: str, fallback: str) -> Path:
 
 def default_data_dir() -> Path:
     return xdg_dir("XDG_DATA_HOME", ".local/share") / "pjobs"
-
-
-class WorkerSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    concurrency: int = Field(10, ge=1, le=1024, description="jobs run at once per serve process")
-    batch_size: int = Field(200, ge=1, le=10_000, description="most jobs claimed per round trip")
-    prefetch: int = Field(
-        10, ge=0, le=100_000, description="jobs claimed beyond concurrency, waiting locally"
-    )
-    lease_seconds: float = Field(
-        60.0, gt=0, description="a claimed job's lease; renewed by heartbeat"
-    )
-    poll_interval: float = Field(1.0, gt=0, description="seconds between polls when idle")
-    shutdown_timeout: float = Field(30.0, ge=0, description="seconds running jobs get on SIGTERM")
-    rescue_interval: float = Field(15.0, gt=0, description="seconds between expired-lease sweeps")
-    max_rescues: int = Field(5, ge=0, description="times a job may lose its worker before it fails")
-
-    @property
-    def heartbeat_seconds(self) -> float:
-        return self.lease_seconds / 3
-
-
-class ServiceSettings(BaseModel):
-    """One platform service (auth, realtime, storage); no URL means not configured."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    url: str | None = Field(None, pattern=r"^https?://")
-    token: SecretStr | None = None
-    token_file: Path | None = None
-    timeout: float = Field(10.0, gt=0, le=300)
-
-
-class ServicesSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    auth: ServiceSettings = Field(default_factory=ServiceSettings)
-    realtime: ServiceSettings = Field(default_factory=ServiceSettings)
-    storage: ServiceSettings = Field(default_factory=ServiceSettings)
-
-
-class TenantSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    database_url: str | None = Field(
-        None, description="postgresql://… server for tenant databases, or sqlite:///DIR"
-    )
-    schema_file: Path | None = Field(None, description="tenant schema SQL (default: built in)")
-    name_prefix: str = Field("pjobs_t_", pattern=r"^[a-z][a-z0-9_]{0,15}$")
-
-
-class TelegramSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    bot_token: SecretStr | None = None
-    bot_token_file: Path | None = None
-    api_base_url: str = Field("https://api.telegram.org", pattern=r"^https?://")
-    timeout: float = Field(10.0, gt=0, le=300)
-    operators_chat_id: str | None = None
-
-
-class ProjectSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    lock_wait_seconds: float = Field(
-        120.0,
-        ge=0,
-        le=86_400,
-        description="how long a lifecycle job waits for another one on the same project",
-    )
-
-
-class KeySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rotation_grace_seconds: float = Field(86_400, ge=0, le=90 * 86_400)
-
-
-class NotificationSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    max_attempts: int = Field(5, ge=1, le=100)
-    retry_base_seconds: float = Field(30.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -143,6 +71,25 @@ class Settings(BaseSettings):
     projects: ProjectSettings = Field(default_factory=ProjectSettings)
     keys: KeySettings = Field(default_factory=KeySettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    usage: UsageSettings = Field(default_factory=UsageSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    abuse: AbuseSettings = Field(default_factory=AbuseSettings)
+
+    @model_validator(mode="after")
+    def _quotas_name_known_metrics(self) -> Settings:
+        if self.abuse.window_seconds > self.usage.minute_retention_hours * 3600:
+            raise ValueError(
+                "abuse.window_seconds is longer than usage.minute_retention_hours keeps "
+                "per-minute counts"
+            )
+        for plan, limits in self.quotas.plans.items():
+            unknown = sorted(set(limits) - set(self.usage.metrics))
+            if unknown:
+                raise ValueError(
+                    f"quotas.plans.{plan} limits unknown metric {unknown[0]!r} "
+                    f"(known: {', '.join(sorted(self.usage.metrics))}; add it to usage.metrics)"
+                )
+        return self
 
 
 def config_file_path(explicit: Path | None) -> Path | None:

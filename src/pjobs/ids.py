@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from pjobs.errors import InvalidInputError
 
@@ -22,8 +23,12 @@ class IdRule:
         """Anchored, for pydantic `Field(pattern=...)` (a full match there too)."""
         return f"^{self.body}$"
 
+    @cached_property
+    def _compiled(self) -> re.Pattern[str]:
+        return re.compile(self.body)
+
     def matches(self, value: str) -> bool:
-        return re.fullmatch(self.body, value) is not None
+        return self._compiled.fullmatch(value) is not None
 
     def check(self, value: str) -> str:
         """`value` if it is valid; InvalidInputError (exit 65) naming the rule if not."""
@@ -42,3 +47,22 @@ KEY_ID = IdRule("API key id", r"key_[0-9a-f]{16}")
 ACTOR = IdRule("actor", r"[A-Za-z0-9][A-Za-z0-9_.@+:-]{0,127}")
 TELEGRAM_CHAT_ID = IdRule("Telegram chat id", r"-?\d{1,20}|@\w{5,32}")
 EMAIL = IdRule("email address", r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+
+
+# Free text from operators and data (names, reasons, descriptions) may not carry control or
+# bidirectional-override characters: they would forge lines and reorder what is shown.
+UNPRINTABLE = r"\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+
+
+def text_pattern(max_length: int) -> str:
+    """For pydantic `Field(pattern=...)`: 1 to `max_length` printable characters."""
+    return f"^[^{UNPRINTABLE}]{{1,{max_length}}}$"
+
+
+def check_text(value: str, what: str, max_length: int = 500) -> str:
+    """`value` if it is 1 to `max_length` characters, none of them control or bidi ones."""
+    if not re.fullmatch(text_pattern(max_length)[1:-1], value):
+        raise InvalidInputError(
+            f"invalid {what}: 1 to {max_length} characters, no control or bidi characters"
+        )
+    return value

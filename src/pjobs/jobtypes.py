@@ -5,7 +5,7 @@ plugins) is `pjobs.plugins`."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +73,8 @@ class JobContext:
     # Secrets to show once to whoever runs the job inline; never stored, never logged.
     revealed: dict[str, str] = field(default_factory=dict)
     requested_by: str | None = None  # the operator or automation that enqueued the job
+    # Jobs this attempt enqueued; an inline run runs them inline too, once it succeeded.
+    followups: list[int] = field(default_factory=list)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("pjobs.job"))
 
     def enqueue(
@@ -84,16 +86,41 @@ class JobContext:
     ) -> EnqueueResult:
         """Enqueue a follow-up job on the handler's own transaction: it exists if and only
         if the change it follows from is committed."""
+        from dataclasses import replace
+
         from pjobs.enqueue import EnqueueOptions, prepare_jobs
 
-        jobs = prepare_jobs(
-            self.registry,
-            self.settings,
-            [(type_name, payload)],
-            options or EnqueueOptions(),
-            tx.now,
-        )
-        return tx.jobs.enqueue(jobs)[0]
+        options = options or EnqueueOptions()
+        # a follow-up is asked for by whoever asked for this job
+        options = replace(options, requested_by=options.requested_by or self.requested_by)
+        jobs = prepare_jobs(self.registry, self.settings, [(type_name, payload)], options, tx.now)
+        result = tx.jobs.enqueue(jobs)[0]
+        self.followups.append(result.id)
+        return result
+
+    def announce(
+        self,
+        tx: ControlTx,
+        event_type: str,
+        project_id: str | None,
+        data: dict[str, Any],
+        target: str | None = None,
+    ) -> None:
+        """Record a change the platform publishes: its audit event, and its platform event
+        (`control.events`, which webhooks fan out), both on the handler's transaction."""
+        self.announce_many(tx, event_type, [(project_id, data)], target)
+
+    def announce_many(
+        self,
+        tx: ControlTx,
+        event_type: str,
+        items: Sequence[tuple[str | None, dict[str, Any]]],
+        target: str | None = None,
+    ) -> None:
+        """`announce` for many projects at once (a few round trips, however many)."""
+        changes = [(project_id, target, data) for project_id, data in items]
+        tx.audit.append_many(self.actor, event_type, changes, self.job_id)
+        tx.events.emit(event_type, items, self.actor, self.job_id)
 
     @property
     def actor(self) -> str:

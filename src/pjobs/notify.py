@@ -9,10 +9,12 @@ Channels: `log` (the outbox and pjobs' log are the delivery; sent at once) and `
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from pjobs.control import ControlPlane, ControlTx
+from pjobs.control.notifications import Channel
 from pjobs.errors import PjobsError
 from pjobs.retry import RetryPolicy
 
@@ -31,41 +33,36 @@ class Notifier:
         self.control = ControlPlane(store)
         self.settings, self.clock, self.bot = settings, clock, bot
 
-    def _queue(
-        self,
-        tx: ControlTx,
-        recipient: str,
-        chat_id: str | None,
-        project_id: str | None,
-        subject: str,
-        body: str,
-    ) -> int:
-        channel: Literal["log", "telegram"] = (
-            "telegram" if chat_id and self.bot.configured else "log"
-        )
-        notification_id = tx.notifications.insert(
-            project_id,
-            recipient,
-            channel,
-            chat_id if channel == "telegram" else None,
-            subject,
-            body,
-        )
-        if channel == "log":
-            log.info("notification %d to %s: %s", notification_id, recipient, subject)
-        return notification_id
-
     def to_owner(
         self, tx: ControlTx, owner_id: str, project_id: str | None, subject: str, body: str
-    ) -> int:
+    ) -> None:
         """Queue a message to a project's owner (Telegram if they have a chat id)."""
-        owner = tx.owners.get(owner_id)
-        chat_id = owner.telegram_chat_id if owner else None
-        return self._queue(tx, owner_id, chat_id, project_id, subject, body)
+        self.to_owners(tx, [(owner_id, project_id, subject, body)])
 
-    def to_operators(self, tx: ControlTx, project_id: str | None, subject: str, body: str) -> int:
+    def to_owners(
+        self, tx: ControlTx, messages: Sequence[tuple[str, str | None, str, str]]
+    ) -> None:
+        """Queue many messages (owner, project, subject, body) in a few round trips."""
+        chat_ids = tx.owners.chat_ids(owner for owner, _, _, _ in messages)
+        self._queue(tx, [(o, chat_ids.get(o), p, s, b) for o, p, s, b in messages])
+
+    def to_operators(self, tx: ControlTx, project_id: str | None, subject: str, body: str) -> None:
+        """Queue a message to the operators (`telegram.operators_chat_id`, else the log)."""
         chat_id = self.settings.telegram.operators_chat_id
-        return self._queue(tx, OPERATORS, chat_id, project_id, subject, body)
+        self._queue(tx, [(OPERATORS, chat_id, project_id, subject, body)])
+
+    def _queue(
+        self, tx: ControlTx, messages: Sequence[tuple[str, str | None, str | None, str, str]]
+    ) -> None:
+        telegram = self.bot.configured
+        rows: list[tuple[str | None, str, Channel, str | None, str, str]] = []
+        for recipient, chat_id, project_id, subject, body in messages:
+            channel: Channel = "telegram" if chat_id and telegram else "log"
+            address = chat_id if channel == "telegram" else None
+            rows.append((project_id, recipient, channel, address, subject, body))
+            if channel == "log":
+                log.info("notification to %s: %s", recipient, subject)
+        tx.notifications.insert(rows)
 
     def deliver_due(self, limit: int = 100) -> tuple[int, int]:
         """Send what is due; returns (sent, still pending or failed). Never raises for a

@@ -34,6 +34,8 @@ class JobQueue:
         )
         # Secrets revealed by jobs this process runs inline, by job id, to show once.
         self.revealed: dict[int, dict[str, str]] = {}
+        # Jobs enqueued by jobs this process runs inline, by job id: run inline after them.
+        self.followups: dict[int, list[int]] = {}
 
     # -- enqueue --------------------------------------------------------------------------
 
@@ -57,13 +59,17 @@ class JobQueue:
     # -- run here and now -----------------------------------------------------------------
 
     def context_for(self, job: ClaimedJob) -> JobContext:
-        # Inline runs keep what their attempts reveal; a worker's is dropped with it.
-        return self.env.context(job, self.revealed.get(job.id))
+        # Inline runs keep what their attempts reveal and enqueue; a worker's is dropped.
+        context = self.env.context(job, self.revealed.get(job.id))
+        if job.id in self.followups:
+            context.followups = self.followups[job.id]
+        return context
 
     def run_inline(
         self, type_name: str, payload: Any, options: EnqueueOptions | None = None
     ) -> JobRecord:
-        """Enqueue a job claimed by this process and run it to its end, retries included.
+        """Enqueue a job claimed by this process and run it to its end, retries included;
+        then, if it succeeded, the jobs it enqueued (`JobContext.enqueue`), the same way.
 
         It is a job like any other (history, attempts, leases); if this process dies, a
         worker rescues it. A retry that a `serve` process takes first is waited for.
@@ -82,8 +88,7 @@ class JobQueue:
         if not result.created:
             log.info("job %d with the same idempotency key is active; waiting for it", result.id)
             return self.wait(result.id)
-        self.revealed[result.id] = {}
-        job: ClaimedJob | None = ClaimedJob(
+        job = ClaimedJob(
             result.id,
             new.type,
             new.queue,
@@ -95,6 +100,20 @@ class JobQueue:
             now,
             new.requested_by,
         )
+        return self._run_here(job, worker_id)
+
+    def run_queued(self, job_id: int) -> JobRecord:
+        """Run a queued job in this process now (a follow-up of an inline run); if a worker
+        took it first, wait for that worker instead."""
+        worker_id = new_worker_id("inline")
+        lease = self.clock.now() + timedelta(seconds=self.settings.worker.lease_seconds)
+        job = self.store.claim_job(job_id, worker_id, self.clock.now(), lease)
+        return self.wait(job_id) if job is None else self._run_here(job, worker_id)
+
+    def _run_here(self, first: ClaimedJob, worker_id: str) -> JobRecord:
+        job: ClaimedJob | None = first
+        self.revealed.setdefault(first.id, {})
+        followups = self.followups.setdefault(first.id, [])
         with LeaseKeeper(self.store, worker_id, self.settings, self.clock) as leases:
             while job is not None:
                 try:
@@ -112,11 +131,17 @@ class JobQueue:
                     outcome.error,
                     outcome.run_at.isoformat(timespec="seconds"),
                 )
+                followups.clear()  # what the failed attempt enqueued was rolled back
                 time.sleep(max((outcome.run_at - self.clock.now()).total_seconds(), 0))
                 job = self.store.claim_job(
-                    result.id, worker_id, self.clock.now(), leases.lease_expiry()
+                    first.id, worker_id, self.clock.now(), leases.lease_expiry()
                 )
-        return self.wait(result.id)
+        record = self.wait(first.id)
+        if record.state == "succeeded":
+            for followup in followups:
+                if self.store.get_job(followup) is not None:
+                    self.run_queued(followup)
+        return record
 
     def wait(self, job_id: int, timeout: float | None = None) -> JobRecord:
         """Block until the job is finished; TemporaryError (75) when `timeout` passes."""

@@ -14,7 +14,8 @@ from pjobs.secretfile import read_secret
 if TYPE_CHECKING:
     import httpx
 
-    from pjobs.config import ServiceSettings, Settings
+    from pjobs.config import Settings
+    from pjobs.settings_groups import ServiceSettings
 
 SERVICES = ("auth", "realtime", "storage")
 

@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 
 from pjobs import __version__
-from pjobs.cli import audit, db, jobs, keys, lifecycle, notifications, projects, serve
+from pjobs.cli import (
+    audit,
+    db,
+    enforcement,
+    jobs,
+    keys,
+    lifecycle,
+    notifications,
+    projects,
+    serve,
+    usage,
+)
 from pjobs.cli.runtime import Runtime
 from pjobs.errors import EXIT_CODES_HELP, ExitCode, PjobsError
 
@@ -28,10 +39,16 @@ app = typer.Typer(
 app.command("provision")(lifecycle.provision)
 app.command("deprovision")(lifecycle.deprovision)
 app.command("rotate-key")(lifecycle.rotate_key)
+app.command("check-limits")(enforcement.check_limits)
+app.command("scan-abuse")(enforcement.scan_abuse)
+app.command("suspend")(enforcement.suspend)
+app.command("resume")(enforcement.resume)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(projects.app, name="projects")
 app.add_typer(projects.owners_app, name="owners")
 app.add_typer(keys.app, name="keys")
+app.add_typer(usage.usage_app, name="usage")
+app.add_typer(usage.quotas_app, name="quotas")
 app.add_typer(audit.app, name="audit")
 app.add_typer(notifications.app, name="notifications")
 app.add_typer(db.app, name="db")

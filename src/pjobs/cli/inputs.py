@@ -1,10 +1,13 @@
-"""Reading data that commands take: JSON from an argument, a file (@FILE) or stdin (-)."""
+"""Reading data that commands take: JSON from an argument, a file (@FILE) or stdin (-),
+and lines streamed from a file or stdin."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pjobs.errors import InvalidInputError, UsageError
 
@@ -40,3 +43,35 @@ def read_json_argument(spec: str, limit: int, what: str = "payload") -> Any:
         return json.loads(read_text_argument(spec, limit, what))
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"malformed JSON {what}: {exc}") from None
+
+
+MAX_LINE_BYTES = 65_536
+
+
+@contextmanager
+def open_lines(spec: str) -> Iterator[Iterator[bytes]]:
+    """The lines of a file, or of stdin for `-`, read as they come (memory stays flat);
+    a line longer than MAX_LINE_BYTES is refused."""
+    if spec == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("input is '-' but nothing is piped to stdin")
+        yield _lines(sys.stdin.buffer, "stdin")
+        return
+    try:
+        handle = Path(spec).open("rb")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {spec}: {exc.strerror}") from None
+    with handle:
+        yield _lines(handle, spec)
+
+
+def _lines(handle: BinaryIO, name: str) -> Iterator[bytes]:
+    number = 0
+    while True:
+        line = handle.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise InvalidInputError(f"{name}: line {number} is longer than {MAX_LINE_BYTES} bytes")
+        yield line

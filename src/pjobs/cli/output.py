@@ -57,6 +57,8 @@ def cell(value: Any) -> str:
         return "-"
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"))
     return str(value)
@@ -89,9 +91,13 @@ def print_records(
         print_json({name: records})
         return
     pairs = [(c, c) if isinstance(c, str) else c for c in columns]
+
+    def get(record: Any, name: str) -> Any:
+        return record.get(name) if isinstance(record, dict) else getattr(record, name)
+
     print_table(
         [header for header, _ in pairs],
-        [[getattr(record, field) for _, field in pairs] for record in records],
+        [[get(record, field) for _, field in pairs] for record in records],
     )
 
 

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from pjobs.cli.options import JsonOption, LimitOption
+from pjobs.cli.options import DryRunOption, JsonOption, LimitOption
 from pjobs.cli.runtime import runtime
 
-app = typer.Typer(help="Tenants' projects: list, show.", no_args_is_help=True)
+app = typer.Typer(help="Tenants' projects: list, show, protect, unprotect.", no_args_is_help=True)
 owners_app = typer.Typer(help="Project owners and their contact details.", no_args_is_help=True)
 
 PROJECT_COLUMNS = (
@@ -125,3 +125,39 @@ def list_owners(ctx: typer.Context, as_json: JsonOption = False) -> None:
     print_records(
         "owners", owners, (("owner", "id"), "email", "telegram_chat_id", "created_at"), as_json
     )
+
+
+def protection_command(verb: str, protected: bool, summary: str) -> None:
+    """Register `projects protect` or `projects unprotect`."""
+
+    def change(
+        ctx: typer.Context,
+        project_id: Annotated[str, typer.Argument(metavar="PROJECT_ID")],
+        dry_run: DryRunOption = False,
+        as_json: JsonOption = False,
+    ) -> None:
+        from pjobs import ids
+        from pjobs.cli.output import message, print_json
+        from pjobs.control import ControlPlane
+
+        rt = runtime(ctx)
+        project = rt.project(ids.PROJECT_ID.check(project_id))
+        changed = project.protected != protected
+        if changed and not dry_run:
+            with ControlPlane(rt.store()).tx(rt.clock().now()) as tx:
+                tx.projects.set_protected(project_id, protected)
+                tx.audit.append(rt.actor(), f"project.{verb}ed", project_id)
+        state = "protected" if protected else "not protected"
+        prefix = "would be " if dry_run and changed else "" if changed else "already "
+        message(f"project {project_id}: {prefix}{state}", rt.quiet)
+        if as_json:
+            print_json({"project_id": project_id, "protected": protected, "changed": changed})
+
+    change.__doc__ = summary
+    app.command(verb)(change)
+
+
+protection_command(
+    "protect", True, "Protect a project: never suspended automatically, only reported."
+)
+protection_command("unprotect", False, "Lift a project's protection.")

@@ -33,3 +33,18 @@ class ControlPlane:
         """One transaction: committed when the block ends, rolled back if it raises."""
         with self.store.transaction(write) as cursor:
             yield ControlTx(self.store, cursor, now)
+
+    @contextmanager
+    def rehearsal(self, now: datetime) -> Iterator[ControlTx]:
+        """A write transaction that is always rolled back: a dry run does exactly what the
+        real run would, and leaves the database as it found it."""
+        try:
+            with self.tx(now) as tx:
+                yield tx
+                raise _Rehearsed
+        except _Rehearsed:
+            pass
+
+
+class _Rehearsed(Exception):
+    """Ends a rehearsal by rolling its transaction back."""

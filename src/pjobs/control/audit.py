@@ -4,6 +4,7 @@ change, naming who did what to which project."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -35,14 +36,23 @@ class Audit(Noun):
         job_id: int | None = None,
     ) -> None:
         """Append an audit event (the table refuses updates and deletes)."""
-        self.tx.run(
+        self.append_many(actor, action, [(project_id, target, data or {})], job_id)
+
+    def append_many(
+        self,
+        actor: str,
+        action: str,
+        changes: Sequence[tuple[str | None, str | None, dict[str, Any]]],
+        job_id: int | None = None,
+    ) -> None:
+        """Append one event per (project, target, data), in one round trip."""
+        self.tx.run_many(
             "insert_audit",
-            actor=actor,
-            action=action,
-            project_id=project_id,
-            target=target,
-            data=json.dumps(data or {}, sort_keys=True, default=str),
-            job_id=job_id,
+            [
+                {"actor": actor, "action": action, "project_id": project, "target": target}
+                | {"data": json.dumps(data, sort_keys=True, default=str), "job_id": job_id}
+                for project, target, data in changes
+            ],
         )
 
     def list(

@@ -3,6 +3,7 @@ same transaction as the change it reports, with its channel and delivery state."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -32,30 +33,24 @@ class Notification:
 
 class Notifications(Noun):
     def insert(
-        self,
-        project_id: str | None,
-        recipient: str,
-        channel: Channel,
-        address: str | None,
-        subject: str,
-        body: str,
-    ) -> int:
-        """Queue a message (a `log` one counts as sent at once); its id."""
-        pending = channel != "log"
-        row = self.tx.row(
+        self, messages: Sequence[tuple[str | None, str, Channel, str | None, str, str]]
+    ) -> None:
+        """Queue messages: (project, recipient, channel, address, subject, body) each; a
+        `log` one counts as sent at once. One round trip however many."""
+        now = self.tx.now
+        self.tx.run_many(
             "insert_notification",
-            project_id=project_id,
-            recipient=recipient,
-            channel=channel,
-            address=address,
-            subject=subject,
-            body=body,
-            state="pending" if pending else "sent",
-            next_attempt_at=self.tx.now if pending else None,
-            sent_at=None if pending else self.tx.now,
+            [
+                {"project_id": project_id, "recipient": recipient, "channel": channel}
+                | {"address": address, "subject": subject, "body": body}
+                | {
+                    "state": "sent" if channel == "log" else "pending",
+                    "next_attempt_at": None if channel == "log" else now,
+                    "sent_at": now if channel == "log" else None,
+                }
+                for project_id, recipient, channel, address, subject, body in messages
+            ],
         )
-        assert row is not None
-        return int(row["id"])
 
     def due(self, limit: int = 100) -> list[Notification]:
         """Pending messages whose next attempt is due, oldest first."""

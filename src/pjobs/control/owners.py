@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,3 +36,8 @@ class Owners(Noun):
     def list(self, limit: int = 1000) -> list[Owner]:
         """Owners by id."""
         return self.tx.records(Owner, "list_owners", limit=limit)
+
+    def chat_ids(self, owner_ids: Iterable[str]) -> dict[str, str | None]:
+        """The Telegram chat id of each of these owners that exists (one query)."""
+        rows = self.tx.rows("owner_chat_ids", ids=self.tx.store.array(sorted(set(owner_ids))))
+        return {row["id"]: row["telegram_chat_id"] for row in rows}

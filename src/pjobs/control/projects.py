@@ -106,3 +106,15 @@ class Projects(Noun):
     def release_lock(self, project_id: str, job_id: int) -> None:
         """Let go of the lifecycle lock, if this job holds it."""
         self.tx.run("release_project_lock", id=project_id, job_id=job_id)
+
+    def suspend(self, project_id: str, reason: str) -> bool:
+        """Suspend an active project; False if it was not active."""
+        return bool(self.tx.rows("suspend_project", id=project_id, reason=reason))
+
+    def resume(self, project_id: str) -> bool:
+        """Lift a suspension; False if the project was not suspended."""
+        return bool(self.tx.rows("resume_project", id=project_id))
+
+    def set_protected(self, project_id: str, protected: bool) -> None:
+        """Mark a project protected (never suspended automatically, only reported) or not."""
+        self.tx.run("set_project_protected", id=project_id, protected=protected)

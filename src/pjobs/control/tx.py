@@ -3,15 +3,19 @@ of the control plane as an attribute (`tx.projects`, `tx.keys`, `tx.audit`, …)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pjobs.control.abuse import AbuseDetections
 from pjobs.control.audit import Audit
+from pjobs.control.events import Events
 from pjobs.control.jobs import JobsOnTx
 from pjobs.control.keys import Keys
 from pjobs.control.notifications import Notifications
 from pjobs.control.owners import Owners
 from pjobs.control.projects import Projects
+from pjobs.control.quotas import Quotas
+from pjobs.control.usage import Usage
 from pjobs.store.rows import dict_rows
 
 if TYPE_CHECKING:
@@ -31,18 +35,33 @@ class ControlTx:
         self.audit = Audit(self)
         self.notifications = Notifications(self)
         self.jobs = JobsOnTx(self)
+        self.events = Events(self)
+        self.usage = Usage(self)
+        self.quotas = Quotas(self)
+        self.abuse = AbuseDetections(self)
 
     # -- queries ------------------------------------------------------------------------
 
     def run(self, query: str, **params: Any) -> Any:
         """Execute a named query; times become the driver's, `now` defaults to the tx's."""
-        converted = {
-            key: self.store.ts(value) if isinstance(value, datetime) else value
-            for key, value in params.items()
-        }
+        converted = {key: self._param(value) for key, value in params.items()}
         converted.setdefault("now", self.store.ts(self.now))
         self.cursor.execute(self.store.queries[query], converted)
         return self.cursor
+
+    def run_many(self, query: str, rows: list[dict[str, Any]]) -> None:
+        """Execute a named query once per row of parameters (the driver batches them)."""
+        if rows:
+            now = self.store.ts(self.now)
+            params = [{"now": now} | {k: self._param(v) for k, v in row.items()} for row in rows]
+            self.cursor.executemany(self.store.queries[query], params)
+
+    def _param(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return self.store.ts(value)
+        if isinstance(value, date):
+            return self.store.day(value)
+        return value
 
     def rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
         return dict_rows(self.run(query, **params))

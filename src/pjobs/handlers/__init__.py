@@ -9,7 +9,25 @@ if TYPE_CHECKING:
 
 
 def register(registry: Registry) -> None:
-    from pjobs.handlers import deprovision, noop, provision, rotate_key
+    from pjobs.handlers import (
+        auto_suspend,
+        check_usage_limits,
+        deprovision,
+        noop,
+        provision,
+        resume,
+        rotate_key,
+        scan_abuse,
+    )
 
-    for module in (noop, provision, deprovision, rotate_key):
+    for module in (
+        noop,
+        provision,
+        deprovision,
+        rotate_key,
+        check_usage_limits,
+        auto_suspend,
+        scan_abuse,
+        resume,
+    ):
         registry.add(module.JOB_TYPE)

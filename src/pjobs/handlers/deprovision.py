@@ -66,11 +66,8 @@ def _deprovision(payload: ProjectPayload, context: JobContext) -> dict[str, Any]
         with control.tx(context.clock.now()) as tx:
             tx.projects.set_status(project_id, "deprovisioned")
             tx.projects.set_tenant_database(project_id, None)
-            context.audit(
-                tx,
-                "project.deprovisioned",
-                project_id,
-                data={"previous_status": project.status},
+            context.announce(
+                tx, "project.deprovisioned", project_id, {"previous_status": project.status}
             )
             context.notifier.to_owner(
                 tx,

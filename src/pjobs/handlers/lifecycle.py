@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pjobs import ids
 from pjobs.control import ControlPlane
@@ -55,6 +55,28 @@ def project_lock(context: JobContext, project_id: str) -> Iterator[None]:
     finally:
         with control.tx(context.clock.now()) as tx:
             tx.projects.release_lock(project_id, context.job_id)
+
+
+class ProjectsScope(BaseModel):
+    """The payload of a job about all active projects (`all`) or the named ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    all: bool = False
+    project_ids: list[Annotated[str, Field(pattern=ids.PROJECT_ID.pattern)]] = Field(
+        default_factory=list, max_length=100_000
+    )
+    enforce: bool = True  # False: find and record, change nothing else (the seed's dry run)
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> ProjectsScope:
+        if self.all == bool(self.project_ids):
+            raise ValueError("give all or project_ids (one of them)")
+        return self
+
+    @property
+    def selected(self) -> list[str] | None:
+        return None if self.all else sorted(set(self.project_ids))
 
 
 def run_steps(

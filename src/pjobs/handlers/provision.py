@@ -31,7 +31,7 @@ STEPS = (
 
 
 class ProvisionPayload(ProjectPayload):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(pattern=ids.text_pattern(200))
     owner_id: str = Field(pattern=ids.OWNER_ID.pattern)
     region: str = Field(pattern=ids.REGION.pattern)
     plan: str = Field(pattern=ids.PLAN.pattern)
@@ -135,7 +135,13 @@ def _provision(payload: ProvisionPayload, context: JobContext) -> dict[str, Any]
     def activate() -> StepResult:
         with control.tx(context.clock.now()) as tx:
             tx.projects.set_status(project_id, "active")
-            context.audit(tx, "project.provisioned", project_id)
+            context.announce(
+                tx,
+                "project.provisioned",
+                project_id,
+                {"name": payload.name, "owner_id": payload.owner_id, "region": payload.region}
+                | {"plan": payload.plan},
+            )
             context.notifier.to_owner(
                 tx,
                 payload.owner_id,

@@ -59,12 +59,12 @@ def _rotate(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]:
         status: Literal["expiring", "revoked"] = "revoked" if payload.revoke_now else "expiring"
         expires_at = now if payload.revoke_now else now + timedelta(seconds=payload.grace_seconds)
         tx.keys.retire(old.id, status, expires_at, payload.new_key_id)
-        context.audit(
+        context.announce(
             tx,
-            "key.rotated",
+            "key.revoked" if payload.revoke_now else "key.rotated",
             old.project_id,
-            f"key:{old.id}",
             {
+                "key_id": old.id,
                 "kind": old.kind,
                 "new_key_id": payload.new_key_id,
                 "new_version": version,
@@ -72,6 +72,7 @@ def _rotate(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]:
                 "old_status": status,
                 "old_expires_at": expires_at,
             },
+            target=f"key:{old.id}",
         )
         ending = (
             "revoked now" if payload.revoke_now else f"valid until {expires_at:%Y-%m-%d %H:%M} UTC"

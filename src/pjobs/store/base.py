@@ -12,7 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from pjobs.errors import IntegrityConflict, InvalidStateError
@@ -49,9 +49,19 @@ class SqlStore(ABC):
     def ts(self, value: datetime | None) -> Any:
         """A time as this driver's parameter."""
 
+    def day(self, value: date) -> Any:
+        """A calendar day as this driver's parameter (PostgreSQL's `date`)."""
+        return value
+
     @abstractmethod
     def array(self, values: Sequence[str] | None) -> Any:
         """A list of strings as this driver's parameter (`= ANY` / `json_each`)."""
+
+    @abstractmethod
+    def write_batch(self, cursor: Any, query: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Run a named query of the bulk path over many rows at once (SQLite: one JSON
+        array; PostgreSQL: COPY into a staging table, then one statement). Times and
+        days are already this driver's (`ts`, `day`)."""
 
     @abstractmethod
     def enqueue_on(self, cursor: Any, jobs: Sequence[NewJob], now: datetime) -> list[EnqueueResult]:
@@ -92,6 +102,10 @@ class SqlStore(ABC):
     @classmethod
     def from_ts_or_none(cls, value: Any) -> datetime | None:
         return None if value is None else cls.from_ts(value)
+
+    @staticmethod
+    def from_day(value: Any) -> date:
+        return date.fromisoformat(value) if isinstance(value, str) else value
 
     def from_json(self, value: Any) -> Any:
         """A JSON column as Python data (the PostgreSQL driver decodes jsonb itself)."""

@@ -77,6 +77,13 @@ class PostgresStore(SqlStore):
     def ts(self, value: datetime | None) -> datetime | None:
         return value
 
+    def write_batch(self, cursor: psycopg.Cursor[Any], query: str, rows: Sequence[Any]) -> None:
+        cursor.execute(self.queries[f"{query}_stage"])
+        with cursor.copy(f"COPY stage_{query} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(self.queries[query])
+
     def array(self, values: Sequence[str] | None) -> list[str] | None:
         return None if values is None else list(values)
 

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import typing
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any, Protocol, TypeVar
 
@@ -22,6 +22,8 @@ class Codec(Protocol):
     """How a dialect's values become Python's (the store provides it)."""
 
     def from_ts(self, value: Any) -> datetime: ...
+
+    def from_day(self, value: Any) -> date: ...
 
     def from_json(self, value: Any) -> Any: ...
 
@@ -52,6 +54,8 @@ def _converter(hint: Any) -> Convert | None:
         return lambda codec, value: codec.from_ts(value)
     if datetime in typing.get_args(hint):  # datetime | None
         return lambda codec, value: None if value is None else codec.from_ts(value)
+    if hint is date:
+        return lambda codec, value: codec.from_day(value)
     if hint is bool:
         return lambda codec, value: bool(value)
     return None

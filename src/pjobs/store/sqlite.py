@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from pjobs.store.queries import Migration
 from pjobs.store.records import EnqueueResult, NewJob, Outcome
 
 BUSY_TIMEOUT_SECONDS = 10.0
+# Page cache per connection: bulk writes (imports, batches) touch many pages of big indexes.
+CACHE_KIB = 65_536
 
 
 def create_private_file(path: Path) -> None:
@@ -70,6 +72,7 @@ class SQLiteStore(SqlStore):
                 )
                 _use_wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
                 conn.execute("PRAGMA foreign_keys = ON")
             except sqlite3.Error as exc:
                 raise sqlite_error(exc, str(self.path)) or DatabaseUnavailable(
@@ -107,6 +110,12 @@ class SQLiteStore(SqlStore):
         if value.tzinfo is not UTC:
             value = value.astimezone(UTC)
         return value.isoformat(timespec="microseconds")
+
+    def day(self, value: date) -> str:
+        return value.isoformat()
+
+    def write_batch(self, cursor: sqlite3.Cursor, query: str, rows: Sequence[Any]) -> None:
+        cursor.execute(self.queries[query], {"rows": json.dumps(rows)})
 
     def from_json(self, value: Any) -> Any:
         return None if value is None else json.loads(value)

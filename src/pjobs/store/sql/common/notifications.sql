@@ -5,8 +5,7 @@
 INSERT INTO notifications (created_at, project_id, recipient, channel, address, subject, body,
                            state, next_attempt_at, sent_at)
 VALUES (:now, :project_id, :recipient, :channel, :address, :subject, :body, :state,
-        :next_attempt_at, :sent_at)
-RETURNING id;
+        :next_attempt_at, :sent_at);
 
 -- name: due_notifications
 SELECT * FROM notifications

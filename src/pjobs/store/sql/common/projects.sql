@@ -47,3 +47,17 @@ WHERE id = :id
 
 -- name: release_project_lock
 UPDATE projects SET operation_job_id = NULL WHERE id = :id AND operation_job_id = :job_id;
+
+-- name: suspend_project
+-- Only an active project is suspended; returns it when this call did.
+UPDATE projects SET status = 'suspended', suspension_reason = :reason, updated_at = :now
+WHERE id = :id AND status = 'active'
+RETURNING id;
+
+-- name: resume_project
+UPDATE projects SET status = 'active', suspension_reason = NULL, updated_at = :now
+WHERE id = :id AND status = 'suspended'
+RETURNING id;
+
+-- name: set_project_protected
+UPDATE projects SET protected = :protected, updated_at = :now WHERE id = :id;

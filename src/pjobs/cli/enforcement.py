@@ -1,0 +1,228 @@
+"""`pjobs check-limits`, `pjobs scan-abuse`, `pjobs suspend`, `pjobs resume`: quotas and
+abuse enforced, inline or through the queue; dry runs find without changing anything and
+exit 3 when they found something."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from pjobs.cli.jobrun import RunOptions, handler_command, run_and_report, validate
+from pjobs.cli.runtime import Runtime, runtime
+from pjobs.errors import ExitCode, InvalidStateError, UsageError
+
+ProjectsArgument = Annotated[
+    list[str] | None, typer.Argument(metavar="[PROJECT_ID]...", show_default=False)
+]
+AllOption = Annotated[bool, typer.Option("--all", help="Every active project.")]
+FINDING_COLUMNS = ("project_id", "metric", "value", "limit", "percent", "hard", "action")
+
+
+def scope(all_projects: bool, project_ids: list[str] | None) -> dict[str, Any]:
+    if all_projects == bool(project_ids):
+        raise UsageError("name projects, or give --all (one of them)")
+    return {"all": True} if all_projects else {"project_ids": project_ids}
+
+
+def exit_found(found: bool) -> None:
+    """A dry run that found something exits 3, so scripts and auditors can tell."""
+    if found:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def render_limits(result: dict[str, Any]) -> None:
+    from pjobs.cli.output import print_lines, print_records
+
+    print_lines(
+        [
+            f"period {result['period']}: checked {result['checked']}, over a threshold "
+            f"{result['over_threshold']}, warned {result['warned']}, suspended "
+            f"{result['suspended']}, protected {result['protected']}"
+        ]
+    )
+    if result["findings"]:
+        print_records("findings", result["findings"], FINDING_COLUMNS, False)
+
+
+@handler_command()
+def check_limits(
+    ctx: typer.Context,
+    run: RunOptions,
+    project_ids: ProjectsArgument = None,
+    all_projects: AllOption = False,
+    period: Annotated[
+        str | None, typer.Option("--period", help="Billing period YYYY-MM (default: this month).")
+    ] = None,
+) -> None:
+    """Check usage against quotas: warn at each threshold once, suspend at a hard cap.
+
+    Example: pjobs check-limits --all        (hourly from cron; `serve` schedules it too)
+    """
+    from pjobs import quotas
+    from pjobs.handlers.check_usage_limits import finding_json
+
+    rt = runtime(ctx)
+    payload = {**scope(all_projects, project_ids), **({"period": period} if period else {})}
+    validate(rt, "check_usage_limits", payload)
+    if not run.dry_run:
+        run_and_report(rt, "check_usage_limits", payload, run, render_limits)
+        return
+    from pjobs.control.usage import period_of
+
+    with rt.control() as tx:
+        chosen = period or period_of(tx.now)
+        ids = None if all_projects else sorted(set(project_ids or []))
+        report = quotas.evaluate(tx, rt.settings(), chosen, ids)
+    result = {**report.summary(), "findings": [finding_json(f) for f in report.findings]}
+    show_dry_run(rt, run, result, render_limits)
+    exit_found(bool(report.findings))
+
+
+def show_dry_run(rt: Runtime, run: RunOptions, result: dict[str, Any], render: Any) -> None:
+    from pjobs.cli.output import message, print_json
+
+    message("dry run: nothing is changed", rt.quiet)
+    if run.as_json:
+        print_json({"dry_run": True, **result})
+    else:
+        render(result)
+
+
+def render_scan(result: dict[str, Any]) -> None:
+    from pjobs.cli.output import print_lines, print_records
+
+    window = result["window"]
+    print_lines(
+        [
+            f"window {window['since']} to {window['until']}: {result['checked']} active "
+            f"project(s) with requests, {len(result['findings'])} finding(s)"
+        ]
+    )
+    if result["findings"]:
+        print_records("findings", result["findings"], ("project_id", "pattern", "reason"), False)
+
+
+@handler_command(retries=False)
+def scan_abuse(
+    ctx: typer.Context,
+    run: RunOptions,
+    project_ids: ProjectsArgument = None,
+    all_projects: AllOption = False,
+    window: Annotated[
+        str | None, typer.Option("--window", help="Measure over this window [abuse.window].")
+    ] = None,
+) -> None:
+    """Compare projects' current request and error rates with their baselines; suspend
+    (through `auto_suspend`) where excessive usage or an error spike holds.
+
+    Example: pjobs scan-abuse --all --window 5m --dry-run
+    """
+    from pjobs import abuse
+    from pjobs.control import ControlPlane
+    from pjobs.timeutil import parse_duration
+
+    rt = runtime(ctx)
+    payload = scope(all_projects, project_ids)
+    if window:
+        payload["window_seconds"] = parse_duration(window).total_seconds()
+    validate(rt, "scan_abuse", payload)
+    if not run.dry_run:
+        run_and_report(rt, "scan_abuse", payload, run, render_scan)
+        return
+    settings = rt.settings()
+    ids = None if all_projects else sorted(set(project_ids or []))
+    with ControlPlane(rt.store()).rehearsal(rt.clock().now()) as tx:
+        abuse.refresh_baselines(tx, settings, tx.now)
+        report = abuse.scan(tx, settings, tx.now, ids, payload.get("window_seconds"))
+    show_dry_run(rt, run, abuse.describe(report), render_scan)
+    exit_found(bool(report.findings))
+
+
+def render_detection(result: dict[str, Any]) -> None:
+    from pjobs.cli.output import print_fields
+
+    print_fields(
+        [(key, result[key]) for key in ("project_id", "pattern", "held", "action", "reason")]
+    )
+
+
+@handler_command(retries=False)
+def suspend(
+    ctx: typer.Context,
+    project_id: Annotated[str, typer.Argument(metavar="PROJECT_ID")],
+    run: RunOptions,
+    pattern: Annotated[
+        str | None,
+        typer.Option(help="Evaluate: excessive_usage, error_spike or suspicious_pattern."),
+    ] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="K=V the evaluation takes as given.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (an operator's suspension).")] = None,
+    force: Annotated[bool, typer.Option(help="Suspend a protected project too.")] = False,
+) -> None:
+    """Suspend a project: with --pattern only if the pattern holds; with just --reason,
+    as an operator. Every evaluation is recorded. Its keys then exit 13 on verify.
+
+    Example: pjobs suspend proj-123 --reason "phishing"
+    """
+    from pjobs.control import ControlPlane
+    from pjobs.handlers.auto_suspend import AutoSuspendPayload, judge
+
+    rt = runtime(ctx)
+    payload: dict[str, Any] = {"project_id": project_id, "force": force}
+    payload |= {k: v for k, v in (("pattern", pattern), ("reason", reason)) if v is not None}
+    payload["metrics"] = dict(parse_metric(text) for text in metric or [])
+    validate(rt, "auto_suspend", payload)
+    project = rt.project(project_id)
+    if pattern is None and project.protected and not force:
+        raise InvalidStateError(f"project {project_id} is protected: add --force to suspend it")
+    if not run.dry_run:
+        run_and_report(rt, "auto_suspend", payload, run, render_detection)
+        return
+    with ControlPlane(rt.store()).rehearsal(rt.clock().now()) as tx:
+        model = AutoSuspendPayload.model_validate(payload)
+        evaluation, action = judge(tx, tx.now, rt.settings(), model, project)
+    result = {"project_id": project_id, "pattern": evaluation.pattern, "held": evaluation.held}
+    result |= {"action": f"would: {action}", "reason": evaluation.reason}
+    show_dry_run(rt, run, {**result, "metrics": evaluation.metrics}, render_detection)
+    exit_found(evaluation.held)
+
+
+def parse_metric(text: str) -> tuple[str, float]:
+    from pjobs.errors import InvalidInputError
+
+    name, _, raw = text.partition("=")
+    try:
+        return name, float(raw)
+    except ValueError:
+        raise InvalidInputError(f"invalid metric {text[:40]!r}: expected NAME=NUMBER") from None
+
+
+@handler_command(retries=False)
+def resume(
+    ctx: typer.Context,
+    project_id: Annotated[str, typer.Argument(metavar="PROJECT_ID")],
+    run: RunOptions,
+    reason: Annotated[str | None, typer.Option(help="Why it is lifted.")] = None,
+) -> None:
+    """Lift a project's suspension: it is active again and its keys verify.
+
+    Example: pjobs resume proj-123 --reason "owner upgraded"
+    """
+    from pjobs.cli.lifecycle import print_plan, render_project
+
+    rt = runtime(ctx)
+    payload = {"project_id": project_id, **({"reason": reason} if reason else {})}
+    validate(rt, "resume_project", payload)
+    project = rt.project(project_id)
+    if run.dry_run:
+        would = "lift the suspension" if project.status == "suspended" else "nothing"
+        print_plan(
+            rt, f"resume {project_id}", [("resume", f"{would} ({project.status})")], run.as_json
+        )
+        return
+    if project.status != "suspended":
+        rt.note(f"project {project_id} is {project.status}, not suspended: nothing to lift")
+    run_and_report(rt, "resume_project", payload, run, render_project)

@@ -1,0 +1,253 @@
+"""`pjobs usage …` and `pjobs quotas …`: the usage data quotas and abuse checks judge, and
+the limits they judge it against."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from pjobs.cli.options import DryRunOption, JsonOption
+from pjobs.cli.runtime import Runtime, runtime
+
+usage_app = typer.Typer(help="Usage data: record, import (JSON lines), show.", no_args_is_help=True)
+quotas_app = typer.Typer(
+    help="Quotas: each plan's limits (config) and a project's own (set, unset).",
+    no_args_is_help=True,
+)
+
+ProjectArgument = Annotated[str, typer.Argument(metavar="PROJECT_ID")]
+PeriodOption = Annotated[
+    str | None, typer.Option("--period", help="Billing period YYYY-MM (default: this month).")
+]
+
+
+def project_for(rt: Runtime, project_id: str) -> None:
+    """Refuse a malformed id (65) or an unknown project (4) before anything else."""
+    from pjobs import ids
+
+    ids.PROJECT_ID.check(project_id)
+    rt.project(project_id)
+
+
+@usage_app.command("record")
+def record(
+    ctx: typer.Context,
+    project_id: ProjectArgument,
+    metric: Annotated[
+        list[str],
+        typer.Option("--metric", "-m", help="NAME=VALUE (repeatable), e.g. requests=120."),
+    ],
+    at: Annotated[str | None, typer.Option("--at", help="When (ISO-8601; default: now).")] = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Record usage of a project: counters add up, gauges take the value.
+
+    `requests` and `errors` also feed the per-minute counts the abuse scan judges.
+
+    Example: pjobs usage record proj-123 -m requests=1200 -m errors=30
+    """
+    from datetime import timedelta
+
+    from pjobs.cli.output import message, print_json, print_records
+    from pjobs.control import ControlPlane
+    from pjobs.control.usage import UsageBatch
+    from pjobs.usage import metric_is_gauge, parse_assignment, usage_time
+
+    rt = runtime(ctx)
+    settings = rt.settings()
+    values = [parse_assignment(text, settings) for text in metric]
+    now = rt.clock().now()
+    when = usage_time(at, now)
+    project_for(rt, project_id)
+    batch = UsageBatch.since(now - timedelta(hours=settings.usage.minute_retention_hours))
+    for name, value in values:
+        batch.add(project_id, name, value, when, metric_is_gauge(settings, name))
+    control = ControlPlane(rt.store())
+    with control.rehearsal(now) if dry_run else control.tx(now) as tx:
+        tx.usage.add(batch)
+    rows = [{"metric": n, "value": v, "at": when} for n, v in values]
+    message(f"{'would record' if dry_run else 'recorded'} {len(rows)} value(s)", rt.quiet)
+    if as_json:
+        print_json({"project_id": project_id, "dry_run": dry_run, "recorded": rows})
+    else:
+        print_records("recorded", rows, ("metric", "value", "at"), False)
+
+
+@usage_app.command("import")
+def import_lines(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(metavar="FILE|-", help="JSON lines, or - for stdin.")],
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import usage from JSON lines: {"project", "metric", "value", "time"} a line.
+
+    All or nothing: a bad line (reported with its number) imports nothing. Streamed in
+    batches; `time` is ISO-8601 (UTC if no zone; default: now).
+
+    Example: pjobs usage import usage-2026-11-29.jsonl
+    """
+    from pjobs.cli.inputs import open_lines
+    from pjobs.cli.output import message, print_json, print_lines
+    from pjobs.control import ControlPlane
+    from pjobs.errors import InvalidInputError
+    from pjobs.usage import import_usage
+
+    rt = runtime(ctx)
+    settings = rt.settings()
+    control = ControlPlane(rt.store())
+    now = rt.clock().now()
+    with open_lines(source) as lines, control.rehearsal(now) if dry_run else control.tx(now) as tx:
+        report = import_usage(tx, lines, settings, now)
+        if report.error_count:
+            shown = "; ".join(f"line {n}: {error}" for n, error in report.errors)
+            more = report.error_count - len(report.errors)
+            raise InvalidInputError(
+                f"{report.error_count} bad line(s), nothing imported: {shown}"
+                + (f" (and {more} more)" if more else "")
+            )
+    data = {**report.summary(), "dry_run": dry_run}
+    message(f"{'would import' if dry_run else 'imported'} {report.records} record(s)", rt.quiet)
+    if as_json:
+        print_json(data)
+    else:
+        print_lines([f"{key}: {value}" for key, value in data.items()])
+
+
+@usage_app.command("show")
+def show(
+    ctx: typer.Context,
+    project_id: ProjectArgument,
+    period: PeriodOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A project's usage in a billing period, against its quotas."""
+    from pjobs.cli.output import print_json, print_records
+
+    rt = runtime(ctx)
+    rows = usage_against_quotas(rt, project_id, period)
+    if as_json:
+        print_json({"project_id": project_id, "period": rows[1], "metrics": rows[0]})
+        return
+    columns = ("metric", "kind", "value", "limit", "hard", "percent", "source")
+    print_records("metrics", rows[0], columns, False)
+
+
+@quotas_app.command("show")
+def show_quotas(
+    ctx: typer.Context, project_id: ProjectArgument, as_json: JsonOption = False
+) -> None:
+    """A project's quotas (its plan's and its own), with this period's usage."""
+    show(ctx, project_id, None, as_json)
+
+
+def usage_against_quotas(
+    rt: Runtime, project_id: str, period: str | None
+) -> tuple[list[dict[str, Any]], str]:
+    """Each metric with a value or a quota: value, limit, hard, percent, where the limit
+    comes from."""
+    from pjobs.control.usage import period_of
+    from pjobs.usage import parse_period
+
+    settings = rt.settings()
+    chosen = parse_period(period) if period else period_of(rt.clock().now())
+    project_for(rt, project_id)
+    with rt.control() as tx:
+        project = tx.projects.get(project_id)
+        totals = {t.metric: t.value for t in tx.usage.totals(project_id, chosen)}
+        overrides = {o.metric: o for o in tx.quotas.overrides(project_id)}
+    assert project is not None
+    plan = settings.quotas.plans.get(project.plan, {})
+    rows = []
+    for metric, kind in sorted(settings.usage.metrics.items()):
+        value = totals.get(metric, 0.0)
+        override = overrides.get(metric)
+        quota = plan.get(metric)
+        limit = override.quota_limit if override else quota.limit if quota else None
+        hard = override.hard if override else quota.hard if quota else None
+        if limit is None and metric not in totals:
+            continue
+        source = "project" if override else f"plan {project.plan}" if quota else None
+        percent = None if not limit else round(value * 100 / limit, 2)
+        rows.append(
+            {"metric": metric, "kind": kind, "value": value, "limit": limit, "hard": hard}
+            | {"percent": percent, "source": source}
+        )
+    return rows, chosen
+
+
+@quotas_app.command("set", context_settings={"ignore_unknown_options": True})
+def set_quota(
+    ctx: typer.Context,
+    project_id: ProjectArgument,
+    metric: Annotated[str, typer.Argument(metavar="METRIC")],
+    limit: Annotated[str, typer.Argument(metavar="LIMIT", help="A number ≥ 0.")],
+    hard: Annotated[
+        bool | None, typer.Option("--hard/--soft", help="Suspend at 100 % / only warn.")
+    ] = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Give a project its own limit for a metric (instead of its plan's).
+
+    Example: pjobs quotas set proj-123 requests 5000000 --hard
+    """
+    change_quota(ctx, project_id, metric, limit, hard, dry_run, as_json)
+
+
+@quotas_app.command("unset")
+def unset_quota(
+    ctx: typer.Context,
+    project_id: ProjectArgument,
+    metric: Annotated[str, typer.Argument(metavar="METRIC")],
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Drop a project's own limit for a metric: its plan's applies again."""
+    change_quota(ctx, project_id, metric, None, None, dry_run, as_json)
+
+
+def change_quota(
+    ctx: typer.Context,
+    project_id: str,
+    metric: str,
+    limit: str | None,
+    hard: bool | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    from pjobs.cli.output import message, print_json
+    from pjobs.control import ControlPlane
+    from pjobs.errors import InvalidInputError
+    from pjobs.usage import metric_is_gauge, usage_value
+
+    rt = runtime(ctx)
+    metric_is_gauge(rt.settings(), metric)
+    number: float | None = None
+    if limit is not None:
+        try:
+            number = usage_value(float(limit), "limit")
+        except ValueError:
+            raise InvalidInputError(f"invalid limit {limit[:40]!r}: not a number") from None
+    project_for(rt, project_id)
+    now = rt.clock().now()
+    control = ControlPlane(rt.store())
+    with control.rehearsal(now) if dry_run else control.tx(now) as tx:
+        data: dict[str, Any] = {"metric": metric}
+        if number is None:
+            changed = tx.quotas.unset_override(project_id, metric)
+            action = "quota.override_unset"
+        else:
+            old = {o.metric: o for o in tx.quotas.overrides(project_id)}.get(metric)
+            strict = hard if hard is not None else (old.hard if old else False)
+            tx.quotas.set_override(project_id, metric, number, strict)
+            changed, action = True, "quota.override_set"
+            data |= {"limit": number, "hard": strict}
+        if changed:
+            tx.audit.append(rt.actor(), action, project_id, f"quota:{metric}", data)
+    verb = "would " if dry_run else ""
+    message(f"{verb}{'change' if changed else 'leave'} {project_id}'s {metric} quota", rt.quiet)
+    if as_json:
+        print_json({"project_id": project_id, "changed": changed, "dry_run": dry_run, **data})

@@ -1,0 +1,105 @@
+"""`auto_suspend`: evaluate an abuse pattern against a project (or take an operator's
+reason), record the detection whatever it finds, and suspend when it holds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, model_validator
+
+from pjobs import abuse, ids
+from pjobs.control import ControlPlane, ControlTx
+from pjobs.control.projects import Project
+from pjobs.handlers.lifecycle import ProjectPayload, project_lock
+from pjobs.handlers.suspension import suspend
+from pjobs.jobtypes import ONE_SHOT, JobContext, JobType, Refused
+
+if TYPE_CHECKING:
+    from pjobs.config import Settings
+
+Pattern = Literal["excessive_usage", "error_spike", "suspicious_pattern"]
+OPERATOR = "operator"  # the pattern recorded for an operator's suspension
+
+
+class AutoSuspendPayload(ProjectPayload):
+    pattern: Pattern | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    reason: str | None = Field(None, pattern=ids.text_pattern(500))
+    force: bool = False  # an operator suspends a protected project on purpose
+
+    @model_validator(mode="after")
+    def _pattern_or_reason(self) -> AutoSuspendPayload:
+        if self.pattern is None and self.reason is None:
+            raise ValueError("give a pattern to evaluate, or an operator's reason")
+        for name, value in self.metrics.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+                raise ValueError(f"metric {name!r} must be a number")
+            if value in (float("inf"), float("-inf")):
+                raise ValueError(f"metric {name!r} must be finite")
+        return self
+
+
+def judge(
+    tx: ControlTx, now: datetime, settings: Settings, payload: AutoSuspendPayload, project: Project
+) -> tuple[abuse.Evaluation, str]:
+    """The evaluation and what it calls for (suspend, protected, already_suspended,
+    not_active, nothing); changes nothing, so dry runs use it too."""
+    if payload.pattern is None:
+        evaluation = abuse.Evaluation(OPERATOR, True, payload.reason or "", payload.metrics)
+    else:
+        window = settings.abuse.window_seconds
+        metrics = {**abuse.measured(tx, project.id, now, window), **payload.metrics}
+        evaluation = abuse.evaluate(payload.pattern, metrics, settings)
+    if not evaluation.held:
+        return evaluation, "nothing"
+    if project.protected and not payload.force:
+        return evaluation, "protected"
+    if project.status == "suspended":
+        return evaluation, "already_suspended"
+    return evaluation, "suspend" if project.status == "active" else "not_active"
+
+
+def auto_suspend(payload: AutoSuspendPayload, context: JobContext) -> dict[str, Any]:
+    """Evaluates the pattern (an excessive request rate against the project's baseline, an
+    error spike, a suspicious pattern raised by monitoring) or takes an operator's reason;
+    records the detection whatever it finds; suspends the project when it holds, unless the
+    project is protected (reported to the operators instead) or already suspended."""
+    with project_lock(context, payload.project_id):
+        with ControlPlane(context.store).tx(context.clock.now()) as tx:
+            project = tx.projects.get(payload.project_id)
+            if project is None:
+                raise Refused(f"no project {payload.project_id}")
+            if payload.pattern is None and project.protected and not payload.force:
+                raise Refused(f"project {project.id} is protected: suspend it with --force")
+            evaluation, action = judge(tx, tx.now, context.settings, payload, project)
+            reason = payload.reason or f"{evaluation.pattern}: {evaluation.reason}"
+            if action == "suspend":
+                data = {"pattern": evaluation.pattern, "metrics": evaluation.metrics}
+                action = suspend(context, tx, project, reason, data)
+            elif action == "protected":
+                context.notifier.to_operators(
+                    tx,
+                    project.id,
+                    f"Protected project {project.id} matched {evaluation.pattern}",
+                    f"Not suspended (protected): {reason}",
+                )
+            tx.abuse.record(
+                project.id, evaluation.pattern, evaluation.held, action, reason,
+                evaluation.metrics, context.actor, context.job_id,
+            )  # fmt: skip
+    context.notifier.deliver_due()
+    return {
+        "project_id": project.id,
+        "pattern": evaluation.pattern,
+        "held": evaluation.held,
+        "action": action,
+        "reason": reason,
+        "metrics": evaluation.metrics,
+    }
+
+
+JOB_TYPE = JobType(
+    "auto_suspend", AutoSuspendPayload, auto_suspend, ONE_SHOT,
+    description="evaluate an abuse pattern; record it; suspend the project when it holds",
+)  # fmt: skip

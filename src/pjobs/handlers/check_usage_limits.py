@@ -1,0 +1,116 @@
+"""`check_usage_limits`: every active project's usage against its quotas, in one pass:
+warnings at each threshold (once per project, metric and period), suspension at 100 % of
+a hard cap, and a record of the check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from pjobs import quotas
+from pjobs.control import ControlPlane, ControlTx
+from pjobs.control.usage import period_of
+from pjobs.handlers.lifecycle import ProjectsScope
+from pjobs.handlers.suspension import suspend
+from pjobs.jobtypes import JobContext, JobType, RetryPolicy
+
+
+class CheckLimitsPayload(ProjectsScope):
+    period: str | None = Field(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")  # default: this month
+
+
+def check_usage_limits(payload: CheckLimitsPayload, context: JobContext) -> dict[str, Any]:
+    """Finds every active project at or above a threshold of a quota (one set-based query);
+    with `enforce`, warns each owner once per threshold, metric and period (also when two
+    checks run at once), suspends projects at 100 % of a hard cap (protected ones are
+    reported to the operators instead), and emits `quota.warning` and `project.suspended`.
+    Every check is recorded (`tx.quotas.record_check`)."""
+    with ControlPlane(context.store).tx(context.clock.now()) as tx:
+        period = payload.period or period_of(tx.now)
+        report = quotas.evaluate(tx, context.settings, period, payload.selected)
+        if payload.enforce:
+            enforce(context, tx, report)
+        summary = report.summary()
+        tx.quotas.record_check(
+            {
+                "actor": context.actor,
+                "job_id": context.job_id,
+                "period": period,
+                "scope": report.scope,
+                "enforced": payload.enforce,
+                "checked": report.checked,
+                "warned": len(report.warned),
+                "suspended": len(report.suspended),
+                "protected": len(report.protected),
+                "findings": [finding_json(f) for f in report.findings],
+            }
+        )
+    context.notifier.deliver_due()
+    return {**summary, "findings": [finding_json(f) for f in report.findings]}
+
+
+def number(value: float) -> str:
+    """1,000,000 rather than 1e+06."""
+    return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
+
+
+def finding_json(finding: quotas.QuotaFinding) -> dict[str, Any]:
+    return {
+        "project_id": finding.project_id,
+        "metric": finding.metric,
+        "value": finding.value,
+        "limit": finding.limit,
+        "percent": finding.percent,
+        "hard": finding.hard,
+        "action": finding.action,
+    }
+
+
+def enforce(context: JobContext, tx: ControlTx, report: quotas.LimitsReport) -> None:
+    """Send what this check is the first to find, suspend what is over a hard cap. The
+    warnings of a check go out in a few statements, however many there are."""
+    new = tx.quotas.record_warnings(quotas.warning_rows(report), context.job_id)
+    warnings: list[tuple[str | None, dict[str, Any]]] = []
+    messages: list[tuple[str, str | None, str, str]] = []
+    for finding in report.findings:
+        fresh = [t for t in finding.thresholds if (finding.project_id, finding.metric, t) in new]
+        figures = (
+            f"{finding.metric} {number(finding.value)} of {number(finding.limit)} "
+            f"({finding.percent:g} %)"
+        )
+        if finding.action == "suspend":
+            project = tx.projects.get(finding.project_id)
+            assert project is not None
+            data = {"metric": finding.metric, "value": finding.value, "limit": finding.limit}
+            outcome = suspend(context, tx, project, f"hard cap reached: {figures}", data)
+            (report.suspended if outcome == "suspended" else report.busy).append(project.id)
+        elif finding.action == "protected":
+            report.protected.append(finding.project_id)
+            if quotas.FULL in fresh:
+                context.notifier.to_operators(
+                    tx,
+                    finding.project_id,
+                    f"Protected project {finding.project_id} is over a hard cap",
+                    f"Not suspended (protected): {figures}.",
+                )
+        elif fresh:
+            threshold = max(fresh)
+            data = {"metric": finding.metric, "threshold": threshold, "period": report.period}
+            data |= {"value": finding.value, "limit": finding.limit, "hard": finding.hard}
+            warnings.append((finding.project_id, data))
+            cap = "hard cap (the project is suspended at 100 %)" if finding.hard else "limit"
+            subject = f"{finding.project_id} reached {threshold} % of its {finding.metric} {cap}"
+            body = f"Usage in {report.period}: {figures}."
+            messages.append((finding.owner_id, finding.project_id, subject, body))
+            report.warned.append(
+                {"project_id": finding.project_id, "metric": finding.metric, "threshold": threshold}
+            )
+    context.announce_many(tx, "quota.warning", warnings)
+    context.notifier.to_owners(tx, messages)
+
+
+JOB_TYPE = JobType(
+    "check_usage_limits", CheckLimitsPayload, check_usage_limits, RetryPolicy(3, 10.0, 300.0),
+    description="warn at quota thresholds, suspend at 100 % of a hard cap (hourly)",
+)  # fmt: skip

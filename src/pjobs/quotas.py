@@ -1,0 +1,115 @@
+"""Quota checks: each active project's usage in a billing period against its limits (its
+plan's, from configuration, unless the project overrides them), found in one set-based
+query, and what each finding calls for: a warning at each threshold, once; at 100 % of a
+hard cap, a suspension."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from pjobs.config import Settings
+    from pjobs.control import ControlTx
+
+FULL = 100
+
+Action = Literal["warn", "suspend", "protected"]
+
+
+@dataclass(frozen=True)
+class QuotaFinding:
+    """One project's metric at or above a threshold of its quota."""
+
+    project_id: str
+    owner_id: str
+    metric: str
+    value: float
+    limit: float
+    hard: bool
+    protected: bool
+    percent: float
+    thresholds: tuple[int, ...]  # every threshold reached (the warnings, and 100 at the cap)
+    action: Action
+
+    @property
+    def top(self) -> int:
+        return self.thresholds[-1]
+
+
+@dataclass
+class LimitsReport:
+    period: str
+    scope: str  # "all" or the project ids
+    checked: int
+    findings: list[QuotaFinding]
+    warned: list[dict[str, Any]] = field(default_factory=list)
+    suspended: list[str] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)  # another lifecycle job held them
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "checked": self.checked,
+            "over_threshold": len(self.findings),
+            "warned": len(self.warned),
+            "suspended": len(self.suspended),
+            "protected": len(self.protected),
+        }
+
+
+def plan_limits(settings: Settings) -> list[dict[str, Any]]:
+    """The configured limits of every plan, as rows for the findings query."""
+    return [
+        {"plan": plan, "metric": metric, "quota_limit": q.limit, "hard": q.hard}
+        for plan, limits in settings.quotas.plans.items()
+        for metric, q in limits.items()
+    ]
+
+
+def _finding(row: dict[str, Any], warn_at: list[int]) -> QuotaFinding:
+    value, limit, hard = float(row["value"]), float(row["quota_limit"]), bool(row["hard"])
+    percent = FULL if limit == 0 else value * 100 / limit
+    # integer arithmetic for the boundaries: 80 % of 100 is reached by 80, not by 79.99
+    reached = [t for t in warn_at if value * 100 >= t * limit]
+    at_cap = value * 100 >= FULL * limit
+    if at_cap:
+        reached.append(FULL)
+    action: Action = "warn"
+    if at_cap and hard:
+        action = "protected" if row["protected"] else "suspend"
+    return QuotaFinding(
+        row["project_id"], row["owner_id"], row["metric"], value, limit, hard,
+        bool(row["protected"]), round(percent, 2), tuple(reached) or (FULL,), action,
+    )  # fmt: skip
+
+
+def evaluate(
+    tx: ControlTx, settings: Settings, period: str, project_ids: list[str] | None
+) -> LimitsReport:
+    """Every finding of one check, from two queries whatever the number of projects."""
+    warn_at = settings.quotas.warn_at
+    rows = tx.quotas.findings(period, plan_limits(settings), warn_at[0], project_ids)
+    return LimitsReport(
+        period=period,
+        scope="all" if project_ids is None else ",".join(project_ids),
+        checked=tx.quotas.count_active(project_ids),
+        findings=[_finding(row, warn_at) for row in rows],
+    )
+
+
+def warning_rows(report: LimitsReport) -> list[dict[str, Any]]:
+    """A row per threshold each finding reached, for `tx.quotas.record_warnings`."""
+    return [
+        {
+            "project_id": f.project_id,
+            "metric": f.metric,
+            "period": report.period,
+            "threshold": threshold,
+            "value": f.value,
+            "quota_limit": f.limit,
+        }
+        for f in report.findings
+        for threshold in f.thresholds
+    ]

@@ -1,0 +1,180 @@
+"""The groups of settings, one table each in TOML (`[worker]`, `[services.auth]`,
+`[usage]`, `[quotas]`, `[abuse]`, …) and `PJOBS_GROUP__KEY` in the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+MetricKind = Literal["counter", "gauge"]
+METRIC_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+GB = 1_000_000_000
+DEFAULT_METRICS: dict[str, MetricKind] = {
+    "requests": "counter",
+    "errors": "counter",
+    "bandwidth_bytes": "counter",
+    "storage_bytes": "gauge",
+    "db_size_bytes": "gauge",
+}
+
+
+class Group(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkerSettings(Group):
+    concurrency: int = Field(10, ge=1, le=1024, description="jobs run at once per serve process")
+    batch_size: int = Field(200, ge=1, le=10_000, description="most jobs claimed per round trip")
+    prefetch: int = Field(
+        10, ge=0, le=100_000, description="jobs claimed beyond concurrency, waiting locally"
+    )
+    lease_seconds: float = Field(
+        60.0, gt=0, description="a claimed job's lease; renewed by heartbeat"
+    )
+    poll_interval: float = Field(1.0, gt=0, description="seconds between polls when idle")
+    shutdown_timeout: float = Field(30.0, ge=0, description="seconds running jobs get on SIGTERM")
+    rescue_interval: float = Field(15.0, gt=0, description="seconds between expired-lease sweeps")
+    max_rescues: int = Field(5, ge=0, description="times a job may lose its worker before it fails")
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        return self.lease_seconds / 3
+
+
+class ServiceSettings(Group):
+    """One platform service (auth, realtime, storage); no URL means not configured."""
+
+    url: str | None = Field(None, pattern=r"^https?://")
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    timeout: float = Field(10.0, gt=0, le=300)
+
+
+class ServicesSettings(Group):
+    auth: ServiceSettings = Field(default_factory=ServiceSettings)
+    realtime: ServiceSettings = Field(default_factory=ServiceSettings)
+    storage: ServiceSettings = Field(default_factory=ServiceSettings)
+
+
+class TenantSettings(Group):
+    database_url: str | None = Field(
+        None, description="postgresql://… server for tenant databases, or sqlite:///DIR"
+    )
+    schema_file: Path | None = Field(None, description="tenant schema SQL (default: built in)")
+    name_prefix: str = Field("pjobs_t_", pattern=r"^[a-z][a-z0-9_]{0,15}$")
+
+
+class TelegramSettings(Group):
+    bot_token: SecretStr | None = None
+    bot_token_file: Path | None = None
+    api_base_url: str = Field("https://api.telegram.org", pattern=r"^https?://")
+    timeout: float = Field(10.0, gt=0, le=300)
+    operators_chat_id: str | None = None
+
+
+class ProjectSettings(Group):
+    lock_wait_seconds: float = Field(
+        120.0,
+        ge=0,
+        le=86_400,
+        description="how long a lifecycle job waits for another one on the same project",
+    )
+
+
+class KeySettings(Group):
+    rotation_grace_seconds: float = Field(86_400, ge=0, le=90 * 86_400)
+
+
+class NotificationSettings(Group):
+    max_attempts: int = Field(5, ge=1, le=100)
+    retry_base_seconds: float = Field(30.0, gt=0)
+
+
+class UsageSettings(Group):
+    metrics: dict[str, MetricKind] = Field(
+        default_factory=lambda: dict(DEFAULT_METRICS),
+        description="metrics usage is recorded for: counters add up, gauges keep the latest",
+    )
+    minute_retention_hours: float = Field(
+        2.0,
+        gt=0,
+        le=24 * 31,
+        description="how long per-minute request counts are kept (older usage feeds only the "
+        "totals and the per-day counts); at least the abuse window",
+    )
+    day_retention_days: int = Field(
+        60, ge=8, le=3660, description="how long per-day request counts are kept"
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _names(cls, value: dict[str, MetricKind]) -> dict[str, MetricKind]:
+        import re
+
+        for name in value:
+            if not re.fullmatch(METRIC_NAME[1:-1], name):
+                raise ValueError(f"invalid metric name {name!r}: expected {METRIC_NAME}")
+        for needed in ("requests", "errors"):
+            if value.get(needed) != "counter":
+                raise ValueError(f"metric {needed!r} must be a counter (the abuse scan uses it)")
+        return value
+
+
+class QuotaLimit(Group):
+    limit: float = Field(ge=0, allow_inf_nan=False)
+    hard: bool = Field(False, description="at 100 % the project is suspended (else: a warning)")
+
+
+def _default_plans() -> dict[str, dict[str, QuotaLimit]]:
+    return {
+        "free": {
+            "requests": QuotaLimit(limit=1_000_000, hard=True),
+            "bandwidth_bytes": QuotaLimit(limit=5 * GB, hard=True),
+            "storage_bytes": QuotaLimit(limit=1 * GB, hard=True),
+            "db_size_bytes": QuotaLimit(limit=GB // 2, hard=True),
+        },
+        "pro": {
+            "requests": QuotaLimit(limit=100_000_000),
+            "bandwidth_bytes": QuotaLimit(limit=250 * GB),
+            "storage_bytes": QuotaLimit(limit=100 * GB),
+            "db_size_bytes": QuotaLimit(limit=8 * GB),
+        },
+    }
+
+
+class QuotaSettings(Group):
+    warn_at: list[int] = Field(
+        default_factory=lambda: [80, 90], description="percentages that warn the owner, once"
+    )
+    plans: dict[str, dict[str, QuotaLimit]] = Field(
+        default_factory=_default_plans, description="per plan: metric -> {limit, hard}"
+    )
+
+    @field_validator("warn_at")
+    @classmethod
+    def _percentages(cls, value: list[int]) -> list[int]:
+        if not value or any(not 1 <= p <= 99 for p in value) or len(set(value)) != len(value):
+            raise ValueError("warn_at is a list of distinct percentages from 1 to 99")
+        return sorted(value)
+
+
+class AbuseSettings(Group):
+    window_seconds: float = Field(
+        300.0,
+        ge=60,
+        le=86_400,
+        description="the window current rates are measured over (≤ usage.minute_retention)",
+    )
+    usage_ratio: float = Field(
+        10.0, gt=1, description="excessive usage: request rate above this many times baseline"
+    )
+    error_rate: float = Field(0.5, gt=0, lt=1, description="error spike: errors / requests above")
+    min_requests: int = Field(
+        100, ge=1, description="error spike: at least this many requests in the window"
+    )
+    baseline_days: int = Field(7, ge=1, le=60, description="complete days the baseline spans")
+    baseline_refresh_seconds: float = Field(
+        3600.0, gt=0, description="how old a cached baseline may be before it is recomputed"
+    )

@@ -1,0 +1,13 @@
+-- Abuse detections: every evaluation of a pattern, whether or not it suspended.
+
+-- name: insert_abuse_detection
+INSERT INTO abuse_detections (at, project_id, pattern, held, action, reason, metrics, actor,
+                              job_id)
+VALUES (:now, :project_id, :pattern, :held, :action, :reason, :metrics, :actor, :job_id)
+RETURNING id;
+
+-- name: list_abuse_detections
+SELECT * FROM abuse_detections
+WHERE project_id = coalesce(:project_id, project_id)
+ORDER BY id DESC
+LIMIT :limit;

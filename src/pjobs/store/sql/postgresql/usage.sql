@@ -1,0 +1,84 @@
+-- Usage queries whose SQL is PostgreSQL's own.
+
+-- name: compute_baselines
+-- Each project's baseline: the median of its per-minute request rate over the complete
+-- days of the window that had traffic (a project with none has no baseline).
+INSERT INTO usage_baselines (project_id, requests_per_minute, days, computed_at)
+SELECT project_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY requests / 1440.0), count(*),
+       %(now)s
+FROM usage_days
+WHERE day >= %(first_day)s AND day < %(today)s AND requests > 0
+GROUP BY project_id;
+
+-- name: existing_projects
+SELECT id FROM projects WHERE id = ANY(%(ids)s::text[]);
+
+-- name: scan_window
+-- Every active project with requests in the window, with its cached baseline.
+SELECT w.project_id, w.requests, w.errors, b.requests_per_minute AS baseline, p.protected
+FROM (
+    SELECT project_id, sum(requests) AS requests, sum(errors) AS errors
+    FROM usage_minutes
+    WHERE minute >= %(since)s AND minute < %(until)s
+    GROUP BY project_id
+) AS w
+JOIN projects AS p ON p.id = w.project_id AND p.status = 'active'
+LEFT JOIN usage_baselines AS b ON b.project_id = w.project_id
+WHERE %(ids)s::text[] IS NULL OR w.project_id = ANY(%(ids)s::text[])
+ORDER BY w.project_id;
+
+-- The bulk path of usage: each batch is copied (COPY) into a staging table of the same
+-- name as its query, then merged; keys are unique within a batch. A query's `_stage`
+-- twin makes the staging table (empty) for the transaction.
+
+-- name: add_usage_counters_stage
+CREATE TEMP TABLE IF NOT EXISTS stage_add_usage_counters
+    (period text, project_id text, metric text, value float8, measured_at timestamptz)
+    ON COMMIT DROP;
+TRUNCATE stage_add_usage_counters;
+
+-- name: add_usage_counters
+INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
+SELECT * FROM stage_add_usage_counters ORDER BY 1, 2, 3  -- key order: the index page by page
+ON CONFLICT (period, project_id, metric) DO UPDATE SET
+    value = usage_totals.value + excluded.value,
+    measured_at = greatest(usage_totals.measured_at, excluded.measured_at);
+
+-- name: add_usage_gauges_stage
+CREATE TEMP TABLE IF NOT EXISTS stage_add_usage_gauges
+    (period text, project_id text, metric text, value float8, measured_at timestamptz)
+    ON COMMIT DROP;
+TRUNCATE stage_add_usage_gauges;
+
+-- name: add_usage_gauges
+-- A gauge keeps the value measured last.
+INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
+SELECT * FROM stage_add_usage_gauges ORDER BY 1, 2, 3
+ON CONFLICT (period, project_id, metric) DO UPDATE SET
+    value = CASE WHEN excluded.measured_at >= usage_totals.measured_at
+                 THEN excluded.value ELSE usage_totals.value END,
+    measured_at = greatest(usage_totals.measured_at, excluded.measured_at);
+
+-- name: add_usage_minutes_stage
+CREATE TEMP TABLE IF NOT EXISTS stage_add_usage_minutes
+    (minute timestamptz, project_id text, requests float8, errors float8) ON COMMIT DROP;
+TRUNCATE stage_add_usage_minutes;
+
+-- name: add_usage_minutes
+INSERT INTO usage_minutes (minute, project_id, requests, errors)
+SELECT * FROM stage_add_usage_minutes ORDER BY 1, 2
+ON CONFLICT (minute, project_id) DO UPDATE SET
+    requests = usage_minutes.requests + excluded.requests,
+    errors = usage_minutes.errors + excluded.errors;
+
+-- name: add_usage_days_stage
+CREATE TEMP TABLE IF NOT EXISTS stage_add_usage_days
+    (project_id text, day date, requests float8, errors float8) ON COMMIT DROP;
+TRUNCATE stage_add_usage_days;
+
+-- name: add_usage_days
+INSERT INTO usage_days (project_id, day, requests, errors)
+SELECT * FROM stage_add_usage_days ORDER BY 2, 1
+ON CONFLICT (day, project_id) DO UPDATE SET
+    requests = usage_days.requests + excluded.requests,
+    errors = usage_days.errors + excluded.errors;

@@ -1,0 +1,74 @@
+-- Usage queries whose SQL is SQLite's own.
+
+-- name: compute_baselines
+-- Each project's baseline: the median of its per-minute request rate over the complete
+-- days of the window that had traffic (a project with none has no baseline).
+INSERT INTO usage_baselines (project_id, requests_per_minute, days, computed_at)
+SELECT project_id, avg(rate), max(n), :now
+FROM (
+    SELECT project_id, requests / 1440.0 AS rate,
+           row_number() OVER (PARTITION BY project_id ORDER BY requests) AS k,
+           count(*) OVER (PARTITION BY project_id) AS n
+    FROM usage_days
+    WHERE day >= :first_day AND day < :today AND requests > 0
+)
+WHERE k IN ((n + 1) / 2, (n + 2) / 2)
+GROUP BY project_id;
+
+-- name: existing_projects
+SELECT id FROM projects WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: scan_window
+-- Every active project with requests in the window, with its cached baseline.
+SELECT w.project_id, w.requests, w.errors, b.requests_per_minute AS baseline, p.protected
+FROM (
+    SELECT project_id, sum(requests) AS requests, sum(errors) AS errors
+    FROM usage_minutes
+    WHERE minute >= :since AND minute < :until
+    GROUP BY project_id
+) AS w
+JOIN projects AS p ON p.id = w.project_id AND p.status = 'active'
+LEFT JOIN usage_baselines AS b ON b.project_id = w.project_id
+WHERE :ids IS NULL OR w.project_id IN (SELECT value FROM json_each(:ids))
+ORDER BY w.project_id;
+
+-- The bulk path of usage: each batch travels as one JSON array of rows (keys unique within
+-- a batch), which SQLite unpacks in C.
+
+-- name: add_usage_counters
+INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(:rows)
+WHERE true  -- makes the upsert clause below parse unambiguously after a SELECT
+ORDER BY 1, 2, 3  -- in key order, the index is written page after page
+ON CONFLICT (period, project_id, metric) DO UPDATE SET
+    value = usage_totals.value + excluded.value,
+    measured_at = max(usage_totals.measured_at, excluded.measured_at);
+
+-- name: add_usage_gauges
+-- A gauge keeps the value measured last.
+INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(:rows)
+WHERE true
+ORDER BY 1, 2, 3
+ON CONFLICT (period, project_id, metric) DO UPDATE SET
+    value = CASE WHEN excluded.measured_at >= usage_totals.measured_at
+                 THEN excluded.value ELSE usage_totals.value END,
+    measured_at = max(usage_totals.measured_at, excluded.measured_at);
+
+-- name: add_usage_minutes
+INSERT INTO usage_minutes (minute, project_id, requests, errors)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(:rows)
+WHERE true
+ORDER BY 1, 2
+ON CONFLICT (minute, project_id) DO UPDATE SET
+    requests = usage_minutes.requests + excluded.requests,
+    errors = usage_minutes.errors + excluded.errors;
+
+-- name: add_usage_days
+INSERT INTO usage_days (project_id, day, requests, errors)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(:rows)
+WHERE true
+ORDER BY 2, 1
+ON CONFLICT (day, project_id) DO UPDATE SET
+    requests = usage_days.requests + excluded.requests,
+    errors = usage_days.errors + excluded.errors;

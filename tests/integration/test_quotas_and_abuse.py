@@ -1,0 +1,223 @@
+"""Quotas and abuse on both backends, in this process with a fixed clock: thresholds and
+their boundaries, hard caps, billing periods, error spikes, excessive usage against a
+baseline, protected projects, resume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from pjobs import apikeys
+from pjobs.app import App
+from pjobs.config import Settings
+from pjobs.control import ControlPlane
+from pjobs.control.usage import UsageBatch
+from pjobs.store import Store
+from pjobs.timeutil import FixedClock
+
+NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def app(store: Store, settings: Settings, clock: FixedClock) -> Iterator[App]:
+    built = App(settings, store=store, clock=clock)
+    yield built
+    built.close()
+
+
+def add_project(app: App, project_id: str, plan: str = "free", protected: bool = False) -> None:
+    with ControlPlane(app.store).tx(app.clock.now()) as tx:
+        tx.owners.ensure("owner-1")
+        tx.projects.insert(project_id, project_id, "owner-1", "eu-west-1", plan)
+        tx.projects.set_status(project_id, "active")
+        if protected:
+            tx.projects.set_protected(project_id, True)
+
+
+def record(
+    app: App, project_id: str, metric: str, value: float, at: datetime | None = None
+) -> None:
+    batch = UsageBatch()
+    gauge = app.settings.usage.metrics[metric] == "gauge"
+    batch.add(project_id, metric, value, at or app.clock.now(), gauge)
+    with ControlPlane(app.store).tx(app.clock.now()) as tx:
+        tx.usage.add(batch)
+
+
+def override(app: App, project_id: str, metric: str, limit: float, hard: bool) -> None:
+    with ControlPlane(app.store).tx(app.clock.now()) as tx:
+        tx.quotas.set_override(project_id, metric, limit, hard)
+
+
+def check(app: App, **payload: Any) -> dict[str, Any]:
+    job = app.queue.run_inline("check_usage_limits", {"all": True, **payload})
+    assert job.state == "succeeded", job.last_error
+    result: dict[str, Any] = job.result
+    return result
+
+
+def warnings_sent(app: App, project_id: str) -> list[tuple[str, str]]:
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        notes = tx.notifications.list(project_id)
+    return [(n.recipient, n.subject) for n in notes]
+
+
+def status(app: App, project_id: str) -> str:
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        project = tx.projects.get(project_id)
+    assert project is not None
+    return project.status
+
+
+def test_thresholds_warn_once_per_period_and_a_hard_cap_suspends(
+    app: App, clock: FixedClock
+) -> None:
+    add_project(app, "proj-q")
+    override(app, "proj-q", "requests", 10_000, hard=False)
+    override(app, "proj-q", "bandwidth_bytes", 1_000, hard=True)
+    record(app, "proj-q", "requests", 7_999)
+    assert check(app)["over_threshold"] == 0 and warnings_sent(app, "proj-q") == []
+    record(app, "proj-q", "requests", 1)  # 80 %
+    assert check(app)["warned"] == 1
+    assert warnings_sent(app, "proj-q") == [
+        ("owner-1", "proj-q reached 80 % of its requests limit")
+    ]
+    assert check(app)["warned"] == 0 and len(warnings_sent(app, "proj-q")) == 1
+    record(app, "proj-q", "requests", 1_000)  # 90 %
+    assert check(app)["warned"] == 1
+    record(app, "proj-q", "requests", 1_000)  # 100 % of a soft limit: a warning only
+    result = check(app)
+    assert (result["warned"], result["suspended"]) == (1, 0) and status(app, "proj-q") == "active"
+    assert [s for _, s in warnings_sent(app, "proj-q")][-1] == (
+        "proj-q reached 100 % of its requests limit"
+    )
+    record(app, "proj-q", "bandwidth_bytes", 999)  # 99.9 % of the hard cap
+    assert check(app)["suspended"] == 0 and status(app, "proj-q") == "active"
+    record(app, "proj-q", "bandwidth_bytes", 1)  # 100 % of the hard cap
+    assert check(app)["suspended"] == 1 and status(app, "proj-q") == "suspended"
+    with ControlPlane(app.store).tx(clock.now(), write=False) as tx:
+        project = tx.projects.get("proj-q")
+        events = [e.type for e in tx.events.list("proj-q")]
+    assert project is not None and "bandwidth_bytes 1,000 of 1,000" in (
+        project.suspension_reason or ""
+    )
+    assert events.count("quota.warning") == 4 and events[-1] == "project.suspended"
+
+    resumed = app.queue.run_inline("resume_project", {"project_id": "proj-q", "reason": "paid"})
+    assert resumed.state == "succeeded" and status(app, "proj-q") == "active"
+    clock.advance(timedelta(days=15))  # December: a new billing period
+    record(app, "proj-q", "requests", 8_000)
+    before = len(warnings_sent(app, "proj-q"))
+    assert check(app)["warned"] == 1 and len(warnings_sent(app, "proj-q")) == before + 1
+
+
+def test_a_suspended_project_keys_stop_verifying_and_resume_restores_them(
+    app: App,
+) -> None:
+    job = app.queue.run_inline(
+        "provision_project",
+        {
+            "project_id": "proj-k",
+            "name": "K",
+            "owner_id": "owner-1",
+            "region": "eu",
+            "plan": "free",
+        },
+    )
+    assert job.state == "succeeded", job.last_error
+    secret = app.queue.revealed[job.id]["secret_key"]
+    suspended = app.queue.run_inline(
+        "auto_suspend", {"project_id": "proj-k", "reason": "phishing reported"}
+    )
+    assert suspended.state == "succeeded" and suspended.result["action"] == "suspended"
+    assert apikeys.verify(app.store, secret, app.clock.now()).verdict == "project_not_active"
+    again = app.queue.run_inline("auto_suspend", {"project_id": "proj-k", "reason": "again"})
+    assert again.result["action"] == "already_suspended"
+    resumed = app.queue.run_inline("resume_project", {"project_id": "proj-k"})
+    assert resumed.state == "succeeded" and resumed.result["resumed"] is True
+    assert apikeys.verify(app.store, secret, app.clock.now()).verdict == "valid"
+
+
+def in_window(minutes_ago: int = 0) -> datetime:
+    return NOW.replace(second=0) - timedelta(minutes=minutes_ago)
+
+
+def test_error_spikes_need_volume(app: App) -> None:
+    add_project(app, "proj-big")
+    add_project(app, "proj-small")
+    record(app, "proj-big", "requests", 1_000, in_window(1))
+    record(app, "proj-big", "errors", 600, in_window(1))
+    record(app, "proj-small", "requests", 5, in_window(1))
+    record(app, "proj-small", "errors", 3, in_window(1))
+    scan = app.queue.run_inline("scan_abuse", {"all": True})
+    assert scan.state == "succeeded", scan.last_error
+    assert [(f["project_id"], f["pattern"]) for f in scan.result["findings"]] == [
+        ("proj-big", "error_spike")
+    ]
+    assert status(app, "proj-big") == "suspended" and status(app, "proj-small") == "active"
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        (detection,) = tx.abuse.list("proj-big")
+    assert (detection.pattern, detection.held, detection.action) == (
+        "error_spike",
+        True,
+        "suspended",
+    )
+    small = app.queue.run_inline(
+        "auto_suspend", {"project_id": "proj-small", "pattern": "error_spike"}
+    )
+    assert small.result["action"] == "nothing" and "minimum volume" in small.result["reason"]
+
+
+def test_excessive_usage_is_judged_against_the_baseline(app: App) -> None:
+    for project_id in ("proj-11x", "proj-9x", "proj-new"):
+        add_project(app, project_id)
+    for days_ago in range(1, 8):  # a baseline of 100 requests a minute
+        day = NOW - timedelta(days=days_ago)
+        record(app, "proj-11x", "requests", 144_000, day)
+        record(app, "proj-9x", "requests", 144_000, day)
+    window = app.settings.abuse.window_seconds / 60
+    record(app, "proj-11x", "requests", 1_100 * window, in_window(2))
+    record(app, "proj-9x", "requests", 900 * window, in_window(2))
+    record(app, "proj-new", "requests", 100_000, in_window(2))  # no history: no baseline
+    scan = app.queue.run_inline("scan_abuse", {"all": True})
+    assert scan.state == "succeeded", scan.last_error
+    assert [(f["project_id"], f["pattern"]) for f in scan.result["findings"]] == [
+        ("proj-11x", "excessive_usage")
+    ]
+    assert status(app, "proj-11x") == "suspended"
+    assert status(app, "proj-9x") == "active" and status(app, "proj-new") == "active"
+    nine = app.queue.run_inline(
+        "auto_suspend", {"project_id": "proj-9x", "pattern": "excessive_usage"}
+    )
+    assert nine.result["action"] == "nothing" and "9.0x the baseline 100" in nine.result["reason"]
+    new = app.queue.run_inline(
+        "auto_suspend", {"project_id": "proj-new", "pattern": "excessive_usage"}
+    )
+    assert new.result["action"] == "nothing" and "no baseline" in new.result["reason"]
+
+
+def test_protected_projects_are_reported_not_suspended(app: App) -> None:
+    add_project(app, "proj-vip", protected=True)
+    override(app, "proj-vip", "requests", 100, hard=True)
+    record(app, "proj-vip", "requests", 500)
+    assert check(app)["protected"] == 1 and status(app, "proj-vip") == "active"
+    flagged = app.queue.run_inline(
+        "auto_suspend", {"project_id": "proj-vip", "pattern": "suspicious_pattern"}
+    )
+    assert flagged.result["action"] == "protected" and status(app, "proj-vip") == "active"
+    refused = app.queue.run_inline("auto_suspend", {"project_id": "proj-vip", "reason": "x"})
+    assert refused.state == "failed" and refused.result == {"exit_code": 65}
+    forced = app.queue.run_inline(
+        "auto_suspend", {"project_id": "proj-vip", "reason": "x", "force": True}
+    )
+    assert forced.result["action"] == "suspended" and status(app, "proj-vip") == "suspended"
+    recipients = {r for r, _ in warnings_sent(app, "proj-vip")}
+    assert "operators" in recipients
