@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import httpx
 
     from pjobs.adapters import Integrations
+    from pjobs.adapters.ssrf import Resolver
     from pjobs.config import Settings
     from pjobs.jobtypes import JobContext, Registry
     from pjobs.notify import Notifier
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
 class App:
     """Everything a command or a worker needs, for one set of settings.
 
-    Tests pass their own clock, an open store, or an httpx transport; what the App opened
-    itself it closes.
+    Tests pass their own clock, an open store, an httpx transport or a name resolver; what
+    the App opened itself it closes.
     """
 
     def __init__(
@@ -34,11 +35,13 @@ class App:
         clock: Clock | None = None,
         store: Store | None = None,
         transport: httpx.BaseTransport | None = None,
+        resolver: Resolver | None = None,
         check_schema: bool = True,
     ) -> None:
         self.settings = settings
         self._given_clock = clock
         self._transport = transport
+        self._resolver = resolver
         self._check_schema = check_schema
         if store is not None:
             self.__dict__["store"] = store
@@ -71,7 +74,7 @@ class App:
     def integrations(self) -> Integrations:
         from pjobs.adapters import Integrations
 
-        return Integrations(self.settings, lambda: self.http)
+        return Integrations(self.settings, lambda: self.http, self._resolver, self._transport)
 
     @cached_property
     def notifier(self) -> Notifier:
@@ -113,6 +116,8 @@ class App:
     def close(self) -> None:
         if "http" in self.__dict__:
             self.http.close()
+        if "integrations" in self.__dict__:
+            self.integrations.close()
         if self._owns_store and "store" in self.__dict__:
             self.store.close()
         for built in ("store", "http", "integrations", "notifier", "queue"):

@@ -31,6 +31,7 @@ from pjobs.settings_groups import (
     TelegramSettings,
     TenantSettings,
     UsageSettings,
+    WebhookSettings,
     WorkerSettings,
 )
 
@@ -74,6 +75,7 @@ class Settings(BaseSettings):
     usage: UsageSettings = Field(default_factory=UsageSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     abuse: AbuseSettings = Field(default_factory=AbuseSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @model_validator(mode="after")
     def _quotas_name_known_metrics(self) -> Settings:

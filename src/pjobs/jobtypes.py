@@ -106,8 +106,9 @@ class JobContext:
         data: dict[str, Any],
         target: str | None = None,
     ) -> None:
-        """Record a change the platform publishes: its audit event, and its platform event
-        (`control.events`, which webhooks fan out), both on the handler's transaction."""
+        """Record a change the platform publishes: its audit event, its platform event
+        (`control.events`) and a webhook delivery to each endpoint that wants it
+        (`deliveries.fan_out`), all on the handler's transaction."""
         self.announce_many(tx, event_type, [(project_id, data)], target)
 
     def announce_many(
@@ -118,9 +119,12 @@ class JobContext:
         target: str | None = None,
     ) -> None:
         """`announce` for many projects at once (a few round trips, however many)."""
+        from pjobs.deliveries import fan_out
+
         changes = [(project_id, target, data) for project_id, data in items]
         tx.audit.append_many(self.actor, event_type, changes, self.job_id)
         tx.events.emit(event_type, items, self.actor, self.job_id)
+        fan_out(tx, self.registry, self.settings, event_type, items, self.actor)
 
     @property
     def actor(self) -> str:

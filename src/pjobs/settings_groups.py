@@ -178,3 +178,42 @@ class AbuseSettings(Group):
     baseline_refresh_seconds: float = Field(
         3600.0, gt=0, description="how old a cached baseline may be before it is recomputed"
     )
+
+
+class WebhookSettings(Group):
+    secret_key: SecretStr | None = Field(
+        None, description="base64 of 32 bytes: encrypts signing secrets at rest"
+    )
+    secret_key_file: Path | None = Field(
+        None, description="a file holding that key (default: webhooks.key in data_dir, made once)"
+    )
+    max_attempts: int = Field(5, ge=1, le=50, description="attempts of one delivery")
+    retry_base_seconds: float = Field(10.0, gt=0, description="backoff before the second attempt")
+    retry_max_seconds: float = Field(3600.0, gt=0, description="longest backoff between attempts")
+    retry_after_max_seconds: float = Field(
+        3600.0, gt=0, description="a receiver's Retry-After is honoured up to this"
+    )
+    disable_after: int = Field(
+        5, ge=1, le=1000, description="consecutive failed deliveries that disable an endpoint"
+    )
+    timeout_seconds: float = Field(15.0, gt=0, le=300, description="an attempt's whole timeout")
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=60, description="connecting, at most")
+    max_response_bytes: int = Field(
+        65_536, ge=1024, le=10_485_760, description="most of a response body read"
+    )
+    allow_cidrs: list[str] = Field(
+        default_factory=list,
+        description="addresses admitted although private or loopback (e.g. 127.0.0.1/32)",
+    )
+
+    @field_validator("allow_cidrs")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"invalid CIDR {cidr!r}") from None
+        return value

@@ -18,14 +18,17 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass
 class StubServer:
-    """Answers each request with the next scripted (status, body), then `default`."""
+    """Answers each request with the next scripted (status, body) or (status, body,
+    headers), then `default`."""
 
-    default: tuple[int, Any] = (200, {"ok": True})
-    script: deque[tuple[int, Any]] = field(default_factory=deque)
+    default: tuple[Any, ...] = (200, {"ok": True})
+    script: deque[tuple[Any, ...]] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
     delay: float = 0.0  # seconds to wait before each answer (a slow service)
     serial: bool = False  # answer one request at a time (a service that queues callers)
@@ -51,17 +54,22 @@ class StubServer:
                 except ValueError:
                     body = raw.decode(errors="replace")
                 stub.received.append(
-                    Received(self.command, self.path, dict(self.headers.items()), body)
+                    Received(self.command, self.path, dict(self.headers.items()), body, raw)
                 )
                 if stub.delay:
                     time.sleep(stub.delay)
-                status, reply = stub.script.popleft() if stub.script else stub.default
+                status, reply, *extra = stub.script.popleft() if stub.script else stub.default
                 data = json.dumps(reply).encode()
                 self.send_response(status)
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
 
             do_GET = do_POST = do_PUT = do_DELETE = _answer
 

@@ -25,6 +25,8 @@ LAYERS: dict[str, int] = {
     "pjobs.notify": 3,
     "pjobs.apikeys": 3,
     "pjobs.tenant_schema": 3,
+    "pjobs.secretbox": 3,
+    "pjobs.deliveries": 4,
     "pjobs.usage": 3,
     "pjobs.quotas": 3,
     "pjobs.abuse": 3,

@@ -1,6 +1,6 @@
-"""The one HTTP client pjobs makes its requests with: timeouts on every call, redirects
-never followed, a User-Agent, and a transport that tests may replace (as httpx's own
-`Client(transport=…)`)."""
+"""The HTTP pjobs makes its requests with: one client (timeouts on every call, redirects
+never followed, a User-Agent) and, for webhook deliveries, a bare transport; both accept a
+transport that tests may pass (as httpx's own `Client(transport=…)`)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,11 @@ def build_http_client(transport: httpx.BaseTransport | None = None) -> httpx.Cli
         headers={"User-Agent": f"pjobs/{__version__}"},
         transport=transport,
     )
+
+
+def build_transport(transport: httpx.BaseTransport | None = None) -> httpx.BaseTransport:
+    """A transport of its own (a connection pool, no retries) for requests that must not
+    go through a client's cookie jar or redirect handling: webhook deliveries."""
+    import httpx
+
+    return transport or httpx.HTTPTransport(retries=0)

@@ -13,6 +13,7 @@ from pjobs import __version__
 from pjobs.cli import (
     audit,
     db,
+    deliveries,
     enforcement,
     jobs,
     keys,
@@ -21,6 +22,7 @@ from pjobs.cli import (
     projects,
     serve,
     usage,
+    webhooks,
 )
 from pjobs.cli.runtime import Runtime
 from pjobs.errors import EXIT_CODES_HELP, ExitCode, PjobsError
@@ -43,12 +45,15 @@ app.command("check-limits")(enforcement.check_limits)
 app.command("scan-abuse")(enforcement.scan_abuse)
 app.command("suspend")(enforcement.suspend)
 app.command("resume")(enforcement.resume)
+app.command("deliver-webhook")(deliveries.deliver_webhook)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(projects.app, name="projects")
 app.add_typer(projects.owners_app, name="owners")
 app.add_typer(keys.app, name="keys")
 app.add_typer(usage.usage_app, name="usage")
 app.add_typer(usage.quotas_app, name="quotas")
+app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(deliveries.events_app, name="events")
 app.add_typer(audit.app, name="audit")
 app.add_typer(notifications.app, name="notifications")
 app.add_typer(db.app, name="db")

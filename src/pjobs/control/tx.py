@@ -16,6 +16,7 @@ from pjobs.control.owners import Owners
 from pjobs.control.projects import Projects
 from pjobs.control.quotas import Quotas
 from pjobs.control.usage import Usage
+from pjobs.control.webhooks import Webhooks
 from pjobs.store.rows import dict_rows
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class ControlTx:
         self.usage = Usage(self)
         self.quotas = Quotas(self)
         self.abuse = AbuseDetections(self)
+        self.webhooks = Webhooks(self)
 
     # -- queries ------------------------------------------------------------------------
 

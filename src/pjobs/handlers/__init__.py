@@ -12,6 +12,7 @@ def register(registry: Registry) -> None:
     from pjobs.handlers import (
         auto_suspend,
         check_usage_limits,
+        deliver_webhook,
         deprovision,
         noop,
         provision,
@@ -27,6 +28,7 @@ def register(registry: Registry) -> None:
         rotate_key,
         check_usage_limits,
         auto_suspend,
+        deliver_webhook,
         scan_abuse,
         resume,
     ):

@@ -7,6 +7,8 @@ share one queue; enqueues `NOTIFY pjobs_jobs` and idle workers `LISTEN`.
 from __future__ import annotations
 
 import threading
+import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,6 +25,8 @@ from pjobs.store.records import EnqueueResult, NewJob, Outcome
 
 CONNECT_TIMEOUT_SECONDS = 5
 INSERT_CHUNK = 20_000
+# A pooled connection unused for longer is checked before it is handed out.
+IDLE_CHECK_SECONDS = 2.0
 # Wake-up waits are cut into slices so a stop request is seen promptly.
 WAIT_SLICE_SECONDS = 0.5
 
@@ -44,14 +48,16 @@ class PostgresStore(SqlStore):
             psycopg.connect(url, **self._connect_kwargs).close()
         except psycopg.Error as exc:
             raise self.translate(exc) from None
-        # A connection is checked as it leaves the pool, so a backend terminated while
-        # idle costs one reconnect, not a failed statement and a poll interval.
+        # A connection idle for a while is checked as it leaves the pool, so a backend
+        # terminated meanwhile costs one reconnect, not a failed statement and a poll
+        # interval; one in constant use is not (a round trip per transaction).
+        self._last_used: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
         self._pool = ConnectionPool(
             url,
             min_size=1,
             max_size=max(pool_size, 1),
             kwargs=self._connect_kwargs,
-            check=ConnectionPool.check_connection,
+            check=self._check_if_idle,
             open=True,
             name="pjobs",
         )
@@ -63,11 +69,25 @@ class PostgresStore(SqlStore):
             f"PostgreSQL at {self._display_url} is unavailable: {first_line(exc)}"
         )
 
+    def _check_if_idle(self, conn: psycopg.Connection[Any]) -> None:
+        last = self._last_used.get(conn)
+        if last is None or time.monotonic() - last > IDLE_CHECK_SECONDS:
+            ConnectionPool.check_connection(conn)
+
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[psycopg.Cursor[Any]]:
+        """A write transaction (BEGIN … COMMIT); a read is run in autocommit instead, each
+        statement reading the latest committed data, without the two extra round trips."""
         try:
-            with self._pool.connection() as conn, conn.cursor() as cursor:
-                yield cursor
+            with self._pool.connection() as conn:
+                conn.autocommit = not write
+                try:
+                    with conn.cursor() as cursor:
+                        yield cursor
+                finally:
+                    if not write:
+                        conn.autocommit = False
+                self._last_used[conn] = time.monotonic()
         except psycopg.Error as exc:
             translated = postgres_error(exc, self._display_url)
             if translated is None:

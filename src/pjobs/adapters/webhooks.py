@@ -1,0 +1,182 @@
+"""Webhook requests: Standard Webhooks signatures (`webhook-id`, `webhook-timestamp`,
+`webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`), and the POST itself:
+to the address the SSRF guard checked (with the URL's host in the Host header and as the
+TLS server name), redirects never followed, a whole-attempt timeout, and the response
+read up to a limit."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+
+from pjobs import __version__
+from pjobs.adapters.ssrf import RefusedTarget, Resolver, Target, checked_addresses, parse_target
+from pjobs.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from pjobs.settings_groups import WebhookSettings
+
+USER_AGENT = f"pjobs/{__version__} (webhooks)"
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32
+EXCERPT_BYTES = 1024
+
+
+def new_secret() -> str:
+    """A signing secret: `whsec_` and the base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def secret_key_bytes(secret: str) -> bytes:
+    """The HMAC key a `whsec_` secret stands for (its base64-decoded bytes)."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise InvalidInputError("a signing secret starts with whsec_")
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except ValueError:
+        raise InvalidInputError("a signing secret is whsec_ and base64") from None
+    if len(key) < 24:
+        raise InvalidInputError("a signing secret must hold at least 24 bytes")
+    return key
+
+
+def signature(secret: str, message_id: str, timestamp: int, body: str) -> str:
+    """`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`."""
+    signed = f"{message_id}.{timestamp}.{body}".encode()
+    digest = hmac.new(secret_key_bytes(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signed_headers(
+    message_id: str, timestamp: int, body: str, signing_secrets: Sequence[str]
+) -> dict[str, str]:
+    """The Standard Webhooks headers; every secret signs (space-separated) during a
+    rotation's grace."""
+    return {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(
+            signature(s, message_id, timestamp, body) for s in signing_secrets
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How one POST went."""
+
+    status: int | None
+    latency_ms: float
+    error: str | None
+    response: str | None  # the first KiB of the body
+    retry_after: float | None  # seconds the receiver asked for
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        transport: Callable[[], httpx.BaseTransport],
+        resolver: Resolver,
+    ) -> None:
+        self.settings, self._transport, self.resolver = settings, transport, resolver
+
+    def check(self, url: str) -> Target:
+        """The URL, if a webhook may call it now (RefusedTarget, exit 65, if not)."""
+        target = parse_target(url)
+        checked_addresses(target, self.resolver, self.settings.allow_cidrs)
+        return target
+
+    def post(self, url: str, headers: dict[str, str], body: str) -> Attempt:
+        """POST `body` to `url`; never raises for what the network or receiver did.
+
+        It goes straight to the transport: no cookie jar (one receiver's cookies must
+        never reach another), no redirects, no auth — only the request that was signed."""
+        started = time.monotonic()
+        try:
+            target = parse_target(url)
+            address = checked_addresses(target, self.resolver, self.settings.allow_cidrs)[0]
+        except RefusedTarget as exc:
+            return Attempt(None, 0.0, f"refused: {exc}", None, None)
+        host = f"[{address}]" if ":" in address else address
+        cfg = self.settings
+        timeout = httpx.Timeout(cfg.timeout_seconds, connect=cfg.connect_timeout_seconds)
+        request = httpx.Request(
+            "POST",
+            f"{target.scheme}://{host}:{target.port}{target.path}",
+            content=body.encode(),
+            headers={**headers, "host": _host_header(target), "user-agent": USER_AGENT},
+            extensions={"sni_hostname": target.host, "timeout": timeout.as_dict()},
+        )
+        try:
+            response = self._transport().handle_request(request)
+            try:
+                excerpt = _read_limited(
+                    response, cfg.max_response_bytes, started + cfg.timeout_seconds
+                )
+            finally:
+                response.close()
+        except (httpx.HTTPError, TimeoutError) as exc:
+            latency = (time.monotonic() - started) * 1000
+            return Attempt(None, latency, _describe(exc), None, None)
+        latency = (time.monotonic() - started) * 1000
+        status = response.status_code
+        error = None if 200 <= status < 300 else f"HTTP {status}"
+        return Attempt(
+            status, latency, error, excerpt, _retry_after(response.headers.get("retry-after"))
+        )
+
+
+def _host_header(target: Target) -> str:
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    default = 443 if target.scheme == "https" else 80
+    return host if target.port == default else f"{host}:{target.port}"
+
+
+def _read_limited(response: httpx.Response, limit: int, deadline: float) -> str:
+    """At most `limit` bytes of the body, before `deadline`; its first KiB as text."""
+    read = bytearray()
+    stream = response.stream
+    assert isinstance(stream, httpx.SyncByteStream)
+    for chunk in stream:
+        read += chunk
+        if len(read) >= limit:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError("the response took longer than the attempt's timeout")
+    return bytes(read[:EXCERPT_BYTES]).decode("utf-8", errors="replace")
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (seconds, or an HTTP date)."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _describe(exc: BaseException) -> str:
+    kind = type(exc).__name__
+    if "Timeout" in kind or isinstance(exc, TimeoutError):
+        return f"timed out ({kind})"
+    return f"{kind}: {str(exc)[:200]}" if str(exc) else kind

@@ -1,0 +1,227 @@
+"""`pjobs webhooks …`: endpoints (add, list, show, enable, disable, remove, rotate-secret);
+their deliveries and replays are in `cli.deliveries`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from pjobs.cli.options import DryRunOption, JsonOption, ProjectFilterOption
+from pjobs.cli.runtime import Runtime, runtime
+
+app = typer.Typer(
+    help="Webhook endpoints, their deliveries and replays; events are signed per "
+    "Standard Webhooks.",
+    no_args_is_help=True,
+)
+EndpointArgument = Annotated[str, typer.Argument(metavar="ENDPOINT_ID")]
+ENDPOINT_COLUMNS = (
+    "id",
+    ("project", "project_id"),
+    "url",
+    "events",
+    "enabled",
+    ("failures", "consecutive_failures"),
+    "disabled_reason",
+)
+
+
+def endpoint_of(rt: Runtime, endpoint_id: str) -> Any:
+    """The endpoint, or NotFoundError (4)."""
+    from pjobs.errors import NotFoundError
+
+    with rt.control() as tx:
+        found = tx.webhooks.endpoint(endpoint_id)
+    if found is None:
+        raise NotFoundError(f"no webhook endpoint {endpoint_id[:60]}")
+    return found
+
+
+def public(endpoint: Any) -> dict[str, Any]:
+    """An endpoint as shown: never its sealed secrets."""
+    from pjobs.cli.output import to_jsonable
+
+    shown: dict[str, Any] = to_jsonable(endpoint)
+    for sealed in ("secret", "previous_secret"):
+        shown.pop(sealed)
+    return shown
+
+
+def show_secret(endpoint_id: str, secret: str, as_json: bool, data: dict[str, Any]) -> None:
+    from pjobs.cli.output import print_fields, print_json, print_lines
+
+    if as_json:
+        print_json({**data, "id": endpoint_id, "secret": secret})
+        return
+    print_fields([("endpoint", endpoint_id), *data.items()])
+    print_lines(["", "Signing secret (shown this once; store it now):", f"  {secret}"])
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    project_id: Annotated[str, typer.Argument(metavar="PROJECT_ID")],
+    url: Annotated[str, typer.Argument(metavar="URL", help="http(s) URL of a public host.")],
+    event: Annotated[
+        list[str] | None,
+        typer.Option("--event", "-e", help="Event it wants (repeatable; default: every one)."),
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="What it is for.")] = None,
+    secret_stdin: Annotated[
+        bool, typer.Option("--secret-stdin", help="Use the whsec_ secret piped to stdin.")
+    ] = False,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Add an endpoint to a project; print its id and signing secret (shown this once).
+
+    Example: pjobs webhooks add proj-123 https://hooks.example.com/pjobs -e project.suspended
+    """
+    import sys
+
+    from pjobs import ids
+    from pjobs.cli.output import message, print_json
+    from pjobs.deliveries import add_endpoint, check_endpoint
+    from pjobs.errors import UsageError
+
+    rt = runtime(ctx)
+    ids.PROJECT_ID.check(project_id)
+    if description is not None:
+        ids.check_text(description, "description", 500)
+    secret = None
+    if secret_stdin:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("--secret-stdin: pipe the secret to stdin")
+        secret = sys.stdin.read(1024).strip()
+    sender = rt.app().integrations.webhooks
+    events = check_endpoint(sender, url, event or [], secret)
+    rt.project(project_id)
+    if dry_run:
+        message(f"dry run: would add an endpoint to {project_id}; nothing is changed", rt.quiet)
+        if as_json:
+            print_json({"dry_run": True, "url": url, "events": events})
+        return
+    with rt.control(write=True) as tx:
+        endpoint_id, secret = add_endpoint(
+            tx, rt.settings(), sender, project_id, url, events, description, rt.actor(), secret
+        )
+    show_secret(endpoint_id, secret, as_json, {"url": url, "events": events})
+
+
+@app.command("list")
+def list_endpoints(
+    ctx: typer.Context, project: ProjectFilterOption = None, as_json: JsonOption = False
+) -> None:
+    """Endpoints (never their secrets), by project."""
+    from pjobs.cli.output import print_records
+
+    with runtime(ctx).control() as tx:
+        endpoints = [public(e) for e in tx.webhooks.endpoints(project)]
+    print_records("endpoints", endpoints, ENDPOINT_COLUMNS, as_json)
+
+
+@app.command("show")
+def show(ctx: typer.Context, endpoint_id: EndpointArgument, as_json: JsonOption = False) -> None:
+    """One endpoint (never its secret)."""
+    from pjobs.cli.output import print_fields, print_json
+
+    shown = public(endpoint_of(runtime(ctx), endpoint_id))
+    if as_json:
+        print_json(shown)
+    else:
+        print_fields(list(shown.items()))
+
+
+def switch_command(verb: str, enabled: bool, summary: str) -> None:
+    """Register `webhooks enable` or `webhooks disable`."""
+
+    def switch(
+        ctx: typer.Context,
+        endpoint_id: EndpointArgument,
+        dry_run: DryRunOption = False,
+        as_json: JsonOption = False,
+    ) -> None:
+        from pjobs.cli.output import message, print_json
+
+        rt = runtime(ctx)
+        endpoint = endpoint_of(rt, endpoint_id)
+        changed = endpoint.enabled != enabled
+        if changed and not dry_run:
+            with rt.control(write=True) as tx:
+                reason = None if enabled else f"disabled by {rt.actor()}"
+                tx.webhooks.set_enabled(endpoint_id, enabled, reason)
+                tx.audit.append(
+                    rt.actor(), f"webhook.{verb}d", endpoint.project_id, f"webhook:{endpoint_id}"
+                )
+        state = "enabled" if enabled else "disabled"
+        prefix = "would be " if dry_run and changed else "" if changed else "already "
+        message(f"endpoint {endpoint_id}: {prefix}{state}", rt.quiet)
+        if as_json:
+            print_json(
+                {"id": endpoint_id, "enabled": enabled, "changed": changed, "dry_run": dry_run}
+            )
+
+    switch.__doc__ = summary
+    app.command(verb)(switch)
+
+
+switch_command("enable", True, "Enable an endpoint again (its failures in a row start at 0).")
+switch_command("disable", False, "Disable an endpoint: no deliveries until enabled.")
+
+
+@app.command("remove")
+def remove(
+    ctx: typer.Context,
+    endpoint_id: EndpointArgument,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Remove an endpoint and its deliveries."""
+    from pjobs.cli.output import message
+    from pjobs.cli.prompts import confirm
+
+    rt = runtime(ctx)
+    endpoint = endpoint_of(rt, endpoint_id)
+    if dry_run:
+        message(
+            f"dry run: would remove {endpoint_id} ({endpoint.url}) and its deliveries", rt.quiet
+        )
+        return
+    confirm(rt, f"Remove endpoint {endpoint_id} and its deliveries?", yes)
+    with rt.control(write=True) as tx:
+        tx.webhooks.remove(endpoint_id)
+        tx.audit.append(
+            rt.actor(),
+            "webhook.removed",
+            endpoint.project_id,
+            f"webhook:{endpoint_id}",
+            {"url": endpoint.url},
+        )
+    message(f"removed {endpoint_id}", rt.quiet)
+
+
+@app.command("rotate-secret")
+def rotate_secret(
+    ctx: typer.Context,
+    endpoint_id: EndpointArgument,
+    grace: Annotated[str, typer.Option(help="The old secret signs too for this long.")] = "24h",
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Give an endpoint a new signing secret (shown this once); during the grace, both
+    sign every delivery (space-separated signatures, as Standard Webhooks allows)."""
+    from pjobs.cli.output import message
+    from pjobs.deliveries import rotate_endpoint_secret
+    from pjobs.timeutil import parse_duration
+
+    rt = runtime(ctx)
+    period = parse_duration(grace)
+    endpoint = endpoint_of(rt, endpoint_id)
+    if dry_run:
+        message(f"dry run: would rotate {endpoint_id}'s secret, old one valid {grace}", rt.quiet)
+        return
+    with rt.control(write=True) as tx:
+        secret = rotate_endpoint_secret(tx, rt.settings(), endpoint, period, rt.actor())
+        until = tx.now + period
+    show_secret(endpoint_id, secret, as_json, {"old_secret_valid_until": until})

@@ -1,0 +1,189 @@
+"""Webhooks as stored: endpoints (URL, events wanted, signing secret sealed, enabled,
+failures in a row), deliveries (one event to one endpoint, the same id on every attempt)
+and their attempts."""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pjobs.control.noun import Noun
+from pjobs.store.rows import JSON_TEXT
+
+DeliveryState = Literal["pending", "delivered", "failed"]
+EVERY_EVENT = "*"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    project_id: str
+    url: str
+    events: Annotated[list[str], JSON_TEXT]
+    description: str | None
+    secret: str  # sealed (`secretbox`)
+    previous_secret: str | None
+    previous_secret_expires_at: datetime | None
+    enabled: bool
+    disabled_reason: str | None
+    consecutive_failures: int
+    created_at: datetime
+    updated_at: datetime
+
+    def wants(self, event_type: str) -> bool:
+        return EVERY_EVENT in self.events or event_type in self.events
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    endpoint_id: str
+    event_type: str
+    body: str
+    state: DeliveryState
+    attempts: int
+    job_id: int | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    finished_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    delivery_id: str
+    attempt: int
+    at: datetime
+    status: int | None
+    latency_ms: float
+    error: str | None
+    response: str | None
+
+
+class Webhooks(Noun):
+    def add_endpoint(
+        self,
+        endpoint_id: str,
+        project_id: str,
+        url: str,
+        events: list[str],
+        description: str | None,
+        sealed_secret: str,
+    ) -> None:
+        """Add an enabled endpoint."""
+        self.tx.run(
+            "insert_endpoint",
+            id=endpoint_id,
+            project_id=project_id,
+            url=url,
+            events=json.dumps(events),
+            description=description,
+            secret=sealed_secret,
+            enabled=True,
+        )
+
+    def endpoint(self, endpoint_id: str) -> Endpoint | None:
+        """The endpoint, or None."""
+        return self.tx.record(Endpoint, "get_endpoint", id=endpoint_id)
+
+    def endpoints(self, project_id: str | None = None, limit: int = 1000) -> list[Endpoint]:
+        """Endpoints by project, optionally of one project."""
+        return self.tx.records(Endpoint, "list_endpoints", project_id=project_id, limit=limit)
+
+    def subscribers(
+        self, project_ids: Iterable[str], event_type: str
+    ) -> dict[str, builtins.list[Endpoint]]:
+        """The enabled endpoints that want this event, by project (one query)."""
+        ids = self.tx.store.array(sorted(set(project_ids)))
+        found: dict[str, builtins.list[Endpoint]] = {}
+        for endpoint in self.tx.records(Endpoint, "enabled_endpoints_of_projects", ids=ids):
+            if endpoint.wants(event_type):
+                found.setdefault(endpoint.project_id, []).append(endpoint)
+        return found
+
+    def set_enabled(self, endpoint_id: str, enabled: bool, reason: str | None = None) -> None:
+        """Enable (failures reset) or disable an endpoint, with why."""
+        self.tx.run("set_endpoint_enabled", id=endpoint_id, enabled=enabled, reason=reason)
+
+    def remove(self, endpoint_id: str) -> None:
+        """Remove an endpoint and its deliveries."""
+        self.tx.run("delete_endpoint", id=endpoint_id)
+
+    def rotate_secret(self, endpoint_id: str, sealed_secret: str, grace_until: datetime) -> None:
+        """A new secret; the old one still signs until `grace_until`."""
+        self.tx.run(
+            "rotate_endpoint_secret", id=endpoint_id, secret=sealed_secret, expires_at=grace_until
+        )
+
+    def count_failure(self, endpoint_id: str) -> int:
+        """One more delivery failed for good; how many in a row now."""
+        row = self.tx.row("count_endpoint_failure", id=endpoint_id)
+        return int(row["consecutive_failures"]) if row else 0
+
+    def reset_failures(self, endpoint_id: str) -> None:
+        """A delivery succeeded: no failures in a row."""
+        self.tx.run("reset_endpoint_failures", id=endpoint_id)
+
+    def add_delivery(self, delivery_id: str, endpoint_id: str, event_type: str, body: str) -> None:
+        """A pending delivery of one event to one endpoint."""
+        self.tx.run(
+            "insert_delivery",
+            id=delivery_id,
+            endpoint_id=endpoint_id,
+            event_type=event_type,
+            body=body,
+        )
+
+    def set_delivery_job(self, delivery_id: str, job_id: int) -> None:
+        """The job that delivers it (now)."""
+        self.tx.run("set_delivery_job", id=delivery_id, job_id=job_id)
+
+    def delivery(self, delivery_id: str) -> Delivery | None:
+        """The delivery, or None."""
+        return self.tx.record(Delivery, "get_delivery", id=delivery_id)
+
+    def deliveries(
+        self,
+        endpoint_id: str,
+        state: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> builtins.list[Delivery]:
+        """An endpoint's deliveries, newest first."""
+        return self.tx.records(
+            Delivery, "list_deliveries", endpoint_id=endpoint_id, state=state, since=since,
+            limit=limit,
+        )  # fmt: skip
+
+    def record_attempt(
+        self,
+        delivery_id: str,
+        attempt: int,
+        state: DeliveryState,
+        next_attempt_at: datetime | None,
+        status: int | None,
+        latency_ms: float,
+        error: str | None,
+        response: str | None,
+    ) -> None:
+        """Record an attempt and what the delivery is now (one statement where the
+        dialect allows)."""
+        params = {"id": delivery_id, "attempt": attempt, "status": status}
+        params |= {"latency_ms": latency_ms, "error": error, "response": response}
+        params |= {"state": state, "next_attempt_at": next_attempt_at}
+        if "insert_webhook_attempt" in self.tx.store.queries:
+            self.tx.run("insert_webhook_attempt", **params)
+        self.tx.run("delivery_attempted", **params)
+
+    def reopen(self, delivery_id: str) -> bool:
+        """Make a finished delivery pending again (a replay); False if it was pending."""
+        return bool(self.tx.run("reopen_delivery", id=delivery_id).rowcount == 1)
+
+    def attempts(self, delivery_id: str) -> builtins.list[WebhookAttempt]:
+        """Every attempt of a delivery, oldest first."""
+        return self.tx.records(WebhookAttempt, "delivery_attempts", delivery_id=delivery_id)

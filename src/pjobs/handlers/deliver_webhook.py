@@ -1,0 +1,137 @@
+"""`deliver_webhook`: one attempt of one delivery (an event to an endpoint): signed,
+posted to the checked address, recorded; retried with backoff (or when the receiver's
+Retry-After says), and counted against the endpoint when it fails for good."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pjobs.adapters.webhooks import Attempt, signed_headers
+from pjobs.control import ControlPlane, ControlTx
+from pjobs.control.webhooks import Delivery, DeliveryState, Endpoint
+from pjobs.jobtypes import JobContext, JobType, PermanentFailure, RetryAfter
+from pjobs.retry import RetryPolicy
+from pjobs.secretbox import SecretBox
+
+GONE = 410
+
+
+class DeliverWebhookPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delivery_id: str = Field(pattern=r"^msg_[0-9a-f]{24}$")
+
+
+def deliver_webhook(payload: DeliverWebhookPayload, context: JobContext) -> dict[str, Any]:
+    """POSTs the delivery's JSON to its endpoint, signed per Standard Webhooks (the same
+    webhook-id on every attempt, a fresh timestamp each), and records the attempt. 2xx
+    delivers (and resets the endpoint's failures in a row); 410 disables the endpoint at
+    once; anything else is retried with backoff, or after the receiver's Retry-After
+    (capped). A delivery that fails for good counts against its endpoint, which is
+    disabled after `webhooks.disable_after` in a row (`webhook.disabled`, owner told)."""
+    control = ControlPlane(context.store)
+    with control.tx(context.clock.now(), write=False) as tx:
+        delivery = tx.webhooks.delivery(payload.delivery_id)
+        endpoint = tx.webhooks.endpoint(delivery.endpoint_id) if delivery else None
+    if delivery is None or endpoint is None:
+        raise PermanentFailure(f"no webhook delivery {payload.delivery_id}")
+    if delivery.state != "pending":
+        return outcome(delivery.id, delivery.state, delivery.last_status)  # done before
+    if not endpoint.enabled:
+        attempt = Attempt(None, 0.0, f"endpoint {endpoint.id} is disabled", None, None)
+        finish(context, delivery, endpoint, attempt, gone=False, final=True)
+        raise PermanentFailure(attempt.error or "")
+    attempt = context.integrations.webhooks.post(
+        endpoint.url, headers(context, endpoint, delivery), delivery.body
+    )
+    if attempt.succeeded:
+        finish(context, delivery, endpoint, attempt, gone=False, final=True)
+        return outcome(delivery.id, "delivered", attempt.status)
+    gone = attempt.status == GONE
+    refused = attempt.error is not None and attempt.error.startswith("refused:")
+    final = gone or refused or context.last_attempt
+    retry_in = None if final else backoff(context, attempt)
+    finish(context, delivery, endpoint, attempt, gone=gone, final=final, retry_in=retry_in)
+    error = f"{attempt.error} from {endpoint.id}"
+    if retry_in is None:
+        raise PermanentFailure(error)
+    raise RetryAfter(retry_in, error)
+
+
+def headers(context: JobContext, endpoint: Endpoint, delivery: Delivery) -> dict[str, str]:
+    box = SecretBox.from_settings(context.settings, create=False)
+    now = context.clock.now()
+    keys = [box.open(endpoint.secret, endpoint.id)]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > now:
+        keys.append(box.open(endpoint.previous_secret, endpoint.id))
+    return signed_headers(delivery.id, int(now.timestamp()), delivery.body, keys)
+
+
+def backoff(context: JobContext, attempt: Attempt) -> float:
+    cfg = context.settings.webhooks
+    if attempt.retry_after is not None:
+        return min(attempt.retry_after, cfg.retry_after_max_seconds)
+    policy = RetryPolicy(cfg.max_attempts, cfg.retry_base_seconds, cfg.retry_max_seconds)
+    return policy.delay(context.attempt)
+
+
+def finish(
+    context: JobContext,
+    delivery: Delivery,
+    endpoint: Endpoint,
+    attempt: Attempt,
+    gone: bool,
+    final: bool,
+    retry_in: float | None = None,
+) -> None:
+    """Record the attempt and what follows from it, on one transaction."""
+    with ControlPlane(context.store).tx(context.clock.now()) as tx:
+        state: DeliveryState = (
+            "delivered" if attempt.succeeded else "failed" if final else "pending"
+        )
+        next_at = None if retry_in is None else tx.now + timedelta(seconds=retry_in)
+        tx.webhooks.record_attempt(
+            delivery.id, delivery.attempts + 1, state, next_at, attempt.status,
+            round(attempt.latency_ms, 1), attempt.error, attempt.response,
+        )  # fmt: skip
+        if attempt.succeeded:
+            if endpoint.consecutive_failures:
+                tx.webhooks.reset_failures(endpoint.id)
+        elif gone:
+            disable(context, tx, endpoint, f"the receiver answered {GONE} Gone")
+        elif final and endpoint.enabled:
+            failures = tx.webhooks.count_failure(endpoint.id)
+            if failures >= context.settings.webhooks.disable_after:
+                disable(context, tx, endpoint, f"{failures} deliveries in a row failed")
+
+
+def disable(context: JobContext, tx: ControlTx, endpoint: Endpoint, reason: str) -> None:
+    """Disable the endpoint: `webhook.disabled`, and its project's owner told (the message
+    goes out with the notifications `serve` sends)."""
+    tx.webhooks.set_enabled(endpoint.id, False, reason)
+    data = {"endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason}
+    context.announce(tx, "webhook.disabled", endpoint.project_id, data)
+    project = tx.projects.get(endpoint.project_id)
+    if project is not None:
+        context.notifier.to_owner(
+            tx,
+            project.owner_id,
+            project.id,
+            f"Webhook endpoint {endpoint.id} of {project.id} was disabled",
+            f"{endpoint.url}: {reason}. Enable it again with `pjobs webhooks enable "
+            f"{endpoint.id}`, and replay what it missed with `pjobs webhooks replay`.",
+        )
+
+
+def outcome(delivery_id: str, state: str, status: int | None) -> dict[str, Any]:
+    return {"delivery_id": delivery_id, "state": state, "status": status}
+
+
+JOB_TYPE = JobType(
+    "deliver_webhook", DeliverWebhookPayload, deliver_webhook, RetryPolicy(5, 10.0, 3600.0),
+    queue="webhooks", description="deliver one event to one webhook endpoint, signed",
+)  # fmt: skip

@@ -1,0 +1,318 @@
+"""Webhooks against real HTTP receivers on loopback, on both backends: signatures a
+Standard Webhooks receiver accepts, retries, Retry-After, 410, redirects, timeouts,
+auto-disable, replays, secret rotation, fan-out of platform events, the SSRF guard."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from standardwebhooks import Webhook
+
+from pjobs.adapters.ssrf import RefusedTarget
+from pjobs.app import App
+from pjobs.config import Settings
+from pjobs.control import ControlPlane
+from pjobs.deliveries import add_endpoint, deliver, rotate_endpoint_secret
+from pjobs.store import Store
+from pjobs.timeutil import FixedClock
+
+KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # base64 of 32 bytes
+
+
+@pytest.fixture
+def webhook_settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(
+        webhooks={
+            "secret_key": KEY,
+            "allow_cidrs": ["127.0.0.1/32"],
+            "retry_base_seconds": 0.01,
+            "retry_max_seconds": 0.05,
+            "timeout_seconds": 1.0,
+            "max_attempts": 3,
+        }
+    )
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def app(store: Store, webhook_settings: Settings, clock: FixedClock) -> Iterator[App]:
+    built = App(webhook_settings, store=store, clock=clock)
+    with ControlPlane(store).tx(clock.now()) as tx:
+        tx.owners.ensure("owner-1")
+        tx.projects.insert("proj-w", "W", "owner-1", "eu", "free")
+        tx.projects.set_status("proj-w", "active")
+    yield built
+    built.close()
+
+
+def endpoint(app: App, url: str, events: list[str] | None = None) -> tuple[str, str]:
+    with ControlPlane(app.store).tx(app.clock.now()) as tx:
+        return add_endpoint(
+            tx, app.settings, app.integrations.webhooks, "proj-w", url, events or [], None, "ops"
+        )
+
+
+def send(app: App, endpoint_id: str, data: dict[str, Any] | None = None) -> tuple[str, Any]:
+    """A webhook.test delivery, run here to its end; (delivery id, job record)."""
+    with ControlPlane(app.store).tx(app.clock.now()) as tx:
+        delivery_id, job_id = deliver(
+            tx, app.registry, app.settings, endpoint_id, "webhook.test", data or {"n": 1}, "ops"
+        )
+    return delivery_id, app.queue.run_queued(job_id)
+
+
+def attempts(app: App, delivery_id: str) -> list[Any]:
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        return tx.webhooks.attempts(delivery_id)
+
+
+def endpoint_state(app: App, endpoint_id: str) -> Any:
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        return tx.webhooks.endpoint(endpoint_id)
+
+
+def verified(secret: str, request: Any) -> Any:
+    return Webhook(secret).verify(request.raw, request.headers)
+
+
+def test_a_delivery_is_signed_as_standard_webhooks_receivers_check(
+    app: App, stub_server: Callable[..., Any]
+) -> None:
+    receiver = stub_server()
+    endpoint_id, secret = endpoint(app, receiver.url + "/hooks?x=1")
+    delivery_id, job = send(app, endpoint_id, {"hello": "world"})
+    assert job.state == "succeeded", job.last_error
+    (request,) = receiver.received
+    assert request.path == "/hooks?x=1" and request.headers["webhook-id"] == delivery_id
+    body = verified(secret, request)
+    assert body["type"] == "webhook.test" and body["data"] == {"hello": "world"}
+    with pytest.raises(Exception, match="signature"):
+        Webhook("whsec_" + KEY).verify(request.raw, request.headers)
+    (attempt,) = attempts(app, delivery_id)
+    assert attempt.status == 200 and attempt.latency_ms >= 0 and '"ok"' in (attempt.response or "")
+
+
+def test_500_500_200_is_delivered_on_the_third_attempt_with_one_webhook_id(
+    app: App, stub_server: Callable[..., Any]
+) -> None:
+    receiver = stub_server(script=[(500, {}), (500, {})])
+    endpoint_id, secret = endpoint(app, receiver.url)
+    delivery_id, job = send(app, endpoint_id)
+    assert (job.state, job.attempts) == ("succeeded", 3)
+    assert [a.status for a in attempts(app, delivery_id)] == [500, 500, 200]
+    assert {r.headers["webhook-id"] for r in receiver.received} == {delivery_id}
+    for request in receiver.received:
+        verified(secret, request)  # a fresh timestamp and signature on each attempt
+
+
+def test_retry_after_is_honoured_and_redirects_are_failures(
+    app: App, stub_server: Callable[..., Any]
+) -> None:
+    receiver = stub_server(
+        script=[(429, {}, {"Retry-After": "1"}), (302, {}, {"Location": "http://127.0.0.1:1/"})]
+    )
+    endpoint_id, _ = endpoint(app, receiver.url)
+    delivery_id, job = send(app, endpoint_id)
+    assert job.state == "succeeded" and job.attempts == 3
+    logged = attempts(app, delivery_id)
+    assert [a.status for a in logged] == [429, 302, 200]
+    assert receiver.received[1].at - receiver.received[0].at >= 1.0  # waited as asked
+    assert logged[1].error == "HTTP 302" and len(receiver.received) == 3  # not followed
+
+
+def test_a_slow_receiver_times_out(app: App, stub_server: Callable[..., Any]) -> None:
+    receiver = stub_server(delay=2.0)
+    endpoint_id, _ = endpoint(app, receiver.url)
+    delivery_id, job = send(app, endpoint_id)
+    assert job.state == "failed" and job.attempts == app.settings.webhooks.max_attempts
+    first = attempts(app, delivery_id)[0]
+    assert first.status is None and "timed out" in (first.error or "")
+
+
+def test_410_disables_the_endpoint_at_once(app: App, stub_server: Callable[..., Any]) -> None:
+    receiver = stub_server(default=(410, {}))
+    endpoint_id, _ = endpoint(app, receiver.url)
+    _, job = send(app, endpoint_id)
+    assert job.state == "failed" and job.attempts == 1
+    gone = endpoint_state(app, endpoint_id)
+    assert not gone.enabled and "410" in gone.disabled_reason
+
+
+def test_five_failed_deliveries_disable_the_endpoint_and_tell_the_owner(
+    app: App, stub_server: Callable[..., Any]
+) -> None:
+    receiver = stub_server(default=(503, {}))
+    endpoint_id, _ = endpoint(app, receiver.url)
+    for n in range(5):
+        assert endpoint_state(app, endpoint_id).enabled, n
+        assert send(app, endpoint_id)[1].state == "failed"
+    disabled = endpoint_state(app, endpoint_id)
+    assert not disabled.enabled and "5 deliveries in a row failed" in disabled.disabled_reason
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        notes = tx.notifications.list("proj-w")
+        events = [e.type for e in tx.events.list("proj-w")]
+    assert any("was disabled" in n.subject and n.recipient == "owner-1" for n in notes)
+    assert events == ["webhook.disabled"]
+    # a success resets the count
+    receiver.default = (200, {})
+    with ControlPlane(app.store).tx(app.clock.now()) as tx:
+        tx.webhooks.set_enabled(endpoint_id, True)
+    assert send(app, endpoint_id)[1].state == "succeeded"
+    assert endpoint_state(app, endpoint_id).consecutive_failures == 0
+
+
+def test_replay_one_and_many(app: App, stub_server: Callable[..., Any]) -> None:
+    from conftest import CLI, cli_env
+
+    receiver = stub_server(default=(500, {}))
+    endpoint_id, secret = endpoint(app, receiver.url)
+    failed = [send(app, endpoint_id)[0] for _ in range(2)]
+    receiver.default = (200, {})
+    receiver.received.clear()
+    cli = CLI(
+        {
+            **cli_env(app.settings.data_dir.parent, app.settings.database_url),
+            "PJOBS_WEBHOOKS__SECRET_KEY": KEY,
+            "PJOBS_WEBHOOKS__ALLOW_CIDRS": '["127.0.0.1/32"]',
+        },
+        app.settings.data_dir.parent / "logs",
+    )
+    one = cli("webhooks", "replay", failed[0], "--json")
+    assert one.returncode == 0 and json.loads(one.stdout)["replayed"] == [failed[0]], one.stderr
+    many = cli(
+        "webhooks", "replay", "--endpoint", endpoint_id, "--since", "1h", "--state", "failed"
+    )
+    assert many.returncode == 0 and many.stdout.split() == [failed[1]], many.stderr
+    assert cli("serve", "--burst").returncode == 0
+    assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(failed)
+    for request in receiver.received:
+        verified(secret, request)
+
+
+def test_rotated_secret_both_sign_during_the_grace_then_only_the_new(
+    app: App, clock: FixedClock, stub_server: Callable[..., Any]
+) -> None:
+    receiver = stub_server()
+    endpoint_id, old = endpoint(app, receiver.url)
+    with ControlPlane(app.store).tx(clock.now()) as tx:
+        found = tx.webhooks.endpoint(endpoint_id)
+        assert found is not None
+        new = rotate_endpoint_secret(tx, app.settings, found, timedelta(seconds=60), "ops")
+    send(app, endpoint_id)
+    during = receiver.received[-1]
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    verified(old, during)
+    verified(new, during)
+    clock.advance(timedelta(seconds=61))
+    send(app, endpoint_id)
+    after = receiver.received[-1]
+    verified(new, after)
+    with pytest.raises(Exception, match="signature"):
+        verified(old, after)
+
+
+def test_provisioning_produces_exactly_one_delivery_also_when_retried(
+    app: App, stub_server: Callable[..., Any]
+) -> None:
+    from pjobs.enqueue import EnqueueOptions
+
+    receiver = stub_server()
+    auth = stub_server(script=[(500, {})])
+    from pjobs.settings_groups import ServiceSettings
+
+    services = app.settings.services.model_copy(update={"auth": ServiceSettings(url=auth.url)})
+    settings = app.settings.model_copy(update={"services": services})
+    retrying = App(settings, store=app.store, clock=app.clock)
+    project = {"project_id": "proj-new", "name": "N", "owner_id": "owner-1"}
+    project |= {"region": "eu", "plan": "free"}
+    first = retrying.queue.run_inline("provision_project", project, EnqueueOptions(max_attempts=1))
+    assert first.state == "failed"  # the project exists, provisioning is to be resumed
+    with ControlPlane(app.store).tx(app.clock.now()) as tx:
+        add_endpoint(
+            tx, settings, retrying.integrations.webhooks, "proj-new", receiver.url,
+            ["project.provisioned"], None, "ops",
+        )  # fmt: skip
+    second = retrying.queue.run_inline("provision_project", project)
+    assert second.state == "succeeded", second.last_error
+    again = retrying.queue.run_inline("provision_project", project)
+    assert again.state == "succeeded"
+    jobs = retrying.store.list_jobs(type="deliver_webhook")
+    assert len(jobs) == 1
+    retrying.queue.run_queued(jobs[0].id)
+    (request,) = receiver.received
+    assert request.body["type"] == "project.provisioned"
+    assert request.body["data"]["project_id"] == "proj-new"
+    retrying.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://localhost/",
+        "http://10.0.0.1/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://100.64.0.1/",
+        "http://[fd00::1]/",
+        "http://[64:ff9b::7f00:1]/",
+    ],
+)
+def test_private_targets_are_refused_at_add_and_at_delivery(
+    make_settings: Callable[..., Settings], store: Store, url: str
+) -> None:
+    strict = make_settings(webhooks={"secret_key": KEY})
+    app = App(strict, store=store)
+    with ControlPlane(store).tx(app.clock.now()) as tx:
+        tx.owners.ensure("owner-1")
+        tx.projects.insert("proj-w", "W", "owner-1", "eu", "free")
+    with pytest.raises(RefusedTarget), ControlPlane(store).tx(app.clock.now()) as tx:
+        add_endpoint(tx, strict, app.integrations.webhooks, "proj-w", url, [], None, "ops")
+    attempt = app.integrations.webhooks.post(url, {}, "{}")
+    assert attempt.status is None and (attempt.error or "").startswith("refused:")
+    app.close()
+
+
+def test_a_name_that_resolves_to_loopback_at_delivery_time_is_refused(
+    make_settings: Callable[..., Settings], store: Store, stub_server: Callable[..., Any]
+) -> None:
+    receiver = stub_server()
+    answers = {"hooks.example.com": ["93.184.216.34"]}  # public when the endpoint is added
+    strict = make_settings(webhooks={"secret_key": KEY})
+    app = App(strict, store=store, resolver=lambda host, port: answers[host])
+    with ControlPlane(store).tx(app.clock.now()) as tx:
+        tx.owners.ensure("owner-1")
+        tx.projects.insert("proj-w", "W", "owner-1", "eu", "free")
+        port = receiver.url.rsplit(":", 1)[1]
+        endpoint_id, _ = add_endpoint(
+            tx, strict, app.integrations.webhooks, "proj-w",
+            f"http://hooks.example.com:{port}/", [], None, "ops",
+        )  # fmt: skip
+    answers["hooks.example.com"] = ["127.0.0.1"]  # and loopback when it is called
+    delivery_id, job = send(app, endpoint_id)
+    assert job.state == "failed" and job.attempts == 1 and receiver.received == []
+    (attempt,) = attempts(app, delivery_id)
+    assert "resolves to 127.0.0.1" in (attempt.error or "")
+    app.close()
+
+
+def test_successes_never_count_against_an_endpoint(
+    app: App, stub_server: Callable[..., Any]
+) -> None:
+    receiver = stub_server()
+    endpoint_id, _ = endpoint(app, receiver.url)
+    for _ in range(app.settings.webhooks.disable_after + 1):
+        assert send(app, endpoint_id)[1].state == "succeeded"
+    found = endpoint_state(app, endpoint_id)
+    assert found.enabled and found.consecutive_failures == 0
