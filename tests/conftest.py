@@ -266,6 +266,7 @@ def cli_env(tmp_path: Path, database: str | None) -> dict[str, str]:
         XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")])),
         PJOBS_HANDLER_MODULES='["support.jobtypes"]',
+        PJOBS_SCHEDULING__ENABLED="false",  # tests that count jobs count only their own
         NO_COLOR="1",
     )
     if database:

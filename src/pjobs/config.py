@@ -27,6 +27,9 @@ from pjobs.settings_groups import (
     NotificationSettings,
     ProjectSettings,
     QuotaSettings,
+    ReceiverSettings,
+    ScheduleSettings,
+    SchedulingSettings,
     ServicesSettings,
     TelegramSettings,
     TenantSettings,
@@ -76,6 +79,11 @@ class Settings(BaseSettings):
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     abuse: AbuseSettings = Field(default_factory=AbuseSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
+    scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
+    schedules: dict[str, ScheduleSettings] = Field(
+        default_factory=dict, description="changes to the built-in schedules, and new ones"
+    )
 
     @model_validator(mode="after")
     def _quotas_name_known_metrics(self) -> Settings:

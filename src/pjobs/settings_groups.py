@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -217,3 +217,42 @@ class WebhookSettings(Group):
             except ValueError:
                 raise ValueError(f"invalid CIDR {cidr!r}") from None
         return value
+
+
+class ReceiverSettings(Group):
+    listen: str | None = Field(
+        None, pattern=r"^[^\s:]*:\d{1,5}$", description="HOST:PORT for `serve` (or --http)"
+    )
+    token: SecretStr | None = Field(None, description="bearer token monitoring systems send")
+    token_file: Path | None = Field(None, description="a file holding that token")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=64 * 1_048_576, description="larger requests get 413"
+    )
+    patterns: dict[str, Literal["excessive_usage", "error_spike", "suspicious_pattern"]] = Field(
+        default_factory=dict,
+        description="alert name -> abuse pattern, for alerts without a pattern label or tag",
+    )
+
+
+class ScheduleSettings(Group):
+    """A schedule of config: a built-in one's changes (any field), or a new one (cron and
+    job needed)."""
+
+    cron: str | None = Field(None, description="crontab, 5 fields (UTC), or 6 with seconds first")
+    job: str | None = Field(None, description="the job type it enqueues")
+    payload: dict[str, Any] | None = Field(None, description="the job's payload")
+    enabled: bool | None = None
+
+
+class SchedulingSettings(Group):
+    enabled: bool = Field(
+        True, description="serve fires the schedules (each tick once across processes)"
+    )
+    grace_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="a tick missed while no serve ran is fired once at start if this recent",
+    )
+    finished_job_retention_days: float = Field(
+        7.0, gt=0, description="queue maintenance purges finished jobs older than this"
+    )

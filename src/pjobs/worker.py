@@ -11,7 +11,7 @@ import queue as queue_module
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pjobs.attempt import ContextFactory, run_attempt
 from pjobs.errors import PjobsError
@@ -25,6 +25,15 @@ if TYPE_CHECKING:
     from pjobs.timeutil import Clock
 
 log = logging.getLogger("pjobs.worker")
+
+
+class Observer(Protocol):
+    """What the worker reports to (the metrics of `serve --http`)."""
+
+    def attempt(self, job: ClaimedJob, outcome: Outcome) -> None: ...
+
+    def rescued(self, count: int) -> None: ...
+
 
 _STOP = None  # the sentinel that ends a runner thread
 
@@ -41,15 +50,14 @@ class Worker:
         queues: Sequence[str] | None = None,
         concurrency: int | None = None,
         burst: bool = False,
-        maintenance: Sequence[Callable[[], object]] = (),
+        observer: Observer | None = None,
     ) -> None:
         self.store, self.registry, self.settings = store, registry, settings
         self.context_for, self.clock = context_for, clock
         self.queues = list(queues) if queues else None
         self.concurrency = concurrency or settings.worker.concurrency
         self.burst = burst
-        # Housekeeping run with every rescue sweep (e.g. notification retries, key expiry).
-        self.maintenance = list(maintenance)
+        self.observer = observer  # metrics: every attempt, every rescue
         self.worker_id = new_worker_id()
         self._stopping = threading.Event()
         self._deadline: float | None = None
@@ -59,6 +67,7 @@ class Worker:
         self._held: dict[int, ClaimedJob] = {}  # claimed and not yet acknowledged
         self._unacknowledged: list[Outcome] = []
         self.processed = 0
+        self.failed = 0  # attempts that ended their job as failed
 
     # -- control --------------------------------------------------------------------------
 
@@ -89,8 +98,6 @@ class Worker:
             while not self._stopping.is_set():
                 if time.monotonic() >= next_rescue:
                     self._guarded(self._rescue)
-                    for task in self.maintenance:
-                        self._guarded(task)
                     next_rescue = time.monotonic() + cfg.rescue_interval
                 self._collect(block=False)
                 self._guarded(self._acknowledge)
@@ -159,11 +166,15 @@ class Worker:
         batch = self._unacknowledged
         acknowledged = self.store.acknowledge(self.worker_id, batch)
         for outcome in batch:
-            self._held.pop(outcome.job_id, None)
+            job = self._held.pop(outcome.job_id, None)
             if outcome.job_id not in acknowledged:
                 log.warning("job %d: lease was lost before its outcome was saved", outcome.job_id)
-            elif outcome.state != "succeeded":
+                continue
+            if outcome.state != "succeeded":
                 log.warning("job %d attempt %d: %s", outcome.job_id, outcome.attempt, outcome.error)
+                self.failed += outcome.state == "failed"
+            if self.observer is not None and job is not None:
+                self.observer.attempt(job, outcome)
         self.processed += len(batch)
         self._unacknowledged = []
 
@@ -171,6 +182,8 @@ class Worker:
         rescued = self.store.rescue_expired(self.clock.now(), self.settings.worker.max_rescues)
         if rescued:
             log.warning("rescued %d job(s) whose worker stopped renewing its lease", rescued)
+            if self.observer is not None:
+                self.observer.rescued(rescued)
 
     def _shutdown(self, runners: list[threading.Thread]) -> None:
         """Release what never started, give running jobs until the deadline, release the rest."""

@@ -18,7 +18,17 @@ def run_pytest(require: bool) -> subprocess.CompletedProcess[str]:
     if require:
         env["PJOBS_REQUIRE_POSTGRES"] = "1"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", A_POSTGRES_TEST],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            A_POSTGRES_TEST,
+        ],
         cwd=TESTS,
         env=env,
         capture_output=True,

@@ -86,3 +86,13 @@ def test_durations() -> None:
     for bad in ("", "soon", "5 parsecs", "-3h", "3hh"):
         with pytest.raises(InvalidInputError):
             parse_duration(bad)
+
+
+def test_the_example_config_loads_and_its_schedules_check() -> None:
+    from pjobs import scheduler
+    from pjobs.plugins import load_registry
+
+    example = Path(__file__).parents[2] / "deploy" / "config.example.toml"
+    settings = load_settings(example)
+    checked = scheduler.checked(settings, load_registry(settings))
+    assert {s.name for s, _ in checked} >= {"check-limits", "scan-abuse", "nightly-noop"}

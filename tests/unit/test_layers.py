@@ -39,6 +39,8 @@ LAYERS: dict[str, int] = {
     "pjobs.handlers": 4,
     "pjobs.app": 5,
     "pjobs.queue": 5,
+    "pjobs.scheduler": 5,
+    "pjobs.http": 5,
     "pjobs.cli": 6,
     "pjobs.__main__": 6,
 }

@@ -20,6 +20,7 @@ from pjobs.cli import (
     lifecycle,
     notifications,
     projects,
+    schedules,
     serve,
     usage,
     webhooks,
@@ -54,6 +55,8 @@ app.add_typer(usage.usage_app, name="usage")
 app.add_typer(usage.quotas_app, name="quotas")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(deliveries.events_app, name="events")
+app.add_typer(schedules.app, name="schedules")
+app.add_typer(schedules.alerts_app, name="alerts")
 app.add_typer(audit.app, name="audit")
 app.add_typer(notifications.app, name="notifications")
 app.add_typer(db.app, name="db")

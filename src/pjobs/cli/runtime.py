@@ -75,9 +75,12 @@ class Runtime:
             yield tx
 
     def project(self, project_id: str) -> Project:
-        """The project, or NotFoundError (exit 4)."""
+        """The project; InvalidInputError (65) for a malformed id, NotFoundError (4) for
+        an unknown one."""
+        from pjobs import ids
         from pjobs.errors import NotFoundError
 
+        ids.PROJECT_ID.check(project_id)
         with self.control() as tx:
             project = tx.projects.get(project_id)
         if project is None:

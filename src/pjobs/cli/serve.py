@@ -1,12 +1,36 @@
-"""`pjobs serve`: the worker."""
+"""`pjobs serve`: the worker, with its schedules and (with --http) the alert receiver,
+`/metrics` and the health checks, in one process."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import signal
+import threading
+from typing import Annotated, Any
 
 import typer
 
 from pjobs.cli.runtime import runtime
+
+
+class Stopper:
+    """Signal handling, installed before anything else: a SIGTERM in the first instant
+    still ends the process cleanly (exit 0), and a second one cuts the waiting short."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.signals = 0
+        self.actions: list[Any] = []
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.signals += 1
+        self.requested.set()
+        for action in self.actions:
+            action(self.signals > 1)
+
+    def on_stop(self, action: Any) -> None:
+        self.actions.append(action)
 
 
 def serve(
@@ -17,43 +41,110 @@ def serve(
     queue: Annotated[
         list[str] | None, typer.Option("--queue", help="Only these queues (repeatable).")
     ] = None,
-    burst: Annotated[bool, typer.Option(help="Run what is due, then exit.")] = False,
+    burst: Annotated[
+        bool, typer.Option("--burst", help="Run what is due, then exit (no schedules, no HTTP).")
+    ] = False,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            metavar="HOST:PORT",
+            help="Serve alerts, /metrics, /healthz [receiver.listen].",
+        ),
+    ] = None,
+    schedules: Annotated[
+        bool | None,
+        typer.Option(
+            "--schedules/--no-schedules",
+            help="Fire the schedules [scheduling.enabled].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run jobs from the queue until SIGTERM/SIGINT (or, with --burst, until none is due).
 
-    On SIGTERM or SIGINT it stops claiming, gives running jobs worker.shutdown_timeout
-    seconds, puts back what did not finish, and exits 0. A second signal cuts the wait.
-    """
-    import signal
+    Fires the schedules (`pjobs schedules list`): each tick enqueues its job once across
+    every serve process. With --http it also receives monitoring alerts and serves
+    /metrics, /healthz and /readyz. On SIGTERM or SIGINT it stops the listener, the
+    schedules and then the worker: running jobs get worker.shutdown_timeout seconds, what
+    did not finish is put back, and it exits 0. A second signal cuts the wait.
 
-    from pjobs.handlers.rotate_key import expire_keys
+    Example: pjobs serve --http 127.0.0.1:9400
+    """
+    stopper = Stopper()
+    from pjobs.cli.output import message
+    from pjobs.errors import ConfigError
     from pjobs.worker import Worker
 
     rt = runtime(ctx)
     if concurrency is not None:  # the pool is sized from the setting
         settings = rt.settings()
-        rt._settings = settings.model_copy(
-            update={"worker": settings.worker.model_copy(update={"concurrency": concurrency})}
-        )
+        worker_settings = settings.worker.model_copy(update={"concurrency": concurrency})
+        rt._settings = settings.model_copy(update={"worker": worker_settings})
     app = rt.app()
+    settings = app.settings
     job_queue = app.queue
+    planned = []
+    if (settings.scheduling.enabled if schedules is None else schedules) and not burst:
+        from pjobs import scheduler
+
+        planned = scheduler.checked(settings, app.registry)
+    listen = None if burst else http or settings.receiver.listen
+    listener = metrics = None
+    ready = threading.Event()
+    if listen:
+        from pjobs.http.metrics import ServeMetrics
+        from pjobs.http.server import Listener, build
+        from pjobs.secretfile import read_secret
+
+        cfg = settings.receiver
+        token = read_secret(cfg.token, cfg.token_file, "the receiver token")
+        if not token:
+            raise ConfigError("--http needs receiver.token (PJOBS_RECEIVER__TOKEN) or token_file")
+        metrics = ServeMetrics(app)
+        listener = Listener(build(app, token, metrics, ready), listen)
     worker = Worker(
-        app.store,
-        app.registry,
-        app.settings,
-        job_queue.context_for,
-        app.clock,
-        queues=queue,
-        burst=burst,
-        maintenance=[
-            app.notifier.deliver_due,
-            lambda: expire_keys(app.store, app.clock, "serve:key-expiry"),
-        ],
+        app.store, app.registry, settings, job_queue.context_for, app.clock,
+        queues=queue, burst=burst, observer=metrics,
+    )  # fmt: skip
+    timer: Any = None
+    if planned:
+        timer = scheduler.Scheduler(app, planned)
+
+    def stop(force: bool) -> None:
+        # Called from the signal handler: only flags here (nothing that takes a lock).
+        ready.clear()
+        if listener is not None:
+            listener.server.should_exit = True
+        worker.stop(force)
+
+    stopper.on_stop(stop)
+    if stopper.requested.is_set():
+        return  # stopped before it started: nothing to put back
+    if timer is not None:
+        timer.catch_up()
+        timer.start()
+    if listener is not None:
+        listener.start()
+    ready.set()
+    from pjobs.dburl import database_url
+
+    where = f", http {listener.address}" if listener else ""
+    message(
+        f"pjobs serve: {database_url(settings).redacted()}, queues "
+        f"{', '.join(queue or ['all'])}, concurrency {worker.concurrency}, "
+        f"{len(planned)} schedule(s){where}{', burst' if burst else ''}",
+        rt.quiet,
     )
-
-    def on_signal(signum: int, frame: object) -> None:
-        worker.stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    worker.run()
+    try:
+        worker.run()
+    finally:
+        ready.clear()
+        if timer is not None:
+            timer.stop()
+        if listener is not None:
+            listener.stop(settings.worker.shutdown_timeout)
+    message(
+        f"pjobs serve: stopped after {worker.processed} attempt(s), {worker.failed} failed",
+        rt.quiet,
+    )

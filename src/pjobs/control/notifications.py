@@ -80,3 +80,7 @@ class Notifications(Noun):
         return self.tx.records(
             Notification, "list_notifications", project_id=project_id, state=state, limit=limit
         )
+
+    def counts(self) -> dict[str, int]:
+        """How many there are, by state."""
+        return {r["state"]: int(r["count"]) for r in self.tx.rows("count_notifications")}

@@ -118,3 +118,7 @@ class Projects(Noun):
     def set_protected(self, project_id: str, protected: bool) -> None:
         """Mark a project protected (never suspended automatically, only reported) or not."""
         self.tx.run("set_project_protected", id=project_id, protected=protected)
+
+    def counts(self) -> dict[str, int]:
+        """How many there are, by status."""
+        return {r["status"]: int(r["count"]) for r in self.tx.rows("count_projects")}

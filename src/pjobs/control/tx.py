@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pjobs.control.abuse import AbuseDetections
+from pjobs.control.alerts import Alerts
 from pjobs.control.audit import Audit
 from pjobs.control.events import Events
 from pjobs.control.jobs import JobsOnTx
@@ -41,6 +42,7 @@ class ControlTx:
         self.quotas = Quotas(self)
         self.abuse = AbuseDetections(self)
         self.webhooks = Webhooks(self)
+        self.alerts = Alerts(self)
 
     # -- queries ------------------------------------------------------------------------
 

@@ -187,3 +187,7 @@ class Webhooks(Noun):
     def attempts(self, delivery_id: str) -> builtins.list[WebhookAttempt]:
         """Every attempt of a delivery, oldest first."""
         return self.tx.records(WebhookAttempt, "delivery_attempts", delivery_id=delivery_id)
+
+    def counts(self) -> dict[str, int]:
+        """How many there are, by state."""
+        return {r["state"]: int(r["count"]) for r in self.tx.rows("count_deliveries")}

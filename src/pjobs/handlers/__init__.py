@@ -14,6 +14,7 @@ def register(registry: Registry) -> None:
         check_usage_limits,
         deliver_webhook,
         deprovision,
+        maintenance,
         noop,
         provision,
         resume,
@@ -21,15 +22,8 @@ def register(registry: Registry) -> None:
         scan_abuse,
     )
 
-    for module in (
-        noop,
-        provision,
-        deprovision,
-        rotate_key,
-        check_usage_limits,
-        auto_suspend,
-        deliver_webhook,
-        scan_abuse,
-        resume,
-    ):
+    modules = (noop, provision, deprovision, rotate_key, check_usage_limits, auto_suspend)
+    for module in (*modules, scan_abuse, resume, deliver_webhook):
         registry.add(module.JOB_TYPE)
+    for job_type in maintenance.JOB_TYPES:
+        registry.add(job_type)

@@ -25,3 +25,6 @@ WHERE coalesce(project_id, '') = coalesce(:project_id, project_id, '')
   AND state = coalesce(:state, state)
 ORDER BY id
 LIMIT :limit;
+
+-- name: count_notifications
+SELECT state, count(*) AS count FROM notifications GROUP BY state;

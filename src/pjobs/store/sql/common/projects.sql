@@ -61,3 +61,6 @@ RETURNING id;
 
 -- name: set_project_protected
 UPDATE projects SET protected = :protected, updated_at = :now WHERE id = :id;
+
+-- name: count_projects
+SELECT status, count(*) AS count FROM projects GROUP BY status;

@@ -66,3 +66,6 @@ LIMIT :limit;
 
 -- name: delivery_attempts
 SELECT * FROM webhook_attempts WHERE delivery_id = :delivery_id ORDER BY id;
+
+-- name: count_deliveries
+SELECT state, count(*) AS count FROM webhook_deliveries GROUP BY state;

@@ -1,0 +1,94 @@
+"""`pjobs schedules …` and `pjobs alerts …`: what `serve` fires on its own, and what
+monitoring systems sent it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pjobs.cli.options import JsonOption, LimitOption
+from pjobs.cli.runtime import runtime
+
+app = typer.Typer(help="Schedules: list them, run one now.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Monitoring alerts received by `serve --http`.", no_args_is_help=True)
+SCHEDULE_COLUMNS = (
+    "name", "cron", "job", "enabled", "next_run", "last_tick", "last_job_id", "last_job_state",
+)  # fmt: skip
+
+
+@app.command("list")
+def list_schedules(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Each schedule: expression (UTC), job, on/off, next run, last tick and its job."""
+    from pjobs import scheduler
+    from pjobs.cli.output import print_records
+
+    rt = runtime(ctx)
+    settings = rt.settings()
+    with rt.control() as tx:
+        ticks = tx.alerts.last_ticks()
+        now = tx.now
+    rows = []
+    for schedule in scheduler.effective(settings):
+        cron = scheduler.trigger(schedule)
+        tick = ticks.get(schedule.name)
+        rows.append(
+            {
+                "name": schedule.name,
+                "cron": schedule.cron,
+                "job": schedule.job,
+                "payload": schedule.payload,
+                "enabled": schedule.enabled,
+                "next_run": scheduler.next_fire(cron, now) if schedule.enabled else None,
+                "last_tick": tick.fire_at if tick else None,
+                "last_job_id": tick.job_id if tick else None,
+                "last_job_state": tick.job_state if tick else None,
+            }
+        )
+    print_records("schedules", rows, SCHEDULE_COLUMNS, as_json)
+
+
+@app.command("run")
+def run_schedule(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    as_json: JsonOption = False,
+) -> None:
+    """Enqueue a schedule's job now (a tick of its own); print the job id."""
+    from pjobs import scheduler
+    from pjobs.cli.output import message, print_json, print_lines
+    from pjobs.errors import NotFoundError
+
+    rt = runtime(ctx)
+    found = {s.name: s for s in scheduler.effective(rt.settings())}.get(name)
+    if found is None:
+        raise NotFoundError(f"no schedule {name[:60]!r} (see `pjobs schedules list`)")
+    app = rt.app()
+    job_id = scheduler.Scheduler(app, []).fire(found, app.clock.now())
+    message(f"schedule {name}: enqueued {found.job} job {job_id}", rt.quiet)
+    if as_json:
+        print_json({"schedule": name, "job_id": job_id})
+    else:
+        print_lines([job_id])
+
+
+@alerts_app.command("list")
+def list_alerts(
+    ctx: typer.Context,
+    source: Annotated[
+        str | None, typer.Option(help="alertmanager, grafana, datadog or generic.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Since an ISO time, or a duration ago.")] = None,
+    limit: LimitOption = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Alerts received, newest first, with what was done about each."""
+    from pjobs.cli.output import print_records
+    from pjobs.timeutil import parse_time
+
+    rt = runtime(ctx)
+    start = parse_time(since, rt.clock()) if since else None
+    with rt.control() as tx:
+        found = tx.alerts.list(source, start, limit)
+    columns = ("id", "received_at", "source", "status", "name", ("project", "project_id"))
+    print_records("alerts", found, (*columns, "pattern", "action", "job_id"), as_json)

@@ -1,0 +1,2 @@
+"""What `pjobs serve --http` serves: the monitoring alert receiver, `/metrics`, and the
+health checks."""

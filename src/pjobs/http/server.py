@@ -1,0 +1,152 @@
+"""The HTTP listener of `pjobs serve --http HOST:PORT`, on Starlette and uvicorn (a
+well-kept ASGI stack rather than a hand-written server): `POST /hooks/{alertmanager,
+grafana,datadog,generic}` (a bearer token, compared in constant time), `GET /metrics`,
+`GET /healthz` and `GET /readyz`. Requests are answered in milliseconds: the work they
+ask for happens in jobs."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import socket
+import threading
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from pjobs.errors import PjobsError, UnavailableError
+from pjobs.http.alerts import SOURCES, BadAlert, parse, receive
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from pjobs.app import App
+    from pjobs.http.metrics import ServeMetrics
+
+log = logging.getLogger("pjobs.http")
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge
+    return bytes(body)
+
+
+def build(app: App, token: str, metrics: ServeMetrics, ready: threading.Event) -> Starlette:
+    """The ASGI application; `ready` is cleared when the process starts to shut down."""
+    limit = app.settings.receiver.max_body_bytes
+    expected = f"Bearer {token}".encode()
+
+    async def hook(request: Request) -> Response:
+        source = request.path_params["source"]
+        if source not in SOURCES:
+            return JSONResponse({"error": f"no such hook: {source}"}, status_code=404)
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return JSONResponse({"error": "a bearer token is needed"}, status_code=401)
+        try:
+            data = json.loads(await read_limited(request, limit))
+            alerts = parse(source, data)
+        except TooLarge:
+            return JSONResponse({"error": f"the body is over {limit} bytes"}, status_code=413)
+        except (ValueError, BadAlert) as exc:
+            return JSONResponse({"error": f"invalid alert: {exc}"}, status_code=400)
+        try:
+            summary = await run_in_threadpool(receive, app, source, alerts)
+        except PjobsError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503)
+        return JSONResponse(summary, status_code=202)
+
+    async def metrics_page(request: Request) -> Response:
+        try:
+            page = await run_in_threadpool(metrics.exposition)
+        except PjobsError as exc:
+            return Response(f"# {exc}\n", status_code=503, media_type="text/plain")
+        return Response(page, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    def database_answers() -> bool:
+        try:
+            app.store.job_counts()
+        except PjobsError:
+            return False
+        return True
+
+    async def healthz(request: Request) -> Response:
+        ok = await run_in_threadpool(database_answers)
+        return JSONResponse({"database": ok}, status_code=200 if ok else 503)
+
+    async def readyz(request: Request) -> Response:
+        ok = ready.is_set() and await run_in_threadpool(database_answers)
+        body = {"ready": ok, "shutting_down": not ready.is_set()}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    return Starlette(
+        routes=[
+            Route("/hooks/{source}", hook, methods=["POST"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ]
+    )
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """HOST:PORT (HOST may be empty: every address)."""
+    from pjobs.errors import UsageError
+
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"invalid listen address {text!r}: expected HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class Listener:
+    """uvicorn on a thread of its own, on a socket bound at once (so a port in use is an
+    error at start, exit 69, not a crash later)."""
+
+    def __init__(self, asgi: Starlette, listen: str) -> None:
+        import uvicorn
+
+        host, port = parse_listen(listen)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.socket.bind((host, port))
+        except OSError as exc:
+            self.socket.close()
+            raise UnavailableError(f"cannot listen on {listen}: {exc.strerror}") from None
+        self.socket.listen(128)
+        self.address = f"{host}:{self.socket.getsockname()[1]}"
+        config = uvicorn.Config(asgi, log_level="warning", access_log=False, lifespan="off")
+        self.server: uvicorn.Server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._run, name="pjobs-http", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run(sockets=[self.socket])
+        except BaseException as exc:
+            log.error("the HTTP listener stopped: %s: %s", type(exc).__name__, exc)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        self.socket.close()
