@@ -87,13 +87,33 @@ def pg_template() -> Iterator[str]:
     _admin(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
 
 
+def tenant_prefix_of(url: str) -> str:
+    """The tenant database prefix of the CLI runs on one test database (`cli_env`)."""
+    import hashlib
+
+    return "t" + hashlib.sha256(url.encode()).hexdigest()[:8] + "_"
+
+
+def drop_databases(prefix: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        names = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)
+        ).fetchall()
+        for (name,) in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def pg_database(pg_template: str) -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database of this test's own; its URL."""
+    """A fresh, migrated PostgreSQL database of this test's own; its URL. The tenant
+    databases that CLI runs on it create (`cli_env`) are dropped with it."""
     name = f"pjobs_test_{secrets.token_hex(6)}"
     _admin(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
     yield url_for(name)
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_databases(tenant_prefix_of(url_for(name)))
 
 
 @pytest.fixture
@@ -189,14 +209,7 @@ def tenant_prefix(backend: str) -> Iterator[str]:
     prefix = f"t{secrets.token_hex(4)}_"
     yield prefix
     if backend.startswith("postgresql"):
-        import psycopg
-
-        with psycopg.connect(PG_SERVER, autocommit=True) as conn:
-            names = conn.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",)
-            ).fetchall()
-            for (name,) in names:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_databases(prefix)
 
 
 @dataclass
@@ -271,6 +284,7 @@ def cli_env(tmp_path: Path, database: str | None) -> dict[str, str]:
     )
     if database:
         env["PJOBS_DATABASE_URL"] = database
+        env["PJOBS_TENANTS__NAME_PREFIX"] = tenant_prefix_of(database)
     return env
 
 
