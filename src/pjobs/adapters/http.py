@@ -1,21 +1,59 @@
 """The HTTP pjobs makes its requests with: one client (timeouts on every call, redirects
 never followed, a User-Agent) and, for webhook deliveries, a bare transport; both accept a
-transport that tests may pass (as httpx's own `Client(transport=…)`)."""
+transport that tests may pass (as httpx's own `Client(transport=…)`). The HTTP libraries'
+own log lines carry whole URLs, so their loggers get a filter that hides the secrets a URL
+can hold (a Telegram bot token, a password) before any handler sees them."""
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import httpx
 
 DEFAULT_TIMEOUT = 10.0
+HTTP_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2")
+SECRETS_IN_URLS = (
+    (re.compile(r"/bot\d+:[A-Za-z0-9_-]+"), "/bot<token>"),  # Telegram Bot API paths
+    (re.compile(r"(//[^/\s:@]*):[^/\s@]*@"), r"\1:<password>@"),  # user:password@host
+)
+
+
+def redact(text: str) -> str:
+    """`text` without the secrets URLs can carry."""
+    for pattern, replacement in SECRETS_IN_URLS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def redact_http_logs() -> None:
+    """Put the redacting filter on the HTTP libraries' loggers (once)."""
+    for name in HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def build_http_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
     import httpx
 
     from pjobs import __version__
+
+    redact_http_logs()
 
     return httpx.Client(
         timeout=DEFAULT_TIMEOUT,
@@ -30,4 +68,5 @@ def build_transport(transport: httpx.BaseTransport | None = None) -> httpx.BaseT
     go through a client's cookie jar or redirect handling: webhook deliveries."""
     import httpx
 
+    redact_http_logs()
     return transport or httpx.HTTPTransport(retries=0)

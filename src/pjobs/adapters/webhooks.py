@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import httpx
-
 from pjobs import __version__
 from pjobs.adapters.ssrf import RefusedTarget, Resolver, Target, checked_addresses, parse_target
 from pjobs.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    import httpx
+
     from pjobs.settings_groups import WebhookSettings
 
 USER_AGENT = f"pjobs/{__version__} (webhooks)"
@@ -105,6 +105,8 @@ class WebhookSender:
 
         It goes straight to the transport: no cookie jar (one receiver's cookies must
         never reach another), no redirects, no auth — only the request that was signed."""
+        import httpx  # here: importing it costs every command that sends nothing
+
         started = time.monotonic()
         try:
             target = parse_target(url)
@@ -148,6 +150,8 @@ def _host_header(target: Target) -> str:
 
 def _read_limited(response: httpx.Response, limit: int, deadline: float) -> str:
     """At most `limit` bytes of the body, before `deadline`; its first KiB as text."""
+    import httpx
+
     read = bytearray()
     stream = response.stream
     assert isinstance(stream, httpx.SyncByteStream)
