@@ -23,6 +23,7 @@ from pjobs import ids
 from pjobs.errors import ConfigError
 from pjobs.settings_groups import (
     AbuseSettings,
+    BackupSettings,
     KeySettings,
     NotificationSettings,
     ProjectSettings,
@@ -80,6 +81,7 @@ class Settings(BaseSettings):
     abuse: AbuseSettings = Field(default_factory=AbuseSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
+    backups: BackupSettings = Field(default_factory=BackupSettings)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
     schedules: dict[str, ScheduleSettings] = Field(
         default_factory=dict, description="changes to the built-in schedules, and new ones"

@@ -43,6 +43,7 @@ OWNER_ID = IdRule("owner id", r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}")
 REGION = IdRule("region", r"[a-z0-9][a-z0-9-]{1,31}")
 PLAN = IdRule("plan", r"[a-z][a-z0-9_-]{0,31}")
 KEY_ID = IdRule("API key id", r"key_[0-9a-f]{16}")
+BACKUP_ID = IdRule("backup id", r"bk_\d{8}T\d{6}Z_[0-9a-f]{6}")
 # Who asked for a job: an operator's name, or automation such as "schedule:check-limits".
 ACTOR = IdRule("actor", r"[A-Za-z0-9][A-Za-z0-9_.@+:-]{0,127}")
 TELEGRAM_CHAT_ID = IdRule("Telegram chat id", r"-?\d{1,20}|@\w{5,32}")

@@ -28,6 +28,7 @@ __all__ = [
     "ONE_SHOT",
     "JobContext",
     "JobType",
+    "Misconfigured",
     "PermanentFailure",
     "Refused",
     "Registry",
@@ -47,6 +48,13 @@ class Refused(PermanentFailure):
     deprovisioned): the job fails at once, and an inline caller exits 65 with the reason."""
 
     exit_code = 65
+
+
+class Misconfigured(PermanentFailure):
+    """The job cannot run with this configuration (a missing program, key or setting): it
+    fails at once, and an inline caller exits 78 with the reason."""
+
+    exit_code = 78
 
 
 class RetryAfter(Exception):
@@ -86,6 +94,16 @@ class JobContext:
     ) -> EnqueueResult:
         """Enqueue a follow-up job on the handler's own transaction: it exists if and only
         if the change it follows from is committed."""
+        return self.enqueue_many(tx, type_name, [payload], options)[0]
+
+    def enqueue_many(
+        self,
+        tx: ControlTx,
+        type_name: str,
+        payloads: Sequence[dict[str, Any]],
+        options: EnqueueOptions | None = None,
+    ) -> list[EnqueueResult]:
+        """`enqueue` for many jobs of one type, in one statement."""
         from dataclasses import replace
 
         from pjobs.enqueue import EnqueueOptions, prepare_jobs
@@ -93,10 +111,12 @@ class JobContext:
         options = options or EnqueueOptions()
         # a follow-up is asked for by whoever asked for this job
         options = replace(options, requested_by=options.requested_by or self.requested_by)
-        jobs = prepare_jobs(self.registry, self.settings, [(type_name, payload)], options, tx.now)
-        result = tx.jobs.enqueue(jobs)[0]
-        self.followups.append(result.id)
-        return result
+        jobs = prepare_jobs(
+            self.registry, self.settings, [(type_name, p) for p in payloads], options, tx.now
+        )
+        results = tx.jobs.enqueue(jobs)
+        self.followups.extend(r.id for r in results)
+        return results
 
     def announce(
         self,

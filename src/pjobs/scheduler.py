@@ -52,6 +52,8 @@ BUILT_IN = (
     Schedule("expire-keys", "* * * * *", "expire_keys"),
     Schedule("notifications", "* * * * *", "send_notifications"),
     Schedule("queue-maintenance", "*/10 * * * *", "queue_maintenance"),
+    # off until the configuration turns it on: backups take room where they are kept
+    Schedule("backups", "0 3 * * *", "export_backup", {"all": True}, enabled=False),
 )
 
 
@@ -67,7 +69,7 @@ def effective(settings: Settings) -> list[Schedule]:
         if cron is None or job is None:
             raise ConfigError(f"schedule {name!r} needs a cron expression and a job type")
         payload = given.payload if given.payload is not None else (base.payload if base else {})
-        enabled = given.enabled if given.enabled is not None else True
+        enabled = given.enabled if given.enabled is not None else (base.enabled if base else True)
         found[name] = Schedule(name, cron, job, payload, enabled)
     return sorted(found.values(), key=lambda s: s.name)
 

@@ -1,4 +1,4 @@
-"""Secrets kept at rest (webhook signing secrets): sealed with AES-GCM under a key from
+"""Keys, and secrets kept at rest (webhook signing secrets): sealed with AES-GCM under a key from
 configuration (`webhooks.secret_key`, `webhooks.secret_key_file`) or, failing both, a key
 file made once (0600) in the data directory. A dump of the control database alone cannot
 open them; a sealed secret is bound to its owner's id, so it cannot be moved either."""
@@ -17,11 +17,23 @@ from pjobs.errors import ConfigError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pydantic import SecretStr
+
     from pjobs.config import Settings
 
 KEY_FILE = "webhooks.key"
 KEY_BYTES = 32
 NONCE_BYTES = 12
+
+
+def load_key(value: SecretStr | None, file: Path | None, where: str) -> bytes | None:
+    """A 32-byte key from its setting (base64) or the file a setting names; None if
+    neither is set."""
+    if value is not None:
+        return _decode_key(value.get_secret_value(), where)
+    if file is not None:
+        return _read_key_file(file, f"{where}_file")
+    return None
 
 
 def _decode_key(text: str, where: str) -> bytes:
@@ -53,10 +65,9 @@ class SecretBox:
     def from_settings(cls, settings: Settings, create: bool) -> SecretBox:
         """The configured key; else the data directory's key file, made now if `create`."""
         cfg = settings.webhooks
-        if cfg.secret_key is not None:
-            return _box(_decode_key(cfg.secret_key.get_secret_value(), "webhooks.secret_key"))
-        if cfg.secret_key_file is not None:
-            return _box(_read_key_file(cfg.secret_key_file, "webhooks.secret_key_file"))
+        key = load_key(cfg.secret_key, cfg.secret_key_file, "webhooks.secret_key")
+        if key is not None:
+            return _box(key)
         path = settings.data_dir / KEY_FILE
         if not path.exists():
             if not create:

@@ -71,6 +71,7 @@ class TelegramSettings(Group):
     bot_token_file: Path | None = None
     api_base_url: str = Field("https://api.telegram.org", pattern=r"^https?://")
     timeout: float = Field(10.0, gt=0, le=300)
+    upload_timeout: float = Field(300.0, gt=0, le=3600, description="uploads and downloads")
     operators_chat_id: str | None = None
 
 
@@ -256,3 +257,30 @@ class SchedulingSettings(Group):
     finished_job_retention_days: float = Field(
         7.0, gt=0, description="queue maintenance purges finished jobs older than this"
     )
+
+
+class BackupSettings(Group):
+    local_dir: Path | None = Field(
+        None, description="where local backups go (default: backups/ in data_dir)"
+    )
+    storage: Literal["local", "telegram"] = Field("local", description="the default storage")
+    format: Literal["sql", "custom"] = Field(
+        "sql", description="sql: a plain dump, gzipped; custom: pg_dump -Fc (or the SQLite file)"
+    )
+    compression_level: int = Field(3, ge=1, le=9, description="gzip level (1 fastest)")
+    key: SecretStr | None = Field(
+        None, description="base64 of 32 bytes: backups are encrypted (AES-GCM) when set"
+    )
+    key_file: Path | None = Field(None, description="a file holding that key")
+    telegram_chat_id: str | None = Field(None, description="the chat Telegram backups go to")
+    part_bytes: int = Field(
+        19_000_000,
+        ge=1024,
+        le=50_000_000,
+        description="Telegram parts at most this big (the Bot API reads back up to 20 MB)",
+    )
+    keep: int | None = Field(None, ge=1, description="retention: completed backups kept a project")
+    max_age_days: float | None = Field(None, gt=0, description="retention: older ones pruned")
+    pg_dump: str = Field("pg_dump", description="the pg_dump program")
+    pg_restore: str = Field("pg_restore", description="the pg_restore program")
+    psql: str = Field("psql", description="the psql program (restores of plain dumps)")

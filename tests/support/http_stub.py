@@ -22,8 +22,27 @@ class Received:
     at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
+class Loopback:
+    """A threaded HTTP server on 127.0.0.1 with a port of its own, serving `handler`."""
+
+    server: ThreadingHTTPServer
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @dataclass
-class StubServer:
+class StubServer(Loopback):
     """Answers each request with the next scripted (status, body) or (status, body,
     headers), then `default`."""
 
@@ -76,18 +95,7 @@ class StubServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        self.serve(Handler)
 
     def requests(self, method: str) -> list[Received]:
         return [r for r in self.received if r.method == method]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "pjobs.apikeys": 3,
     "pjobs.tenant_schema": 3,
     "pjobs.secretbox": 3,
+    "pjobs.backups": 3,
     "pjobs.deliveries": 4,
     "pjobs.usage": 3,
     "pjobs.quotas": 3,

@@ -1,10 +1,11 @@
-"""The Telegram Bot API (`sendMessage`), at a configurable base URL so a self-hosted Bot API
-server works. The token is part of every URL, so no URL ever goes into an error message."""
+"""The Telegram Bot API (`sendMessage`, `sendDocument`, `getFile` and its downloads,
+`deleteMessage`), at a configurable base URL so a self-hosted Bot API server works. The
+token is part of every URL, so no URL ever goes into an error message."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pjobs.secretfile import read_secret
 
@@ -34,15 +35,26 @@ class TelegramBot:
     def configured(self) -> bool:
         return self.token() is not None
 
-    def call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
-        import httpx
-
+    def _url(self, path: str) -> tuple[str, str]:
         token = self.token()
         if token is None:
             raise TelegramError("no Telegram bot token is configured")
-        url = f"{self._settings.api_base_url.rstrip('/')}/bot{token}/{method}"
+        return f"{self._settings.api_base_url.rstrip('/')}/{path.format(token=token)}", token
+
+    def call(
+        self, method: str, payload: dict[str, Any], files: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A Bot API method; JSON, or a multipart form when files go with it."""
+        import httpx
+
+        url, token = self._url("bot{token}/" + method)
         try:
-            response = self._http().post(url, json=payload, timeout=self._settings.timeout)
+            if files is None:
+                response = self._http().post(url, json=payload, timeout=self._settings.timeout)
+            else:
+                response = self._http().post(
+                    url, data=payload, files=files, timeout=self._settings.upload_timeout
+                )
         except httpx.HTTPError as exc:
             raise TelegramError(f"Telegram {method}: {type(exc).__name__}") from None
         try:
@@ -60,3 +72,30 @@ class TelegramBot:
 
     def send_message(self, chat_id: str, text: str) -> None:
         self.call("sendMessage", {"chat_id": chat_id, "text": text})
+
+    def send_document(self, chat_id: str, name: str, content: BinaryIO) -> dict[str, Any]:
+        """Upload a file (streamed); the Message with its document (file_id, …)."""
+        sent = self.call(
+            "sendDocument",
+            {"chat_id": chat_id, "disable_notification": "true"},
+            files={"document": (name, content, "application/octet-stream")},
+        )
+        result: dict[str, Any] = sent["result"]
+        return result
+
+    def download(self, file_id: str) -> Iterator[bytes]:
+        """A stored file's bytes (getFile, then the file URL), in chunks."""
+        import httpx
+
+        found = self.call("getFile", {"file_id": file_id})["result"]
+        url, _ = self._url("file/bot{token}/" + str(found["file_path"]))
+        try:
+            with self._http().stream("GET", url, timeout=self._settings.upload_timeout) as got:
+                if got.status_code != 200:
+                    raise TelegramError(f"Telegram file download: HTTP {got.status_code}")
+                yield from got.iter_bytes(1 << 20)
+        except httpx.HTTPError as exc:
+            raise TelegramError(f"Telegram file download: {type(exc).__name__}") from None
+
+    def delete_message(self, chat_id: str, message_id: int) -> None:
+        self.call("deleteMessage", {"chat_id": chat_id, "message_id": message_id})

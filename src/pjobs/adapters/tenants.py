@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from pjobs.dburl import DatabaseURL
 from pjobs.store.sqlite import create_private_file
 
 PG_IDENTIFIER_MAX = 63
@@ -18,6 +19,9 @@ PG_IDENTIFIER_MAX = 63
 class TenantDatabases(Protocol):
     def location(self, project_id: str) -> str:
         """Where the project's database is (a path or a database name)."""
+
+    def database(self, project_id: str) -> DatabaseURL:
+        """How to connect to it (dumps and restores)."""
 
     def exists(self, project_id: str) -> bool: ...
 
@@ -42,6 +46,9 @@ class SQLiteTenants:
 
     def location(self, project_id: str) -> str:
         return str(self._path(project_id))
+
+    def database(self, project_id: str) -> DatabaseURL:
+        return DatabaseURL("sqlite", self.location(project_id))
 
     def exists(self, project_id: str) -> bool:
         return self._path(project_id).exists()
@@ -105,6 +112,9 @@ class PostgresTenants:
 
     def _url(self, database: str) -> str:
         return urlunsplit(urlsplit(self.server_url)._replace(path=f"/{database}"))
+
+    def database(self, project_id: str) -> DatabaseURL:
+        return DatabaseURL("postgresql", self._url(self.location(project_id)))
 
     def exists(self, project_id: str) -> bool:
         import psycopg

@@ -12,9 +12,11 @@ import typer
 from pjobs import __version__
 from pjobs.cli import (
     audit,
+    backups,
     db,
     deliveries,
     enforcement,
+    exports,
     jobs,
     keys,
     lifecycle,
@@ -47,6 +49,7 @@ app.command("scan-abuse")(enforcement.scan_abuse)
 app.command("suspend")(enforcement.suspend)
 app.command("resume")(enforcement.resume)
 app.command("deliver-webhook")(deliveries.deliver_webhook)
+app.command("export-backup")(exports.export_backup)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(projects.app, name="projects")
 app.add_typer(projects.owners_app, name="owners")
@@ -55,6 +58,7 @@ app.add_typer(usage.usage_app, name="usage")
 app.add_typer(usage.quotas_app, name="quotas")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(deliveries.events_app, name="events")
+app.add_typer(backups.app, name="backups")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(schedules.alerts_app, name="alerts")
 app.add_typer(audit.app, name="audit")

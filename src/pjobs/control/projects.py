@@ -3,6 +3,7 @@ for each, so a retry resumes after the last completed one."""
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,6 +61,10 @@ class Projects(Noun):
         return self.tx.records(
             Project, "list_projects", status=status, owner_id=owner_id, limit=limit
         )
+
+    def backed_up(self) -> builtins.list[str]:
+        """The ids of the projects backups are made of (active and suspended ones)."""
+        return [row["id"] for row in self.tx.rows("backed_up_project_ids")]
 
     def set_status(
         self,

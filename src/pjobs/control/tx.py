@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pjobs.control.abuse import AbuseDetections
 from pjobs.control.alerts import Alerts
 from pjobs.control.audit import Audit
+from pjobs.control.backups import Backups
 from pjobs.control.events import Events
 from pjobs.control.jobs import JobsOnTx
 from pjobs.control.keys import Keys
@@ -43,6 +44,7 @@ class ControlTx:
         self.abuse = AbuseDetections(self)
         self.webhooks = Webhooks(self)
         self.alerts = Alerts(self)
+        self.backups = Backups(self)
 
     # -- queries ------------------------------------------------------------------------
 

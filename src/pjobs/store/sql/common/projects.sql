@@ -15,6 +15,9 @@ WHERE status = coalesce(:status, status) AND owner_id = coalesce(:owner_id, owne
 ORDER BY id
 LIMIT :limit;
 
+-- name: backed_up_project_ids
+SELECT id FROM projects WHERE status IN ('active', 'suspended') ORDER BY id;
+
 -- name: set_project_status
 UPDATE projects
 SET status = :status, failed_step = :failed_step, last_error = :last_error, updated_at = :now

@@ -1,0 +1,42 @@
+"""What a backup is made and read with, from configuration: the storage by name, the
+backup key (None: not encrypted), and the dump of a tenant database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pjobs.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pjobs.adapters import Integrations
+    from pjobs.adapters.backup_storage import BackupStorage
+    from pjobs.backups.dump import Dump
+    from pjobs.config import Settings
+    from pjobs.dburl import DatabaseURL
+
+
+def storage(integrations: Integrations, settings: Settings, name: str) -> BackupStorage:
+    from pjobs.adapters.backup_storage import LocalStorage, TelegramStorage
+
+    cfg = settings.backups
+    if name == "local":
+        return LocalStorage(cfg.local_dir or settings.data_dir / "backups")
+    if name == "telegram":
+        return TelegramStorage(integrations.telegram, cfg.telegram_chat_id, cfg.part_bytes)
+    raise ConfigError(f"unknown backup storage {name!r} (known: local, telegram)")
+
+
+def backup_key(settings: Settings) -> bytes | None:
+    from pjobs.secretbox import load_key
+
+    return load_key(settings.backups.key, settings.backups.key_file, "backups.key")
+
+
+def dump_database(database: DatabaseURL, fmt: str, settings: Settings) -> Dump:
+    from pjobs.backups import dump
+
+    if database.dialect == "postgresql":
+        cfg = settings.backups
+        return dump.postgres(database.target, fmt, cfg.pg_dump, cfg.compression_level)
+    return dump.sqlite(Path(database.target), fmt)

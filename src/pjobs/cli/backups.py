@@ -1,0 +1,227 @@
+"""`pjobs backups …`: list, show, verify, restore, prune (`export-backup` makes them)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from pjobs.cli.jobrun import RunOptions, run_and_report
+from pjobs.cli.options import DryRunOption, JsonOption, LimitOption
+from pjobs.cli.runtime import Runtime, runtime
+
+if TYPE_CHECKING:
+    from pjobs.control.backups import Backup
+
+app = typer.Typer(help="Backups: list, show, verify, restore, prune.", no_args_is_help=True)
+BackupArgument = Annotated[str, typer.Argument(metavar="BACKUP_ID")]
+BACKUP_COLUMNS = (
+    "id", ("project", "project_id"), "state", "format", "storage", "encrypted", "size",
+    ("created", "created_at"), "error",
+)  # fmt: skip
+
+
+def backup_of(rt: Runtime, backup_id: str) -> Backup:
+    """The backup, or InvalidInputError (65) / NotFoundError (4)."""
+    from pjobs import ids
+    from pjobs.errors import NotFoundError
+
+    ids.BACKUP_ID.check(backup_id)
+    with rt.control() as tx:
+        found = tx.backups.get(backup_id)
+    if found is None:
+        raise NotFoundError(f"no backup {backup_id}")
+    return found
+
+
+@app.command("list")
+def list_backups(
+    ctx: typer.Context,
+    project_id: Annotated[str | None, typer.Argument(metavar="[PROJECT_ID]")] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="running, completed, failed or pruned.")
+    ] = None,
+    limit: LimitOption = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """Backups, newest first."""
+    from pjobs import ids
+    from pjobs.cli.output import print_records
+    from pjobs.errors import InvalidInputError
+
+    if project_id is not None:
+        ids.PROJECT_ID.check(project_id)
+    if state not in (None, "running", "completed", "failed", "pruned"):
+        raise InvalidInputError(f"invalid state {state[:40]!r}: running, completed, failed, pruned")
+    with runtime(ctx).control() as tx:
+        found = tx.backups.list(project_id, state, limit)
+    print_records("backups", found, BACKUP_COLUMNS, as_json)
+
+
+@app.command("show")
+def show(ctx: typer.Context, backup_id: BackupArgument, as_json: JsonOption = False) -> None:
+    """One backup: where it is stored, its checksums and its manifest's tables."""
+    from dataclasses import asdict
+
+    from pjobs.cli.output import print_fields, print_json, print_records
+
+    backup = backup_of(runtime(ctx), backup_id)
+    if as_json:
+        print_json(backup)
+        return
+    shown = asdict(backup)
+    manifest = shown.pop("manifest") or {}
+    locations = shown.pop("locations") or {}
+    shown["parts"] = len(locations.get("parts", []))
+    shown["content_sha256"] = manifest.get("content", {}).get("sha256")
+    print_fields(list(shown.items()))
+    if manifest.get("tables"):
+        print_records("tables", manifest["tables"], ("name", "rows"), False)
+
+
+@app.command("verify")
+def verify(ctx: typer.Context, backup_id: BackupArgument, as_json: JsonOption = False) -> None:
+    """Read a backup back from its storage: every part against its checksum, the manifest
+    against the recorded one, the dump opened when it can be. Exit 65 naming what fails."""
+    from pjobs.backups import operations
+    from pjobs.backups.stream import CorruptBackup
+    from pjobs.cli.output import print_fields, print_json
+
+    rt = runtime(ctx)
+    backup = backup_of(rt, backup_id)
+    try:
+        checked = operations.verify(rt.app().integrations, rt.settings(), backup)
+    except CorruptBackup as exc:
+        raise CorruptBackup(f"backup {backup.id} is damaged: {exc}") from None
+    if as_json:
+        print_json({"verified": True, **checked})
+    else:
+        print_fields([("verified", "yes"), *checked.items()])
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    backup_id: BackupArgument,
+    into: Annotated[
+        str | None, typer.Option("--into", metavar="PROJECT_ID", help="A project's database.")
+    ] = None,
+    into_database: Annotated[
+        str | None,
+        typer.Option("--into-database", metavar="URL", help="sqlite:///PATH or postgresql://…"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace what a non-empty database holds.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm --force.")] = (
+        False
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Restore a backup into a new or empty database, all or nothing (checksums checked as
+    it is read; a damaged backup changes nothing).
+
+    Example: pjobs backups restore bk_20261129T030000Z_3fa2c1 --into proj-123-copy
+    """
+    from pjobs.errors import UsageError
+
+    rt = runtime(ctx)
+    if (into is None) == (into_database is None):
+        raise UsageError("give --into PROJECT_ID or --into-database URL (one of them)")
+    backup = backup_of(rt, backup_id)
+    target = into or "the database"
+    if into is not None:
+        rt.project(into)
+    if force:
+        from pjobs.cli.prompts import confirm
+
+        confirm(rt, f"Replace what {target} holds with backup {backup.id}?", yes)
+    if into is not None:
+        payload = {"backup_id": backup.id, "project_id": into, "force": force}
+        run_and_report(rt, "restore_backup", payload, RunOptions(as_json=as_json), render_restore)
+        return
+    assert into_database is not None
+    restore_into_database(rt, backup, into_database, force, as_json)
+
+
+def restore_into_database(rt: Runtime, backup: Backup, url: str, force: bool, json: bool) -> None:
+    from pjobs.backups import operations
+    from pjobs.backups.stream import CorruptBackup
+    from pjobs.cli.output import print_json
+    from pjobs.dburl import parse_database_url
+
+    target = parse_database_url(url)
+    try:
+        result = operations.restore(rt.app().integrations, rt.settings(), backup, target, force)
+    except CorruptBackup as exc:
+        raise CorruptBackup(f"backup {backup.id} is damaged: {exc}; nothing was restored") from None
+    with rt.control(write=True) as tx:
+        data = {k: result[k] for k in ("into", "tables", "rows", "differ")}
+        tx.audit.append(rt.actor(), "backup.restored", backup.project_id, backup.id, data)
+    if json:
+        print_json(result)
+    else:
+        render_restore(result)
+
+
+def render_restore(result: dict[str, Any]) -> None:
+    from pjobs.cli.output import print_lines
+
+    print_lines(
+        [f"restored {result['backup_id']} into {result['into']}: {result['tables']} tables, "
+         f"{result['rows']:,} rows"]
+    )  # fmt: skip
+    if result["differ"]:
+        typer.echo(
+            f"pjobs: row counts differ from the manifest in: {', '.join(result['differ'])}",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    project_id: Annotated[str | None, typer.Argument(metavar="[PROJECT_ID]")] = None,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=1, help="Completed backups kept a project.")
+    ] = None,
+    older_than: Annotated[
+        str | None, typer.Option("--older-than", help="Prune those older than this: 30d.")
+    ] = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove old backups from storage (default: the retention settings); a project's
+    newest completed backup always stays."""
+    from datetime import timedelta
+
+    from pjobs.backups import retention
+    from pjobs.cli.output import message, print_json, print_lines
+    from pjobs.control import ControlPlane
+    from pjobs.errors import UsageError
+    from pjobs.timeutil import parse_duration
+
+    rt = runtime(ctx)
+    cfg = rt.settings().backups
+    if project_id is not None:
+        rt.project(project_id)
+    age = parse_duration(older_than) if older_than else None
+    if keep is None and age is None:
+        keep = cfg.keep
+        age = None if cfg.max_age_days is None else timedelta(days=cfg.max_age_days)
+    if keep is None and age is None:
+        raise UsageError("give --keep or --older-than (or set backups.keep / max_age_days)")
+    now = rt.clock().now()
+    with rt.control() as tx:
+        chosen = retention.expired(tx.backups.list(project_id, "completed", 10**9), keep, age, now)
+    if not dry_run:
+        control = ControlPlane(rt.store())
+        retention.prune(control, rt.app().integrations, rt.settings(), chosen, now)
+    pruned = [b.id for b in chosen]
+    verb = "would prune" if dry_run else "pruned"
+    message(f"{'dry run: ' if dry_run else ''}{verb} {len(pruned)} backup(s)", rt.quiet)
+    if as_json:
+        print_json({"dry_run": dry_run, "pruned": pruned})
+    else:
+        print_lines(pruned)
