@@ -229,6 +229,16 @@ def test_missing_pg_dump_and_unwritable_storage_fail_cleanly(
         assert {b.state for b in all_backups(app)} == {"failed"}
         app.close()
 
+        old = tmp_path / "old-pg_dump"
+        old.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
+        old.chmod(0o755)
+        app = build(store, make_settings(backups={"pg_dump": str(old)}))
+        job = export(app, "proj-src")
+        assert job.state == "failed" and job.result == {"exit_code": 78}
+        assert "is version 9, older than the PostgreSQL server" in (job.last_error or "")
+        assert "install postgresql-client-" in (job.last_error or "")
+        app.close()
+
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_an_unreachable_tenant_database_fails_and_the_owner_is_told(
