@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pjobs.errors import ConfigError
+from pjobs.redaction import redact
 
 if TYPE_CHECKING:
     from pjobs.config import Settings
@@ -26,25 +27,26 @@ class DatabaseURL:
                 if self.target.startswith("/")
                 else (f"sqlite://{self.target}")
             )
-        parts = urlsplit(self.target)
-        if parts.password is None:
-            return self.target
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
+        return redact(self.target)
 
 
 def parse_database_url(url: str) -> DatabaseURL:
     if url.startswith("sqlite://"):
         path = url[len("sqlite://") :]
         if not path or path == "/":
-            raise ConfigError(f"invalid database URL {url!r}: sqlite:///PATH needs a file path")
+            raise ConfigError(
+                f"invalid database URL {redact(url)!r}: sqlite:///PATH needs a file path"
+            )
         return DatabaseURL("sqlite", path)
     if url.startswith(("postgresql://", "postgres://")):
         parts = urlsplit(url)
         if not parts.hostname and "host=" not in parts.query:
-            raise ConfigError(f"invalid database URL {url!r}: no host (postgresql://HOST/DB)")
+            raise ConfigError(
+                f"invalid database URL {redact(url)!r}: no host (postgresql://HOST/DB)"
+            )
         return DatabaseURL("postgresql", url)
-    shown = url if len(url) <= 80 else url[:77] + "..."
+    shown = redact(url)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
     raise ConfigError(
         f"invalid database URL {shown!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
     )

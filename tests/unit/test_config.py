@@ -72,7 +72,7 @@ def test_database_urls() -> None:
     assert parse_database_url("sqlite:///var/lib/pjobs.db").target == "/var/lib/pjobs.db"
     pg = parse_database_url("postgresql://app:s3cret@db.internal:5432/pjobs")
     assert pg.dialect == "postgresql"
-    assert "s3cret" not in pg.redacted() and "***" in pg.redacted()
+    assert "s3cret" not in pg.redacted() and "<password>" in pg.redacted()
     for bad in ("mysql://x", "sqlite://", "postgresql:///nohost", ""):
         with pytest.raises(ConfigError):
             parse_database_url(bad)

@@ -15,6 +15,7 @@ LAYERS: dict[str, int] = {
     "pjobs.config": 1,
     "pjobs.settings_groups": 1,
     "pjobs.dburl": 1,
+    "pjobs.redaction": 1,
     "pjobs.secretfile": 1,
     "pjobs.timeutil": 1,
     "pjobs.ids": 1,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,3 +27,25 @@ def test_tokens_and_passwords_in_logged_urls_are_hidden(caplog: pytest.LogCaptur
     assert "AAH-secret_token" not in caplog.text and "hunter2" not in caplog.text
     assert "/bot<token>/sendDocument" in caplog.text
     assert "//user:<password>@example.com" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://a:S3cretPW@/db",
+        "mysql://u:S3cretPW@h/d",
+        "postgresql://127.0.0.1:1/db?sslmode=disable&password=S3cretPW",
+        "postgresql://a:S3cretPW@127.0.0.1:1/db",
+        "host=127.0.0.1 password=S3cretPW",
+    ],
+)
+def test_a_database_password_is_in_no_error(url: str, tmp_path: Path) -> None:
+    from conftest import cli_env
+
+    env = {**cli_env(tmp_path, None), "PJOBS_DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "pjobs", "jobs", "list"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode in (69, 78), done.stderr
+    assert "S3cretPW" not in done.stderr + done.stdout
+    assert len(done.stderr.strip().splitlines()) == 1

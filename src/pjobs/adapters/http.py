@@ -7,25 +7,15 @@ can hold (a Telegram bot token, a password) before any handler sees them."""
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
+
+from pjobs.redaction import redact
 
 if TYPE_CHECKING:
     import httpx
 
 DEFAULT_TIMEOUT = 10.0
 HTTP_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2")
-SECRETS_IN_URLS = (
-    (re.compile(r"/bot\d+:[A-Za-z0-9_-]+"), "/bot<token>"),  # Telegram Bot API paths
-    (re.compile(r"(//[^/\s:@]*):[^/\s@]*@"), r"\1:<password>@"),  # user:password@host
-)
-
-
-def redact(text: str) -> str:
-    """`text` without the secrets URLs can carry."""
-    for pattern, replacement in SECRETS_IN_URLS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 class RedactingFilter(logging.Filter):

@@ -29,6 +29,7 @@ from pjobs.cli import (
 )
 from pjobs.cli.runtime import Runtime
 from pjobs.errors import EXIT_CODES_HELP, ExitCode, PjobsError
+from pjobs.redaction import redact
 
 app = typer.Typer(
     name="pjobs",
@@ -136,7 +137,7 @@ def main() -> None:
     try:
         app(prog_name="pjobs")
     except PjobsError as exc:
-        sys.stderr.write(f"pjobs: {exc}\n")
+        sys.stderr.write(f"pjobs: {redact(str(exc))}\n")
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
         sys.stderr.write("pjobs: interrupted\n")
@@ -145,6 +146,7 @@ def main() -> None:
         if "-vv" in sys.argv or "--verbose" in sys.argv:
             raise
         sys.stderr.write(
-            f"pjobs: unexpected error: {type(exc).__name__}: {exc} (run with -vv for details)\n"
+            f"pjobs: unexpected error: {type(exc).__name__}: {redact(str(exc))} "
+            "(run with -vv for details)\n"
         )
         sys.exit(int(ExitCode.FAILURE))

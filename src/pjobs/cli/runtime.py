@@ -124,6 +124,9 @@ class Runtime:
         logging.basicConfig(
             level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        if self.verbose < 2:  # the HTTP libraries log every request: only at -vv (redacted)
+            for name in ("httpx", "httpcore"):
+                logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 def runtime(ctx: typer.Context) -> Runtime:
