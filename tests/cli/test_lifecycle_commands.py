@@ -203,3 +203,25 @@ def test_a_rotation_that_lost_a_race_is_refused_with_65(cli: CLI) -> None:
     assert cli("serve", "--burst", "--concurrency", "1").returncode == 0  # in order
     assert second.wait(60) == 65, second.output()
     assert "only active keys rotate" in second.output()
+
+
+def test_a_protected_project_is_deprovisioned_only_with_force(cli: CLI) -> None:
+    provisioned(cli)
+    assert cli("projects", "protect", "proj-123").returncode == 0
+    refused = cli("deprovision", "proj-123", "--yes")
+    assert refused.returncode == 65 and "is protected" in refused.stderr
+    queued = cli("deprovision", "proj-123", "--yes", "--enqueue", "--force")
+    assert queued.returncode == 0
+    job_id = queued.stdout.strip()
+    # a worker refuses it too when the request did not say --force
+    sneaked = cli("jobs", "enqueue", "deprovision_project", "-p", '{"project_id": "proj-123"}')
+    assert cli("jobs", "cancel", job_id).returncode == 0
+    assert cli("serve", "--burst").returncode == 0
+    job = json.loads(cli("jobs", "show", sneaked.stdout.strip(), "--json").stdout)
+    assert job["state"] == "failed" and "is protected" in job["last_error"]
+    assert json.loads(cli("projects", "show", "proj-123", "--json").stdout)["status"] == "active"
+    forced = cli("deprovision", "proj-123", "--yes", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads(cli("projects", "show", "proj-123", "--json").stdout)["status"] == (
+        "deprovisioned"
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -132,12 +131,14 @@ def deprovision(
     project_id: ProjectArgument,
     run: RunOptions,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="A protected project too.")] = False,
 ) -> None:
     """Remove a project: unregister it, drop its tenant database, revoke its keys."""
+    from pjobs.cli.prompts import confirm
     from pjobs.handlers import deprovision as handler
 
     rt = runtime(ctx)
-    payload = {"project_id": project_id}
+    payload = {"project_id": project_id, **({"force": True} if force else {})}
     validate(rt, "deprovision_project", payload)
     project = rt.project(project_id)
     if run.dry_run:
@@ -153,12 +154,12 @@ def deprovision(
             steps = [(step, "nothing (already deprovisioned)") for step, _ in steps]
         print_plan(rt, f"deprovision {project_id}", steps, run.as_json)
         return
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError("deprovision needs --yes when there is no terminal to confirm on")
-        typer.confirm(
-            f"Deprovision {project_id} ({project.name}) and drop its database?", abort=True
+    if project.protected and not force:
+        raise InvalidStateError(
+            f"project {project_id} is protected: `pjobs projects unprotect {project_id}` "
+            "first, or deprovision it with --force"
         )
+    confirm(rt, f"Deprovision {project_id} ({project.name}) and drop its database?", yes)
     run_and_report(rt, "deprovision_project", payload, run, render_project)
 
 

@@ -13,7 +13,7 @@ from pjobs.handlers.lifecycle import (
     run_steps,
     summary,
 )
-from pjobs.jobtypes import JobContext, JobType, PermanentFailure, RetryPolicy
+from pjobs.jobtypes import JobContext, JobType, PermanentFailure, Refused, RetryPolicy
 
 STEPS = (
     *(f"deprovision.unregister_{service}" for service in SERVICES),
@@ -23,17 +23,22 @@ STEPS = (
 )
 
 
-def deprovision_project(payload: ProjectPayload, context: JobContext) -> dict[str, Any]:
+class DeprovisionPayload(ProjectPayload):
+    force: bool = False  # a protected project too
+
+
+def deprovision_project(payload: DeprovisionPayload, context: JobContext) -> dict[str, Any]:
     """Unregisters the project from the auth, realtime and storage services, drops its
     tenant database, revokes its API keys, marks it `deprovisioned`, writes the audit
     trail and notifies the owner. A project already deprovisioned is left as it is.
     Every step runs each time (each is safe to repeat), under the project's lifecycle
-    lock, so a deprovision always converges whatever ran before it."""
+    lock, so a deprovision always converges whatever ran before it. A protected project
+    is refused unless `force`."""
     with project_lock(context, payload.project_id):
         return _deprovision(payload, context)
 
 
-def _deprovision(payload: ProjectPayload, context: JobContext) -> dict[str, Any]:
+def _deprovision(payload: DeprovisionPayload, context: JobContext) -> dict[str, Any]:
     project_id = payload.project_id
     control = ControlPlane(context.store)
     outside = context.integrations
@@ -43,6 +48,11 @@ def _deprovision(payload: ProjectPayload, context: JobContext) -> dict[str, Any]
         raise PermanentFailure(f"no project {project_id}")
     if project.status == "deprovisioned":
         return summary(context, project_id)
+    if project.protected and not payload.force:
+        raise Refused(
+            f"project {project_id} is protected: `pjobs projects unprotect {project_id}` "
+            "first, or deprovision it with --force"
+        )
 
     def unregister(service: str) -> Any:
         def step() -> StepResult:
@@ -93,7 +103,7 @@ def _deprovision(payload: ProjectPayload, context: JobContext) -> dict[str, Any]
 
 JOB_TYPE = JobType(
     "deprovision_project",
-    ProjectPayload,
+    DeprovisionPayload,
     deprovision_project,
     RetryPolicy(3, 2.0, 300.0),
     description="remove a project: services, tenant database, API keys",
