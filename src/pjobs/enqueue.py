@@ -3,6 +3,7 @@ batch, into rows a store inserts (on its own transaction or on the caller's)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -103,4 +104,13 @@ def validated_payload(job_type: JobType, payload: Any, limit: int) -> str:
         raise InvalidInputError(
             f"payload is {len(text)} bytes; the limit is {limit} (setting max_payload_bytes)"
         )
+    if "\\u0000" in text:  # PostgreSQL's jsonb cannot hold it; refused on both backends
+        raise InvalidInputError(f"invalid payload for {job_type.name}: a string holds NUL")
+    if "null" in text:  # NaN and Infinity serialise as null: refuse them, do not lose them
+        try:
+            json.dumps(payload, allow_nan=False, default=str)
+        except ValueError:
+            raise InvalidInputError(
+                f"invalid payload for {job_type.name}: NaN and Infinity are not JSON numbers"
+            ) from None
     return text

@@ -15,6 +15,10 @@ class Shaped(BaseModel):
     label: str = "x"
 
 
+class Measured(BaseModel):
+    value: float
+
+
 class FlakyPayload(BaseModel):
     """Fails until `marker` holds `fail_times` lines; each attempt appends one."""
 
@@ -37,11 +41,12 @@ def run_flaky(payload: FlakyPayload, context: JobContext) -> str:
 
 
 def run_broken(payload: Shaped, context: JobContext) -> None:
-    raise PermanentFailure("refused for good")
+    raise PermanentFailure(f"refused for good: {payload.label}")
 
 
 def register(registry: Registry) -> None:
     registry.add(JobType("shaped", Shaped, run_shaped))
+    registry.add(JobType("measured", Measured, lambda payload, context: payload.value))
     registry.add(
         JobType("flaky", FlakyPayload, run_flaky, RetryPolicy(3, base_delay=0.05, max_delay=0.1))
     )

@@ -27,6 +27,7 @@ from pjobs.cli import (
     usage,
     webhooks,
 )
+from pjobs.cli.output import error
 from pjobs.cli.runtime import Runtime
 from pjobs.errors import EXIT_CODES_HELP, ExitCode, PjobsError
 from pjobs.redaction import redact
@@ -137,7 +138,7 @@ def main() -> None:
     try:
         app(prog_name="pjobs")
     except PjobsError as exc:
-        sys.stderr.write(f"pjobs: {redact(str(exc))}\n")
+        error(redact(str(exc)))
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
         sys.stderr.write("pjobs: interrupted\n")
@@ -145,8 +146,7 @@ def main() -> None:
     except Exception as exc:
         if "-vv" in sys.argv or "--verbose" in sys.argv:
             raise
-        sys.stderr.write(
-            f"pjobs: unexpected error: {type(exc).__name__}: {redact(str(exc))} "
-            "(run with -vv for details)\n"
+        error(
+            f"unexpected error: {type(exc).__name__}: {redact(str(exc))} (run with -vv for details)"
         )
         sys.exit(int(ExitCode.FAILURE))

@@ -172,10 +172,9 @@ def render_restore(result: dict[str, Any]) -> None:
          f"{result['rows']:,} rows"]
     )  # fmt: skip
     if result["differ"]:
-        typer.echo(
-            f"pjobs: row counts differ from the manifest in: {', '.join(result['differ'])}",
-            err=True,
-        )
+        from pjobs.cli.output import error
+
+        error(f"row counts differ from the manifest in: {', '.join(result['differ'])}")
         raise typer.Exit(1)
 
 

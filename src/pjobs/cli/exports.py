@@ -140,5 +140,7 @@ def export_each(rt: Runtime, payloads: list[dict[str, Any]], run: RunOptions) ->
     print_records("backups", results, RESULT_COLUMNS, run.as_json)
     failed = sum(r["state"] != "succeeded" for r in results)
     if failed:
-        typer.echo(f"pjobs: {failed} of {len(results)} backups failed", err=True)
+        from pjobs.cli.output import error
+
+        error(f"{failed} of {len(results)} backups failed")
         raise typer.Exit(1)

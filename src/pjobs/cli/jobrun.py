@@ -186,7 +186,9 @@ def report(finished: FinishedJob, as_json: bool, render: Callable[[Any], None]) 
             print_lines([f"  {label}: {secret}" for label, secret in finished.revealed.items()])
     if job.state != "succeeded":
         error = (job.last_error or job.state).splitlines()[0]
-        typer.echo(f"pjobs: job {job.id} {job.state}: {error}", err=True)
+        from pjobs.cli.output import error as print_error
+
+        print_error(f"job {job.id} {job.state}: {error}")
         raise typer.Exit(failed_job_exit_code(job))
 
 

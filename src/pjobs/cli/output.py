@@ -1,11 +1,18 @@
-"""Data on stdout (a rich table on a TTY, tab-separated text otherwise, or one JSON
-document), messages on stderr."""
+r"""Data on stdout (a rich table on a TTY, tab-separated text otherwise, or one JSON
+document), messages on stderr.
+
+Whatever is printed may hold text from outside (names, payloads, a receiver's answer): no
+control character, escape sequence, bidirectional override or line separator reaches the
+terminal raw. They are shown escaped (`\x1b`, `\r`, `\u202e`); in tab-separated output
+backslash is escaped too (`\\`), so every row is one line of fields that reads back the
+same; JSON escapes them as `\u` sequences."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -36,8 +43,29 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+_CONTROL = "\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+_SHOWN = re.compile(f"[{_CONTROL}]")
+_SHOWN_TSV = re.compile(f"[\\\\{_CONTROL}]")
+_JSON_RAW = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_NAMED = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def visible(text: str, tsv: bool = False) -> str:
+    """`text` with control and bidi characters escaped (and backslashes, for `tsv`)."""
+    return (_SHOWN_TSV if tsv else _SHOWN).sub(_escape, text)
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(to_jsonable(data), indent=2, ensure_ascii=False)
+    # json escapes C0 controls itself; DEL, C1 and bidi characters only occur in strings
+    text = _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    sys.stdout.write(text + "\n")
 
 
 _color = {"off": False}
@@ -68,16 +96,17 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(*columns, title=title or None, title_justify="left")
         for row in rows:
-            table.add_row(*(cell(v) for v in row))
+            table.add_row(*(Text(visible(cell(v))) for v in row))  # Text: no markup
         Console(no_color=_color_off()).print(table)
         return
     out = sys.stdout
     out.write("\t".join(columns) + "\n")
     for row in rows:
-        out.write("\t".join(cell(v).replace("\t", " ").replace("\n", " ") for v in row) + "\n")
+        out.write("\t".join(visible(cell(v), tsv=True) for v in row) + "\n")
 
 
 Column = str | tuple[str, str]  # a field name, or (header, field name)
@@ -104,15 +133,20 @@ def print_records(
 def print_fields(pairs: Sequence[tuple[str, Any]]) -> None:
     width = max((len(k) for k, _ in pairs), default=0)
     for key, value in pairs:
-        sys.stdout.write(f"{key + ':':<{width + 1}} {cell(value)}\n")
+        sys.stdout.write(f"{key + ':':<{width + 1}} {visible(cell(value))}\n")
 
 
 def print_lines(lines: Sequence[Any]) -> None:
     for line in lines:
-        sys.stdout.write(f"{line}\n")
+        sys.stdout.write(f"{visible(str(line))}\n")
 
 
 def message(text: str, quiet: bool = False) -> None:
     """A message for the person at the terminal: stderr, silenced by -q."""
     if not quiet:
-        sys.stderr.write(text + "\n")
+        sys.stderr.write(visible(text) + "\n")
+
+
+def error(text: str) -> None:
+    """`pjobs: TEXT` on stderr: one line, whatever the text holds."""
+    sys.stderr.write(f"pjobs: {visible(text)}\n")

@@ -35,7 +35,9 @@ class Progress:
         if self._bar is not None:
             self._bar.update(self._task, advance=1, last=what)
         elif not self.quiet:
-            sys.stderr.write(f"pjobs: [{self.done}/{self.total}] {what}\n")
+            from pjobs.cli.output import error
+
+            error(f"[{self.done}/{self.total}] {what}")
 
     def __exit__(
         self,

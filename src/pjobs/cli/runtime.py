@@ -106,7 +106,9 @@ class Runtime:
     def note(self, text: str) -> None:
         """A note for the person at the terminal (stderr; -q silences it)."""
         if not self.quiet:
-            sys.stderr.write(f"pjobs: note: {text}\n")
+            from pjobs.cli.output import error
+
+            error(f"note: {text}")
 
     def close(self) -> None:
         if self._app is not None:
