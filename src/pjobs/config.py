@@ -17,6 +17,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from pjobs import ids
@@ -121,8 +122,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise ConfigError(f"config file {path} is not valid TOML: {reason}") from None
 
 
 class _FileSource(PydanticBaseSettingsSource):
@@ -170,6 +172,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         settings: Settings = _Settings(**given)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, "invalid setting", "settings")) from None
+    except SettingsError as exc:  # e.g. PJOBS_WORKER that is not a JSON object
+        raise ConfigError(f"invalid setting: {exc}") from None
     if settings.database_url:
         from pjobs.dburl import parse_database_url
 

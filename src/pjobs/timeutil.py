@@ -38,11 +38,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+MAX_DURATION = timedelta(days=36_500)  # a hundred years: beyond it, dates overflow
+
+
 def parse_duration(text: str) -> timedelta:
-    """Parse `90s`, `15m`, `24h`, `7d`, `1h30m` or a plain number of seconds."""
+    """Parse `90s`, `15m`, `24h`, `7d`, `1h30m` or a plain number of seconds (at most a
+    hundred years)."""
     value = text.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", value):
-        return timedelta(seconds=float(value))
+        return _bounded(float(value), text)
     pos, total = 0, 0.0
     for match in _DURATION.finditer(value):
         if match.start() != pos:
@@ -53,7 +57,14 @@ def parse_duration(text: str) -> timedelta:
         raise InvalidInputError(
             f"invalid duration {text!r}: use a number with a unit, e.g. 30s, 15m, 24h, 7d"
         )
-    return timedelta(seconds=total)
+    return _bounded(total, text)
+
+
+def _bounded(seconds: float, text: str) -> timedelta:
+    if not seconds <= MAX_DURATION.total_seconds():
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise InvalidInputError(f"duration {shown!r} is longer than 100 years")
+    return timedelta(seconds=seconds)
 
 
 def parse_time(text: str, clock: Clock | None = None) -> datetime:
@@ -61,6 +72,8 @@ def parse_time(text: str, clock: Clock | None = None) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
+        if len(text) > 64:
+            raise InvalidInputError("invalid time: longer than 64 characters") from None
         now = (clock or SystemClock()).now()
         return now - parse_duration(text)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

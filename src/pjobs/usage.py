@@ -120,6 +120,8 @@ class LineParser:
             obj = self.decode(raw.decode() if isinstance(raw, bytes) else raw)
         except ValueError as exc:  # malformed JSON or UTF-8, or an integer too long to convert
             raise InvalidInputError(f"not JSON: {str(exc)[:60]}") from None
+        except RecursionError:
+            raise InvalidInputError("not JSON: nested too deeply") from None
         if type(obj) is not dict:
             raise InvalidInputError("expected a JSON object")
         obj = cast(dict[str, Any], obj)

@@ -43,6 +43,10 @@ def read_json_argument(spec: str, limit: int, what: str = "payload") -> Any:
         return json.loads(read_text_argument(spec, limit, what))
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"malformed JSON {what}: {exc}") from None
+    except RecursionError:
+        raise InvalidInputError(f"malformed JSON {what}: nested too deeply") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise InvalidInputError(f"malformed JSON {what}: {str(exc).split(';')[0]}") from None
 
 
 MAX_LINE_BYTES = 65_536

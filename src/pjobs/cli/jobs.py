@@ -29,7 +29,7 @@ class StateChoice(StrEnum):
     cancelled = "cancelled"
 
 
-JobIdArgument = Annotated[int, typer.Argument(metavar="ID", help="Job id.", min=1)]
+JobIdArgument = Annotated[int, typer.Argument(metavar="ID", help="Job id.", min=1, max=2**63 - 1)]
 
 JOB_COLUMNS = ("id", "type", "queue", "state", "attempts", "priority", "run_at", "last_error")
 

@@ -66,6 +66,8 @@ def build(app: App, token: str, metrics: ServeMetrics, ready: threading.Event) -
             return JSONResponse({"error": f"the body is over {limit} bytes"}, status_code=413)
         except (ValueError, BadAlert) as exc:
             return JSONResponse({"error": f"invalid alert: {exc}"}, status_code=400)
+        except RecursionError:
+            return JSONResponse({"error": "invalid alert: nested too deeply"}, status_code=400)
         try:
             summary = await run_in_threadpool(receive, app, source, alerts)
         except PjobsError as exc:

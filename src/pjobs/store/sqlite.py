@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pjobs.errors import DatabaseUnavailable
+from pjobs.errors import ConfigError, DatabaseUnavailable
 from pjobs.store.base import SqlStore
 from pjobs.store.errors import sqlite_error
 from pjobs.store.queries import Migration
@@ -52,6 +52,8 @@ class SQLiteStore(SqlStore):
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_file():
+            raise ConfigError(f"SQLite database {self.path} is not a regular file")
         try:
             create_private_file(self.path)
         except OSError as exc:

@@ -1,0 +1,51 @@
+"""Inputs that once crashed pjobs with "unexpected error" (exit 1): each is now one line
+and its documented exit code, and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import CLI
+
+
+def cases(tmp_path: Path) -> list[tuple[tuple[str, ...], dict[str, str], int, str]]:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    digits = tmp_path / "digits.json"
+    digits.write_text('{"sleep_seconds": ' + "1" * 5000 + "}")
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    return [
+        (("jobs", "enqueue", "noop", "--delay", "99999999d"), {}, 65, "longer than 100 years"),
+        (("audit", "list", "--since", "99999999999d"), {}, 65, "longer than 100 years"),
+        (("jobs", "purge", "--older-than", "99999999999d"), {}, 65, "longer than 100 years"),
+        (("jobs", "show", "99999999999999999999"), {}, 2, "less than or equal"),
+        (("jobs", "enqueue", "noop", "-p", f"@{deep}"), {}, 65, "nested too deeply"),
+        (("jobs", "enqueue", "noop", "-p", f"@{digits}"), {}, 65, "4300 digits"),
+        (("--config", str(binary), "jobs", "list"), {}, 78, "not UTF-8"),
+        (("jobs", "list"), {"PJOBS_WORKER": "not json"}, 78, 'field "worker"'),
+        (("--db", "sqlite:////dev/null", "jobs", "list"), {}, 78, "not a regular file"),
+    ]
+
+
+def test_hostile_inputs_get_their_exit_code_and_change_nothing(cli: CLI, tmp_path: Path) -> None:
+    for args, env, code, says in cases(tmp_path):
+        run = CLI({**cli.env, **env}, cli.logs)
+        done = run(*args)
+        assert done.returncode == code, (args, done.stderr)
+        assert says in done.stderr, (args, done.stderr)
+        if code != 2:  # a usage error is click's own box
+            assert len(done.stderr.strip().splitlines()) == 1, (args, done.stderr)
+        assert "unexpected error" not in done.stderr
+    assert json.loads(cli("jobs", "list", "--json").stdout) == {"jobs": []}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_too_deep_usage_line_is_a_bad_line(cli: CLI, tmp_path: Path) -> None:
+    lines = tmp_path / "usage.jsonl"
+    lines.write_text("[" * 30_000 + "]" * 30_000 + "\n")
+    done = cli("usage", "import", str(lines))
+    assert done.returncode == 65 and "line 1: not JSON: nested too deeply" in done.stderr
