@@ -116,13 +116,18 @@ def config_file_path(explicit: Path | None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+CONFIG_LIMIT = 1024 * 1024
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    from pjobs.secretfile import read_limited
+
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    data = read_limited(path, CONFIG_LIMIT, "config file")
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return tomllib.loads(data.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
         raise ConfigError(f"config file {path} is not valid TOML: {reason}") from None
 

@@ -49,3 +49,25 @@ def test_a_too_deep_usage_line_is_a_bad_line(cli: CLI, tmp_path: Path) -> None:
     lines.write_text("[" * 30_000 + "]" * 30_000 + "\n")
     done = cli("usage", "import", str(lines))
     assert done.returncode == 65 and "line 1: not JSON: nested too deeply" in done.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PJOBS_CONFIG": "/dev/zero"},
+        {"PJOBS_TELEGRAM__BOT_TOKEN_FILE": "/dev/zero"},
+        {
+            "PJOBS_SERVICES__AUTH__URL": "http://127.0.0.1:9",
+            "PJOBS_SERVICES__AUTH__TOKEN_FILE": "/dev/zero",
+        },
+        {"PJOBS_TENANTS__SCHEMA_FILE": "/dev/zero"},
+    ],
+)
+def test_a_setting_naming_an_endless_file_is_refused_not_read(
+    cli: CLI, env: dict[str, str]
+) -> None:
+    run = CLI({**cli.env, **env}, cli.logs)
+    done = run("provision", "proj-abc", "--name", "P", "--owner", "o-1", timeout=30)
+    assert done.returncode in (1, 78), done.stderr
+    assert "is larger than" in done.stderr, done.stderr

@@ -6,7 +6,9 @@ from __future__ import annotations
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from pjobs.errors import ConfigError
+from pjobs.secretfile import read_text_limited
+
+SCHEMA_LIMIT = 16 * 1024 * 1024
 
 if TYPE_CHECKING:
     from pjobs.config import Settings
@@ -17,7 +19,4 @@ def load_tenant_schema(settings: Settings) -> tuple[str, str]:
     path = settings.tenants.schema_file
     if path is None:
         return (resources.files("pjobs") / "tenant_schema" / "default.sql").read_text(), "built-in"
-    try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except OSError as exc:
-        raise ConfigError(f"cannot read tenants.schema_file {path}: {exc.strerror}") from None
+    return read_text_limited(path, SCHEMA_LIMIT, "tenants.schema_file"), str(path)
