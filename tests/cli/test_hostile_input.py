@@ -71,3 +71,11 @@ def test_a_setting_naming_an_endless_file_is_refused_not_read(
     done = run("provision", "proj-abc", "--name", "P", "--owner", "o-1", timeout=30)
     assert done.returncode in (1, 78), done.stderr
     assert "is larger than" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_key_given_as_an_argument_is_refused_without_being_echoed(cli: CLI) -> None:
+    key = "pjs_" + "A1b2C3d4" * 4 + "x"
+    done = cli("keys", "verify", key)
+    assert done.returncode == 2 and "from stdin" in done.stderr
+    assert key[4:12] not in done.stderr + done.stdout

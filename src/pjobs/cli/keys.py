@@ -48,7 +48,7 @@ def list_keys(
     print_records("keys", keys, (*KEY_COLUMNS, "replaced_by"), as_json)
 
 
-@app.command("verify")
+@app.command("verify", context_settings={"allow_extra_args": True})
 def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Check a key read from stdin (never from a flag: flags end up in shell history).
 
@@ -61,6 +61,11 @@ def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
     from pjobs.cli.output import print_json, print_lines
     from pjobs.errors import UsageError
 
+    if ctx.args:  # never echoed: it may be a secret key, already in the shell's history
+        raise UsageError(
+            "keys verify reads the key from stdin, not from its arguments (they show in `ps` "
+            "and shell history): `pjobs keys verify < key.txt`"
+        )
     if sys.stdin is None or sys.stdin.isatty():
         raise UsageError("pipe the key to stdin, e.g. `pjobs keys verify < key.txt`")
     text = sys.stdin.read(4096).strip()
