@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 MetricKind = Literal["counter", "gauge"]
 METRIC_NAME = r"^[a-z][a-z0-9_]{0,62}$"
@@ -18,6 +18,20 @@ DEFAULT_METRICS: dict[str, MetricKind] = {
     "storage_bytes": "gauge",
     "db_size_bytes": "gauge",
 }
+
+
+def _http_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL with a host")
+    if "@" in parts.netloc:
+        raise ValueError("a URL here may not carry credentials: use the token setting")
+    return value
+
+
+HttpURL = Annotated[str, AfterValidator(_http_url)]
 
 
 class Group(BaseModel):
@@ -46,7 +60,7 @@ class WorkerSettings(Group):
 class ServiceSettings(Group):
     """One platform service (auth, realtime, storage); no URL means not configured."""
 
-    url: str | None = Field(None, pattern=r"^https?://")
+    url: HttpURL | None = None
     token: SecretStr | None = None
     token_file: Path | None = None
     timeout: float = Field(10.0, gt=0, le=300)
@@ -69,7 +83,7 @@ class TenantSettings(Group):
 class TelegramSettings(Group):
     bot_token: SecretStr | None = None
     bot_token_file: Path | None = None
-    api_base_url: str = Field("https://api.telegram.org", pattern=r"^https?://")
+    api_base_url: HttpURL = "https://api.telegram.org"
     timeout: float = Field(10.0, gt=0, le=300)
     upload_timeout: float = Field(300.0, gt=0, le=3600, description="uploads and downloads")
     operators_chat_id: str | None = None

@@ -79,3 +79,18 @@ def test_a_key_given_as_an_argument_is_refused_without_being_echoed(cli: CLI) ->
     done = cli("keys", "verify", key)
     assert done.returncode == 2 and "from stdin" in done.stderr
     assert key[4:12] not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PJOBS_SERVICES__AUTH__URL": "http://user:S3cretPW@auth.example"},
+        {"PJOBS_TELEGRAM__API_BASE_URL": "https://bot:S3cretPW@tg.example"},
+    ],
+)
+def test_credentials_in_a_service_url_are_refused(cli: CLI, env: dict[str, str]) -> None:
+    run = CLI({**cli.env, **env}, cli.logs)
+    done = run("provision", "proj-abc", "--name", "P", "--owner", "o-1", "--dry-run")
+    assert done.returncode == 78 and "may not carry credentials" in done.stderr
+    assert "S3cretPW" not in done.stderr + done.stdout
