@@ -64,6 +64,9 @@ def _deprovision(payload: DeprovisionPayload, context: JobContext) -> dict[str, 
 
     def drop_database() -> StepResult:
         location = outside.tenants.location(project_id)
+        if outside.tenants.exists(project_id) and not outside.tenants.owned(project_id):
+            reason = "not created by pjobs for this project: left as it is"
+            return "skipped", {"location": location, "reason": reason}
         return "done", {"location": location, "dropped": outside.tenants.drop(project_id)}
 
     def revoke_keys() -> StepResult:

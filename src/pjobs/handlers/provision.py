@@ -8,6 +8,7 @@ from pydantic import Field
 
 from pjobs import apikeys, ids
 from pjobs.adapters.services import SERVICES
+from pjobs.adapters.tenants import ForeignDatabase
 from pjobs.control import ControlPlane
 from pjobs.control.projects import Project
 from pjobs.handlers.lifecycle import (
@@ -18,7 +19,7 @@ from pjobs.handlers.lifecycle import (
     run_steps,
     summary,
 )
-from pjobs.jobtypes import JobContext, JobType, Refused, RetryPolicy
+from pjobs.jobtypes import JobContext, JobType, PermanentFailure, Refused, RetryPolicy
 from pjobs.tenant_schema import load_tenant_schema
 
 STEPS = (
@@ -97,7 +98,10 @@ def _provision(payload: ProvisionPayload, context: JobContext) -> dict[str, Any]
         return summary(context, project_id)
 
     def create_database() -> StepResult:
-        created = outside.tenants.create(project_id)
+        try:
+            created = outside.tenants.create(project_id)
+        except ForeignDatabase as exc:
+            raise Refused(str(exc)) from None
         location = outside.tenants.location(project_id)
         with control.tx(context.clock.now()) as tx:
             tx.projects.set_tenant_database(project_id, location)
@@ -161,7 +165,7 @@ def _provision(payload: ProvisionPayload, context: JobContext) -> dict[str, Any]
     try:
         run_steps(context, project_id, STEPS, actions)
     except Exception as exc:
-        if context.last_attempt:
+        if context.last_attempt or isinstance(exc, PermanentFailure):
             mark_failed(context, project_id, payload.owner_id, failed_step(exc), exc)
         raise
     finally:

@@ -51,6 +51,7 @@ def restore_backup(payload: RestoreBackupPayload, context: JobContext) -> dict[s
             raise Refused(str(exc)) from None
         except ConfigError as exc:
             raise Misconfigured(str(exc)) from None
+        tenants.mark(project.id)  # a restored SQLite file is a new file
         with control.tx(context.clock.now()) as tx:
             data = {k: result[k] for k in ("tables", "rows", "differ")}
             context.audit(tx, "backup.restored", project.id, backup.id, data)
