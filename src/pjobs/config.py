@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     schedules: dict[str, ScheduleSettings] = Field(
         default_factory=dict, description="changes to the built-in schedules, and new ones"
     )
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir_given(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("empty: give a folder (an empty one would mean this directory)")
+        return value
 
     @model_validator(mode="after")
     def _quotas_name_known_metrics(self) -> Settings:

@@ -33,6 +33,13 @@ class DatabaseURL:
 def parse_database_url(url: str) -> DatabaseURL:
     if url.startswith("sqlite://"):
         path = url[len("sqlite://") :]
+        if path.lstrip("/") == ":memory:" or path.startswith("file:"):
+            raise ConfigError(
+                f"invalid database URL {url!r}: an in-memory database loses every job when "
+                "the command ends; give a file path (sqlite:///PATH)"
+            )
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")  # sqlite:////abs/path names the same file
         if not path or path == "/":
             raise ConfigError(
                 f"invalid database URL {redact(url)!r}: sqlite:///PATH needs a file path"

@@ -94,3 +94,40 @@ def test_credentials_in_a_service_url_are_refused(cli: CLI, env: dict[str, str])
     done = run("provision", "proj-abc", "--name", "P", "--owner", "o-1", "--dry-run")
     assert done.returncode == 78 and "may not carry credentials" in done.stderr
     assert "S3cretPW" not in done.stderr + done.stdout
+
+
+def test_a_careless_database_url_changes_nothing(cli: CLI, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    import sqlite3
+
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE customers (id INTEGER)")
+    conn.close()
+    cases = [
+        ((f"--db=sqlite://{other}", "jobs", "list"), "is not a pjobs database"),
+        (("--db=sqlite:///:memory:", "jobs", "enqueue", "noop"), "in-memory"),
+        (("--db=sqlite://:memory:", "jobs", "enqueue", "noop"), "in-memory"),
+    ]
+    for args, says in cases:
+        done = cli(*args)
+        assert done.returncode == 78 and says in done.stderr, (args, done.stderr)
+    conn = sqlite3.connect(other)
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["customers"]
+    conn.close()
+    assert not Path("/:memory:").exists()
+    empty = CLI({**cli.env, "PJOBS_DATA_DIR": ""}, cli.logs)("jobs", "list")
+    assert empty.returncode == 78 and "data_dir" in empty.stderr
+
+
+def test_another_applications_postgresql_database_is_not_migrated(
+    cli: CLI, empty_pg_database: str
+) -> None:
+    import psycopg
+
+    with psycopg.connect(empty_pg_database, autocommit=True) as pg:
+        pg.execute("CREATE TABLE customers (id int)")
+    upgraded = cli(f"--db={empty_pg_database}", "db", "upgrade")
+    assert upgraded.returncode == 78 and "is not a pjobs database" in upgraded.stderr
+    with psycopg.connect(empty_pg_database, autocommit=True) as pg:
+        tables = pg.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        assert [t[0] for t in tables] == ["customers"]

@@ -34,6 +34,7 @@ R = TypeVar("R")
 
 class SqlStore(ABC):
     dialect: str
+    display_name: str  # how messages name the database (no password)
 
     def __init__(self) -> None:
         self.queries = load_queries(self.dialect)

@@ -47,6 +47,15 @@ def upgrade(store: SqlStore, now: datetime) -> list[Migration]:
     with store.transaction() as cursor:
         if "lock_migrations" in q:
             cursor.execute(q["lock_migrations"])
+        cursor.execute(q["migrations_table_exists"])
+        if not bool(cursor.fetchone()[0]):
+            cursor.execute(q["other_tables"])
+            others = [row[0] for row in cursor.fetchall()]
+            if others:  # another application's database: leave it as it is
+                raise ConfigError(
+                    f"{store.display_name} is not a pjobs database (it holds "
+                    f"{', '.join(others)}): pjobs makes its schema only in a new, empty database"
+                )
         cursor.execute(q["create_migrations_table"])
         cursor.execute(q["current_version"])
         current = int(cursor.fetchone()[0])

@@ -38,6 +38,7 @@ class PostgresStore(SqlStore):
         super().__init__()
         self._url = url
         self._display_url = display_url
+        self.display_name = display_url
         self._connect_kwargs: dict[str, Any] = {
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "options": "-c TimeZone=UTC",

@@ -52,6 +52,7 @@ class SQLiteStore(SqlStore):
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = Path(path)
+        self.display_name = str(self.path)
         if self.path.exists() and not self.path.is_file():
             raise ConfigError(f"SQLite database {self.path} is not a regular file")
         try:

@@ -117,6 +117,10 @@ RETURNING job_id;
 -- name: migrations_table_exists
 SELECT to_regclass('schema_migrations') IS NOT NULL;
 
+-- name: other_tables
+-- Tables of a database pjobs has not yet made its own (a few, to name them).
+SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename LIMIT 5;
+
 -- name: create_migrations_table
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version integer PRIMARY KEY,

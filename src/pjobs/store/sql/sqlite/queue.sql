@@ -107,6 +107,10 @@ WHERE id = :id AND state = 'running';
 -- name: migrations_table_exists
 SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations';
 
+-- name: other_tables
+-- Tables of a database pjobs has not yet made its own (a few, to name them).
+SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 5;
+
 -- name: create_migrations_table
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
