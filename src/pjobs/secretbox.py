@@ -13,6 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from pjobs.errors import ConfigError
+from pjobs.secretfile import read_limited, warn_if_open
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -47,11 +48,8 @@ def _decode_key(text: str, where: str) -> bytes:
 
 
 def _read_key_file(path: Path, where: str) -> bytes:
-    try:
-        with path.open("rb") as handle:
-            text = handle.read(1024).decode("ascii", errors="replace")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {where} {path}: {exc.strerror}") from None
+    text = read_limited(path, 1024, where).decode("ascii", errors="replace")
+    warn_if_open(path, where)
     return _decode_key(text, f"{where} {path}")
 
 

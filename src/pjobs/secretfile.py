@@ -4,6 +4,7 @@ a file, never from a flag, never in output."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,21 @@ if TYPE_CHECKING:
 
 
 SECRET_LIMIT = 65_536
+log = logging.getLogger("pjobs.files")
+
+
+def warn_if_open(path: Path, what: str) -> None:
+    """Warn when a private file or folder can be read (or a folder entered) by other
+    users: the database, the data folder, a token or key file should be the owner's."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return
+    if mode & 0o077:
+        fix = "700" if path.is_dir() else "600"
+        log.warning(
+            "%s %s is open to other users (mode %04o): chmod %s %s", what, path, mode, fix, path
+        )
 
 
 def read_limited(path: Path, limit: int, what: str) -> bytes:
@@ -42,4 +58,6 @@ def read_secret(value: SecretStr | None, file: Path | None, what: str) -> str | 
         return value.get_secret_value().strip() or None
     if file is None:
         return None
-    return read_text_limited(file, SECRET_LIMIT, f"the file of {what}").strip() or None
+    secret = read_text_limited(file, SECRET_LIMIT, f"the file of {what}").strip() or None
+    warn_if_open(file, f"the file of {what}")
+    return secret

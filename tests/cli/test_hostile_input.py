@@ -131,3 +131,20 @@ def test_another_applications_postgresql_database_is_not_migrated(
     with psycopg.connect(empty_pg_database, autocommit=True) as pg:
         tables = pg.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         assert [t[0] for t in tables] == ["customers"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_files_open_to_other_users_are_warned_about(cli: CLI, tmp_path: Path) -> None:
+    assert cli("jobs", "list").returncode == 0
+    database = tmp_path / "pjobs.db"
+    database.chmod(0o644)
+    token = tmp_path / "token"
+    token.write_text("123456:TOKEN-in-an-open-file\n")
+    token.chmod(0o666)
+    env = {"PJOBS_TELEGRAM__BOT_TOKEN_FILE": str(token), "PJOBS_BACKUPS__TELEGRAM_CHAT_ID": "1"}
+    done = CLI({**cli.env, **env}, cli.logs)("export-backup", "--all", "--storage", "telegram",
+                                             "--dry-run")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"the SQLite database {database} is open to other users (mode 0644)" in done.stderr
+    assert f"chmod 600 {token}" in done.stderr
+    assert "TOKEN-in-an-open-file" not in done.stderr

@@ -63,14 +63,16 @@ def export_backup(
         return
     payloads = [{"project_id": name, **chosen} for name in names]
     if run.dry_run:
-        plan(rt, payloads, run.as_json)
+        plan(rt, payloads, chosen, run.as_json)
     elif run.enqueue and not run.wait:
         enqueue_all(rt, payloads, run)
     else:
         export_each(rt, payloads, run)
 
 
-def plan(rt: Runtime, payloads: list[dict[str, Any]], as_json: bool) -> None:
+def plan(
+    rt: Runtime, payloads: list[dict[str, Any]], chosen: dict[str, str], as_json: bool
+) -> None:
     """What a run would back up, and where to; its settings checked, nothing done."""
     from pjobs.backups.setup import backup_key, storage
     from pjobs.cli.jobrun import validate
@@ -79,14 +81,15 @@ def plan(rt: Runtime, payloads: list[dict[str, Any]], as_json: bool) -> None:
     settings = rt.settings()
     for payload in payloads:
         validate(rt, "export_backup", payload)
-    where = {p.get("storage", settings.backups.storage) for p in payloads}
-    for name in sorted(where):
-        storage(rt.app().integrations, settings, name)
+    where = chosen.get("storage", settings.backups.storage)
+    storage(rt.app().integrations, settings, where)
     encrypted = backup_key(settings) is not None
     projects = [p["project_id"] for p in payloads]
     message(f"dry run: would back up {len(projects)} project(s); nothing is changed", rt.quiet)
     if as_json:
-        print_json({"dry_run": True, "projects": projects, "encrypted": encrypted})
+        print_json(
+            {"dry_run": True, "projects": projects, "storage": where, "encrypted": encrypted}
+        )
     else:
         print_lines(projects)
 

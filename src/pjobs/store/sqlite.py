@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pjobs.errors import ConfigError, DatabaseUnavailable
+from pjobs.secretfile import warn_if_open
 from pjobs.store.base import SqlStore
 from pjobs.store.errors import sqlite_error
 from pjobs.store.queries import Migration
@@ -59,6 +60,8 @@ class SQLiteStore(SqlStore):
             create_private_file(self.path)
         except OSError as exc:
             raise DatabaseUnavailable(f"cannot create SQLite database {self.path}: {exc}") from None
+        warn_if_open(self.path, "the SQLite database")
+        warn_if_open(self.path.parent, "the folder of the SQLite database")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
