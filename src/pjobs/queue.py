@@ -17,10 +17,13 @@ from pjobs.leases import LeaseKeeper, new_worker_id
 from pjobs.store.records import FINISHED_STATES, ClaimedJob, EnqueueResult, JobRecord, NewJob
 
 if TYPE_CHECKING:
+    from array import array
+
     from pjobs.app import App
     from pjobs.jobtypes import JobContext
 
 log = logging.getLogger("pjobs.queue")
+COPY_CHUNK = 10_000
 
 
 class JobQueue:
@@ -55,6 +58,19 @@ class JobQueue:
     def submit(self, prepared: Sequence[NewJob]) -> list[EnqueueResult]:
         """Insert jobs that `prepare_jobs` validated, in one transaction."""
         return self.store.enqueue(prepared, self.clock.now())
+
+    def submit_copies(self, job: NewJob, count: int) -> array[int]:
+        """Insert `count` copies of a validated job in one transaction, a chunk at a time
+        (memory does not grow with the count); their ids, once committed."""
+        from array import array
+
+        ids = array("q")
+        now = self.clock.now()
+        with self.store.transaction() as cursor:
+            for start in range(0, count, COPY_CHUNK):
+                chunk = [job] * min(COPY_CHUNK, count - start)
+                ids.extend(result.id for result in self.store.enqueue_on(cursor, chunk, now))
+        return ids
 
     # -- run here and now -----------------------------------------------------------------
 

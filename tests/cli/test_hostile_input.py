@@ -148,3 +148,18 @@ def test_files_open_to_other_users_are_warned_about(cli: CLI, tmp_path: Path) ->
     assert f"the SQLite database {database} is open to other users (mode 0644)" in done.stderr
     assert f"chmod 600 {token}" in done.stderr
     assert "TOKEN-in-an-open-file" not in done.stderr
+
+
+def test_a_large_batch_is_capped_and_a_batch_is_printed_whole(cli: CLI, tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"count": 1, "label": "x" * 100_000}))
+    refused = cli("jobs", "enqueue", "shaped", "-p", f"@{big}", "--count", "5000")
+    assert refused.returncode == 65 and "256 MiB" in refused.stderr
+    assert json.loads(cli("jobs", "list", "--json").stdout) == {"jobs": []}
+    made = json.loads(cli("jobs", "enqueue", "noop", "--count", "25000", "--json").stdout)
+    ids = [job["id"] for job in made["jobs"]]
+    assert len(set(ids)) == 25_000 and all(job["created"] for job in made["jobs"])
+    plain = cli("jobs", "enqueue", "noop", "--count", "3").stdout.split()
+    assert len(plain) == 3 and min(int(i) for i in plain) > max(ids)
+    stats = json.loads(cli("jobs", "stats", "--json").stdout)
+    assert stats["states"]["queued"] == 25_003

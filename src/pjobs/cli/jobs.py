@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -10,7 +12,9 @@ import typer
 from pjobs.cli import options as opt
 from pjobs.cli.options import DryRunOption, JsonOption
 from pjobs.cli.runtime import runtime
-from pjobs.errors import UsageError
+from pjobs.errors import InvalidInputError, UsageError
+
+MAX_BATCH_BYTES = 256 * 2**20  # copies times payload bytes in one `jobs enqueue --count`
 
 if TYPE_CHECKING:
     from pjobs.store.records import JobRecord
@@ -70,7 +74,8 @@ def enqueue(
     max_attempts: opt.MaxAttemptsOption = None,
     idempotency_key: opt.IdempotencyKeyOption = None,
     count: Annotated[
-        int, typer.Option(min=1, max=1_000_000, help="Enqueue this many copies in one batch.")
+        int,
+        typer.Option(min=1, max=1_000_000, help="Enqueue this many copies in one transaction."),
     ] = 1,
     wait: opt.WaitOption = False,
     timeout: opt.TimeoutOption = None,
@@ -99,7 +104,19 @@ def enqueue(
     )
     now = rt.clock().now()
     (job,) = prepare_jobs(rt.registry(), settings, [(job_type, data)], options, now)
-    results = rt.queue().submit([job] * count)
+    if count * len(job.payload) > MAX_BATCH_BYTES:
+        raise InvalidInputError(
+            f"{count:,} copies of a {len(job.payload):,}-byte payload is over "
+            f"{MAX_BATCH_BYTES // 2**20} MiB: enqueue fewer at a time"
+        )
+    if count > 1:
+        ids = rt.queue().submit_copies(job, count)
+        if as_json:
+            print_json_lines(ids)
+        else:
+            sys.stdout.writelines(f"{job_id}\n" for job_id in ids)
+        return
+    results = rt.queue().submit([job])
     if wait:
         finished = rt.queue().wait(results[0].id, timeout)
         show_job(finished, as_json)
@@ -109,9 +126,18 @@ def enqueue(
             raise typer.Exit(failed_job_exit_code(finished))
         return
     if as_json:
-        print_json(results[0] if count == 1 else {"jobs": results})
+        print_json(results[0])
     else:
         print_lines([result.id for result in results])
+
+
+def print_json_lines(ids: Iterable[int]) -> None:
+    """`{"jobs": [{"id": …, "created": true}, …]}`, written as it goes."""
+    out = sys.stdout
+    out.write('{\n  "jobs": [')
+    for n, job_id in enumerate(ids):
+        out.write(f'{"," if n else ""}\n    {{"id": {job_id}, "created": true}}')
+    out.write("\n  ]\n}\n")
 
 
 @app.command("list")
