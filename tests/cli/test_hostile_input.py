@@ -163,3 +163,18 @@ def test_a_large_batch_is_capped_and_a_batch_is_printed_whole(cli: CLI, tmp_path
     assert len(plain) == 3 and min(int(i) for i in plain) > max(ids)
     stats = json.loads(cli("jobs", "stats", "--json").stdout)
     assert stats["states"]["queued"] == 25_003
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_symlinked_tenant_file_is_not_followed(cli: CLI, tmp_path: Path) -> None:
+    assert cli("jobs", "list").returncode == 0
+    elsewhere = tmp_path / "precious.db"
+    elsewhere.write_bytes(b"not yours")
+    tenants = tmp_path / "xdg-data" / "pjobs" / "tenants"
+    tenants.mkdir(parents=True, exist_ok=True)
+    (tenants / "proj-link.db").symlink_to(elsewhere)
+    done = cli("provision", "proj-link", "--name", "L", "--owner", "o-1")
+    assert done.returncode == 65 and "was not created by pjobs" in done.stderr
+    gone = cli("deprovision", "proj-link", "--yes")
+    assert gone.returncode == 0, gone.stderr
+    assert elsewhere.read_bytes() == b"not yours"
