@@ -148,3 +148,12 @@ def test_idempotency_key_from_the_command_line(cli: CLI) -> None:
     again = cli("jobs", "enqueue", "noop", "--idempotency-key", "nightly-2026-11-29", "--json")
     a, b = json.loads(first.stdout), json.loads(again.stdout)
     assert a["created"] and not b["created"] and a["id"] == b["id"]
+
+
+def test_jobs_show_prints_the_traceback_of_the_latest_failed_attempt(cli: CLI) -> None:
+    enqueued = cli("jobs", "enqueue", "broken", "-p", '{"count": 1}', "--max-attempts", "1")
+    assert cli("serve", "--burst").returncode == 0
+    shown = cli("jobs", "show", enqueued.stdout.strip())
+    assert shown.returncode == 0
+    assert "traceback of attempt 1:" in shown.stdout
+    assert "PermanentFailure: refused for good: x" in shown.stdout

@@ -163,8 +163,8 @@ def list_jobs(
 
 @app.command("show")
 def show(ctx: typer.Context, job_id: JobIdArgument, as_json: JsonOption = False) -> None:
-    """Show one job with every attempt."""
-    from pjobs.cli.output import print_json, print_table, to_jsonable
+    """Show one job with every attempt, and the traceback of the latest that failed."""
+    from pjobs.cli.output import print_json, print_lines, print_table, to_jsonable
 
     queue = runtime(ctx).queue()
     job = queue.get(job_id)
@@ -181,6 +181,10 @@ def show(ctx: typer.Context, job_id: JobIdArgument, as_json: JsonOption = False)
                 for a in attempts
             ],
         )
+    traced = [a for a in attempts if a.traceback]
+    if traced:  # the latest one; --json has every attempt's
+        print_lines(["", f"traceback of attempt {traced[-1].attempt}:"])
+        print_lines((traced[-1].traceback or "").rstrip().splitlines())
 
 
 def steering_command(verb: str, done: str, summary: str) -> None:
