@@ -37,8 +37,10 @@ class App:
         transport: httpx.BaseTransport | None = None,
         resolver: Resolver | None = None,
         check_schema: bool = True,
+        create_database: bool | None = None,
     ) -> None:
         self.settings = settings
+        self._create_database = create_database
         self._given_clock = clock
         self._transport = transport
         self._resolver = resolver
@@ -62,6 +64,7 @@ class App:
             database_url(self.settings),
             pool_size=self.settings.worker.concurrency + 2,
             check_schema=self._check_schema,
+            create=self._create_database,
         )
 
     @cached_property

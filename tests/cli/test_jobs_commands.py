@@ -157,3 +157,18 @@ def test_jobs_show_prints_the_traceback_of_the_latest_failed_attempt(cli: CLI) -
     assert shown.returncode == 0
     assert "traceback of attempt 1:" in shown.stdout
     assert "PermanentFailure: refused for good: x" in shown.stdout
+
+
+def test_a_deleted_database_is_an_error_not_a_new_empty_one(tmp_path: Path) -> None:
+    cli = CLI(cli_env(tmp_path, None), tmp_path / "logs")
+    assert cli("provision", "proj-abc", "--name", "P", "--owner", "o-1").returncode == 0
+    database = tmp_path / "xdg-data" / "pjobs" / "pjobs.db"
+    database.unlink()
+    for args in (("jobs", "stats"), ("jobs", "enqueue", "noop"), ("db", "status")):
+        missing = cli(*args)
+        assert missing.returncode == 69, (args, missing.stderr)
+        assert f"{database} does not exist though pjobs data is beside it" in missing.stderr
+        assert not database.exists()
+    assert cli("db", "upgrade").returncode == 0
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert json.loads(cli("jobs", "stats", "--json").stdout)["total"] == 0

@@ -20,7 +20,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     rt = runtime(ctx)
     url = database_url(rt.settings())
-    result = rt.store(check_schema=False).schema_status()
+    result = rt.store(check_schema=False, create_database=False).schema_status()
     data = {
         "database": url.redacted(),
         "dialect": url.dialect,
@@ -45,7 +45,7 @@ def upgrade(
     from pjobs.cli.output import print_json, print_lines
 
     rt = runtime(ctx)
-    store = rt.store(check_schema=False)
+    store = rt.store(check_schema=False, create_database=not dry_run)
     if dry_run:
         applied = list(store.schema_status().pending)
     else:

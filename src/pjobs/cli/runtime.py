@@ -46,19 +46,22 @@ class Runtime:
             self._settings = load_settings(self.config, database_url=self.db, actor=self.actor_flag)
         return self._settings
 
-    def app(self, check_schema: bool = True) -> App:
-        """The composition root for these settings (the first call decides the schema check)."""
+    def app(self, check_schema: bool = True, create_database: bool | None = None) -> App:
+        """The composition root for these settings (the first call decides the schema check
+        and whether a missing SQLite database may be created)."""
         if self._app is None:
             from pjobs.app import App
 
-            self._app = App(self.settings(), check_schema=check_schema)
+            self._app = App(
+                self.settings(), check_schema=check_schema, create_database=create_database
+            )
         return self._app
 
     def clock(self) -> Clock:
         return self.app().clock
 
-    def store(self, check_schema: bool = True) -> Store:
-        return self.app(check_schema).store
+    def store(self, check_schema: bool = True, create_database: bool | None = None) -> Store:
+        return self.app(check_schema, create_database).store
 
     def registry(self) -> Registry:
         return self.app().registry

@@ -12,16 +12,19 @@ if TYPE_CHECKING:
 __all__ = ["Store", "open_store"]
 
 
-def open_store(url: DatabaseURL, *, pool_size: int = 4, check_schema: bool = True) -> Store:
+def open_store(
+    url: DatabaseURL, *, pool_size: int = 4, check_schema: bool = True, create: bool | None = None
+) -> Store:
     """Connect to the database. SQLite migrates itself; PostgreSQL must be current
-    (`pjobs db upgrade`) unless `check_schema` is False."""
+    (`pjobs db upgrade`) unless `check_schema` is False. A missing SQLite file is created
+    if `create`, or (None) if nothing says it existed (`sqlite.used_before`)."""
     from pjobs.timeutil import utcnow
 
     store: Store
     if url.dialect == "sqlite":
         from pjobs.store.sqlite import SQLiteStore
 
-        store = SQLiteStore(url.target)
+        store = SQLiteStore(url.target, create)
     else:
         from pjobs.store.postgres import PostgresStore
 

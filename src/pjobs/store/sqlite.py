@@ -32,6 +32,13 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
+def used_before(path: Path) -> bool:
+    """Whether what is beside a (missing) database file says it existed: its journal
+    files, or the data pjobs keeps next to its database."""
+    beside = (f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal")
+    return any((path.parent / name).exists() for name in (*beside, *PJOBS_DATA))
+
+
 def _use_wal(conn: sqlite3.Connection) -> None:
     """Switch a new file to WAL (the mode stays with the file). Two processes opening a new
     file at once can get SQLITE_BUSY here without the busy handler being asked, so retry."""
@@ -47,15 +54,28 @@ def _use_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
+PJOBS_DATA = ("tenants", "backups", "webhooks.key")
+
+
 class SQLiteStore(SqlStore):
     dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, create: bool | None = None) -> None:
+        """Open the database at `path`. A missing file is created when `create`, or (None)
+        when nothing says one was there: no journal files beside it, no pjobs data."""
         super().__init__()
         self.path = Path(path)
         self.display_name = str(self.path)
         if self.path.exists() and not self.path.is_file():
             raise ConfigError(f"SQLite database {self.path} is not a regular file")
+        if not self.path.exists():
+            seen = used_before(self.path)
+            if not (create if create is not None else not seen):
+                why = "though pjobs data is beside it (deleted or moved?)" if seen else "yet"
+                raise DatabaseUnavailable(
+                    f"SQLite database {self.path} does not exist {why}: restore it, or make "
+                    "a new one with `pjobs db upgrade`"
+                )
         try:
             create_private_file(self.path)
         except OSError as exc:
