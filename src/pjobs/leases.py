@@ -8,6 +8,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +49,42 @@ class LeaseKeeper:
         self._thread.join()
 
     def _run(self) -> None:
+        faults = Faults("renewing leases")
         while not self._stop.wait(self._interval):
             try:
                 self._store.renew_leases(self._worker_id, self.lease_expiry())
-            except PjobsError as exc:
-                log.warning("could not renew leases: %s", exc)
+            except Exception as exc:  # the heartbeat outlives any fault: it tries again
+                faults.record(exc)
+            else:
+                faults.clear()
+
+
+class Faults:
+    """The faults of one background loop: each logged when it starts (with its traceback
+    the first time a kind that is not a pjobs error shows up), and how long they last."""
+
+    def __init__(self, doing: str) -> None:
+        self.doing = doing
+        self.since: float | None = None  # monotonic time of the first fault in a row
+        self._seen: set[str] = set()
+        self._last: str | None = None
+
+    def record(self, exc: Exception) -> float:
+        """Log the fault; how many seconds faults have followed one another."""
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+        kind = type(exc).__name__
+        if isinstance(exc, PjobsError):
+            if str(exc) != self._last:
+                log.warning("%s: %s; trying again", self.doing, exc)
+        elif kind not in self._seen:
+            log.error("%s: unexpected %s: %s; trying again", self.doing, kind, exc, exc_info=exc)
+        self._seen.add(kind)
+        self._last = str(exc)
+        return now - self.since
+
+    def clear(self) -> None:
+        if self.since is not None:
+            log.warning("%s: working again", self.doing)
+        self.since, self._last = None, None

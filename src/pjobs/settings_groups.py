@@ -51,6 +51,9 @@ class WorkerSettings(Group):
     shutdown_timeout: float = Field(30.0, ge=0, description="seconds running jobs get on SIGTERM")
     rescue_interval: float = Field(15.0, gt=0, description="seconds between expired-lease sweeps")
     max_rescues: int = Field(5, ge=0, description="times a job may lose its worker before it fails")
+    max_outage_seconds: float = Field(
+        600.0, gt=0, description="serve stops (69/75) when the database fails this long"
+    )
 
     @property
     def heartbeat_seconds(self) -> float:

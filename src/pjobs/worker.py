@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pjobs.attempt import ContextFactory, run_attempt
-from pjobs.errors import PjobsError
+from pjobs.errors import PjobsError, UnavailableError
 from pjobs.jobtypes import Registry
-from pjobs.leases import LeaseKeeper, new_worker_id
+from pjobs.leases import Faults, LeaseKeeper, new_worker_id
 from pjobs.store.records import ClaimedJob, Outcome
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pjobs.timeutil import Clock
 
 log = logging.getLogger("pjobs.worker")
+MAX_PAUSE = 30.0  # seconds between tries while a fault lasts
 
 
 class Observer(Protocol):
@@ -68,6 +69,8 @@ class Worker:
         self._unacknowledged: list[Outcome] = []
         self.processed = 0
         self.failed = 0  # attempts that ended their job as failed
+        self._faults: dict[str, Faults] = {}  # by step, while its faults last
+        self._pause = settings.worker.poll_interval  # after a fault; doubles while they last
 
     # -- control --------------------------------------------------------------------------
 
@@ -97,12 +100,12 @@ class Worker:
             next_rescue = 0.0
             while not self._stopping.is_set():
                 if time.monotonic() >= next_rescue:
-                    self._guarded(self._rescue)
+                    self._guarded("rescuing expired leases", self._rescue)
                     next_rescue = time.monotonic() + cfg.rescue_interval
                 self._collect(block=False)
-                self._guarded(self._acknowledge)
-                claimed = self._guarded(lambda: self._claim(leases.lease_expiry())) or 0
-                if claimed:
+                self._guarded("recording outcomes", self._acknowledge)
+                claimed = self._guarded("claiming jobs", lambda: self._claim(leases.lease_expiry()))
+                if claimed is None or claimed:  # None: a fault, waited out; try again
                     continue
                 if self._held:
                     self._collect(block=True, timeout=cfg.poll_interval)
@@ -110,21 +113,36 @@ class Worker:
                     break
                 else:
                     self._guarded(
-                        lambda: self.store.wait_for_jobs(cfg.poll_interval, self._stopping)
+                        "waiting for jobs",
+                        lambda: self.store.wait_for_jobs(cfg.poll_interval, self._stopping),
                     )
             self._shutdown(runners)
         log.info("worker %s stopped after %d jobs", self.worker_id, self.processed)
 
     # -- the loop's steps -----------------------------------------------------------------
 
-    def _guarded(self, step: Callable[[], Any]) -> Any:
-        """Run a database step; on an outage, log and pause instead of dying."""
+    def _guarded(self, doing: str, step: Callable[[], Any]) -> Any:
+        """Run a step of the loop; on any fault, log it, wait (longer each time, up to
+        MAX_PAUSE) and let the loop try again. A fault that lasts longer than
+        `worker.max_outage_seconds` stops the worker with it (serve exits 69 or 75)."""
         try:
-            return step()
-        except PjobsError as exc:
-            log.warning("%s; retrying in %.1fs", exc, self.settings.worker.poll_interval)
-            self._stopping.wait(self.settings.worker.poll_interval)
+            result = step()
+        except Exception as exc:
+            faults = self._faults.setdefault(doing, Faults(doing))
+            lasted = faults.record(exc)
+            if lasted > self.settings.worker.max_outage_seconds:
+                log.error("giving up after %.0fs of faults", lasted)
+                if isinstance(exc, PjobsError):
+                    raise
+                what = f"{type(exc).__name__}: {exc}"
+                raise UnavailableError(f"the worker loop kept failing: {what}") from exc
+            self._stopping.wait(self._pause)
+            self._pause = min(self._pause * 2, MAX_PAUSE)
             return None
+        if doing in self._faults:
+            self._faults.pop(doing).clear()
+            self._pause = self.settings.worker.poll_interval
+        return result
 
     def _claim(self, lease_expires_at: Any) -> int:
         capacity = self.concurrency + self.settings.worker.prefetch - len(self._held)
@@ -198,17 +216,19 @@ class Worker:
         for _ in runners:
             self._inbox.put(_STOP)
         if unstarted:
-            self._guarded(lambda: self.store.release(self.worker_id, unstarted))
+            self._guarded("releasing jobs", lambda: self.store.release(self.worker_id, unstarted))
             for job_id in unstarted:
                 self._held.pop(job_id, None)
         if self._deadline is None:
             self._deadline = time.monotonic() + self.settings.worker.shutdown_timeout
         while self._held and time.monotonic() < self._deadline:
             self._collect(block=True, timeout=min(0.2, max(self._deadline - time.monotonic(), 0)))
-            self._guarded(self._acknowledge)
+            self._guarded("recording outcomes", self._acknowledge)
         self._collect(block=False)
-        self._guarded(self._acknowledge)
+        self._guarded("recording outcomes", self._acknowledge)
         if self._held:
             log.warning("releasing %d job(s) still running at the deadline", len(self._held))
             still_running = list(self._held)
-            self._guarded(lambda: self.store.release(self.worker_id, still_running))
+            self._guarded(
+                "releasing jobs", lambda: self.store.release(self.worker_id, still_running)
+            )
