@@ -81,3 +81,57 @@ def run_attempt(
         delay = job_type.retry.delay(job.attempt, rng)
         return failed(f"{type(exc).__name__}: {exc}", delay, traceback.format_exc())
     return Outcome(job.id, job.attempt, "succeeded", started, clock.now(), result)
+
+
+def time_limit(job: ClaimedJob, registry: Registry, default: float | None) -> float | None:
+    """How long an attempt of this job may run: its own limit, its type's, else `default`."""
+    job_type = registry.find(job.type)
+    return job.time_limit or (job_type.time_limit if job_type else None) or default
+
+
+def timed_out(
+    job: ClaimedJob,
+    registry: Registry,
+    started: datetime,
+    finished: datetime,
+    limit: float,
+    rng: random.Random | None = None,
+) -> Outcome:
+    """The outcome of an attempt given up on past its time limit: retried per its type's
+    policy, or failed; `timed_out` in its history."""
+    error = f"timed out after {limit:g}s (time limit)"
+    job_type = registry.find(job.type)
+    if job_type is not None and job.attempt < job.max_attempts:
+        run_at = finished + timedelta(seconds=job_type.retry.delay(job.attempt, rng))
+        return Outcome(
+            job.id, job.attempt, "queued", started, finished, None, error, None, run_at,
+            history="timed_out",
+        )  # fmt: skip
+    return Outcome(
+        job.id, job.attempt, "failed", started, finished, None, error, history="timed_out"
+    )
+
+
+def run_limited(
+    job: ClaimedJob,
+    registry: Registry,
+    context_for: ContextFactory,
+    clock: Clock,
+    limit: float | None,
+) -> Outcome:
+    """`run_attempt`, given up on after `limit` seconds: the attempt's thread cannot be
+    stopped, so it is left to end by itself and its outcome is not recorded."""
+    if limit is None:
+        return run_attempt(job, registry, context_for, clock)
+    import threading
+
+    started = clock.now()
+    ended: list[Outcome] = []
+    thread = threading.Thread(
+        target=lambda: ended.append(run_attempt(job, registry, context_for, clock)),
+        name=f"pjobs-attempt-{job.id}",
+        daemon=True,
+    )
+    thread.start()
+    thread.join(limit)
+    return ended[0] if ended else timed_out(job, registry, started, clock.now(), limit)

@@ -23,22 +23,20 @@ from pydantic_settings import (
 from pjobs import ids
 from pjobs.errors import ConfigError
 from pjobs.settings_groups import (
-    AbuseSettings,
     BackupSettings,
     KeySettings,
     NotificationSettings,
     ProjectSettings,
-    QuotaSettings,
     ReceiverSettings,
     ScheduleSettings,
     SchedulingSettings,
     ServicesSettings,
     TelegramSettings,
     TenantSettings,
-    UsageSettings,
     WebhookSettings,
     WorkerSettings,
 )
+from pjobs.settings_limits import AbuseSettings, QuotaSettings, UsageSettings
 
 
 def xdg_dir(variable: str, fallback: str) -> Path:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pjobs.config import Settings
     from pjobs.jobtypes import JobType, Registry
 
+MAX_TIME_LIMIT = 7 * 86400.0
 MAX_PRIORITY = 1_000_000
 MAX_KEY_LENGTH = 200
 
@@ -32,6 +33,7 @@ class EnqueueOptions:
     max_attempts: int | None = None  # None: the job type's retry policy
     idempotency_key: str | None = None
     requested_by: str | None = None  # who asked: an operator, or e.g. "schedule:check-limits"
+    time_limit: float | None = None  # seconds an attempt may run; None: the type's or default
 
 
 def prepare_jobs(
@@ -58,6 +60,8 @@ def prepare_jobs(
         raise InvalidInputError("delay must not be negative")
     if options.requested_by is not None:
         ids.ACTOR.check(options.requested_by)
+    if options.time_limit is not None and not 1 <= options.time_limit <= MAX_TIME_LIMIT:
+        raise InvalidInputError(f"a time limit is 1 second to {MAX_TIME_LIMIT // 86400:.0f} days")
     run_at = now + (options.delay or timedelta(0))
     lease_expires_at = now + timedelta(seconds=settings.worker.lease_seconds) if worker_id else None
     limit = settings.max_payload_bytes
@@ -79,6 +83,7 @@ def prepare_jobs(
                 worker_id,
                 lease_expires_at,
                 options.requested_by,
+                options.time_limit,
             )
         )
     return prepared

@@ -181,6 +181,7 @@ class JobType:
     retry: RetryPolicy = ONE_SHOT
     queue: str = "default"
     description: str = ""
+    time_limit: float | None = None  # seconds an attempt may run (None: worker.time_limit)
 
 
 class Registry:

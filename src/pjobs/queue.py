@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pjobs.attempt import run_attempt
+from pjobs.attempt import run_limited, time_limit
 from pjobs.enqueue import EnqueueOptions, prepare_jobs
 from pjobs.errors import InvalidStateError, NotFoundError, TemporaryError
 from pjobs.leases import LeaseKeeper, new_worker_id
@@ -115,6 +115,7 @@ class JobQueue:
             new.run_at,
             now,
             new.requested_by,
+            new.time_limit,
         )
         return self._run_here(job, worker_id)
 
@@ -132,10 +133,12 @@ class JobQueue:
         followups = self.followups.setdefault(first.id, [])
         with LeaseKeeper(self.store, worker_id, self.settings, self.clock) as leases:
             while job is not None:
+                limit = time_limit(job, self.registry, self.settings.worker.time_limit_seconds)
                 try:
-                    outcome = run_attempt(job, self.registry, self.context_for, self.clock)
-                except BaseException:
-                    self.store.release(worker_id, [job.id])
+                    outcome = run_limited(job, self.registry, self.context_for, self.clock, limit)
+                except BaseException:  # Ctrl-C: the attempt is recorded, and counts
+                    error = "interrupted: the command was stopped before the attempt ended"
+                    self.store.interrupt(worker_id, [job.id], self.clock.now(), error)
                     raise
                 self.store.acknowledge(worker_id, [outcome])
                 if outcome.state != "queued" or outcome.run_at is None:

@@ -11,9 +11,11 @@ import queue as queue_module
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pjobs.attempt import ContextFactory, run_attempt
+from pjobs.attempt import ContextFactory, run_attempt, time_limit, timed_out
 from pjobs.errors import PjobsError, UnavailableError
 from pjobs.jobtypes import Registry
 from pjobs.leases import Faults, LeaseKeeper, new_worker_id
@@ -37,6 +39,17 @@ class Observer(Protocol):
 
 
 _STOP = None  # the sentinel that ends a runner thread
+
+
+@dataclass
+class Running:
+    """An attempt under way on a runner thread."""
+
+    job: ClaimedJob
+    started: datetime
+    since: float  # time.monotonic() when it started
+    limit: float | None  # seconds it may run
+    retired: threading.Event  # its runner's: set when the attempt is given up on
 
 
 class Worker:
@@ -70,6 +83,9 @@ class Worker:
         self.processed = 0
         self.failed = 0  # attempts that ended their job as failed
         self._faults: dict[str, Faults] = {}  # by step, while its faults last
+        self._runners: list[threading.Thread] = []
+        self._running: dict[int, Running] = {}  # attempts under way, by job id
+        self._running_lock = threading.Lock()
         self._pause = settings.worker.poll_interval  # after a fault; doubles while they last
 
     # -- control --------------------------------------------------------------------------
@@ -84,12 +100,8 @@ class Worker:
     def run(self) -> None:
         """Work until stopped (or, with burst, until nothing is due)."""
         cfg = self.settings.worker
-        runners = [
-            threading.Thread(target=self._run_jobs, name=f"pjobs-runner-{i}", daemon=True)
-            for i in range(self.concurrency)
-        ]
-        for runner in runners:
-            runner.start()
+        for _ in range(self.concurrency):
+            self._start_runner()
         log.info(
             "worker %s started: concurrency %d, queues %s",
             self.worker_id,
@@ -103,6 +115,7 @@ class Worker:
                     self._guarded("rescuing expired leases", self._rescue)
                     next_rescue = time.monotonic() + cfg.rescue_interval
                 self._collect(block=False)
+                self._enforce_time_limits()
                 self._guarded("recording outcomes", self._acknowledge)
                 claimed = self._guarded("claiming jobs", lambda: self._claim(leases.lease_expiry()))
                 if claimed is None or claimed:  # None: a fault, waited out; try again
@@ -116,7 +129,7 @@ class Worker:
                         "waiting for jobs",
                         lambda: self.store.wait_for_jobs(cfg.poll_interval, self._stopping),
                     )
-            self._shutdown(runners)
+            self._shutdown(self._runners)
         log.info("worker %s stopped after %d jobs", self.worker_id, self.processed)
 
     # -- the loop's steps -----------------------------------------------------------------
@@ -160,12 +173,54 @@ class Worker:
             self._inbox.put(job)
         return len(jobs)
 
+    def _start_runner(self) -> None:
+        runner = threading.Thread(
+            target=self._run_jobs, name=f"pjobs-runner-{len(self._runners)}", daemon=True
+        )
+        self._runners.append(runner)
+        runner.start()
+
     def _run_jobs(self) -> None:
-        while True:
+        retired = threading.Event()  # set when this runner's attempt is given up on
+        default = self.settings.worker.time_limit_seconds
+        while not retired.is_set():
             job = self._inbox.get()
             if job is _STOP:
                 return
-            self._outbox.put(run_attempt(job, self.registry, self.context_for, self.clock))
+            limit = time_limit(job, self.registry, default)
+            running = Running(job, self.clock.now(), time.monotonic(), limit, retired)
+            with self._running_lock:
+                self._running[job.id] = running
+            outcome = run_attempt(job, self.registry, self.context_for, self.clock)
+            with self._running_lock:
+                mine = self._running.pop(job.id, None) is running
+            if mine:  # else it was given up on: its outcome is recorded already
+                self._outbox.put(outcome)
+
+    def _enforce_time_limits(self) -> None:
+        """Give up on attempts past their time limit: each is recorded `timed_out` and
+        retried per its policy; its runner is retired (it ends when the handler returns,
+        its outcome unrecorded) and a new one takes its place."""
+        now = time.monotonic()
+        with self._running_lock:
+            late = [
+                r for r in self._running.values()
+                if r.limit is not None and now - r.since > r.limit
+            ]  # fmt: skip
+            for running in late:
+                del self._running[running.job.id]
+        for running in late:
+            running.retired.set()
+            assert running.limit is not None
+            log.warning(
+                "job %d attempt %d: over its time limit of %gs; given up on",
+                running.job.id, running.job.attempt, running.limit,
+            )  # fmt: skip
+            outcome = timed_out(
+                running.job, self.registry, running.started, self.clock.now(), running.limit
+            )
+            self._unacknowledged.append(outcome)
+            self._start_runner()
 
     def _collect(self, block: bool, timeout: float = 0.0) -> None:
         """Move finished attempts from the runners into the acknowledgement batch."""
@@ -223,12 +278,17 @@ class Worker:
             self._deadline = time.monotonic() + self.settings.worker.shutdown_timeout
         while self._held and time.monotonic() < self._deadline:
             self._collect(block=True, timeout=min(0.2, max(self._deadline - time.monotonic(), 0)))
+            self._enforce_time_limits()
             self._guarded("recording outcomes", self._acknowledge)
         self._collect(block=False)
         self._guarded("recording outcomes", self._acknowledge)
         if self._held:
-            log.warning("releasing %d job(s) still running at the deadline", len(self._held))
+            log.warning("interrupting %d job(s) still running at the deadline", len(self._held))
             still_running = list(self._held)
+            error = "interrupted: the worker stopped before the attempt ended"
             self._guarded(
-                "releasing jobs", lambda: self.store.release(self.worker_id, still_running)
+                "interrupting jobs",
+                lambda: self.store.interrupt(
+                    self.worker_id, still_running, self.clock.now(), error
+                ),
             )

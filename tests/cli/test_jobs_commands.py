@@ -172,3 +172,31 @@ def test_a_deleted_database_is_an_error_not_a_new_empty_one(tmp_path: Path) -> N
     assert cli("db", "upgrade").returncode == 0
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
     assert json.loads(cli("jobs", "stats", "--json").stdout)["total"] == 0
+
+
+def test_dead_letters_are_retried_in_bulk(cli: CLI) -> None:
+    for _ in range(3):
+        cli("jobs", "enqueue", "broken", "-p", '{"count": 1}', "--max-attempts", "1")
+    kept = cli("jobs", "enqueue", "shaped", "-p", '{"count": 1}').stdout.strip()
+    assert cli("jobs", "cancel", kept).returncode == 0
+    assert cli("serve", "--burst").returncode == 0
+    planned = json.loads(cli("jobs", "retry", "--state", "failed", "--dry-run", "--json").stdout)
+    assert planned["dry_run"] and len(planned["jobs"]) == 3
+    assert json.loads(cli("jobs", "stats", "--json").stdout)["states"]["failed"] == 3
+    none = cli("jobs", "retry", "--state", "failed", "--type", "shaped", "--json")
+    assert json.loads(none.stdout)["jobs"] == []
+    later = cli("jobs", "retry", "--state", "failed", "--since", "2030-01-01T00:00:00")
+    assert later.returncode == 0 and later.stdout == ""
+    done = json.loads(
+        cli("jobs", "retry", "--state", "failed", "--type", "broken", "--json").stdout
+    )
+    assert done["jobs"] == planned["jobs"]
+    states = json.loads(cli("jobs", "stats", "--json").stdout)["states"]
+    assert states.get("queued") == 3 and states.get("cancelled") == 1
+    for args, code in [
+        (("jobs", "retry"), 2),
+        (("jobs", "retry", "1", "--state", "failed"), 2),
+        (("jobs", "retry", "--state", "running"), 65),
+        (("jobs", "retry", "--state", "failed", "--type", "nope"), 65),
+    ]:
+        assert cli(*args).returncode == code, args

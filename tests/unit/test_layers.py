@@ -14,6 +14,7 @@ LAYERS: dict[str, int] = {
     "pjobs.errors": 0,
     "pjobs.config": 1,
     "pjobs.settings_groups": 1,
+    "pjobs.settings_limits": 1,
     "pjobs.dburl": 1,
     "pjobs.redaction": 1,
     "pjobs.secretfile": 1,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pjobs.dburl import DatabaseURL
 from pjobs.errors import InvalidStateError
-from pjobs.store.sqlite import create_private_file
+from pjobs.store.files import create_private_file
 
 PG_IDENTIFIER_MAX = 63
 APPLICATION_ID = 0x706A6F62  # "pjob": SQLite files pjobs created as tenant databases

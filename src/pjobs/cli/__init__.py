@@ -18,6 +18,7 @@ from pjobs.cli import (
     enforcement,
     exports,
     jobs,
+    jobs_steering,
     keys,
     lifecycle,
     notifications,
@@ -52,6 +53,8 @@ app.command("suspend")(enforcement.suspend)
 app.command("resume")(enforcement.resume)
 app.command("deliver-webhook")(deliveries.deliver_webhook)
 app.command("export-backup")(exports.export_backup)
+for verb in ("cancel", "retry", "purge"):
+    jobs.app.command(verb)(getattr(jobs_steering, verb))
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(projects.app, name="projects")
 app.add_typer(projects.owners_app, name="owners")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from pjobs.cli.enforcement import ProjectsArgument
-from pjobs.cli.jobrun import RunOptions, handler_command, run_and_report
+from pjobs.cli.jobrun import RunOptions, enqueue_options, handler_command, run_and_report
 from pjobs.cli.runtime import Runtime, runtime
 
 RESULT_COLUMNS = ("project_id", "state", "backup_id", "size", "parts", "error")
@@ -97,24 +97,14 @@ def plan(
 def enqueue_all(rt: Runtime, payloads: list[dict[str, Any]], run: RunOptions) -> None:
     from pjobs.cli.output import message, print_json, print_lines
 
-    queued = rt.queue().enqueue_many([("export_backup", p) for p in payloads], options_of(rt, run))
+    queued = rt.queue().enqueue_many(
+        [("export_backup", p) for p in payloads], enqueue_options(rt, run, key=False)
+    )
     if run.as_json:
         print_json({"jobs": [q.id for q in queued]})
     else:
         print_lines([q.id for q in queued])
     message(f"enqueued {len(queued)} export_backup job(s)", rt.quiet)
-
-
-def options_of(rt: Runtime, run: RunOptions) -> Any:
-    from pjobs.enqueue import EnqueueOptions
-    from pjobs.timeutil import parse_duration
-
-    return EnqueueOptions(
-        priority=run.priority,
-        delay=parse_duration(run.delay) if run.delay else None,
-        max_attempts=run.max_attempts,
-        requested_by=rt.actor(),
-    )
 
 
 def export_each(rt: Runtime, payloads: list[dict[str, Any]], run: RunOptions) -> None:
@@ -125,7 +115,7 @@ def export_each(rt: Runtime, payloads: list[dict[str, Any]], run: RunOptions) ->
 
     queue = rt.queue()
     queued = [] if not run.enqueue else queue.enqueue_many(
-        [("export_backup", p) for p in payloads], options_of(rt, run)
+        [("export_backup", p) for p in payloads], enqueue_options(rt, run, key=False)
     )  # fmt: skip
     results = []
     with Progress(len(payloads), "backing up", rt.quiet) as progress:
@@ -133,7 +123,9 @@ def export_each(rt: Runtime, payloads: list[dict[str, Any]], run: RunOptions) ->
             if run.enqueue:
                 job = queue.wait(queued[index].id, run.timeout)
             else:
-                job = queue.run_inline("export_backup", payload, options_of(rt, run))
+                job = queue.run_inline(
+                    "export_backup", payload, enqueue_options(rt, run, key=False)
+                )
             done = job.result if job.state == "succeeded" and job.result else {}
             row = {"project_id": payload["project_id"], "state": job.state, "job_id": job.id}
             row |= {k: done.get(k) for k in ("backup_id", "size", "parts")}

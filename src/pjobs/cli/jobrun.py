@@ -21,6 +21,7 @@ from pjobs.cli.options import (
     JsonOption,
     MaxAttemptsOption,
     PriorityOption,
+    TimeLimitOption,
     TimeoutOption,
     WaitOption,
 )
@@ -28,6 +29,7 @@ from pjobs.cli.runtime import Runtime
 from pjobs.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from pjobs.enqueue import EnqueueOptions
     from pjobs.store.records import JobRecord
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -45,6 +47,7 @@ class RunOptions:
     delay: str | None = None
     priority: int = 0
     idempotency_key: str | None = None
+    time_limit: str | None = None
     as_json: bool = False
 
 
@@ -57,6 +60,7 @@ _OPTION_TYPES: dict[str, Any] = {
     "delay": DelayOption,
     "priority": PriorityOption,
     "idempotency_key": IdempotencyKeyOption,
+    "time_limit": TimeLimitOption,
     "as_json": JsonOption,
 }
 
@@ -109,25 +113,33 @@ def validate(rt: Runtime, type_name: str, payload: dict[str, Any]) -> None:
     )
 
 
+def enqueue_options(rt: Runtime, opts: RunOptions, key: bool = True) -> EnqueueOptions:
+    """The enqueue options a handler command's options ask for."""
+    from pjobs.enqueue import EnqueueOptions
+    from pjobs.timeutil import parse_duration
+
+    return EnqueueOptions(
+        priority=opts.priority,
+        delay=parse_duration(opts.delay) if opts.delay else None,
+        max_attempts=opts.max_attempts,
+        idempotency_key=opts.idempotency_key if key else None,
+        requested_by=rt.actor(),
+        time_limit=parse_duration(opts.time_limit).total_seconds() if opts.time_limit else None,
+    )
+
+
 def run_job(
     rt: Runtime, type_name: str, payload: dict[str, Any], opts: RunOptions
 ) -> FinishedJob | None:
     """Run or enqueue; None when only enqueued (the id has been printed)."""
     from pjobs.cli.output import message, print_json, print_lines
-    from pjobs.enqueue import EnqueueOptions, prepare_jobs
-    from pjobs.timeutil import parse_duration
+    from pjobs.enqueue import prepare_jobs
 
     if opts.wait and not opts.enqueue:
         raise UsageError("--wait goes with --enqueue (an inline run always waits)")
     if opts.delay and not opts.enqueue:
         raise UsageError("--delay goes with --enqueue")
-    options = EnqueueOptions(
-        priority=opts.priority,
-        delay=parse_duration(opts.delay) if opts.delay else None,
-        max_attempts=opts.max_attempts,
-        idempotency_key=opts.idempotency_key,
-        requested_by=rt.actor(),
-    )
+    options = enqueue_options(rt, opts)
     now = rt.clock().now()
     # Validation before any database is opened: bad input changes nothing anywhere.
     (job,) = prepare_jobs(rt.registry(), rt.settings(), [(type_name, payload)], options, now)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pjobs.cli import options as opt
-from pjobs.cli.options import DryRunOption, JsonOption
+from pjobs.cli.options import JsonOption
 from pjobs.cli.runtime import runtime
 from pjobs.errors import InvalidInputError, UsageError
 
@@ -73,6 +73,7 @@ def enqueue(
     delay: opt.DelayOption = None,
     max_attempts: opt.MaxAttemptsOption = None,
     idempotency_key: opt.IdempotencyKeyOption = None,
+    time_limit: opt.TimeLimitOption = None,
     count: Annotated[
         int,
         typer.Option(min=1, max=1_000_000, help="Enqueue this many copies in one transaction."),
@@ -101,6 +102,7 @@ def enqueue(
         max_attempts=max_attempts,
         idempotency_key=idempotency_key,
         requested_by=rt.actor(),
+        time_limit=parse_duration(time_limit).total_seconds() if time_limit else None,
     )
     now = rt.clock().now()
     (job,) = prepare_jobs(rt.registry(), settings, [(job_type, data)], options, now)
@@ -185,60 +187,6 @@ def show(ctx: typer.Context, job_id: JobIdArgument, as_json: JsonOption = False)
     if traced:  # the latest one; --json has every attempt's
         print_lines(["", f"traceback of attempt {traced[-1].attempt}:"])
         print_lines((traced[-1].traceback or "").rstrip().splitlines())
-
-
-def steering_command(verb: str, done: str, summary: str) -> None:
-    """Register `jobs retry` or `jobs cancel`: one job, by id, with --dry-run and --json."""
-
-    def steer(
-        ctx: typer.Context,
-        job_id: JobIdArgument,
-        dry_run: DryRunOption = False,
-        as_json: JsonOption = False,
-    ) -> None:
-        from pjobs.cli.output import message
-
-        rt = runtime(ctx)
-        queue = rt.queue()
-        job = (queue.retry if verb == "retry" else queue.cancel)(job_id, dry_run=dry_run)
-        message(f"job {job_id}: {'would be ' if dry_run else ''}{done}", rt.quiet)
-        show_job(job, as_json, {"dry_run": dry_run})
-
-    steer.__doc__ = summary
-    app.command(verb)(steer)
-
-
-steering_command(
-    "retry", "queued again", "Queue a failed or cancelled job again, with fresh attempts."
-)
-steering_command("cancel", "cancelled", "Cancel a queued job.")
-
-
-@app.command("purge")
-def purge(
-    ctx: typer.Context,
-    older_than: Annotated[
-        str, typer.Option(help="Delete finished jobs that finished longer ago than this.")
-    ] = "7d",
-    dry_run: DryRunOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Delete finished jobs (succeeded, failed, cancelled) and their attempts."""
-    from pjobs.cli.output import print_json, print_lines
-    from pjobs.timeutil import parse_duration
-
-    age = parse_duration(older_than)
-    count = runtime(ctx).queue().purge(age, dry_run=dry_run)
-    if as_json:
-        print_json(
-            {
-                "purged": 0 if dry_run else count,
-                "would_purge": count if dry_run else 0,
-                "dry_run": dry_run,
-            }
-        )
-    else:
-        print_lines([f"{'would purge' if dry_run else 'purged'} {count} job(s)"])
 
 
 @app.command("stats")

@@ -41,6 +41,14 @@ IdempotencyKeyOption = Annotated[
         "--idempotency-key", help="While a job with this key is queued or running, reuse it."
     ),
 ]
+TimeLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--time-limit",
+        help="An attempt running longer is given up on and retried: 90s, 30m, 2h "
+        "[worker.time_limit_seconds].",
+    ),
+]
 LimitOption = Annotated[
     int, typer.Option("--limit", min=1, max=1_000_000, help="At most this many rows.")
 ]

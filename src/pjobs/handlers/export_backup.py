@@ -182,4 +182,5 @@ def export_all(payload: ExportBackupPayload, context: JobContext) -> dict[str, A
 JOB_TYPE = JobType(
     "export_backup", ExportBackupPayload, export_backup, RetryPolicy(3, 30.0, 1800.0),
     queue="backups", description="back up a project's tenant database, stored and checked",
+    time_limit=6 * 3600.0,
 )  # fmt: skip

@@ -168,6 +168,20 @@ class SqlStore(ABC):
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs
 
+    def interrupt(self, worker_id: str, job_ids: Sequence[int], now: datetime, error: str) -> int:
+        """Stop attempts that are running and will not end here: each is recorded
+        `interrupted` and counts, so a job that never ends reaches `failed` at last."""
+        rows = [
+            {"id": job_id, "worker_id": worker_id, "now": self.ts(now), "error": error}
+            for job_id in job_ids
+        ]
+        if not rows:
+            return 0
+        with self.transaction() as cursor:
+            cursor.executemany(self.queries["record_interrupted_attempt"], rows)
+            cursor.executemany(self.queries["interrupt_job"], rows)
+            return int(cursor.rowcount)
+
     def claim_job(
         self, job_id: int, worker_id: str, now: datetime, lease_expires_at: datetime
     ) -> ClaimedJob | None:
@@ -213,6 +227,20 @@ class SqlStore(ABC):
 
     def cancel_job(self, job_id: int, now: datetime) -> bool:
         return bool(self._rows("cancel_job", {"id": job_id, "now": self.ts(now)}, write=True))
+
+    def retry_jobs(
+        self,
+        state: str,
+        type_name: str | None,
+        since: datetime | None,
+        now: datetime,
+        dry_run: bool = False,
+    ) -> list[int]:
+        """Queue again, with fresh attempts, every job in `state` (failed or cancelled) of
+        a type (or any) finished since a time (or ever); their ids (only found, if dry)."""
+        params = {"state": state, "type": type_name, "since": self.ts(since), "now": self.ts(now)}
+        rows = self._rows("retryable_jobs" if dry_run else "retry_jobs", params, write=not dry_run)
+        return sorted(int(row["id"]) for row in rows)
 
     def retry_job(self, job_id: int, now: datetime) -> bool:
         try:

@@ -155,6 +155,7 @@ class PostgresStore(SqlStore):
                         job.run_at,
                         now,
                         job.requested_by,
+                        job.time_limit,
                     )
                 )
 
@@ -181,6 +182,7 @@ class PostgresStore(SqlStore):
                 "leases": [job.lease_expires_at for job in jobs],
                 "keys": [job.idempotency_key for job in jobs],
                 "requested_bys": [job.requested_by for job in jobs],
+                "time_limits": [job.time_limit for job in jobs],
             },
         )
         inserted = {row[0] for row in cursor.fetchall()}
@@ -211,6 +213,7 @@ class PostgresStore(SqlStore):
                     "results": [o.result for o in outcomes],
                     "errors": [o.error for o in outcomes],
                     "tracebacks": [o.traceback for o in outcomes],
+                    "histories": [o.history for o in outcomes],
                 },
             )
             return {row[0] for row in cursor.fetchall()}

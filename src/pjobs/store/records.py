@@ -29,6 +29,7 @@ class NewJob:
     worker_id: str | None = None
     lease_expires_at: datetime | None = None
     requested_by: str | None = None  # the operator or automation that asked for it
+    time_limit: float | None = None  # seconds an attempt may run (None: the default)
 
 
 class EnqueueResult(NamedTuple):
@@ -50,6 +51,7 @@ class ClaimedJob:
     run_at: datetime
     started_at: datetime
     requested_by: str | None = None
+    time_limit: float | None = None  # the job's own, if it has one
 
     @classmethod
     def from_row(
@@ -67,6 +69,7 @@ class ClaimedJob:
             run_at,
             started,
             row["requested_by"],
+            row["time_limit"],
         )
 
 
@@ -83,6 +86,8 @@ class Outcome:
     error: str | None = None
     traceback: str | None = None
     run_at: datetime | None = None
+    history: str | None = None  # how the attempt shows in its history when not plain
+    # succeeded/failed: "timed_out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,7 @@ class JobRecord:
     result: Annotated[Any, JSON_VALUE]
     last_error: str | None
     requested_by: str | None
+    time_limit: float | None
 
 
 @dataclass(frozen=True, slots=True)

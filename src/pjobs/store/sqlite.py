@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,26 +16,13 @@ from pjobs.errors import ConfigError, DatabaseUnavailable
 from pjobs.secretfile import warn_if_open
 from pjobs.store.base import SqlStore
 from pjobs.store.errors import sqlite_error
+from pjobs.store.files import create_private_file, used_before
 from pjobs.store.queries import Migration
 from pjobs.store.records import EnqueueResult, NewJob, Outcome
 
 BUSY_TIMEOUT_SECONDS = 10.0
 # Page cache per connection: bulk writes (imports, batches) touch many pages of big indexes.
 CACHE_KIB = 65_536
-
-
-def create_private_file(path: Path) -> None:
-    """Create `path` (and its folder) readable by its owner only, if it does not exist."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-
-
-def used_before(path: Path) -> bool:
-    """Whether what is beside a (missing) database file says it existed: its journal
-    files, or the data pjobs keeps next to its database."""
-    beside = (f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal")
-    return any((path.parent / name).exists() for name in (*beside, *PJOBS_DATA))
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
@@ -54,7 +40,9 @@ def _use_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
-PJOBS_DATA = ("tenants", "backups", "webhooks.key")
+def _acknowledged(o: Outcome, ts: Callable[[datetime | None], str | None]) -> tuple[Any, ...]:
+    """An outcome as a row of `acknowledge_jobs`' JSON array."""
+    return (o.job_id, o.state, ts(o.finished_at), ts(o.run_at), o.result, o.error, o.attempt)
 
 
 class SQLiteStore(SqlStore):
@@ -183,8 +171,11 @@ class SQLiteStore(SqlStore):
             return times[value]
 
         ids = range(first, first + len(jobs))
-        asker = jobs[0].requested_by
-        if not any(j.idempotency_key or j.worker_id or j.requested_by != asker for j in jobs):
+        asker, limit = jobs[0].requested_by, jobs[0].time_limit
+        if not any(
+            j.idempotency_key or j.worker_id or j.requested_by != asker or j.time_limit != limit
+            for j in jobs
+        ):
             rows: list[tuple[Any, ...]] = [
                 (
                     job.type,
@@ -202,7 +193,8 @@ class SQLiteStore(SqlStore):
                     "first": first,
                     "now": now_text,
                     "rows": json.dumps(rows),
-                    "requested_by": jobs[0].requested_by,
+                    "requested_by": asker,
+                    "time_limit": limit,
                 },
             )
             return [EnqueueResult(job_id, True) for job_id in ids]
@@ -221,6 +213,7 @@ class SQLiteStore(SqlStore):
                 text(job.lease_expires_at),
                 job.idempotency_key,
                 job.requested_by,
+                job.time_limit,
             )
             for job in jobs
         ]
@@ -248,12 +241,7 @@ class SQLiteStore(SqlStore):
                 self.queries["acknowledge_jobs"],
                 {
                     "worker_id": worker_id,
-                    "outcomes": json.dumps(
-                        [
-                            (o.job_id, o.state, ts(o.finished_at), ts(o.run_at), o.result, o.error)
-                            for o in outcomes
-                        ]
-                    ),
+                    "outcomes": json.dumps([_acknowledged(o, ts) for o in outcomes]),
                 },
             )
             acknowledged = {row[0] for row in cursor.fetchall()}
@@ -262,7 +250,7 @@ class SQLiteStore(SqlStore):
                     o.job_id,
                     o.attempt,
                     worker_id,
-                    "succeeded" if o.state == "succeeded" else "failed",
+                    o.history or ("succeeded" if o.state == "succeeded" else "failed"),
                     ts(o.started_at),
                     ts(o.finished_at),
                     o.error,

@@ -8,7 +8,7 @@ SET state = 'running', attempts = attempts + 1, worker_id = :worker_id,
     started_at = :now, lease_expires_at = :lease_expires_at
 WHERE id = :id AND state = 'queued'
 RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at,
-          requested_by;
+          requested_by, time_limit;
 
 -- name: renew_leases
 UPDATE jobs SET lease_expires_at = :lease_expires_at
@@ -24,6 +24,33 @@ UPDATE jobs
 SET state = 'queued', attempts = 0, rescues = 0, run_at = :now, finished_at = NULL,
     started_at = NULL, result = NULL
 WHERE id = :id AND state IN ('failed', 'cancelled')
+RETURNING id;
+
+-- name: retryable_jobs
+-- Failed (or cancelled) jobs, of one type or all, finished since a time or ever; a job whose
+-- idempotency key another job holds (queued or running) is left out.
+SELECT id FROM jobs
+WHERE state = :state AND type = coalesce(:type, type)
+  AND finished_at >= coalesce(:since, finished_at)
+  AND (idempotency_key IS NULL OR NOT EXISTS (
+        SELECT 1 FROM jobs AS active
+        WHERE active.idempotency_key = jobs.idempotency_key
+          AND active.state IN ('queued', 'running')))
+ORDER BY id;
+
+-- name: retry_jobs
+UPDATE jobs
+SET state = 'queued', attempts = 0, rescues = 0, run_at = :now, finished_at = NULL,
+    started_at = NULL, result = NULL
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE state = :state AND type = coalesce(:type, type)
+      AND finished_at >= coalesce(:since, finished_at)
+      AND (idempotency_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM jobs AS active
+            WHERE active.idempotency_key = jobs.idempotency_key
+              AND active.state IN ('queued', 'running')))
+)
 RETURNING id;
 
 -- name: purge_jobs
@@ -59,3 +86,17 @@ SELECT coalesce(max(version), 0) FROM schema_migrations;
 
 -- name: record_migration
 INSERT INTO schema_migrations (version, name, applied_at) VALUES (:version, :name, :now);
+
+-- name: record_interrupted_attempt
+-- An attempt the worker stopped before it ended (SIGTERM past the shutdown timeout, or a
+-- time limit): it counts, and it is in the job's history.
+INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at, error)
+SELECT id, attempts, worker_id, 'interrupted', started_at, :now, :error FROM jobs
+WHERE id = :id AND worker_id = :worker_id AND state = 'running';
+
+-- name: interrupt_job
+UPDATE jobs
+SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+    finished_at = CASE WHEN attempts >= max_attempts THEN :now END,
+    worker_id = NULL, lease_expires_at = NULL, last_error = :error
+WHERE id = :id AND worker_id = :worker_id AND state = 'running';

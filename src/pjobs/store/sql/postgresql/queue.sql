@@ -6,17 +6,17 @@ SELECT nextval(pg_get_serial_sequence('jobs', 'id')) FROM generate_series(1, %(c
 -- name: insert_jobs
 INSERT INTO jobs (id, type, queue, payload, priority, state, attempts, max_attempts, run_at,
                   created_at, started_at, worker_id, lease_expires_at, idempotency_key,
-                  requested_by)
+                  requested_by, time_limit)
 SELECT n.id, n.type, n.queue, n.payload::jsonb, n.priority, n.state, n.attempts, n.max_attempts,
        n.run_at, %(now)s, n.started_at, n.worker_id, n.lease_expires_at, n.idempotency_key,
-       n.requested_by
+       n.requested_by, n.time_limit
 FROM unnest(%(ids)s::bigint[], %(types)s::text[], %(queues)s::text[], %(payloads)s::text[],
             %(priorities)s::int[], %(states)s::text[], %(attempts)s::int[],
             %(max_attempts)s::int[], %(run_ats)s::timestamptz[], %(started_ats)s::timestamptz[],
             %(worker_ids)s::text[], %(leases)s::timestamptz[], %(keys)s::text[],
-            %(requested_bys)s::text[])
+            %(requested_bys)s::text[], %(time_limits)s::float8[])
      AS n(id, type, queue, payload, priority, state, attempts, max_attempts, run_at, started_at,
-          worker_id, lease_expires_at, idempotency_key, requested_by)
+          worker_id, lease_expires_at, idempotency_key, requested_by, time_limit)
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND state IN ('queued', 'running')
 DO NOTHING
 RETURNING id;
@@ -24,7 +24,7 @@ RETURNING id;
 -- name: copy_jobs
 -- The bulk path: plain queued jobs; the columns left out keep their defaults (NULL, 0).
 COPY jobs (id, type, queue, payload, priority, state, max_attempts, run_at, created_at,
-           requested_by)
+           requested_by, time_limit)
 FROM STDIN;
 
 -- name: active_jobs_by_key
@@ -50,7 +50,7 @@ WHERE id IN (
     FOR UPDATE SKIP LOCKED
 )
 RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at,
-          requested_by;
+          requested_by, time_limit;
 
 -- name: acknowledge_jobs
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone.
@@ -58,8 +58,9 @@ WITH outcome AS (
     SELECT * FROM unnest(%(ids)s::bigint[], %(states)s::text[], %(attempts)s::int[],
                          %(started_ats)s::timestamptz[], %(finished_ats)s::timestamptz[],
                          %(run_ats)s::timestamptz[], %(results)s::text[], %(errors)s::text[],
-                         %(tracebacks)s::text[])
-        AS o(id, state, attempt, started_at, finished_at, run_at, result, error, traceback)
+                         %(tracebacks)s::text[], %(histories)s::text[])
+        AS o(id, state, attempt, started_at, finished_at, run_at, result, error, traceback,
+             history)
 ), acknowledged AS (
     UPDATE jobs AS j
     SET state = o.state,
@@ -71,12 +72,13 @@ WITH outcome AS (
         lease_expires_at = NULL
     FROM outcome AS o
     WHERE j.id = o.id AND j.worker_id = %(worker_id)s AND j.state = 'running'
+      AND j.attempts = o.attempt  -- a late outcome of an attempt given up on is ignored
     RETURNING j.id
 )
 INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at, error,
                           traceback)
 SELECT o.id, o.attempt, %(worker_id)s,
-       CASE WHEN o.state = 'succeeded' THEN 'succeeded' ELSE 'failed' END,
+       coalesce(o.history, CASE WHEN o.state = 'succeeded' THEN 'succeeded' ELSE 'failed' END),
        o.started_at, o.finished_at, o.error, o.traceback
 FROM outcome AS o JOIN acknowledged AS a ON a.id = o.id
 RETURNING job_id;

@@ -10,13 +10,13 @@ SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0),
 -- several times faster than binding parameters row by row.
 INSERT INTO jobs (id, type, queue, payload, priority, state, attempts, max_attempts, run_at,
                   created_at, started_at, worker_id, lease_expires_at, idempotency_key,
-                  requested_by)
+                  requested_by, time_limit)
 SELECT :first + key,
        json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
        json_extract(value, '$[6]'), json_extract(value, '$[7]'), :now,
        json_extract(value, '$[8]'), json_extract(value, '$[9]'), json_extract(value, '$[10]'),
-       json_extract(value, '$[11]'), json_extract(value, '$[12]')
+       json_extract(value, '$[11]'), json_extract(value, '$[12]'), json_extract(value, '$[13]')
 FROM json_each(:rows)
 WHERE true  -- makes the upsert clause below parse unambiguously after a SELECT
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND state IN ('queued', 'running')
@@ -24,13 +24,13 @@ DO NOTHING;
 
 -- name: insert_queued_jobs
 -- The bulk path: plain queued jobs (no idempotency key, not claimed), six fields a row;
--- a batch shares who asked for it.
+-- a batch shares who asked for it and its time limit.
 INSERT INTO jobs (id, type, queue, payload, priority, state, attempts, max_attempts, run_at,
-                  created_at, requested_by)
+                  created_at, requested_by, time_limit)
 SELECT :first + key,
        json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
        json_extract(value, '$[3]'), 'queued', 0, json_extract(value, '$[4]'),
-       json_extract(value, '$[5]'), :now, :requested_by
+       json_extract(value, '$[5]'), :now, :requested_by, :time_limit
 FROM json_each(:rows);
 
 -- name: inserted_job_ids
@@ -52,11 +52,12 @@ WHERE id IN (
     LIMIT :limit
 )
 RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at,
-          requested_by;
+          requested_by, time_limit;
 
 -- name: acknowledge_jobs
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone.
--- :outcomes is a JSON array of [id, state, finished_at, run_at, result, error].
+-- :outcomes is a JSON array of [id, state, finished_at, run_at, result, error, attempt]; a
+-- late outcome of an attempt given up on (the job is on a later attempt) is ignored.
 UPDATE jobs
 SET state = json_extract(o.value, '$[1]'),
     finished_at = CASE WHEN json_extract(o.value, '$[1]') = 'queued' THEN NULL
@@ -68,7 +69,7 @@ SET state = json_extract(o.value, '$[1]'),
     lease_expires_at = NULL
 FROM json_each(:outcomes) AS o
 WHERE jobs.id = json_extract(o.value, '$[0]') AND jobs.worker_id = :worker_id
-  AND jobs.state = 'running'
+  AND jobs.state = 'running' AND jobs.attempts = json_extract(o.value, '$[6]')
 RETURNING id;
 
 -- name: insert_attempts
