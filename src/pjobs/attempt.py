@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from pjobs.errors import ConfigError
 from pjobs.jobtypes import JobContext, PermanentFailure, Registry, RetryAfter
 from pjobs.store.records import ClaimedJob, Outcome
 
@@ -77,6 +78,8 @@ def run_attempt(
         return failed(f"{exc}", None, traceback.format_exc())
     except RetryAfter as exc:
         return failed(f"{exc}", exc.seconds, traceback.format_exc())
+    except ConfigError as exc:  # a setting is wrong: trying again cannot help (exit 78)
+        return failed(f"{exc}", None, None, json.dumps({"exit_code": int(exc.exit_code)}))
     except Exception as exc:
         delay = job_type.retry.delay(job.attempt, rng)
         return failed(f"{type(exc).__name__}: {exc}", delay, traceback.format_exc())
