@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import CLI, dump_database, pg_databases
+from conftest import CLI, dump_database, pg_databases, url_for
 
 PROVISION = ("provision", "proj-123", "--name", "My Project", "--owner", "user-456")
 
@@ -24,18 +25,29 @@ def files_under(root: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_dry_runs_change_nothing(cli: CLI, backend: str) -> None:
+def everything(cli: CLI, backend: str, tmp_path: Path) -> tuple[str, object]:
+    """The control database and the tenant databases, as they are."""
+    if backend.startswith("sqlite"):
+        tenants: object = files_under(tmp_path / "xdg-data" / "pjobs" / "tenants")
+    else:
+        prefix = cli.env["PJOBS_TENANTS__NAME_PREFIX"]
+        tenants = {n: dump_database(url_for(n)) for n in pg_databases() if n.startswith(prefix)}
+    return dump_database(backend), tenants
+
+
+def test_dry_runs_change_nothing(cli: CLI, backend: str, tmp_path: Path) -> None:
     assert cli("jobs", "enqueue", "noop").returncode == 0  # the database exists
-    before = dump_database(backend)
+    before = everything(cli, backend, tmp_path)
     plan = cli(*PROVISION, "--dry-run", "--json")
     assert plan.returncode == 0, plan.stderr
     steps = [s["step"] for s in json.loads(plan.stdout)["plan"]]
     assert steps[0] == "create_database" and steps[-1] == "activate"
-    assert dump_database(backend) == before
+    assert everything(cli, backend, tmp_path) == before
 
     data = provisioned(cli)
     key_id = data["result"]["keys"][1]["id"]  # type: ignore[index]
-    before = dump_database(backend)
+    before = everything(cli, backend, tmp_path)
+    assert before[1]  # the tenant database is there to compare
     for args in (
         ("deprovision", "proj-123", "--dry-run"),
         ("rotate-key", key_id, "--dry-run"),
@@ -48,7 +60,7 @@ def test_dry_runs_change_nothing(cli: CLI, backend: str) -> None:
         result = cli(*args)
         assert result.returncode == 0, (args, result.stderr)
         assert "dry run" in result.stderr or "would" in result.stdout + result.stderr, args
-    assert dump_database(backend) == before
+    assert everything(cli, backend, tmp_path) == before
 
 
 @pytest.mark.parametrize(
@@ -115,13 +127,27 @@ def test_keys_verify_exit_codes(cli: CLI) -> None:
     from pjobs import apikeys
 
     assert cli("keys", "verify", input=apikeys.generate("secret")).returncode == 4
-    assert cli("rotate-key", key_id, "--grace", "1h").returncode == 0
+    rotated = json.loads(cli("rotate-key", key_id, "--grace", "1h", "--json").stdout)
     expiring = cli("keys", "verify", "--json", input=secret)
     assert expiring.returncode == 10 and json.loads(expiring.stdout)["verdict"] == "expiring"
     again = cli("rotate-key", key_id)
     assert again.returncode == 65 and "only active keys rotate" in again.stderr
     assert cli("rotate-key", "key_0123456789abcdef").returncode == 4
     assert cli("rotate-key", "not-a-key").returncode == 65
+    second = rotated["secrets"]["secret_key"]
+    assert cli("keys", "verify", input=second).returncode == 0
+    assert cli("suspend", "proj-123", "--reason", "a test").returncode == 0
+    suspended = cli("keys", "verify", "--json", input=second)
+    assert suspended.returncode == 13, suspended.stdout  # valid key, project not active
+    assert cli("resume", "proj-123").returncode == 0
+    keys = json.loads(cli("keys", "list", "proj-123", "--json").stdout)["keys"]
+    second_id = next(k["id"] for k in keys if k["kind"] == "secret" and k["status"] == "active")
+    assert cli("rotate-key", second_id, "--grace", "1s").returncode == 0
+    deadline = time.monotonic() + 15
+    while (verdict := cli("keys", "verify", input=second).returncode) == 10:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert verdict == 11  # expired: its grace is over
     assert cli("deprovision", "proj-123", "--yes").returncode == 0
     assert cli("keys", "verify", input=secret).returncode == 12
 

@@ -23,6 +23,14 @@ def states(cli: CLI) -> dict[str, int]:
     return data
 
 
+def leases_expired(cli: CLI) -> bool:
+    from datetime import UTC, datetime
+
+    running = json.loads(cli("jobs", "list", "--state", "running", "--json").stdout)["jobs"]
+    now = datetime.now(UTC)
+    return all(datetime.fromisoformat(j["lease_expires_at"]) < now for j in running)
+
+
 def wait_until(condition: object, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -65,7 +73,7 @@ def test_a_killed_worker_loses_nothing(tmp_path: Path, backend: str) -> None:
     midway = states(cli)
     assert midway.get("running", 0) > 0, midway
     assert midway.get("succeeded", 0) < 400
-    time.sleep(1.2)  # let the dead worker's leases expire
+    wait_until(lambda: leases_expired(cli))  # the dead worker's leases
     restarted = cli("serve", "--burst", "--concurrency", "8", timeout=120)
     assert restarted.returncode == 0, restarted.stderr
     assert "rescued" in restarted.stderr

@@ -31,9 +31,11 @@ def lease() -> object:
     return utcnow() + timedelta(seconds=60)
 
 
-def succeed(store: Store, worker: str, job_id: int, attempt: int = 1) -> set[int]:
-    now = utcnow()
-    return store.acknowledge(worker, [Outcome(job_id, attempt, "succeeded", now, now, '{"ok": 1}')])
+def succeed(
+    store: Store, worker: str, job_id: int, attempt: int = 1, ago: timedelta = timedelta(0)
+) -> set[int]:
+    at = utcnow() - ago
+    return store.acknowledge(worker, [Outcome(job_id, attempt, "succeeded", at, at, '{"ok": 1}')])
 
 
 def test_enqueue_then_claim_returns_the_job_with_its_payload(store: Store) -> None:
@@ -196,13 +198,14 @@ def test_retry_refuses_when_the_key_is_taken(store: Store) -> None:
 def test_purge_deletes_old_finished_jobs_only(store: Store) -> None:
     old, fresh, waiting = store.enqueue([new_job(), new_job(), new_job()], utcnow())
     store.claim(W1, None, 2, utcnow(), lease())
-    succeed(store, W1, old.id)
-    succeed(store, W1, fresh.id)
-    cutoff = utcnow() + timedelta(seconds=1)
-    assert store.count_purgeable(cutoff) == 2
-    assert store.purge_jobs(cutoff) == 2
-    assert [j.id for j in store.list_jobs()] == [waiting.id]
+    succeed(store, W1, old.id, ago=timedelta(hours=2))
+    succeed(store, W1, fresh.id, ago=timedelta(minutes=1))
+    cutoff = utcnow() - timedelta(hours=1)
+    assert store.count_purgeable(cutoff) == 1
+    assert store.purge_jobs(cutoff) == 1
+    assert sorted(j.id for j in store.list_jobs()) == [fresh.id, waiting.id]
     assert store.job_attempts(old.id) == []
+    assert len(store.job_attempts(fresh.id)) == 1
 
 
 def test_counts_and_oldest_due(store: Store) -> None:

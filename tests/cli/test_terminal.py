@@ -1,0 +1,57 @@
+"""What README promises about the terminal: tables on a TTY, tab-separated text without
+one, no colors with NO_COLOR or --no-color, and exit 130 (with the attempt recorded as
+interrupted) when Ctrl-C stops a command."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from test_output_safety import on_a_terminal
+
+from conftest import CLI
+
+COLOR = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-9]|9[0-7]|4[0-9])(?:;\d+)*m")  # SGR colors
+
+
+def test_tables_on_a_terminal_tab_separated_without_and_never_colored_when_asked(
+    cli: CLI,
+) -> None:
+    assert cli("jobs", "enqueue", "noop").returncode == 0
+    plain = cli("jobs", "list").stdout
+    assert plain.splitlines()[0].split("\t")[:3] == ["id", "type", "queue"]
+    shown = on_a_terminal(CLI({k: v for k, v in cli.env.items() if k != "NO_COLOR"}, cli.logs),
+                          "jobs", "list")  # fmt: skip
+    assert "┃" in shown or "│" in shown  # a drawn table
+    for env, args in (({"NO_COLOR": "1"}, ()), ({}, ("--no-color",))):
+        base = {k: v for k, v in cli.env.items() if k != "NO_COLOR"}
+        for command in (("jobs", "list"), ("jobs", "show", "1"), ("jobs", "stats")):
+            out = on_a_terminal(CLI({**base, **env}, cli.logs), *args, *command)
+            assert not COLOR.search(out), (env, args, command, out)
+
+
+def test_ctrl_c_exits_130_and_the_attempt_is_recorded(
+    cli: CLI, stub_server: Callable[..., Any]
+) -> None:
+    auth = stub_server(delay=30)  # a service that does not answer in time
+    env = {**cli.env, "PJOBS_SERVICES__AUTH__URL": auth.url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pjobs", "provision", "proj-abc", "--name", "P", "--owner", "o-1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not auth.received:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    job = json.loads(cli("jobs", "show", "1", "--json").stdout)
+    assert [a["outcome"] for a in job["attempts_log"]] == ["interrupted"]
+    assert job["state"] == "queued" and job["attempts"] == 1  # a worker will try again
