@@ -4,6 +4,11 @@ imports its heavy machinery (pydantic, database drivers, httpx) when it runs."""
 from __future__ import annotations
 
 import sys
+
+from pjobs.cli.signals import catch_early
+
+catch_early(sys.argv)  # first: a stop signal during the imports below is kept for serve
+
 from pathlib import Path
 from typing import Annotated
 

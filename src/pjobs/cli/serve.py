@@ -3,34 +3,13 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from typing import Annotated, Any
 
 import typer
 
 from pjobs.cli.runtime import runtime
-
-
-class Stopper:
-    """Signal handling, installed before anything else: a SIGTERM in the first instant
-    still ends the process cleanly (exit 0), and a second one cuts the waiting short."""
-
-    def __init__(self) -> None:
-        self.requested = threading.Event()
-        self.signals = 0
-        self.actions: list[Any] = []
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
-
-    def _on_signal(self, signum: int, frame: object) -> None:
-        self.signals += 1
-        self.requested.set()
-        for action in self.actions:
-            action(self.signals > 1)
-
-    def on_stop(self, action: Any) -> None:
-        self.actions.append(action)
+from pjobs.cli.signals import Stopper
 
 
 def serve(
