@@ -8,6 +8,7 @@ reason shown, except where PJOBS_REQUIRE_POSTGRES=1 (CI), where that is a failur
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -230,6 +231,13 @@ class CLI:
             text=True,
             timeout=timeout,
         )
+
+    def states(self) -> dict[str, int]:
+        """`jobs stats`: how many jobs are in each state."""
+        result = self("jobs", "stats", "--json")
+        assert result.returncode == 0, result.stderr
+        states: dict[str, int] = json.loads(result.stdout)["states"]
+        return states
 
     def popen(self, *args: str) -> Background:
         """Start `pjobs ARGS` in the background, its output going to a log file."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,25 +11,7 @@ import pytest
 from pjobs.enqueue import EnqueueOptions
 from pjobs.errors import InvalidInputError, InvalidStateError, NotFoundError, TemporaryError
 from pjobs.queue import JobQueue
-from pjobs.worker import Worker
-
-
-def until(condition: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
-def worker_for(queue: JobQueue, **kwargs: object) -> Worker:
-    return Worker(
-        queue.store,
-        queue.registry,
-        queue.settings,
-        queue.context_for,
-        queue.clock,
-        **kwargs,  # type: ignore[arg-type]
-    )
+from support.waiting import until, worker_for
 
 
 def test_unknown_type_and_bad_payloads_are_refused_and_nothing_is_written(

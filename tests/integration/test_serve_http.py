@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import CLI, Background, cli_env
+from support.waiting import until
 
 pytestmark = pytest.mark.slow
 TOKEN = "receiver-token-for-tests"
@@ -25,15 +25,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not met within {timeout}s")
 
 
 def answers(url: str) -> bool:
@@ -52,7 +43,7 @@ def served(tmp_path: Path, backend: str) -> Iterator[tuple[CLI, str, Background]
         assert cli("provision", project, "--name", "P", "--owner", "o-1").returncode == 0
     base = f"http://127.0.0.1:{free_port()}"
     worker = cli.popen("serve", "--http", base.removeprefix("http://"), "--concurrency", "2")
-    wait_for(lambda: answers(base + "/healthz"), what=worker.output())
+    until(lambda: answers(base + "/healthz"), what=worker.output())
     yield cli, base, worker
     worker.send_signal(15)
     assert worker.wait(30) == 0, worker.output()
@@ -184,7 +175,7 @@ def test_alerts_from_every_source_act_once(served: tuple[CLI, str, Background]) 
         ("alert:generic", "proj-456", "error_spike"),
         ("alert:grafana", "proj-456", "excessive_usage"),
     ]
-    wait_for(lambda: all(j["state"] != "queued" for j in auto_suspend_jobs(cli)), what="jobs ran")
+    until(lambda: all(j["state"] != "queued" for j in auto_suspend_jobs(cli)), what="jobs ran")
     shown = json.loads(cli("projects", "show", "proj-123", "--json").stdout)
     assert shown["status"] == "suspended"  # suspicious_pattern (datadog) holds
 
@@ -206,9 +197,7 @@ def test_bad_requests_are_refused_and_record_nothing(
 def test_metrics_parse_and_match_jobs_stats(served: tuple[CLI, str, Background]) -> None:
     cli, base, _ = served
     assert cli("jobs", "enqueue", "noop", "--count", "5").returncode == 0
-    wait_for(
-        lambda: json.loads(cli("jobs", "stats", "--json").stdout)["states"].get("queued", 0) == 0
-    )
+    until(lambda: json.loads(cli("jobs", "stats", "--json").stdout)["states"].get("queued", 0) == 0)
     page = httpx.get(base + "/metrics", timeout=10).text
     families = {f.name: f for f in text_string_to_metric_families(page)}
     counted = {
@@ -237,7 +226,7 @@ def test_healthz_reports_a_database_outage_and_the_worker_recovers(
     base = f"http://127.0.0.1:{free_port()}"
     worker = cli.popen("serve", "--http", base.removeprefix("http://"))
     try:
-        wait_for(lambda: answers(base + "/healthz"), what=worker.output())
+        until(lambda: answers(base + "/healthz"), what=worker.output())
         assert httpx.get(base + "/healthz", timeout=5).status_code == 200
         name = pg_database.rsplit("/", 1)[1]
         assert cli("jobs", "enqueue", "noop", "--count", "50").returncode == 0
@@ -246,13 +235,11 @@ def test_healthz_reports_a_database_outage_and_the_worker_recovers(
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
             )
-            wait_for(lambda: httpx.get(base + "/healthz", timeout=5).status_code == 503, what="503")
+            until(lambda: httpx.get(base + "/healthz", timeout=5).status_code == 503, what="503")
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-        wait_for(
-            lambda: httpx.get(base + "/healthz", timeout=5).status_code == 200, what="200 again"
-        )
+        until(lambda: httpx.get(base + "/healthz", timeout=5).status_code == 200, what="200 again")
         assert cli("jobs", "enqueue", "noop", "--count", "50").returncode == 0
-        wait_for(
+        until(
             lambda: (
                 json.loads(cli("jobs", "stats", "--json").stdout)["states"] == {"succeeded": 100}
             ),

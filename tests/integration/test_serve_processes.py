@@ -6,21 +6,16 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import CLI, cli_env
+from support.waiting import until
 
 pytestmark = pytest.mark.slow
-
-
-def states(cli: CLI) -> dict[str, int]:
-    result = cli("jobs", "stats", "--json")
-    assert result.returncode == 0, result.stderr
-    data: dict[str, int] = json.loads(result.stdout)["states"]
-    return data
 
 
 def leases_expired(cli: CLI) -> bool:
@@ -31,22 +26,13 @@ def leases_expired(cli: CLI) -> bool:
     return all(datetime.fromisoformat(j["lease_expires_at"]) < now for j in running)
 
 
-def wait_until(condition: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def test_two_workers_run_each_job_exactly_once(tmp_path: Path, pg_database: str) -> None:
     cli = CLI(cli_env(tmp_path, pg_database), tmp_path / "logs")
     assert cli("jobs", "enqueue", "noop", "--count", "5000").returncode == 0
     workers = [cli.popen("serve", "--burst", "--concurrency", "4") for _ in range(2)]
     for worker in workers:
         assert worker.wait(120) == 0, worker.output()
-    assert states(cli) == {"succeeded": 5000}
+    assert cli.states() == {"succeeded": 5000}
     import psycopg
 
     with psycopg.connect(pg_database) as conn:
@@ -67,17 +53,17 @@ def test_a_killed_worker_loses_nothing(tmp_path: Path, backend: str) -> None:
         == 0
     )
     worker = cli.popen("serve", "--concurrency", "4")
-    wait_until(lambda: states(cli).get("succeeded", 0) >= 40)
+    until(lambda: cli.states().get("succeeded", 0) >= 40)
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(10)
-    midway = states(cli)
+    midway = cli.states()
     assert midway.get("running", 0) > 0, midway
     assert midway.get("succeeded", 0) < 400
-    wait_until(lambda: leases_expired(cli))  # the dead worker's leases
+    until(lambda: leases_expired(cli))  # the dead worker's leases
     restarted = cli("serve", "--burst", "--concurrency", "8", timeout=120)
     assert restarted.returncode == 0, restarted.stderr
     assert "rescued" in restarted.stderr
-    assert states(cli) == {"succeeded": 400}
+    assert cli.states() == {"succeeded": 400}
 
 
 def test_sigterm_finishes_running_jobs_and_exits_zero(tmp_path: Path, backend: str) -> None:
@@ -86,7 +72,7 @@ def test_sigterm_finishes_running_jobs_and_exits_zero(tmp_path: Path, backend: s
         cli("jobs", "enqueue", "noop", "-p", '{"sleep_seconds": 1}', "--count", "6").returncode == 0
     )
     worker = cli.popen("serve", "--concurrency", "2")
-    wait_until(lambda: states(cli).get("running", 0) >= 2)
+    until(lambda: cli.states().get("running", 0) >= 2)
     started = time.monotonic()
     worker.send_signal(signal.SIGTERM)
     try:
@@ -96,7 +82,51 @@ def test_sigterm_finishes_running_jobs_and_exits_zero(tmp_path: Path, backend: s
         raise AssertionError(worker.output()) from None
     assert code == 0, worker.output()
     assert time.monotonic() - started < 5
-    final = states(cli)
+    final = cli.states()
     assert final.get("running", 0) == 0
     assert final.get("succeeded", 0) >= 2 and final.get("queued", 0) >= 2, final
     assert final["succeeded"] + final["queued"] == 6
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether process `pid` has a handler for `signum` (Linux: SigCgt in /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_a_sigterm_at_start_up_stops_serve_cleanly_before_it_claims(tmp_path: Path) -> None:
+    cli = CLI(cli_env(tmp_path, f"sqlite://{tmp_path}/pjobs.db"), tmp_path / "logs")
+    assert cli("jobs", "enqueue", "noop").returncode == 0
+    worker = cli.popen("serve")
+    # the first moment a handler exists, long before serve's command runs
+    until(lambda: catches(worker.pid, signal.SIGTERM) or worker.process.poll() is not None)
+    worker.send_signal(signal.SIGTERM)
+    try:
+        assert worker.wait(30) == 0, worker.output()
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        raise AssertionError(f"a signal at start-up was lost: {worker.output()}") from None
+    assert cli.states() == {"queued": 1}
+
+
+def test_stop_signals_are_caught_before_the_command_tree_is_imported() -> None:
+    """The window in which a SIGTERM kills serve with 143 ends before typer is imported."""
+    probe = """
+import signal, sys
+sys.argv = ["pjobs", "serve"]
+seen = []
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "typer" and not seen:
+            seen.append(signal.getsignal(signal.SIGTERM))
+sys.meta_path.insert(0, Watch())
+import pjobs.cli
+print(seen[0] is not signal.SIG_DFL)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "True", result.stderr

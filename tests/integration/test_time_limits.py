@@ -7,25 +7,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 from pjobs.enqueue import EnqueueOptions
 from pjobs.queue import JobQueue
 from pjobs.worker import Worker
-
-
-def until(condition: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
-
-def worker_for(queue: JobQueue, **kwargs: object) -> Worker:
-    return Worker(
-        queue.store, queue.registry, queue.settings, queue.context_for, queue.clock,
-        **kwargs,  # type: ignore[arg-type]
-    )  # fmt: skip
+from support.waiting import until, worker_for
 
 
 def outcomes(queue: JobQueue, job_id: int) -> list[str]:

@@ -38,13 +38,6 @@ class Faulty:
         return faulty
 
 
-def until(condition: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     worker = {"lease_seconds": 1.5, "rescue_interval": 0.1, "poll_interval": 0.05}

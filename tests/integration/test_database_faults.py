@@ -1,0 +1,149 @@
+"""Database faults as they happen: a full SQLite disk (SQLite rolls back by itself), a
+PostgreSQL that turns read-only (a replica after a failover), and pooled connections whose
+backends were terminated. Each is named for what it is, never hidden behind a second
+error, and waited out by serve."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import CLI, PG_SERVER, cli_env
+from pjobs.dburl import parse_database_url
+from pjobs.errors import DatabaseFull, DatabaseUnavailable
+from pjobs.store import Store, open_store
+from pjobs.store.records import NewJob
+from pjobs.timeutil import utcnow
+from support.waiting import until
+
+
+def job(payload: str = "{}") -> NewJob:
+    return NewJob("noop", payload, "default", 0, 1, utcnow(), None)
+
+
+def sqlite_store(tmp_path: Path) -> Store:
+    return open_store(parse_database_url(f"sqlite://{tmp_path}/pjobs.db"), create=True)
+
+
+def job_count(store: Store) -> int:
+    return sum(n for _state, _type, n in store.job_counts())
+
+
+def test_a_full_disk_is_named_and_changes_nothing(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    try:
+        store.enqueue([job()], utcnow())
+        conn = store._connection()  # this thread's: the limit is per connection
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        big = json.dumps({"filler": "x" * 200_000})
+        with pytest.raises(DatabaseFull, match="or disk is full; free disk space"):
+            store.enqueue([job(), job(big)], utcnow())
+        conn.execute("PRAGMA max_page_count = 1073741823")
+        store.enqueue([job()], utcnow())
+        assert job_count(store) == 2  # of the failed batch, nothing
+    finally:
+        store.close()
+
+
+class CommitFails:
+    """A connection whose COMMIT meets an I/O error, as SQLite handles one: the whole
+    transaction rolled back by SQLite itself, then the error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            self._conn.execute("ROLLBACK")
+            error = sqlite3.OperationalError("disk I/O error")
+            error.sqlite_errorcode = 10  # SQLITE_IOERR
+            raise error
+        return self._conn.execute(sql, *args)
+
+
+def test_a_failed_commit_is_reported_not_hidden_by_the_rollback(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path)
+    try:
+        real = store._connection()
+        store._local.conn = CommitFails(real)  # type: ignore[attr-defined]
+        # a ROLLBACK now fails ("no transaction is active"): it must not replace the error
+        with pytest.raises(DatabaseUnavailable, match="disk I/O error"):
+            store.enqueue([job()], utcnow())
+        store._local.conn = real  # type: ignore[attr-defined]
+        assert job_count(store) == 0
+    finally:
+        store.close()
+
+
+@contextmanager
+def read_only(database_url: str) -> Iterator[None]:
+    """The database refuses writes in new sessions, and the existing ones are cut."""
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+
+    def switch(setting: str) -> None:
+        with psycopg.connect(PG_SERVER, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {setting}')
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+
+    switch("on")
+    try:
+        yield
+    finally:
+        switch("off")
+
+
+def test_a_read_only_postgresql_is_unavailable_and_serve_waits_it_out(
+    tmp_path: Path, pg_database: str
+) -> None:
+    cli = CLI(cli_env(tmp_path, pg_database), tmp_path / "logs")
+    assert cli("jobs", "enqueue", "noop", "--count", "5").returncode == 0
+    with read_only(pg_database):
+        refused = cli("jobs", "enqueue", "noop")
+        assert refused.returncode == 69, refused.stderr
+        assert refused.stderr.count("\n") == 1 and "read-only" in refused.stderr, refused.stderr
+        worker = cli.popen("serve")
+        until(lambda: "read-only transaction; trying again" in worker.output())
+        assert worker.process.poll() is None, worker.output()
+    try:
+        until(lambda: cli.states() == {"succeeded": 5})
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0, worker.output()
+
+
+def test_a_terminated_backend_costs_a_reconnect_not_an_error(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    from pjobs.store import postgres
+
+    store = open_store(parse_database_url(pg_database))
+    try:
+        store.enqueue([job()], utcnow())
+        name = pg_database.rsplit("/", 1)[1]
+        with psycopg.connect(PG_SERVER, autocommit=True) as admin:
+            cut = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            ).fetchone()
+        assert cut is not None and cut[0] >= 1
+        monkeypatch.setattr(postgres, "IDLE_CHECK_SECONDS", 0.0)  # as if idle a while
+        assert job_count(store) == 1
+    finally:
+        store.close()
