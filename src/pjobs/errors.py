@@ -24,6 +24,9 @@ Database driver errors are turned into these kinds in one place, `pjobs.store.er
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class ExitCode(IntEnum):
@@ -66,6 +69,13 @@ class UsageError(PjobsError):
 
 class NotFoundError(PjobsError):
     exit_code = ExitCode.NOT_FOUND
+
+
+def found(value: T | None, what: str, name: str) -> T:
+    """`value`, or NotFoundError (exit 4): "no {what} {name}" (a long name cut)."""
+    if value is None:
+        raise NotFoundError(f"no {what} {name[:60]}")
+    return value
 
 
 class InvalidInputError(PjobsError):

@@ -101,6 +101,7 @@ def test_hostile_text_is_escaped_everywhere_it_is_printed(cli: CLI) -> None:
         ("provision", "proj-abc", "--name", "x\x1b[2Jy", "--owner", "o-1"),
         ("provision", "proj-abc", "--name", "x\u202ey", "--owner", "o-1"),
         ("owners", "set", "o-1", "--email", "a\x1b@b.example"),
+        ("owners", "set", "own\n", "--email", "a@b.example"),  # a full match, not a prefix
         ("suspend", "proj-abc", "--reason", "why\rnot"),
     ],
 )

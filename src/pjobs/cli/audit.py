@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from pjobs.cli.options import JsonOption, LimitOption, ProjectFilterOption
+from pjobs.cli.options import JsonOption, LimitOption, ProjectFilterOption, SinceOption
 from pjobs.cli.runtime import runtime
 
 app = typer.Typer(help="The append-only audit trail.", no_args_is_help=True)
@@ -18,18 +16,15 @@ AUDIT_COLUMNS = ("id", "at", "actor", "action", ("project", "project_id"), "targ
 def list_audit(
     ctx: typer.Context,
     project: ProjectFilterOption = None,
-    since: Annotated[
-        str | None, typer.Option(help="Only events since: an ISO time or a duration ago (2h).")
-    ] = None,
+    since: SinceOption = None,
     limit: LimitOption = 1000,
     as_json: JsonOption = False,
 ) -> None:
     """Audit events, oldest first."""
     from pjobs.cli.output import print_records
-    from pjobs.timeutil import parse_time
 
     rt = runtime(ctx)
-    start = parse_time(since, rt.clock()) if since else None
+    start = rt.since(since)
     with rt.control() as tx:
         events = tx.audit.list(project, start, limit)
     print_records("events", events, AUDIT_COLUMNS, as_json)

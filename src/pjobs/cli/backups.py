@@ -24,14 +24,11 @@ BACKUP_COLUMNS = (
 def backup_of(rt: Runtime, backup_id: str) -> Backup:
     """The backup, or InvalidInputError (65) / NotFoundError (4)."""
     from pjobs import ids
-    from pjobs.errors import NotFoundError
+    from pjobs.errors import found
 
     ids.BACKUP_ID.check(backup_id)
     with rt.control() as tx:
-        found = tx.backups.get(backup_id)
-    if found is None:
-        raise NotFoundError(f"no backup {backup_id}")
-    return found
+        return found(tx.backups.get(backup_id), "backup", backup_id)
 
 
 @app.command("list")

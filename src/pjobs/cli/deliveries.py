@@ -9,7 +9,13 @@ from typing import Annotated, Any
 import typer
 
 from pjobs.cli.jobrun import RunOptions, handler_command, run_and_report
-from pjobs.cli.options import DryRunOption, JsonOption, LimitOption, ProjectFilterOption
+from pjobs.cli.options import (
+    DryRunOption,
+    JsonOption,
+    LimitOption,
+    ProjectFilterOption,
+    SinceOption,
+)
 from pjobs.cli.runtime import runtime
 from pjobs.cli.webhooks import EndpointArgument, app, endpoint_of
 
@@ -80,7 +86,7 @@ def replay(
     endpoint: Annotated[
         str | None, typer.Option("--endpoint", help="Every delivery of this endpoint…")
     ] = None,
-    since: Annotated[str | None, typer.Option(help="…made since (ISO time, or 2h ago).")] = None,
+    since: SinceOption = None,
     state: StateOption = None,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
@@ -92,8 +98,7 @@ def replay(
     """
     from pjobs.cli.output import message, print_json, print_lines
     from pjobs.deliveries import enqueue_delivery
-    from pjobs.errors import NotFoundError, UsageError
-    from pjobs.timeutil import parse_time
+    from pjobs.errors import UsageError, found
 
     check_state(state)
     if (delivery_id is None) == (endpoint is None):
@@ -101,17 +106,13 @@ def replay(
     if delivery_id is not None and (since or state):
         raise UsageError("--since and --state go with --endpoint")
     rt = runtime(ctx)
-    start = parse_time(since, rt.clock()) if since else None
+    start = rt.since(since)
     with rt.control(write=not dry_run) as tx:
         if delivery_id is not None:
-            one = tx.webhooks.delivery(delivery_id)
-            if one is None:
-                raise NotFoundError(f"no webhook delivery {delivery_id[:60]}")
-            chosen = [one]
+            chosen = [found(tx.webhooks.delivery(delivery_id), "webhook delivery", delivery_id)]
         else:
             assert endpoint is not None
-            if tx.webhooks.endpoint(endpoint) is None:
-                raise NotFoundError(f"no webhook endpoint {endpoint[:60]}")
+            found(tx.webhooks.endpoint(endpoint), "webhook endpoint", endpoint)
             chosen = tx.webhooks.deliveries(endpoint, state, start, 100_000)
         chosen = [d for d in chosen if d.state != "pending"]
         if not dry_run:

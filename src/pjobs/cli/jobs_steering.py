@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pjobs.cli.jobs import JobIdArgument, show_job
-from pjobs.cli.options import DryRunOption, JsonOption
+from pjobs.cli.options import DryRunOption, JsonOption, SinceOption
 from pjobs.cli.runtime import runtime
 from pjobs.errors import InvalidInputError, UsageError
 
@@ -41,9 +41,7 @@ def retry(
         ),
     ] = None,
     type_name: Annotated[str | None, typer.Option("--type", help="Only jobs of this type.")] = None,
-    since: Annotated[
-        str | None, typer.Option("--since", help="Only jobs finished since: 2h, or ISO time.")
-    ] = None,
+    since: SinceOption = None,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -52,7 +50,6 @@ def retry(
     Example: pjobs jobs retry --state failed --type deliver_webhook --since 2h --dry-run
     """
     from pjobs.cli.output import message, print_json, print_lines
-    from pjobs.timeutil import parse_time
 
     rt = runtime(ctx)
     if (job_id is None) == (state is None):
@@ -68,7 +65,7 @@ def retry(
         raise InvalidInputError(f"--state {str(state)[:40]!r}: failed or cancelled")
     if type_name is not None:
         rt.registry().get(type_name)  # an unknown type is refused, not matched by nothing
-    start = parse_time(since, rt.clock()) if since else None
+    start = rt.since(since)
     queue = rt.queue()
     ids = queue.store.retry_jobs(state, type_name, start, rt.clock().now(), dry_run)
     verb = "would queue again" if dry_run else "queued again"

@@ -8,7 +8,7 @@ import typer
 
 from pjobs.cli.jobrun import RunOptions, handler_command, run_and_report, validate
 from pjobs.cli.runtime import Runtime, runtime
-from pjobs.errors import InvalidStateError, NotFoundError, UsageError
+from pjobs.errors import InvalidStateError, UsageError, found
 
 ProjectArgument = Annotated[str, typer.Argument(metavar="PROJECT_ID", help="e.g. proj-123")]
 
@@ -194,9 +194,7 @@ def rotate_key(
     }
     validate(rt, "rotate_key", payload)
     with rt.control() as tx:
-        key = tx.keys.get(key_id)
-    if key is None:
-        raise NotFoundError(f"no API key {key_id}")
+        key = found(tx.keys.get(key_id), "API key", key_id)
     if key.status != "active":
         replaced = f", replaced by {key.replaced_by}" if key.replaced_by else ""
         raise InvalidStateError(

@@ -52,6 +52,10 @@ TimeLimitOption = Annotated[
 LimitOption = Annotated[
     int, typer.Option("--limit", min=1, max=1_000_000, help="At most this many rows.")
 ]
+SinceOption = Annotated[
+    str | None,
+    typer.Option("--since", help="Only those since: an ISO time, or a duration ago (2h)."),
+]
 ProjectFilterOption = Annotated[
     str | None, typer.Option("--project", metavar="PROJECT_ID", help="Only this project's.")
 ]

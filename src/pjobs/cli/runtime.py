@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from pjobs.app import App
     from pjobs.config import Settings
     from pjobs.control import ControlTx
@@ -60,6 +62,12 @@ class Runtime:
     def clock(self) -> Clock:
         return self.app().clock
 
+    def since(self, text: str | None) -> datetime | None:
+        """The time a `--since` value names (an ISO time, or a duration ago); None if unset."""
+        from pjobs.timeutil import parse_time
+
+        return parse_time(text, self.clock()) if text else None
+
     def store(self, check_schema: bool = True, create_database: bool | None = None) -> Store:
         return self.app(check_schema, create_database).store
 
@@ -81,14 +89,11 @@ class Runtime:
         """The project; InvalidInputError (65) for a malformed id, NotFoundError (4) for
         an unknown one."""
         from pjobs import ids
-        from pjobs.errors import NotFoundError
+        from pjobs.errors import found
 
         ids.PROJECT_ID.check(project_id)
         with self.control() as tx:
-            project = tx.projects.get(project_id)
-        if project is None:
-            raise NotFoundError(f"no project {project_id}")
-        return project
+            return found(tx.projects.get(project_id), "project", project_id)
 
     def actor(self) -> str:
         """Who asks, for the jobs and audit events of this command: the `actor` setting

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pjobs.cli.options import JsonOption, LimitOption
+from pjobs.cli.options import JsonOption, LimitOption, SinceOption
 from pjobs.cli.runtime import runtime
 
 app = typer.Typer(help="Schedules: list them, run one now.", no_args_is_help=True)
@@ -78,16 +78,15 @@ def list_alerts(
     source: Annotated[
         str | None, typer.Option(help="alertmanager, grafana, datadog or generic.")
     ] = None,
-    since: Annotated[str | None, typer.Option(help="Since an ISO time, or a duration ago.")] = None,
+    since: SinceOption = None,
     limit: LimitOption = 100,
     as_json: JsonOption = False,
 ) -> None:
     """Alerts received, newest first, with what was done about each."""
     from pjobs.cli.output import print_records
-    from pjobs.timeutil import parse_time
 
     rt = runtime(ctx)
-    start = parse_time(since, rt.clock()) if since else None
+    start = rt.since(since)
     with rt.control() as tx:
         found = tx.alerts.list(source, start, limit)
     columns = ("id", "received_at", "source", "status", "name", ("project", "project_id"))

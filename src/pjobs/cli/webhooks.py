@@ -29,13 +29,10 @@ ENDPOINT_COLUMNS = (
 
 def endpoint_of(rt: Runtime, endpoint_id: str) -> Any:
     """The endpoint, or NotFoundError (4)."""
-    from pjobs.errors import NotFoundError
+    from pjobs.errors import found
 
     with rt.control() as tx:
-        found = tx.webhooks.endpoint(endpoint_id)
-    if found is None:
-        raise NotFoundError(f"no webhook endpoint {endpoint_id[:60]}")
-    return found
+        return found(tx.webhooks.endpoint(endpoint_id), "webhook endpoint", endpoint_id)
 
 
 def public(endpoint: Any) -> dict[str, Any]:
