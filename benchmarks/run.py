@@ -115,15 +115,6 @@ def peer(system: str, target: str, jobs: int, concurrency: int) -> dict[str, flo
     return data
 
 
-def help_time(args: list[str], runs: int = 10) -> float:
-    best = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(args, capture_output=True, check=True)
-        best.append(time.perf_counter() - started)
-    return statistics.median(best) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=50_000)
@@ -165,24 +156,12 @@ def main() -> None:
             )
         with pg_database() as url:
             latency = pjobs_latency(url, data, options.latency_samples)
-        one = data / "one.py"
-        one.write_text(
-            "import typer\napp = typer.Typer()\n@app.command()\n"
-            "def hello(name: str = 'x') -> None:\n    print(name)\napp()\n"
-        )
-        pjobs_help = help_time([sys.executable, "-m", "pjobs", "--help"])
-        typer_help = help_time([sys.executable, str(one), "--help"])
-
     print(f"{'system':<20} {'enqueue->done':>16} {'batch enqueue':>16}   run")
     for name, total, enqueue, note in rows:
         print(f"{name:<20} {total:>16} {enqueue:>16}   {note}")
     print(
         f"\npjobs median enqueue->start on an idle PostgreSQL worker: {latency:.2f} ms "
         f"({options.latency_samples} samples)"
-    )
-    print(
-        f"pjobs --help: {pjobs_help:.0f} ms; one-command Typer app --help: {typer_help:.0f} ms "
-        f"(ratio {pjobs_help / typer_help:.2f})"
     )
 
 

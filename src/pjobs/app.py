@@ -95,7 +95,6 @@ class App:
     def queue(self) -> JobQueue:
         from pjobs.queue import JobQueue
 
-        self.registry  # noqa: B018  (a configuration error surfaces before any connection)
         return JobQueue(self)
 
     def context(self, job: ClaimedJob, revealed: dict[str, str] | None = None) -> JobContext:

@@ -206,3 +206,6 @@ class Registry:
 
     def names(self) -> list[str]:
         return sorted(self._types)
+
+    def load_all(self) -> None:
+        """Load every job type now; here each was added already."""

@@ -5,11 +5,10 @@ entry point group of installed packages, and the `handler_modules` setting. Each
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from pjobs.errors import ConfigError
-from pjobs.jobtypes import Registry
+from pjobs.jobtypes import JobType, Registry
 
 if TYPE_CHECKING:
     from pjobs.config import Settings
@@ -24,12 +23,50 @@ def _call_register(target: Any, origin: str, registry: Registry) -> None:
     register(registry)
 
 
-def load_registry(settings: Settings) -> Registry:
-    """The built-in job types plus those of installed plugins and configured modules."""
-    from pjobs import handlers
+class LoadingRegistry(Registry):
+    """The job types, loaded as they are needed: a built-in type when it is first asked
+    for (one module), everything (plugins and `handler_modules` too) the first time a name
+    is not built in or every name is wanted. A command that runs one built-in job imports
+    one handler module and scans no entry points."""
 
-    registry = Registry()
-    handlers.register(registry)
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self._settings = settings
+        self._complete = False
+
+    def _load(self, name: str | None) -> None:
+        from pjobs import handlers
+
+        if self._complete or (name is not None and name in self._types):
+            return
+        if name in handlers.MODULES:
+            handlers.register(self, name)
+            return
+        self._complete = True
+        handlers.register(self)
+        load_plugins(self, self._settings)
+
+    def load_all(self) -> None:
+        """Load every job type now (serve: configuration errors before any work)."""
+        self._load(None)
+
+    def get(self, name: str) -> JobType:
+        self._load(name)
+        return super().get(name)
+
+    def find(self, name: str) -> JobType | None:
+        self._load(name)
+        return super().find(name)
+
+    def names(self) -> list[str]:
+        self._load(None)
+        return super().names()
+
+
+def load_plugins(registry: Registry, settings: Settings) -> None:
+    """The job types of installed plugins (entry points) and configured modules."""
+    from importlib.metadata import entry_points
+
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             target = entry.load()
@@ -44,4 +81,9 @@ def load_registry(settings: Settings) -> Registry:
         except Exception as exc:
             raise ConfigError(f"cannot import handler module {name!r}: {exc}") from None
         _call_register(module, f"handler module {name!r}", registry)
-    return registry
+
+
+def load_registry(settings: Settings) -> LoadingRegistry:
+    """The built-in job types plus those of installed plugins and configured modules,
+    each loaded when first needed."""
+    return LoadingRegistry(settings)

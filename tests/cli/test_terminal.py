@@ -55,3 +55,19 @@ def test_ctrl_c_exits_130_and_the_attempt_is_recorded(
     job = json.loads(cli("jobs", "show", "1", "--json").stdout)
     assert [a["outcome"] for a in job["attempts_log"]] == ["interrupted"]
     assert job["state"] == "queued" and job["attempts"] == 1  # a worker will try again
+
+
+def test_usage_errors_are_one_plain_line_that_says_where_to_look(cli: CLI) -> None:
+    cases = [
+        (("jobs", "list", "--db", "sqlite:///x.db"), "global options such as --db go before"),
+        (("jobz",), "No such command 'jobz'. Did you mean 'jobs'? (see `pjobs --help`)"),
+        (("jobs", "enqueue"), "Missing argument 'TYPE'. (see `pjobs jobs enqueue --help`)"),
+        (("jobs", "list", "--state", "nope"), "(see `pjobs jobs list --help`)"),
+    ]
+    for args, says in cases:
+        done = cli(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.startswith("pjobs: ") and done.stderr.count("\n") == 1, done.stderr
+        assert says in done.stderr and not COLOR.search(done.stderr), done.stderr
+    bare = cli("jobs")  # a group alone: its help, as a usage error
+    assert bare.returncode == 2 and "Usage: pjobs jobs" in bare.stderr

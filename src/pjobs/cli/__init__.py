@@ -9,30 +9,13 @@ from pjobs.cli.signals import catch_early
 
 catch_early(sys.argv)  # first: a stop signal during the imports below is kept for serve
 
+import importlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pjobs import __version__
-from pjobs.cli import (
-    audit,
-    backups,
-    db,
-    deliveries,
-    enforcement,
-    exports,
-    jobs,
-    jobs_steering,
-    keys,
-    lifecycle,
-    notifications,
-    projects,
-    schedules,
-    serve,
-    usage,
-    webhooks,
-)
 from pjobs.cli.output import error
 from pjobs.cli.runtime import Runtime
 from pjobs.errors import EXIT_CODES_HELP, ExitCode, PjobsError
@@ -47,34 +30,72 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: no boxes, no colours, no rich import
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("provision")(lifecycle.provision)
-app.command("deprovision")(lifecycle.deprovision)
-app.command("rotate-key")(lifecycle.rotate_key)
-app.command("check-limits")(enforcement.check_limits)
-app.command("scan-abuse")(enforcement.scan_abuse)
-app.command("suspend")(enforcement.suspend)
-app.command("resume")(enforcement.resume)
-app.command("deliver-webhook")(deliveries.deliver_webhook)
-app.command("export-backup")(exports.export_backup)
-for verb in ("cancel", "retry", "purge"):
-    jobs.app.command(verb)(getattr(jobs_steering, verb))
-app.add_typer(jobs.app, name="jobs")
-app.add_typer(projects.app, name="projects")
-app.add_typer(projects.owners_app, name="owners")
-app.add_typer(keys.app, name="keys")
-app.add_typer(usage.usage_app, name="usage")
-app.add_typer(usage.quotas_app, name="quotas")
-app.add_typer(webhooks.app, name="webhooks")
-app.add_typer(deliveries.events_app, name="events")
-app.add_typer(backups.app, name="backups")
-app.add_typer(schedules.app, name="schedules")
-app.add_typer(schedules.alerts_app, name="alerts")
-app.add_typer(audit.app, name="audit")
-app.add_typer(notifications.app, name="notifications")
-app.add_typer(db.app, name="db")
-app.command("serve")(serve.serve)
+# Every command: its name -> (module in pjobs.cli, attribute, whether it is a group), in
+# the order `--help` lists them. A call imports and builds only the command it runs.
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "provision": ("lifecycle", "provision", False),
+    "deprovision": ("lifecycle", "deprovision", False),
+    "rotate-key": ("lifecycle", "rotate_key", False),
+    "check-limits": ("enforcement", "check_limits", False),
+    "scan-abuse": ("enforcement", "scan_abuse", False),
+    "suspend": ("enforcement", "suspend", False),
+    "resume": ("enforcement", "resume", False),
+    "deliver-webhook": ("deliveries", "deliver_webhook", False),
+    "export-backup": ("exports", "export_backup", False),
+    "serve": ("serve", "serve", False),
+    "jobs": ("jobs_steering", "jobs_app", True),
+    "projects": ("projects", "app", True),
+    "owners": ("projects", "owners_app", True),
+    "keys": ("keys", "app", True),
+    "usage": ("usage", "usage_app", True),
+    "quotas": ("usage", "quotas_app", True),
+    "webhooks": ("deliveries", "app", True),  # cli/webhooks.py, and deliveries and replay
+    "events": ("deliveries", "events_app", True),
+    "backups": ("backups", "app", True),
+    "schedules": ("schedules", "app", True),
+    "alerts": ("schedules", "alerts_app", True),
+    "audit": ("audit", "app", True),
+    "notifications": ("notifications", "app", True),
+    "db": ("db", "app", True),
+}
+# Global options that take a value (the command is the first word after the options).
+_VALUED_OPTIONS = ("--db", "--config", "--actor")
+_FLAGS = ("-q", "--quiet", "-v", "-vv", "-vvv", "--verbose", "--no-color")
+_registered: set[str] = set()
+
+
+def register(names: list[str] | None = None) -> typer.Typer:
+    """Add these commands (None: all) to the app; the app."""
+    for name in COMMANDS if names is None else names:
+        if name in _registered:
+            continue
+        module_name, attribute, group = COMMANDS[name]
+        target = getattr(importlib.import_module(f"pjobs.cli.{module_name}"), attribute)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+        _registered.add(name)
+    return app
+
+
+def command_named(argv: list[str]) -> str | None:
+    """The command `argv` runs, if it is plainly one (else None: build them all, for help,
+    completion, or click's error naming the choices)."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUED_OPTIONS:
+            next(words, None)
+        elif word.split("=", 1)[0] in _VALUED_OPTIONS or word in _FLAGS:
+            continue
+        elif word.startswith("-"):  # --help, --version, the completion options
+            return None
+        else:
+            return word if word in COMMANDS else None
+    return None
 
 
 def _print_version(value: bool) -> None:
@@ -143,12 +164,36 @@ def global_options(
 
 def main() -> None:
     """The console script: expected errors are one line and an exit code, no traceback."""
+    import os
+
+    # pydantic would scan every installed package's entry points for its plugins on each
+    # call; pjobs uses none (PYDANTIC_DISABLE_PLUGINS set by the caller wins)
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    name = None if os.environ.get("_PJOBS_COMPLETE") else command_named(sys.argv[1:])
+    register(None if name is None else [name])
+    from typer import Abort
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+    from typer._click.exceptions import UsageError as ClickUsageError
+
     try:
-        app(prog_name="pjobs")
+        result = app(prog_name="pjobs", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # `pjobs`, `pjobs jobs`: the help, as a usage error
+        sys.stderr.write(exc.format_message() + "\n")
+        sys.exit(int(ExitCode.USAGE))
+    except ClickUsageError as exc:  # one line, as every other error
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        message = exc.format_message().replace("\n", " ")
+        if "No such option" in message and exc.ctx is not None and exc.ctx.parent is not None:
+            where += "; global options such as --db go before the command"
+        error(redact(message) + where)
+        sys.exit(int(ExitCode.USAGE))
+    except ClickException as exc:
+        error(redact(exc.format_message()))
+        sys.exit(exc.exit_code)
     except PjobsError as exc:
         error(redact(str(exc)))
         sys.exit(int(exc.exit_code))
-    except KeyboardInterrupt:
+    except (Abort, KeyboardInterrupt):
         sys.stderr.write("pjobs: interrupted\n")
         sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as exc:
@@ -158,3 +203,4 @@ def main() -> None:
             f"unexpected error: {type(exc).__name__}: {redact(str(exc))} (run with -vv for details)"
         )
         sys.exit(int(ExitCode.FAILURE))
+    sys.exit(result if isinstance(result, int) else 0)

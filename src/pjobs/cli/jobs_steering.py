@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from pjobs.cli import jobs
 from pjobs.cli.jobs import JobIdArgument, show_job
 from pjobs.cli.options import DryRunOption, JsonOption, SinceOption
 from pjobs.cli.runtime import runtime
@@ -100,3 +101,9 @@ def purge(
         )
     else:
         print_lines([f"{'would purge' if dry_run else 'purged'} {count} job(s)"])
+
+
+# The `jobs` group: what cli/jobs.py defines, and these verbs.
+jobs_app = jobs.app
+for _verb in (cancel, retry, purge):
+    jobs_app.command(_verb.__name__)(_verb)

@@ -62,6 +62,7 @@ def serve(
         rt._settings = settings.model_copy(update={"worker": worker_settings})
     app = rt.app()
     settings = app.settings
+    app.registry.load_all()  # a plugin that does not load is a configuration error now
     job_queue = app.queue
     planned = []
     if (settings.scheduling.enabled if schedules is None else schedules) and not burst:
