@@ -7,8 +7,6 @@ and tables in TOML (`[worker] concurrency = 20`).
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from pydantic_settings import (
 
 from pjobs import ids
 from pjobs.errors import ConfigError
+from pjobs.locations import config_file_path, default_data_dir, read_toml
 from pjobs.settings_groups import (
     BackupSettings,
     KeySettings,
@@ -37,15 +36,6 @@ from pjobs.settings_groups import (
     WorkerSettings,
 )
 from pjobs.settings_limits import AbuseSettings, QuotaSettings, UsageSettings
-
-
-def xdg_dir(variable: str, fallback: str) -> Path:
-    value = os.environ.get(variable)
-    return Path(value) if value else Path.home() / fallback
-
-
-def default_data_dir() -> Path:
-    return xdg_dir("XDG_DATA_HOME", ".local/share") / "pjobs"
 
 
 class Settings(BaseSettings):
@@ -110,33 +100,6 @@ class Settings(BaseSettings):
         return self
 
 
-def config_file_path(explicit: Path | None) -> Path | None:
-    """--config, else PJOBS_CONFIG, else the XDG config file if it exists."""
-    if explicit is not None:
-        return explicit
-    from_env = os.environ.get("PJOBS_CONFIG")
-    if from_env:
-        return Path(from_env)
-    candidate = xdg_dir("XDG_CONFIG_HOME", ".config") / "pjobs" / "config.toml"
-    return candidate if candidate.is_file() else None
-
-
-CONFIG_LIMIT = 1024 * 1024
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    from pjobs.secretfile import read_limited
-
-    if not path.exists():
-        raise ConfigError(f"config file {path} does not exist")
-    data = read_limited(path, CONFIG_LIMIT, "config file")
-    try:
-        return tomllib.loads(data.decode())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
-        raise ConfigError(f"config file {path} is not valid TOML: {reason}") from None
-
-
 class _FileSource(PydanticBaseSettingsSource):
     """The TOML config file as a settings source, ranked below the environment."""
 
@@ -163,7 +126,7 @@ def describe_validation_error(error: ValidationError, subject: str, whole: str) 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings; `overrides` are command-line flags (None means not given)."""
     path = config_file_path(config_file)
-    file_data = _read_toml(path) if path is not None else {}
+    file_data = read_toml(path) if path is not None else {}
 
     class _Settings(Settings):
         @classmethod

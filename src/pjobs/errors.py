@@ -42,11 +42,39 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+class KeyVerdict(IntEnum):
+    """`pjobs keys verify` exits by what it found."""
+
+    VALID = 0
+    EXPIRING = 10  # valid during its grace period: switch to the new key
+    EXPIRED = 11
+    REVOKED = 12
+    PROJECT_NOT_ACTIVE = 13  # the key is fine; its project is suspended (or not active)
+    UNKNOWN = ExitCode.NOT_FOUND
+    MALFORMED = ExitCode.INVALID_INPUT
+
+
+# What each exit status means, for `pjobs --help`, the man pages and README.
+EXIT_CODES_MEANING: dict[int, str] = {
+    ExitCode.OK: "ok",
+    ExitCode.FAILURE: "the job failed or an unexpected error",
+    ExitCode.USAGE: "usage error",
+    ExitCode.FINDINGS: "findings (a dry-run check found something)",
+    ExitCode.NOT_FOUND: "not found",
+    KeyVerdict.EXPIRING: "keys verify: expiring (valid during its grace)",
+    KeyVerdict.EXPIRED: "keys verify: expired",
+    KeyVerdict.REVOKED: "keys verify: revoked",
+    KeyVerdict.PROJECT_NOT_ACTIVE: "keys verify: its project is not active",
+    ExitCode.INVALID_INPUT: "invalid input data",
+    ExitCode.UNAVAILABLE: "a service (database, storage, HTTP) is unavailable",
+    ExitCode.TEMPORARY: "temporary failure (retry later)",
+    ExitCode.CONFIG: "configuration error",
+    ExitCode.INTERRUPTED: "interrupted",
+}
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok, 1 job failed or unexpected error, 2 usage error, "
-    "3 findings (dry-run checks), 4 not found, 65 invalid input data, "
-    "69 service unavailable, 75 temporary failure (retry later), 78 configuration error, "
-    "130 interrupted."
+    "Exit codes: "
+    + "; ".join(f"{int(code)} {meaning}" for code, meaning in EXIT_CODES_MEANING.items())
+    + "."
 )
 
 

@@ -27,6 +27,8 @@ app = typer.Typer(
         "Operations toolkit of a multi-tenant platform: provisioning, API keys, webhooks, "
         "backups, quotas and abuse suspension, as jobs run inline or by `pjobs serve`.\n\n"
         + EXIT_CODES_HELP
+        + "\n\nExample: pjobs provision proj-123 --name 'Acme shop' --owner user-42\n\n"
+        "Example: pjobs serve --http 127.0.0.1:9400"
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,

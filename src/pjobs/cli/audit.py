@@ -20,7 +20,10 @@ def list_audit(
     limit: LimitOption = 1000,
     as_json: JsonOption = False,
 ) -> None:
-    """Audit events, oldest first."""
+    """Audit events, oldest first.
+
+    Example: pjobs audit list --project proj-123 --since 7d
+    """
     from pjobs.cli.output import print_records
 
     rt = runtime(ctx)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pjobs.cli.jobrun import RunOptions, run_and_report
-from pjobs.cli.options import DryRunOption, JsonOption, LimitOption
+from pjobs.cli.options import DryRunOption, JsonOption, LimitOption, OptionalProjectArgument
 from pjobs.cli.runtime import Runtime, runtime
 
 if TYPE_CHECKING:
@@ -34,14 +34,17 @@ def backup_of(rt: Runtime, backup_id: str) -> Backup:
 @app.command("list")
 def list_backups(
     ctx: typer.Context,
-    project_id: Annotated[str | None, typer.Argument(metavar="[PROJECT_ID]")] = None,
+    project_id: OptionalProjectArgument = None,
     state: Annotated[
         str | None, typer.Option("--state", help="running, completed, failed or pruned.")
     ] = None,
     limit: LimitOption = 1000,
     as_json: JsonOption = False,
 ) -> None:
-    """Backups, newest first."""
+    """Backups, newest first.
+
+    Example: pjobs backups list proj-123 --state completed
+    """
     from pjobs import ids
     from pjobs.cli.output import print_records
     from pjobs.errors import InvalidInputError
@@ -57,7 +60,10 @@ def list_backups(
 
 @app.command("show")
 def show(ctx: typer.Context, backup_id: BackupArgument, as_json: JsonOption = False) -> None:
-    """One backup: where it is stored, its checksums and its manifest's tables."""
+    """One backup: where it is stored, its checksums and its manifest's tables.
+
+    Example: pjobs backups show bk_20261129T030000Z_0a1b2c
+    """
     from dataclasses import asdict
 
     from pjobs.cli.output import print_fields, print_json, print_records
@@ -79,7 +85,10 @@ def show(ctx: typer.Context, backup_id: BackupArgument, as_json: JsonOption = Fa
 @app.command("verify")
 def verify(ctx: typer.Context, backup_id: BackupArgument, as_json: JsonOption = False) -> None:
     """Read a backup back from its storage: every part against its checksum, the manifest
-    against the recorded one, the dump opened when it can be. Exit 65 naming what fails."""
+    against the recorded one, the dump opened when it can be. Exit 65 naming what fails.
+
+    Example: pjobs backups verify bk_20261129T030000Z_0a1b2c
+    """
     from pjobs.backups import operations
     from pjobs.backups.stream import CorruptBackup
     from pjobs.cli.output import print_fields, print_json
@@ -178,7 +187,7 @@ def render_restore(result: dict[str, Any]) -> None:
 @app.command("prune")
 def prune(
     ctx: typer.Context,
-    project_id: Annotated[str | None, typer.Argument(metavar="[PROJECT_ID]")] = None,
+    project_id: OptionalProjectArgument = None,
     keep: Annotated[
         int | None, typer.Option("--keep", min=1, help="Completed backups kept a project.")
     ] = None,
@@ -189,7 +198,10 @@ def prune(
     as_json: JsonOption = False,
 ) -> None:
     """Remove old backups from storage (default: the retention settings); a project's
-    newest completed backup always stays."""
+    newest completed backup always stays.
+
+    Example: pjobs backups prune --keep 7 --dry-run
+    """
     from datetime import timedelta
 
     from pjobs.backups import retention

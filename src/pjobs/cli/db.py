@@ -14,7 +14,10 @@ app = typer.Typer(
 
 @app.command("status")
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Show the database, its schema version and pending migrations."""
+    """Show the database, its schema version and pending migrations.
+
+    Example: pjobs db status --json
+    """
     from pjobs.cli.output import print_fields, print_json
     from pjobs.dburl import database_url
 
@@ -41,7 +44,10 @@ def upgrade(
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Apply pending schema migrations (safe to run from several machines at once)."""
+    """Apply pending schema migrations (safe to run from several machines at once).
+
+    Example: pjobs db upgrade --dry-run
+    """
     from pjobs.cli.output import print_json, print_lines
 
     rt = runtime(ctx)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pjobs.cli import completion
 from pjobs.cli.jobrun import RunOptions, handler_command, run_and_report
 from pjobs.cli.options import (
     DryRunOption,
@@ -50,7 +51,10 @@ def deliveries(
     as_json: JsonOption = False,
 ) -> None:
     """An endpoint's deliveries, newest first, each with its attempts (time, status,
-    latency, error, the first KiB of the response, next retry)."""
+    latency, error, the first KiB of the response, next retry).
+
+    Example: pjobs webhooks deliveries we_0123456789abcdef --state failed
+    """
     from pjobs.cli.output import print_json, print_records
 
     check_state(state)
@@ -141,7 +145,10 @@ def deliver_webhook(
     endpoint_id: EndpointArgument,
     run: RunOptions,
     event: Annotated[
-        str, typer.Option("--event", help="Event type, e.g. webhook.test.")
+        str,
+        typer.Option(
+            "--event", help="Event type, e.g. webhook.test.", autocompletion=completion.event_names
+        ),
     ] = "webhook.test",
     payload: Annotated[
         str, typer.Option("--payload", "-p", help="JSON object, @FILE, or - for stdin.")
@@ -186,11 +193,17 @@ def render_delivery(result: dict[str, Any]) -> None:
 def list_events(
     ctx: typer.Context,
     project: ProjectFilterOption = None,
-    event_type: Annotated[str | None, typer.Option("--type", help="Only this event type.")] = None,
+    event_type: Annotated[
+        str | None,
+        typer.Option("--type", help="Only this event type.", autocompletion=completion.event_names),
+    ] = None,
     limit: LimitOption = 1000,
     as_json: JsonOption = False,
 ) -> None:
-    """Platform events, oldest first."""
+    """Platform events, oldest first.
+
+    Example: pjobs events list --project proj-123 --type project.suspended
+    """
     from pjobs.cli.output import print_records
 
     with runtime(ctx).control() as tx:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from pjobs.cli.jobrun import RunOptions, handler_command, run_and_report, validate
+from pjobs.cli.options import ProjectArgument
 from pjobs.cli.runtime import Runtime, runtime
 from pjobs.errors import ExitCode, InvalidStateError, UsageError
 
@@ -150,7 +151,7 @@ def render_detection(result: dict[str, Any]) -> None:
 @handler_command(retries=False)
 def suspend(
     ctx: typer.Context,
-    project_id: Annotated[str, typer.Argument(metavar="PROJECT_ID")],
+    project_id: ProjectArgument,
     run: RunOptions,
     pattern: Annotated[
         str | None,
@@ -203,7 +204,7 @@ def parse_metric(text: str) -> tuple[str, float]:
 @handler_command(retries=False)
 def resume(
     ctx: typer.Context,
-    project_id: Annotated[str, typer.Argument(metavar="PROJECT_ID")],
+    project_id: ProjectArgument,
     run: RunOptions,
     reason: Annotated[str | None, typer.Option(help="Why it is lifted.")] = None,
 ) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pjobs.cli import completion
 from pjobs.cli import options as opt
 from pjobs.cli.options import JsonOption
 from pjobs.cli.runtime import runtime
@@ -64,7 +65,12 @@ def show_job(job: JobRecord, as_json: bool, extra: dict[str, Any] | None = None)
 @app.command("enqueue")
 def enqueue(
     ctx: typer.Context,
-    job_type: Annotated[str, typer.Argument(metavar="TYPE", help="Job type, e.g. noop.")],
+    job_type: Annotated[
+        str,
+        typer.Argument(
+            metavar="TYPE", help="Job type, e.g. noop.", autocompletion=completion.job_types
+        ),
+    ],
     payload: Annotated[
         str, typer.Option("--payload", "-p", help="JSON object, @FILE, or - for stdin.")
     ] = "{}",
@@ -82,7 +88,10 @@ def enqueue(
     timeout: opt.TimeoutOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate and enqueue a job; print its id."""
+    """Validate and enqueue a job; print its id.
+
+    Example: pjobs jobs enqueue noop --payload '{}' --count 100
+    """
     from pjobs.cli.inputs import read_json_argument
     from pjobs.cli.output import print_json, print_lines
     from pjobs.enqueue import EnqueueOptions, prepare_jobs
@@ -146,12 +155,15 @@ def print_json_lines(ids: Iterable[int]) -> None:
 def list_jobs(
     ctx: typer.Context,
     state: Annotated[StateChoice | None, typer.Option(help="Only jobs in this state.")] = None,
-    job_type: Annotated[str | None, typer.Option("--type", help="Only this job type.")] = None,
+    job_type: opt.JobTypeOption = None,
     queue: Annotated[str | None, typer.Option(help="Only this queue.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 50,
     as_json: JsonOption = False,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first.
+
+    Example: pjobs jobs list --state failed --type deliver_webhook
+    """
     from pjobs.cli.output import print_json, print_table
 
     jobs = (
@@ -165,7 +177,10 @@ def list_jobs(
 
 @app.command("show")
 def show(ctx: typer.Context, job_id: JobIdArgument, as_json: JsonOption = False) -> None:
-    """Show one job with every attempt, and the traceback of the latest that failed."""
+    """Show one job with every attempt, and the traceback of the latest that failed.
+
+    Example: pjobs jobs show 42 --json
+    """
     from pjobs.cli.output import print_json, print_lines, print_table, to_jsonable
 
     queue = runtime(ctx).queue()
@@ -191,7 +206,10 @@ def show(ctx: typer.Context, job_id: JobIdArgument, as_json: JsonOption = False)
 
 @app.command("stats")
 def stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Counts by state and type, and the age of the oldest due job."""
+    """Counts by state and type, and the age of the oldest due job.
+
+    Example: pjobs jobs stats --json
+    """
     from pjobs.cli.output import print_json, print_table
 
     data = runtime(ctx).queue().stats()

@@ -9,7 +9,7 @@ import typer
 
 from pjobs.cli import jobs
 from pjobs.cli.jobs import JobIdArgument, show_job
-from pjobs.cli.options import DryRunOption, JsonOption, SinceOption
+from pjobs.cli.options import DryRunOption, JobTypeOption, JsonOption, SinceOption
 from pjobs.cli.runtime import runtime
 from pjobs.errors import InvalidInputError, UsageError
 
@@ -20,7 +20,10 @@ def cancel(
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Cancel a queued job."""
+    """Cancel a queued job.
+
+    Example: pjobs jobs cancel 42
+    """
     from pjobs.cli.output import message
 
     rt = runtime(ctx)
@@ -41,7 +44,7 @@ def retry(
             "--state", help="Every job in this state: failed or cancelled (dead letters)."
         ),
     ] = None,
-    type_name: Annotated[str | None, typer.Option("--type", help="Only jobs of this type.")] = None,
+    type_name: JobTypeOption = None,
     since: SinceOption = None,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
@@ -85,7 +88,10 @@ def purge(
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Delete finished jobs (succeeded, failed, cancelled) and their attempts."""
+    """Delete finished jobs (succeeded, failed, cancelled) and their attempts.
+
+    Example: pjobs jobs purge --older-than 30d --dry-run
+    """
     from pjobs.cli.output import print_json, print_lines
     from pjobs.timeutil import parse_duration
 

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
-from typing import Annotated
-
 import typer
 
-from pjobs.cli.options import DryRunOption, JsonOption
+from pjobs.cli.options import DryRunOption, JsonOption, ProjectArgument
 from pjobs.cli.runtime import runtime
-from pjobs.errors import ExitCode
-
-
-class VerifyExit(IntEnum):
-    """`pjobs keys verify` exits by what it found."""
-
-    VALID = 0
-    EXPIRING = 10  # valid during its grace period: switch to the new key
-    EXPIRED = 11
-    REVOKED = 12
-    PROJECT_NOT_ACTIVE = 13  # the key is fine; its project is suspended (or not active)
-    UNKNOWN = ExitCode.NOT_FOUND
-    MALFORMED = ExitCode.INVALID_INPUT
-
+from pjobs.errors import KeyVerdict as VerifyExit
 
 KEY_COLUMNS = (("key", "id"), "kind", "version", "prefix", "status", "expires_at")
 
@@ -35,10 +19,13 @@ app = typer.Typer(
 @app.command("list")
 def list_keys(
     ctx: typer.Context,
-    project_id: Annotated[str, typer.Argument(metavar="PROJECT_ID")],
+    project_id: ProjectArgument,
     as_json: JsonOption = False,
 ) -> None:
-    """A project's keys: id, kind, version, prefix, status, expiry."""
+    """A project's keys: id, kind, version, prefix, status, expiry.
+
+    Example: pjobs keys list proj-123
+    """
     from pjobs.cli.output import print_records
 
     rt = runtime(ctx)
@@ -54,6 +41,8 @@ def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     Exit codes: 0 valid, 10 expiring (valid during its grace), 11 expired, 12 revoked,
     13 its project is not active (e.g. suspended), 4 unknown, 65 malformed or bad checksum.
+
+    Example: pjobs keys verify < key.txt
     """
     import sys
 
@@ -90,7 +79,10 @@ def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 @app.command("expire")
 def expire(ctx: typer.Context, dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
-    """Mark keys whose grace period has ended `expired` (also run by `pjobs serve`)."""
+    """Mark keys whose grace period has ended `expired` (also run by `pjobs serve`).
+
+    Example: pjobs keys expire --dry-run
+    """
     from pjobs.cli.output import print_json, print_lines
     from pjobs.handlers.rotate_key import expire_keys
 

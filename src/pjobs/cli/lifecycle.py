@@ -7,10 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from pjobs.cli.jobrun import RunOptions, handler_command, run_and_report, validate
+from pjobs.cli.options import KeyArgument, ProjectArgument
 from pjobs.cli.runtime import Runtime, runtime
 from pjobs.errors import InvalidStateError, UsageError, found
-
-ProjectArgument = Annotated[str, typer.Argument(metavar="PROJECT_ID", help="e.g. proj-123")]
 
 
 def render_project(result: dict[str, Any]) -> None:
@@ -82,6 +81,8 @@ def provision(
     Inline (the default) it prints the project and its two API keys, the only time their
     secrets are shown. Keys made by a worker (--enqueue) are never shown: issue ones you
     can see with `pjobs rotate-key KEY_ID --now`.
+
+    Example: pjobs provision proj-123 --name 'Acme shop' --owner user-42 --plan pro
     """
     from pjobs.handlers import provision as handler
     from pjobs.tenant_schema import load_tenant_schema
@@ -133,7 +134,10 @@ def deprovision(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     force: Annotated[bool, typer.Option("--force", help="A protected project too.")] = False,
 ) -> None:
-    """Remove a project: unregister it, drop its tenant database, revoke its keys."""
+    """Remove a project: unregister it, drop its tenant database, revoke its keys.
+
+    Example: pjobs deprovision proj-123 --yes
+    """
     from pjobs.cli.prompts import confirm
     from pjobs.handlers import deprovision as handler
 
@@ -166,14 +170,17 @@ def deprovision(
 @handler_command(retries=False)
 def rotate_key(
     ctx: typer.Context,
-    key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="e.g. key_0123456789abcdef")],
+    key_id: KeyArgument,
     run: RunOptions,
     grace: Annotated[
         str | None, typer.Option(help="How long the old key stays valid [keys.rotation_grace].")
     ] = None,
     now: Annotated[bool, typer.Option("--now", help="Revoke the old key at once.")] = False,
 ) -> None:
-    """Rotate an API key: make its next version (secret shown once) and retire the old one."""
+    """Rotate an API key: make its next version (secret shown once) and retire the old one.
+
+    Example: pjobs rotate-key key_0123456789abcdef --grace 24h
+    """
     from pjobs.apikeys import new_key_id
     from pjobs.timeutil import parse_duration
 

@@ -32,7 +32,10 @@ def list_notifications(
     limit: LimitOption = 1000,
     as_json: JsonOption = False,
 ) -> None:
-    """Notifications, oldest first, with channel and delivery state."""
+    """Notifications, oldest first, with channel and delivery state.
+
+    Example: pjobs notifications list --state failed
+    """
     from pjobs.cli.output import print_records
     from pjobs.errors import UsageError
 
@@ -46,7 +49,10 @@ def list_notifications(
 
 @app.command("send")
 def send_notifications(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Deliver the notifications that are due (retries included; also done by serve)."""
+    """Deliver the notifications that are due (retries included; also done by serve).
+
+    Example: pjobs notifications send
+    """
     from pjobs.cli.output import print_json, print_lines
 
     sent, unsent = runtime(ctx).app().notifier.deliver_due(limit=10_000)

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from pjobs.cli import completion
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print what would be done; change nothing.")
@@ -57,5 +59,30 @@ SinceOption = Annotated[
     typer.Option("--since", help="Only those since: an ISO time, or a duration ago (2h)."),
 ]
 ProjectFilterOption = Annotated[
-    str | None, typer.Option("--project", metavar="PROJECT_ID", help="Only this project's.")
+    str | None,
+    typer.Option(
+        "--project",
+        metavar="PROJECT_ID",
+        help="Only this project's.",
+        autocompletion=completion.project_ids,
+    ),
+]
+ProjectArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="PROJECT_ID", help="e.g. proj-123", autocompletion=completion.project_ids
+    ),
+]
+OptionalProjectArgument = Annotated[
+    str | None, typer.Argument(metavar="[PROJECT_ID]", autocompletion=completion.project_ids)
+]
+KeyArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="KEY_ID", help="e.g. key_0123456789abcdef", autocompletion=completion.key_ids
+    ),
+]
+JobTypeOption = Annotated[
+    str | None,
+    typer.Option("--type", help="Only jobs of this type.", autocompletion=completion.job_types),
 ]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pjobs.cli.options import DryRunOption, JsonOption, LimitOption
+from pjobs.cli.options import DryRunOption, JsonOption, LimitOption, ProjectArgument
 from pjobs.cli.runtime import runtime
 
 app = typer.Typer(help="Tenants' projects: list, show, protect, unprotect.", no_args_is_help=True)
@@ -40,7 +40,10 @@ def list_projects(
     limit: LimitOption = 1000,
     as_json: JsonOption = False,
 ) -> None:
-    """List projects by id."""
+    """List projects by id.
+
+    Example: pjobs projects list --status suspended
+    """
     from pjobs.cli.output import print_records
 
     rt = runtime(ctx)
@@ -52,10 +55,13 @@ def list_projects(
 @app.command("show")
 def show_project(
     ctx: typer.Context,
-    project_id: Annotated[str, typer.Argument(metavar="PROJECT_ID")],
+    project_id: ProjectArgument,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a project, its provisioning steps and its API keys."""
+    """Show a project, its provisioning steps and its API keys.
+
+    Example: pjobs projects show proj-123
+    """
     from pjobs.cli.keys import KEY_COLUMNS
     from pjobs.cli.output import print_fields, print_json, print_records, to_jsonable
 
@@ -82,7 +88,10 @@ def set_owner(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create an owner or update their contact details."""
+    """Create an owner or update their contact details.
+
+    Example: pjobs owners set user-42 --email ops@example.com --telegram-chat-id 123456
+    """
     from pjobs import ids
     from pjobs.cli.output import print_fields, print_json
 
@@ -116,7 +125,10 @@ def set_owner(
 
 @owners_app.command("list")
 def list_owners(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List owners."""
+    """List owners.
+
+    Example: pjobs owners list --json
+    """
     from pjobs.cli.output import print_records
 
     rt = runtime(ctx)
@@ -132,7 +144,7 @@ def protection_command(verb: str, protected: bool, summary: str) -> None:
 
     def change(
         ctx: typer.Context,
-        project_id: Annotated[str, typer.Argument(metavar="PROJECT_ID")],
+        project_id: ProjectArgument,
         dry_run: DryRunOption = False,
         as_json: JsonOption = False,
     ) -> None:
@@ -153,7 +165,7 @@ def protection_command(verb: str, protected: bool, summary: str) -> None:
         if as_json:
             print_json({"project_id": project_id, "protected": protected, "changed": changed})
 
-    change.__doc__ = summary
+    change.__doc__ = f"{summary}\n\nExample: pjobs projects {verb} proj-123"
     app.command(verb)(change)
 
 

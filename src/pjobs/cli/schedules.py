@@ -19,7 +19,10 @@ SCHEDULE_COLUMNS = (
 
 @app.command("list")
 def list_schedules(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Each schedule: expression (UTC), job, on/off, next run, last tick and its job."""
+    """Each schedule: expression (UTC), job, on/off, next run, last tick and its job.
+
+    Example: pjobs schedules list
+    """
     from pjobs import scheduler
     from pjobs.cli.output import print_records
 
@@ -54,7 +57,10 @@ def run_schedule(
     name: Annotated[str, typer.Argument(metavar="NAME")],
     as_json: JsonOption = False,
 ) -> None:
-    """Enqueue a schedule's job now (a tick of its own); print the job id."""
+    """Enqueue a schedule's job now (a tick of its own); print the job id.
+
+    Example: pjobs schedules run check-limits
+    """
     from pjobs import scheduler
     from pjobs.cli.output import message, print_json, print_lines
     from pjobs.errors import NotFoundError
@@ -82,7 +88,10 @@ def list_alerts(
     limit: LimitOption = 100,
     as_json: JsonOption = False,
 ) -> None:
-    """Alerts received, newest first, with what was done about each."""
+    """Alerts received, newest first, with what was done about each.
+
+    Example: pjobs alerts list --source alertmanager --since 24h
+    """
     from pjobs.cli.output import print_records
 
     rt = runtime(ctx)

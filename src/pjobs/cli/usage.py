@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pjobs.cli.options import DryRunOption, JsonOption
+from pjobs.cli.options import DryRunOption, JsonOption, ProjectArgument
 from pjobs.cli.runtime import Runtime, runtime
 
 usage_app = typer.Typer(help="Usage data: record, import (JSON lines), show.", no_args_is_help=True)
@@ -16,7 +16,6 @@ quotas_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ProjectArgument = Annotated[str, typer.Argument(metavar="PROJECT_ID")]
 PeriodOption = Annotated[
     str | None, typer.Option("--period", help="Billing period YYYY-MM (default: this month).")
 ]
@@ -123,7 +122,10 @@ def show(
     period: PeriodOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A project's usage in a billing period, against its quotas."""
+    """A project's usage in a billing period, against its quotas.
+
+    Example: pjobs usage show proj-123 --period 2026-11
+    """
     from pjobs.cli.output import print_json, print_records
 
     rt = runtime(ctx)
@@ -139,7 +141,10 @@ def show(
 def show_quotas(
     ctx: typer.Context, project_id: ProjectArgument, as_json: JsonOption = False
 ) -> None:
-    """A project's quotas (its plan's and its own), with this period's usage."""
+    """A project's quotas (its plan's and its own), with this period's usage.
+
+    Example: pjobs quotas show proj-123
+    """
     show(ctx, project_id, None, as_json)
 
 
@@ -205,7 +210,10 @@ def unset_quota(
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Drop a project's own limit for a metric: its plan's applies again."""
+    """Drop a project's own limit for a metric: its plan's applies again.
+
+    Example: pjobs quotas unset proj-123 requests
+    """
     change_quota(ctx, project_id, metric, None, None, dry_run, as_json)
 
 

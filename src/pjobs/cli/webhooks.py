@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from pjobs.cli.options import DryRunOption, JsonOption, ProjectFilterOption
+from pjobs.cli import completion
+from pjobs.cli.options import DryRunOption, JsonOption, ProjectArgument, ProjectFilterOption
 from pjobs.cli.runtime import Runtime, runtime
 
 app = typer.Typer(
@@ -58,11 +59,16 @@ def show_secret(endpoint_id: str, secret: str, as_json: bool, data: dict[str, An
 @app.command("add")
 def add(
     ctx: typer.Context,
-    project_id: Annotated[str, typer.Argument(metavar="PROJECT_ID")],
+    project_id: ProjectArgument,
     url: Annotated[str, typer.Argument(metavar="URL", help="http(s) URL of a public host.")],
     event: Annotated[
         list[str] | None,
-        typer.Option("--event", "-e", help="Event it wants (repeatable; default: every one)."),
+        typer.Option(
+            "--event",
+            "-e",
+            help="Event it wants (repeatable; default: every one).",
+            autocompletion=completion.event_names,
+        ),
     ] = None,
     description: Annotated[str | None, typer.Option(help="What it is for.")] = None,
     secret_stdin: Annotated[
@@ -110,7 +116,10 @@ def add(
 def list_endpoints(
     ctx: typer.Context, project: ProjectFilterOption = None, as_json: JsonOption = False
 ) -> None:
-    """Endpoints (never their secrets), by project."""
+    """Endpoints (never their secrets), by project.
+
+    Example: pjobs webhooks list --project proj-123
+    """
     from pjobs.cli.output import print_records
 
     with runtime(ctx).control() as tx:
@@ -120,7 +129,10 @@ def list_endpoints(
 
 @app.command("show")
 def show(ctx: typer.Context, endpoint_id: EndpointArgument, as_json: JsonOption = False) -> None:
-    """One endpoint (never its secret)."""
+    """One endpoint (never its secret).
+
+    Example: pjobs webhooks show we_0123456789abcdef
+    """
     from pjobs.cli.output import print_fields, print_json
 
     shown = public(endpoint_of(runtime(ctx), endpoint_id))
@@ -159,7 +171,7 @@ def switch_command(verb: str, enabled: bool, summary: str) -> None:
                 {"id": endpoint_id, "enabled": enabled, "changed": changed, "dry_run": dry_run}
             )
 
-    switch.__doc__ = summary
+    switch.__doc__ = f"{summary}\n\nExample: pjobs webhooks {verb} we_0123456789abcdef"
     app.command(verb)(switch)
 
 
@@ -174,7 +186,10 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: DryRunOption = False,
 ) -> None:
-    """Remove an endpoint and its deliveries."""
+    """Remove an endpoint and its deliveries.
+
+    Example: pjobs webhooks remove we_0123456789abcdef --yes
+    """
     from pjobs.cli.output import message
     from pjobs.cli.prompts import confirm
 
@@ -207,7 +222,10 @@ def rotate_secret(
     as_json: JsonOption = False,
 ) -> None:
     """Give an endpoint a new signing secret (shown this once); during the grace, both
-    sign every delivery (space-separated signatures, as Standard Webhooks allows)."""
+    sign every delivery (space-separated signatures, as Standard Webhooks allows).
+
+    Example: pjobs webhooks rotate-secret we_0123456789abcdef --grace 24h
+    """
     from pjobs.cli.output import message
     from pjobs.deliveries import rotate_endpoint_secret
     from pjobs.timeutil import parse_duration

@@ -37,3 +37,9 @@ SELECT * FROM api_keys WHERE status = 'expiring' AND expires_at <= :now ORDER BY
 UPDATE api_keys SET status = 'expired'
 WHERE status = 'expiring' AND expires_at <= :now
 RETURNING id, project_id;
+
+-- name: complete_key_ids
+-- Shell completion: the ids of keys still in use that start with what was typed.
+SELECT id FROM api_keys
+WHERE status IN ('active', 'expiring') AND substr(id, 1, length(:prefix)) = :prefix
+ORDER BY id LIMIT :limit;

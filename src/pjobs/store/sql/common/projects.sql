@@ -67,3 +67,7 @@ UPDATE projects SET protected = :protected, updated_at = :now WHERE id = :id;
 
 -- name: count_projects
 SELECT status, count(*) AS count FROM projects GROUP BY status;
+
+-- name: complete_project_ids
+-- Shell completion: the ids that start with what was typed.
+SELECT id FROM projects WHERE substr(id, 1, length(:prefix)) = :prefix ORDER BY id LIMIT :limit;

@@ -1,0 +1,1 @@
+complete --command pjobs --no-files --arguments "(env _PJOBS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) pjobs)" --condition "env _PJOBS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) pjobs"

@@ -1,0 +1,90 @@
+"""Values the shell completes beyond commands, options and choices (job states and other
+fixed choices complete from their types): job types, event names, and the project and
+API key ids of the control database when it is a local SQLite file that answers within
+50 ms (otherwise nothing: a completion must never hang a prompt)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+DEADLINE_SECONDS = 0.05
+MAX_CANDIDATES = 200
+
+
+def job_types(ctx: Any, incomplete: str) -> list[str]:
+    """Built-in job types, and those of plugins and handler_modules when they load."""
+    from pjobs import handlers
+
+    names = set(handlers.MODULES)
+    try:
+        from pjobs.config import load_settings
+        from pjobs.plugins import load_registry
+
+        root = ctx.find_root().params
+        names.update(load_registry(load_settings(root.get("config"))).names())
+    except Exception:  # a broken configuration completes the built-in types
+        pass
+    return sorted(n for n in names if n.startswith(incomplete))
+
+
+def event_names(ctx: Any, incomplete: str) -> list[str]:
+    from pjobs.deliveries import EVENTS
+
+    return sorted(n for n in EVENTS if n.startswith(incomplete))
+
+
+def project_ids(ctx: Any, incomplete: str) -> list[str]:
+    return _ids(ctx, "complete_project_ids", incomplete)
+
+
+def key_ids(ctx: Any, incomplete: str) -> list[str]:
+    return _ids(ctx, "complete_key_ids", incomplete)
+
+
+def local_database(ctx: Any) -> Path | None:
+    """The control database's file if it is SQLite, found as the settings would find it
+    (--db, PJOBS_DATABASE_URL, the config file, the data folder), without loading them."""
+    from pjobs.locations import config_file_path, default_data_dir, read_toml
+
+    root = ctx.find_root().params
+    url = root.get("db") or os.environ.get("PJOBS_DATABASE_URL")
+    data_dir = os.environ.get("PJOBS_DATA_DIR")
+    if not url:
+        path = config_file_path(root.get("config"))
+        file = read_toml(path) if path is not None else {}
+        url = file.get("database_url")
+        data_dir = data_dir or file.get("data_dir")
+    if not url:
+        return Path(data_dir) / "pjobs.db" if data_dir else default_data_dir() / "pjobs.db"
+    if isinstance(url, str) and url.startswith("sqlite://"):
+        from pjobs.dburl import parse_database_url
+
+        return Path(parse_database_url(url).target)
+    return None  # PostgreSQL: not asked on every <TAB>
+
+
+def _ids(ctx: Any, query: str, incomplete: str) -> list[str]:
+    import sqlite3
+
+    from pjobs.store.queries import load_queries
+
+    try:
+        path = local_database(ctx)
+        if path is None or not path.is_file():
+            return []
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=DEADLINE_SECONDS)
+        try:
+            # returning non-zero interrupts the query once the deadline has passed
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+            rows = conn.execute(
+                load_queries("sqlite")[query], {"prefix": incomplete, "limit": MAX_CANDIDATES}
+            ).fetchall()
+        finally:
+            conn.close()
+    except Exception:  # no database yet, locked, slow, not pjobs': nothing to offer
+        return []
+    return [str(row[0]) for row in rows]
