@@ -77,3 +77,16 @@ def parse_time(text: str, clock: Clock | None = None) -> datetime:
         now = (clock or SystemClock()).now()
         return now - parse_duration(text)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds in hours, minutes and seconds, as `--grace` takes them: 86400 -> 24h,
+    90 -> 1m30s (a fraction stays in seconds)."""
+    if seconds <= 0 or not float(seconds).is_integer():
+        return f"{seconds:g}s"
+    left, parts = int(seconds), []
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts)

@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "pjobs.dburl": 1,
     "pjobs.redaction": 1,
     "pjobs.secretfile": 1,
+    "pjobs.locations": 1,
     "pjobs.timeutil": 1,
     "pjobs.ids": 1,
     "pjobs.retry": 1,

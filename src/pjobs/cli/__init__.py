@@ -66,6 +66,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
 # Global options that take a value (the command is the first word after the options).
 _VALUED_OPTIONS = ("--db", "--config", "--actor")
 _FLAGS = ("-q", "--quiet", "-v", "-vv", "-vvv", "--verbose", "--no-color")
+GLOBAL_OPTIONS = (*_VALUED_OPTIONS, *_FLAGS)
 _registered: set[str] = set()
 
 
@@ -185,8 +186,9 @@ def main() -> None:
     except ClickUsageError as exc:  # one line, as every other error
         where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
         message = exc.format_message().replace("\n", " ")
-        if "No such option" in message and exc.ctx is not None and exc.ctx.parent is not None:
-            where += "; global options such as --db go before the command"
+        option = getattr(exc, "option_name", None)
+        if option in GLOBAL_OPTIONS:
+            where += f"; global options such as {option} go before the command"
         error(redact(message) + where)
         sys.exit(int(ExitCode.USAGE))
     except ClickException as exc:

@@ -27,7 +27,7 @@ def list_audit(
     from pjobs.cli.output import print_records
 
     rt = runtime(ctx)
-    start = rt.since(since)
+    start, project = rt.since(since), rt.project_filter(project)
     with rt.control() as tx:
         events = tx.audit.list(project, start, limit)
     print_records("events", events, AUDIT_COLUMNS, as_json)

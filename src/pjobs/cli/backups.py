@@ -122,6 +122,7 @@ def restore(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm --force.")] = (
         False
     ),
+    dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Restore a backup into a new or empty database, all or nothing (checksums checked as
@@ -138,6 +139,16 @@ def restore(
     target = into or "the database"
     if into is not None:
         rt.project(into)
+    if dry_run:
+        from pjobs.cli.output import message, print_json
+
+        replacing = ", replacing what it holds" if force else " (refused if it is not empty)"
+        message(f"dry run: would restore {backup.id} into {target}{replacing}", rt.quiet)
+        if as_json:
+            tables = (backup.manifest or {}).get("tables", [])
+            print_json({"dry_run": True, "backup_id": backup.id, "into": target, "force": force,
+                        "tables": tables})  # fmt: skip
+        return
     if force:
         from pjobs.cli.prompts import confirm
 

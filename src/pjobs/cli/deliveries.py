@@ -206,7 +206,9 @@ def list_events(
     """
     from pjobs.cli.output import print_records
 
-    with runtime(ctx).control() as tx:
+    rt = runtime(ctx)
+    project = rt.project_filter(project)
+    with rt.control() as tx:
         found = tx.events.list(project, event_type, limit)
     print_records(
         "events", found, ("id", "at", "type", ("project", "project_id"), "actor", "data"), as_json

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
 from enum import StrEnum
@@ -86,9 +87,10 @@ def enqueue(
     ] = 1,
     wait: opt.WaitOption = False,
     timeout: opt.TimeoutOption = None,
+    dry_run: opt.DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate and enqueue a job; print its id.
+    """Validate and enqueue a job; print its id (with --count: how many, and their ids).
 
     Example: pjobs jobs enqueue noop --payload '{}' --count 100
     """
@@ -120,12 +122,20 @@ def enqueue(
             f"{count:,} copies of a {len(job.payload):,}-byte payload is over "
             f"{MAX_BATCH_BYTES // 2**20} MiB: enqueue fewer at a time"
         )
+    if dry_run:
+        from pjobs.cli.output import message
+
+        plan = {"dry_run": True, "type": job.type, "queue": job.queue, "count": count}
+        message(f"dry run: would enqueue {count:,} {job.type} job(s) on {job.queue}", rt.quiet)
+        if as_json:
+            print_json({**plan, "run_at": job.run_at, "payload": json.loads(job.payload)})
+        return
     if count > 1:
         ids = rt.queue().submit_copies(job, count)
         if as_json:
             print_json_lines(ids)
         else:
-            sys.stdout.writelines(f"{job_id}\n" for job_id in ids)
+            print_lines([f"{count} {job.type} jobs enqueued, ids {ids[0]} to {ids[-1]}"])
         return
     results = rt.queue().submit([job])
     if wait:

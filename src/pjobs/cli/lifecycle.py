@@ -182,7 +182,7 @@ def rotate_key(
     Example: pjobs rotate-key key_0123456789abcdef --grace 24h
     """
     from pjobs.apikeys import new_key_id
-    from pjobs.timeutil import parse_duration
+    from pjobs.timeutil import format_duration, parse_duration
 
     rt = runtime(ctx)
     settings = rt.settings()
@@ -208,7 +208,7 @@ def rotate_key(
             f"API key {key_id} is {key.status}{replaced}: only active keys rotate"
         )
     if run.dry_run:
-        ending = "revoke it now" if now else f"mark it expiring for {seconds:g}s"
+        ending = "revoke it now" if now else f"mark it expiring for {format_duration(seconds)}"
         print_plan(
             rt,
             f"rotate {key_id}",

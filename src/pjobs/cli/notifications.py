@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pjobs.cli.options import JsonOption, LimitOption, ProjectFilterOption
+from pjobs.cli.options import DryRunOption, JsonOption, LimitOption, ProjectFilterOption
 from pjobs.cli.runtime import runtime
 
 app = typer.Typer(help="The notification outbox.", no_args_is_help=True)
@@ -42,20 +42,31 @@ def list_notifications(
     if state not in (None, "pending", "sent", "failed"):
         raise UsageError("--state is pending, sent or failed")
     rt = runtime(ctx)
+    project = rt.project_filter(project)
     with rt.control() as tx:
         notes = tx.notifications.list(project, state, limit)
     print_records("notifications", notes, NOTIFICATION_COLUMNS, as_json)
 
 
 @app.command("send")
-def send_notifications(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def send_notifications(
+    ctx: typer.Context, dry_run: DryRunOption = False, as_json: JsonOption = False
+) -> None:
     """Deliver the notifications that are due (retries included; also done by serve).
 
-    Example: pjobs notifications send
+    Example: pjobs notifications send --dry-run
     """
-    from pjobs.cli.output import print_json, print_lines
+    from pjobs.cli.output import message, print_json, print_lines
 
-    sent, unsent = runtime(ctx).app().notifier.deliver_due(limit=10_000)
+    rt = runtime(ctx)
+    if dry_run:
+        with rt.control() as tx:
+            due = tx.notifications.due(10_000)
+        message(f"dry run: would send {len(due)} notification(s); nothing is changed", rt.quiet)
+        if as_json:
+            print_json({"dry_run": True, "due": [note.id for note in due]})
+        return
+    sent, unsent = rt.app().notifier.deliver_due(limit=10_000)
     if as_json:
         print_json({"sent": sent, "not_sent": unsent})
     else:

@@ -81,8 +81,14 @@ def _color_off() -> bool:
 
 
 def cell(value: Any) -> str:
+    """A value as text people read: `-` for none, yes/no, a list joined, a time to the
+    second (JSON output keeps the values as they are)."""
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+        return ", ".join(str(v) for v in value) if value else "none"
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     if isinstance(value, float) and value.is_integer():

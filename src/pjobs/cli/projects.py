@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -86,6 +86,7 @@ def set_owner(
     telegram_chat_id: Annotated[
         str | None, typer.Option(help="Telegram chat id for notifications.")
     ] = None,
+    dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Create an owner or update their contact details.
@@ -93,7 +94,6 @@ def set_owner(
     Example: pjobs owners set user-42 --email ops@example.com --telegram-chat-id 123456
     """
     from pjobs import ids
-    from pjobs.cli.output import print_fields, print_json
 
     ids.OWNER_ID.check(owner_id)
     if telegram_chat_id is not None:
@@ -101,6 +101,25 @@ def set_owner(
     if email is not None:
         ids.EMAIL.check(email)
     rt = runtime(ctx)
+    if dry_run:
+        import dataclasses
+
+        from pjobs.cli.output import message
+        from pjobs.control.owners import Owner
+
+        with rt.control() as tx:
+            known = tx.owners.get(owner_id)
+        now = rt.clock().now()
+        base = known or Owner(owner_id, None, None, now)
+        planned = dataclasses.replace(
+            base,
+            email=email or base.email,
+            telegram_chat_id=telegram_chat_id or base.telegram_chat_id,
+        )
+        verb = "update" if known else "create"
+        message(f"dry run: would {verb} owner {owner_id}; nothing is changed", rt.quiet)
+        show_owner(planned, as_json)
+        return
     with rt.control(write=True) as tx:
         tx.owners.update(owner_id, email, telegram_chat_id)
         tx.audit.append(
@@ -111,9 +130,16 @@ def set_owner(
             {"email": email, "telegram_chat_id": telegram_chat_id},
         )
         owner = tx.owners.get(owner_id)
+    if owner is not None:
+        show_owner(owner, as_json)
+
+
+def show_owner(owner: Any, as_json: bool) -> None:
+    from pjobs.cli.output import print_fields, print_json
+
     if as_json:
         print_json(owner)
-    elif owner is not None:
+    else:
         print_fields(
             [
                 ("owner", owner.id),

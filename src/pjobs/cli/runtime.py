@@ -85,6 +85,13 @@ class Runtime:
         with ControlPlane(self.queue().store).tx(self.clock().now(), write) as tx:
             yield tx
 
+    def project_filter(self, project_id: str | None) -> str | None:
+        """A `--project` filter: the id of a project that exists (65 malformed, 4 unknown,
+        as every command that names a project), or None for no filter."""
+        if project_id is not None:
+            self.project(project_id)
+        return project_id
+
     def project(self, project_id: str) -> Project:
         """The project; InvalidInputError (65) for a malformed id, NotFoundError (4) for
         an unknown one."""

@@ -122,7 +122,9 @@ def list_endpoints(
     """
     from pjobs.cli.output import print_records
 
-    with runtime(ctx).control() as tx:
+    rt = runtime(ctx)
+    project = rt.project_filter(project)
+    with rt.control() as tx:
         endpoints = [public(e) for e in tx.webhooks.endpoints(project)]
     print_records("endpoints", endpoints, ENDPOINT_COLUMNS, as_json)
 
@@ -185,12 +187,13 @@ def remove(
     endpoint_id: EndpointArgument,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Remove an endpoint and its deliveries.
 
     Example: pjobs webhooks remove we_0123456789abcdef --yes
     """
-    from pjobs.cli.output import message
+    from pjobs.cli.output import message, print_json
     from pjobs.cli.prompts import confirm
 
     rt = runtime(ctx)
@@ -199,6 +202,8 @@ def remove(
         message(
             f"dry run: would remove {endpoint_id} ({endpoint.url}) and its deliveries", rt.quiet
         )
+        if as_json:
+            print_json({"id": endpoint_id, "removed": False, "dry_run": True})
         return
     confirm(rt, f"Remove endpoint {endpoint_id} and its deliveries?", yes)
     with rt.control(write=True) as tx:
@@ -211,6 +216,8 @@ def remove(
             {"url": endpoint.url},
         )
     message(f"removed {endpoint_id}", rt.quiet)
+    if as_json:
+        print_json({"id": endpoint_id, "removed": True, "dry_run": False})
 
 
 @app.command("rotate-secret")
