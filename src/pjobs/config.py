@@ -46,7 +46,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="sqlite:///PATH or postgresql://…; default SQLite in data_dir"
     )
-    data_dir: Path = Field(default_factory=default_data_dir)
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="the SQLite control database, tenant files and local backups "
+        "(default: $XDG_DATA_HOME/pjobs)",
+    )
     actor: str | None = Field(
         None,
         pattern=ids.ACTOR.pattern,
@@ -57,8 +61,12 @@ class Settings(BaseSettings):
     )
     max_payload_bytes: int = Field(1_048_576, ge=64, description="largest accepted job payload")
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
-    default_region: str = Field("us-east-1", pattern=ids.REGION.pattern)
-    default_plan: str = Field("free", pattern=ids.PLAN.pattern)
+    default_region: str = Field(
+        "us-east-1", pattern=ids.REGION.pattern, description="provision without --region"
+    )
+    default_plan: str = Field(
+        "free", pattern=ids.PLAN.pattern, description="provision without --plan"
+    )
     services: ServicesSettings = Field(default_factory=ServicesSettings)
     tenants: TenantSettings = Field(default_factory=TenantSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)

@@ -56,10 +56,10 @@ class WorkerSettings(Group):
 class ServiceSettings(Group):
     """One platform service (auth, realtime, storage); no URL means not configured."""
 
-    url: HttpURL | None = None
-    token: SecretStr | None = None
-    token_file: Path | None = None
-    timeout: float = Field(10.0, gt=0, le=300)
+    url: HttpURL | None = Field(None, description="base URL (unset: the service is skipped)")
+    token: SecretStr | None = Field(None, description="bearer token (environment only)")
+    token_file: Path | None = Field(None, description="or a file holding the token")
+    timeout: float = Field(10.0, gt=0, le=300, description="seconds per request")
 
 
 class ServicesSettings(Group):
@@ -73,16 +73,24 @@ class TenantSettings(Group):
         None, description="postgresql://… server for tenant databases, or sqlite:///DIR"
     )
     schema_file: Path | None = Field(None, description="tenant schema SQL (default: built in)")
-    name_prefix: str = Field("pjobs_t_", pattern=r"^[a-z][a-z0-9_]{0,15}$")
+    name_prefix: str = Field(
+        "pjobs_t_",
+        pattern=r"^[a-z][a-z0-9_]{0,15}$",
+        description="PostgreSQL tenant databases are named prefix + project id",
+    )
 
 
 class TelegramSettings(Group):
-    bot_token: SecretStr | None = None
-    bot_token_file: Path | None = None
-    api_base_url: HttpURL = "https://api.telegram.org"
-    timeout: float = Field(10.0, gt=0, le=300)
+    bot_token: SecretStr | None = Field(None, description="Bot API token (environment only)")
+    bot_token_file: Path | None = Field(None, description="or a file holding the token")
+    api_base_url: HttpURL = Field(
+        "https://api.telegram.org", description="the Bot API, or a self-hosted Bot API server"
+    )
+    timeout: float = Field(10.0, gt=0, le=300, description="seconds per request")
     upload_timeout: float = Field(300.0, gt=0, le=3600, description="uploads and downloads")
-    operators_chat_id: str | None = None
+    operators_chat_id: str | None = Field(
+        None, description="chat that operator notifications go to"
+    )
 
 
 class ProjectSettings(Group):
@@ -95,12 +103,14 @@ class ProjectSettings(Group):
 
 
 class KeySettings(Group):
-    rotation_grace_seconds: float = Field(86_400, ge=0, le=90 * 86_400)
+    rotation_grace_seconds: float = Field(
+        86_400, ge=0, le=90 * 86_400, description="a rotated key stays valid this long"
+    )
 
 
 class NotificationSettings(Group):
-    max_attempts: int = Field(5, ge=1, le=100)
-    retry_base_seconds: float = Field(30.0, gt=0)
+    max_attempts: int = Field(5, ge=1, le=100, description="sends of one notification")
+    retry_base_seconds: float = Field(30.0, gt=0, description="backoff before the second send")
 
 
 class WebhookSettings(Group):
