@@ -19,10 +19,10 @@ HOSTILE = "a\x1b]0;pwned\x07b\x1b[31mred\rc\u202eevil\u2028d\x01e\x9bf\tg\nh\\i"
 RAW = ["\x1b]0;pwned", "\x1b[31m", "\x07", "\u202e", "\u2028", "\x01", "\x9b"]
 
 
-def on_a_terminal(cli: CLI, *args: str) -> str:
+def on_a_terminal(cli: CLI, *args: str, columns: int = 400) -> str:
     """`pjobs ARGS` with its stdout and stderr on a pseudo-terminal; what it printed."""
     leader, follower = pty.openpty()
-    env = {**cli.env, "COLUMNS": "400"}
+    env = {**cli.env, "COLUMNS": str(columns)}
     process = subprocess.Popen(
         [sys.executable, "-m", "pjobs", *args], env=env, stdout=follower, stderr=follower,
         stdin=subprocess.DEVNULL,

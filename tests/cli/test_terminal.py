@@ -71,3 +71,16 @@ def test_usage_errors_are_one_plain_line_that_says_where_to_look(cli: CLI) -> No
         assert says in done.stderr and not COLOR.search(done.stderr), done.stderr
     bare = cli("jobs")  # a group alone: its help, as a usage error
     assert bare.returncode == 2 and "Usage: pjobs jobs" in bare.stderr
+
+
+def test_an_80_column_terminal_never_cuts_an_id_and_says_what_it_left_out(cli: CLI) -> None:
+    made = cli("provision", "proj-narrow", "--name", "Narrow", "--owner", "o-1")
+    assert made.returncode == 0, made.stderr
+    keys = json.loads(cli("keys", "list", "proj-narrow", "--json").stdout)["keys"]
+    shown = on_a_terminal(cli, "--no-color", "keys", "list", "proj-narrow", columns=80)
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown).splitlines()  # bold is not a color
+    assert all(len(line) <= 80 for line in lines), shown
+    assert all(key["id"] in shown and key["prefix"] in shown for key in keys), shown
+    assert "…" not in shown and "not shown: " in shown, shown  # dropped, not cut
+    audit = on_a_terminal(cli, "--no-color", "audit", "list", columns=80)
+    assert "project.provisioned" in audit and "ago" in audit, audit  # times relative

@@ -98,16 +98,80 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def is_id_column(header: str) -> bool:
+    """Columns holding what an operator copies into the next command: never cut."""
+    return header in ID_COLUMNS or header.endswith("_id")
+
+
+SHORT = 20  # a value this long or shorter is never wrapped in a table
+ID_COLUMNS = {"id", "key", "job", "job_id", "project", "owner", "endpoint", "backup"}
+
+
+def ago(value: datetime, now: datetime) -> str:
+    """A time relative to now, as people read it on a terminal: 3 min ago, in 2 h."""
+    seconds = (now - value).total_seconds()
+    span = abs(seconds)
+    for size, unit in ((86_400, "d"), (3600, "h"), (60, "min"), (1, "s")):
+        if span >= size or unit == "s":
+            amount = f"{int(span // size)} {unit}"
+            break
+    return f"{amount} ago" if seconds >= 0 else f"in {amount}"
+
+
+def fitting_columns(
+    columns: Sequence[str], texts: list[list[str]], width: int
+) -> tuple[list[int], list[str]]:
+    """The columns that fit `width`, whole (ids and short values) or wrapped (long text):
+    long text is dropped first, then short values, the last columns first, ids never;
+    and the names of those dropped."""
+
+    def longest(n: int) -> int:
+        return max([len(columns[n]), *(len(line[n]) for line in texts)])
+
+    def need(n: int) -> int:
+        return (longest(n) if is_id_column(columns[n]) or longest(n) <= SHORT else SHORT) + 3
+
+    kept = list(range(len(columns)))
+    # long text first, then short values, each from the right; ids never
+    droppable = sorted(
+        (n for n in kept if not is_id_column(columns[n])), key=lambda n: (longest(n) <= SHORT, -n)
+    )
+    while sum(need(n) for n in kept) + 1 > width and droppable:
+        kept.remove(droppable.pop(0))
+    return kept, [columns[n] for n in range(len(columns)) if n not in kept]
+
+
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> None:
+    """A table on a terminal (ids whole, other values wrapped rather than cut, times
+    relative), tab-separated text otherwise."""
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(*columns, title=title or None, title_justify="left")
-        for row in rows:
-            table.add_row(*(Text(visible(cell(v))) for v in row))  # Text: no markup
-        Console(no_color=_color_off()).print(table)
+        from pjobs.timeutil import utcnow
+
+        now = utcnow()
+
+        def shown(value: Any) -> str:
+            return ago(value, now) if isinstance(value, datetime) else visible(cell(value))
+
+        texts = [[shown(v) for v in row] for row in rows]
+        console = Console(no_color=_color_off())
+        kept, dropped = fitting_columns(columns, texts, console.width)
+        table = Table(title=title or None, title_justify="left")
+        for n in kept:
+            longest = max((len(line[n]) for line in texts), default=0)
+            if is_id_column(columns[n]) or longest <= SHORT:  # whole: ids, states, times
+                table.add_column(columns[n], no_wrap=True, min_width=longest)
+            else:  # long text wraps, never cut
+                table.add_column(columns[n], overflow="fold", min_width=min(longest, SHORT))
+        for line in texts:
+            table.add_row(*(Text(line[n]) for n in kept))  # Text: no markup
+        if dropped:
+            table.caption = f"not shown: {', '.join(dropped)} (a wider terminal, or --json)"
+            table.caption_justify = "left"
+        console.print(table)
         return
     out = sys.stdout
     out.write("\t".join(columns) + "\n")
