@@ -50,9 +50,16 @@ _PROBLEM = _server_problem()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Where PostgreSQL is required (CI), a missing server stops the run before any test."""
+    """Where PostgreSQL is required (CI), a missing server stops the run before any test.
+    pjobs' own modules are compiled once, as an installed wheel's are: an editable install
+    under PYTHONDONTWRITEBYTECODE would compile them again in every `pjobs` the tests run."""
     if REQUIRE_POSTGRES and _PROBLEM is not None:
         pytest.exit(f"{_PROBLEM} (required here: PJOBS_REQUIRE_POSTGRES=1)", returncode=1)
+    import compileall
+
+    import pjobs
+
+    compileall.compile_dir(Path(pjobs.__file__).parent, quiet=1)
 
 
 def require_postgres() -> None:
