@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -185,6 +186,9 @@ def check(store: Store, model: Model) -> None:
     assert counts == Counter(j.state for j in model.jobs.values())
 
 
+# psycopg_pool's threads draw reconnect and lifetime jitter from the global `random` while
+# hypothesis generates data; that is not the strategy using `random`
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 @settings(
     max_examples=100,
     deadline=None,
