@@ -191,6 +191,7 @@ class Worker:
             running = Running(job, self.clock.now(), time.monotonic(), limit, retired)
             with self._running_lock:
                 self._running[job.id] = running
+            log.debug("job %d (%s) attempt %d started", job.id, job.type, job.attempt)
             outcome = run_attempt(job, self.registry, self.context_for, self.clock)
             with self._running_lock:
                 mine = self._running.pop(job.id, None) is running

@@ -131,7 +131,7 @@ def test_stop_lets_running_jobs_finish_and_releases_the_rest(job_queue: JobQueue
     worker = worker_for(job_queue, concurrency=2)
     thread = threading.Thread(target=worker.run)
     thread.start()
-    until(lambda: job_queue.stats()["states"].get("running", 0) >= 2)
+    until(lambda: len(worker._running) == 2)  # started, not only claimed (those are released)
     worker.stop()
     thread.join(10)
     assert not thread.is_alive()
