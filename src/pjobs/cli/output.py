@@ -211,6 +211,17 @@ def print_lines(lines: Sequence[Any]) -> None:
         sys.stdout.write(f"{visible(str(line))}\n")
 
 
+def report_switch(
+    subject: str, state: str, changed: bool, dry_run: bool, quiet: bool, data: dict[str, Any] | None
+) -> None:
+    """What a switch command (enable/disable, protect/unprotect) did: one line on stderr,
+    and with --json (`data` given) the record with `changed` and `dry_run`."""
+    prefix = "would be " if dry_run and changed else "" if changed else "already "
+    message(f"{subject}: {prefix}{state}", quiet)
+    if data is not None:
+        print_json({**data, "changed": changed, "dry_run": dry_run})
+
+
 def message(text: str, quiet: bool = False) -> None:
     """A message for the person at the terminal: stderr, silenced by -q."""
     if not quiet:

@@ -174,22 +174,17 @@ def protection_command(verb: str, protected: bool, summary: str) -> None:
         dry_run: DryRunOption = False,
         as_json: JsonOption = False,
     ) -> None:
-        from pjobs import ids
-        from pjobs.cli.output import message, print_json
-        from pjobs.control import ControlPlane
+        from pjobs.cli.output import report_switch
 
         rt = runtime(ctx)
-        project = rt.project(ids.PROJECT_ID.check(project_id))
-        changed = project.protected != protected
+        changed = rt.project(project_id).protected != protected
         if changed and not dry_run:
-            with ControlPlane(rt.store()).tx(rt.clock().now()) as tx:
+            with rt.control(write=True) as tx:
                 tx.projects.set_protected(project_id, protected)
                 tx.audit.append(rt.actor(), f"project.{verb}ed", project_id)
+        data = {"project_id": project_id, "protected": protected} if as_json else None
         state = "protected" if protected else "not protected"
-        prefix = "would be " if dry_run and changed else "" if changed else "already "
-        message(f"project {project_id}: {prefix}{state}", rt.quiet)
-        if as_json:
-            print_json({"project_id": project_id, "protected": protected, "changed": changed})
+        report_switch(f"project {project_id}", state, changed, dry_run, rt.quiet, data)
 
     change.__doc__ = f"{summary}\n\nExample: pjobs projects {verb} proj-123"
     app.command(verb)(change)

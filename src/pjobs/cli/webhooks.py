@@ -153,7 +153,7 @@ def switch_command(verb: str, enabled: bool, summary: str) -> None:
         dry_run: DryRunOption = False,
         as_json: JsonOption = False,
     ) -> None:
-        from pjobs.cli.output import message, print_json
+        from pjobs.cli.output import report_switch
 
         rt = runtime(ctx)
         endpoint = endpoint_of(rt, endpoint_id)
@@ -165,13 +165,9 @@ def switch_command(verb: str, enabled: bool, summary: str) -> None:
                 tx.audit.append(
                     rt.actor(), f"webhook.{verb}d", endpoint.project_id, f"webhook:{endpoint_id}"
                 )
+        data = {"id": endpoint_id, "enabled": enabled} if as_json else None
         state = "enabled" if enabled else "disabled"
-        prefix = "would be " if dry_run and changed else "" if changed else "already "
-        message(f"endpoint {endpoint_id}: {prefix}{state}", rt.quiet)
-        if as_json:
-            print_json(
-                {"id": endpoint_id, "enabled": enabled, "changed": changed, "dry_run": dry_run}
-            )
+        report_switch(f"endpoint {endpoint_id}", state, changed, dry_run, rt.quiet, data)
 
     switch.__doc__ = f"{summary}\n\nExample: pjobs webhooks {verb} we_0123456789abcdef"
     app.command(verb)(switch)
