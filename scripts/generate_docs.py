@@ -132,7 +132,7 @@ def page_name(ctx: Any) -> str:
     return str(ctx.command_path).replace(" ", "-")
 
 
-def man_page(command: Any, ctx: Any, root: Any, root_ctx: Any, version: str) -> str:
+def man_page(command: Any, ctx: Any, root: Any, version: str) -> str:
     name = page_name(ctx)
     is_root = ctx.parent is None
     lines = [
@@ -215,12 +215,12 @@ def man_pages() -> dict[str, str]:
     from pjobs import __version__
 
     root, root_ctx = command_tree()
-    pages = {f"man/{PROG}.1": man_page(root, root_ctx, root, root_ctx, __version__)}
+    pages = {f"man/{PROG}.1": man_page(root, root_ctx, root, __version__)}
     for name, sub in root.commands.items():
         if sub.hidden:
             continue
         ctx = sub.make_context(name, [], parent=root_ctx, resilient_parsing=True)
-        pages[f"man/{page_name(ctx)}.1"] = man_page(sub, ctx, root, root_ctx, __version__)
+        pages[f"man/{page_name(ctx)}.1"] = man_page(sub, ctx, root, __version__)
     return pages
 
 
