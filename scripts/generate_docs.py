@@ -247,8 +247,15 @@ def default_text(field: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def env_name(key: str) -> str:
+    return "PJOBS_" + key.upper().replace(".", "__")
+
+
 def settings_rows(model: Any, prefix: str = "") -> Iterator[tuple[str, str, str, str]]:
+    """A row a setting: the model's fields, then (on the top level) its groups'."""
     from pydantic import BaseModel
+
+    from pjobs.config import SECTIONS, Settings
 
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
@@ -256,8 +263,14 @@ def settings_rows(model: Any, prefix: str = "") -> Iterator[tuple[str, str, str,
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             yield from settings_rows(kind, key + ".")
             continue
-        env = "PJOBS_" + key.upper().replace(".", "__")
-        yield key, env, default_text(field), field.description or ""
+        yield key, env_name(key), default_text(field), field.description or ""
+    if model is Settings:
+        for name, section in SECTIONS.items():
+            kind = section.annotation()
+            if section.keyed:
+                yield name, env_name(name), "`{}`", section.description
+            else:
+                yield from settings_rows(kind, name + ".")
 
 
 def settings_table() -> str:

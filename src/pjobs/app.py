@@ -60,9 +60,11 @@ class App:
         from pjobs.dburl import database_url
         from pjobs.store import open_store
 
+        url = database_url(self.settings)
         return open_store(
-            database_url(self.settings),
-            pool_size=self.settings.worker.concurrency + 2,
+            url,
+            # PostgreSQL's pool (SQLite has none): a connection a running job, two spare
+            pool_size=self.settings.worker.concurrency + 2 if url.dialect == "postgresql" else 0,
             check_schema=self._check_schema,
             create=self._create_database,
         )

@@ -24,7 +24,10 @@ Database driver errors are turned into these kinds in one place, `pjobs.store.er
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 T = TypeVar("T")
 
@@ -148,3 +151,15 @@ class DatabaseFull(TemporaryError):
 
 class DatabaseConflict(TemporaryError):
     """Another writer was in the way (busy, locked, serialization failure, deadlock)."""
+
+
+def describe_validation_error(
+    error: ValidationError, subject: str, whole: str, within: str = ""
+) -> str:
+    """One line for a pydantic error: `{subject} {field}: {message}`, naming the first
+    problem and counting the rest; `whole` names the field when the error is on all of it,
+    `within` what holds the fields."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in (within, *first["loc"]) if part) or whole
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{subject} {where}: {first['msg']}{more}"

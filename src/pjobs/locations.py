@@ -4,7 +4,6 @@ file: light enough for the start-up path and shell completion, which load no set
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,8 @@ def config_file_path(explicit: Path | None) -> Path | None:
 def read_toml(path: Path) -> dict[str, Any]:
     """The configuration file's tables; ConfigError (78) if it is missing, too large or
     not TOML."""
+    import tomllib
+
     from pjobs.secretfile import read_limited
 
     if not path.exists():

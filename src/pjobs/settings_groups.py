@@ -25,7 +25,7 @@ HttpURL = Annotated[str, AfterValidator(_http_url)]
 
 
 class Group(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class WorkerSettings(Group):

@@ -26,7 +26,7 @@ def cases(tmp_path: Path) -> list[tuple[tuple[str, ...], dict[str, str], int, st
         (("jobs", "enqueue", "noop", "-p", f"@{deep}"), {}, 65, "nested too deeply"),
         (("jobs", "enqueue", "noop", "-p", f"@{digits}"), {}, 65, "4300 digits"),
         (("--config", str(binary), "jobs", "list"), {}, 78, "not UTF-8"),
-        (("jobs", "list"), {"PJOBS_WORKER": "not json"}, 78, 'field "worker"'),
+        (("jobs", "list"), {"PJOBS_WORKER": "not json"}, 78, "PJOBS_WORKER is not JSON"),
         (("--db", "sqlite:////dev/null", "jobs", "list"), {}, 78, "not a regular file"),
     ]
 

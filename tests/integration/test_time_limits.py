@@ -62,8 +62,8 @@ def test_an_inline_run_is_given_up_on_at_its_time_limit(job_queue: JobQueue) -> 
 
 
 def test_a_stopping_worker_records_what_it_interrupts(job_queue: JobQueue) -> None:
-    settings = job_queue.settings.model_copy(
-        update={"worker": job_queue.settings.worker.model_copy(update={"shutdown_timeout": 0.2})}
+    settings = job_queue.settings.with_groups(
+        worker=job_queue.settings.worker.model_copy(update={"shutdown_timeout": 0.2})
     )
     once = job_queue.enqueue("noop", {"sleep_seconds": 5}, EnqueueOptions(max_attempts=1))
     twice = job_queue.enqueue("noop", {"sleep_seconds": 5}, EnqueueOptions(max_attempts=2))

@@ -229,7 +229,7 @@ def test_provisioning_produces_exactly_one_delivery_also_when_retried(
     from pjobs.settings_groups import ServiceSettings
 
     services = app.settings.services.model_copy(update={"auth": ServiceSettings(url=auth.url)})
-    settings = app.settings.model_copy(update={"services": services})
+    settings = app.settings.with_groups(services=services)
     retrying = App(settings, store=app.store, clock=app.clock)
     project = {"project_id": "proj-new", "name": "N", "owner_id": "owner-1"}
     project |= {"region": "eu", "plan": "free"}

@@ -68,6 +68,47 @@ def test_invalid_settings_are_config_errors(tmp_path: Path, setting: dict[str, o
         load_settings(config)
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("PJOBS_WEBHOOKS__MAX_ATTEMPTS", "0", "webhooks.max_attempts"),
+        ("PJOBS_WORKER__CONCURENCY", "3", "worker.concurency"),
+        ("PJOBS_SCHEDULES", '{"nightly": {"cron": 5}}', "schedules.nightly.cron"),
+        ("PJOBS_RECEIVER__PATTERNS", "{not json", "PJOBS_RECEIVER__PATTERNS"),
+        ("PJOBS_ABUSE__WINDOW_SECONDS", "86400", "abuse.window_seconds"),
+    ],
+)
+def test_a_group_given_is_checked_at_load_though_nothing_reads_it(
+    variable: str, value: str, named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=f"invalid setting:? {named}"):
+        load_settings()
+
+
+def test_environment_values_are_json_where_the_setting_is_a_list_or_a_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PJOBS_WEBHOOKS__ALLOW_CIDRS", '["127.0.0.1/32"]')
+    monkeypatch.setenv("pjobs_worker", '{"concurrency": 4, "batch_size": 9}')
+    monkeypatch.setenv("PJOBS_WORKER__BATCH_SIZE", "8")
+    monkeypatch.setenv("PJOBS_SCHEDULES__NIGHTLY__ENABLED", "false")
+    monkeypatch.setenv("PJOBS_TELEGRAM__OPERATORS_CHAT_ID", "[1]")
+    settings = load_settings()
+    assert settings.webhooks.allow_cidrs == ["127.0.0.1/32"]
+    assert (settings.worker.concurrency, settings.worker.batch_size) == (4, 8)
+    assert settings.schedules["nightly"].enabled is False
+    assert settings.telegram.operators_chat_id == "[1]"  # a string setting is not JSON
+
+
+def test_settings_copied_with_a_group_leave_the_original_alone(tmp_path: Path) -> None:
+    settings = load_settings()
+    worker = settings.worker.model_copy(update={"concurrency": 99})
+    copy = settings.with_groups(worker=worker)
+    assert (copy.worker.concurrency, settings.worker.concurrency) == (99, 10)
+    assert copy.data_dir == settings.data_dir
+
+
 def test_database_urls() -> None:
     assert parse_database_url("sqlite:///var/lib/pjobs.db").target == "/var/lib/pjobs.db"
     pg = parse_database_url("postgresql://app:s3cret@db.internal:5432/pjobs")

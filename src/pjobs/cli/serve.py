@@ -59,7 +59,7 @@ def serve(
     if concurrency is not None:  # the pool is sized from the setting
         settings = rt.settings()
         worker_settings = settings.worker.model_copy(update={"concurrency": concurrency})
-        rt._settings = settings.model_copy(update={"worker": worker_settings})
+        rt._settings = settings.with_groups(worker=worker_settings)
     app = rt.app()
     settings = app.settings
     app.registry.load_all()  # a plugin that does not load is a configuration error now
