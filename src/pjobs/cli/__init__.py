@@ -70,24 +70,45 @@ GLOBAL_OPTIONS = (*_VALUED_OPTIONS, *_FLAGS)
 _registered: set[str] = set()
 
 
-def register(names: list[str] | None = None) -> typer.Typer:
-    """Add these commands (None: all) to the app; the app."""
+def register(names: list[str] | None = None, subcommand: str | None = None) -> typer.Typer:
+    """Add these commands (None: all) to the app, a group with only its `subcommand` when
+    that names one of the group's commands; the app."""
     for name in COMMANDS if names is None else names:
         if name in _registered:
             continue
         module_name, attribute, group = COMMANDS[name]
         target = getattr(importlib.import_module(f"pjobs.cli.{module_name}"), attribute)
         if group:
-            app.add_typer(target, name=name)
+            app.add_typer(_narrowed(target, subcommand), name=name)
         else:
             app.command(name)(target)
         _registered.add(name)
     return app
 
 
-def command_named(argv: list[str]) -> str | None:
-    """The command `argv` runs, if it is plainly one (else None: build them all, for help,
-    completion, or click's error naming the choices)."""
+def _narrowed(group: typer.Typer, subcommand: str | None) -> typer.Typer:
+    """`group` with only its command `subcommand`, if it has one (else the whole group)."""
+    from copy import copy
+
+    from typer.main import get_command_name
+    from typer.models import CommandInfo
+
+    def name(command: CommandInfo) -> str:
+        return command.name or get_command_name(getattr(command.callback, "__name__", ""))
+
+    chosen = [command for command in group.registered_commands if name(command) == subcommand]
+    if not chosen:
+        return group
+    narrowed = copy(group)
+    narrowed.registered_commands = chosen
+    narrowed.registered_groups = []
+    return narrowed
+
+
+def command_named(argv: list[str]) -> tuple[str, str | None] | None:
+    """The command `argv` runs, if it is plainly one, and the word after it (a group's
+    subcommand, or not); else None: build them all, for help, completion, or click's error
+    naming the choices."""
     words = iter(argv)
     for word in words:
         if word in _VALUED_OPTIONS:
@@ -97,7 +118,7 @@ def command_named(argv: list[str]) -> str | None:
         elif word.startswith("-"):  # --help, --version, the completion options
             return None
         else:
-            return word if word in COMMANDS else None
+            return (word, next(words, None)) if word in COMMANDS else None
     return None
 
 
@@ -172,8 +193,11 @@ def main() -> None:
     # pydantic would scan every installed package's entry points for its plugins on each
     # call; pjobs uses none (PYDANTIC_DISABLE_PLUGINS set by the caller wins)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    name = None if os.environ.get("_PJOBS_COMPLETE") else command_named(sys.argv[1:])
-    register(None if name is None else [name])
+    named = None if os.environ.get("_PJOBS_COMPLETE") else command_named(sys.argv[1:])
+    if named is None:
+        register()
+    else:
+        register([named[0]], subcommand=named[1])
     from typer import Abort
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
     from typer._click.exceptions import UsageError as ClickUsageError
