@@ -65,7 +65,7 @@ def in_process(control: str, data_dir: str, prefix: str, project: str, fmt: str)
 
     settings = Settings(
         database_url=control, data_dir=Path(data_dir), tenants={"name_prefix": prefix}
-    )  # type: ignore[arg-type]
+    )
     app = App(settings)
     try:
         app.queue.stats()  # connected, schema checked

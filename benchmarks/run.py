@@ -50,7 +50,7 @@ def pg_database() -> Iterator[str]:
 
 
 def pjobs_queue(url: str, data_dir: Path, **worker: object) -> JobQueue:
-    settings = Settings(database_url=url, data_dir=data_dir, worker=worker)  # type: ignore[arg-type]
+    settings = Settings(database_url=url, data_dir=data_dir, worker=worker)
     store = open_store(database_url(settings), pool_size=16, check_schema=False)
     store.upgrade(utcnow())
     return App(settings, store=store, clock=SystemClock()).queue

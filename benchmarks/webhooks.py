@@ -97,7 +97,7 @@ def pjobs_serve(
     settings = Settings(
         database_url=database,
         data_dir=data_dir,
-        webhooks={"secret_key": KEY, "allow_cidrs": ["127.0.0.1/32"]},  # type: ignore[arg-type]
+        webhooks={"secret_key": KEY, "allow_cidrs": ["127.0.0.1/32"]},
     )
     app = App(settings, check_schema=False)
     app.store.upgrade(app.clock.now())
