@@ -17,7 +17,7 @@ import pytest
 
 from conftest import CLI, PG_SERVER, cli_env
 from pjobs.dburl import parse_database_url
-from pjobs.errors import DatabaseFull, DatabaseUnavailable
+from pjobs.errors import DatabaseConflict, DatabaseFull, DatabaseUnavailable
 from pjobs.store import Store, open_store
 from pjobs.store.records import NewJob
 from pjobs.timeutil import utcnow
@@ -82,6 +82,47 @@ def test_a_failed_commit_is_reported_not_hidden_by_the_rollback(tmp_path: Path) 
             store.enqueue([job()], utcnow())
         store._local.conn = real  # type: ignore[attr-defined]
         assert job_count(store) == 0
+    finally:
+        store.close()
+
+
+def test_sqlite_writers_in_one_process_queue_and_one_kept_waiting_too_long_is_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from pjobs.store import sqlite as sqlite_module
+
+    store = sqlite_store(tmp_path)
+    try:
+        writers = [
+            threading.Thread(target=lambda: store.enqueue([job() for _ in range(20)], utcnow()))
+            for _ in range(8)
+        ]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(timeout=30)
+        assert job_count(store) == 160  # none lost to SQLite's busy lock
+
+        monkeypatch.setattr(sqlite_module, "BUSY_TIMEOUT_SECONDS", 0.2)
+        holding, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with store.transaction():
+                holding.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert holding.wait(10)
+        try:
+            with pytest.raises(DatabaseConflict, match="another writer in this process"):
+                store.enqueue([job()], utcnow())
+        finally:
+            release.set()
+            holder.join(10)
+        assert job_count(store) == 160
     finally:
         store.close()
 

@@ -5,39 +5,23 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pjobs.errors import ConfigError, DatabaseUnavailable
+from pjobs.errors import ConfigError, DatabaseConflict, DatabaseUnavailable
 from pjobs.secretfile import warn_if_open
 from pjobs.store.base import SqlStore
 from pjobs.store.errors import sqlite_error
-from pjobs.store.files import create_private_file, used_before
+from pjobs.store.files import create_private_file, use_wal, used_before
 from pjobs.store.queries import Migration
 from pjobs.store.records import EnqueueResult, NewJob, Outcome
 
 BUSY_TIMEOUT_SECONDS = 10.0
 # Page cache per connection: bulk writes (imports, batches) touch many pages of big indexes.
 CACHE_KIB = 65_536
-
-
-def _use_wal(conn: sqlite3.Connection) -> None:
-    """Switch a new file to WAL (the mode stays with the file). Two processes opening a new
-    file at once can get SQLITE_BUSY here without the busy handler being asked, so retry."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
-    while True:
-        try:
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def _acknowledged(o: Outcome, ts: Callable[[datetime | None], str | None]) -> tuple[Any, ...]:
@@ -73,6 +57,7 @@ class SQLiteStore(SqlStore):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._writing = threading.RLock()
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -84,7 +69,7 @@ class SQLiteStore(SqlStore):
                     isolation_level=None,
                     check_same_thread=False,
                 )
-                _use_wal(conn)
+                use_wal(conn, BUSY_TIMEOUT_SECONDS)
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
                 conn.execute("PRAGMA foreign_keys = ON")
@@ -99,24 +84,36 @@ class SQLiteStore(SqlStore):
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[sqlite3.Cursor]:
-        conn = self._connection()
+        # One writer at a time in this process, queued here: SQLite would make the others
+        # poll its lock with sleeps of 1 ms and more (other processes still do). A writer
+        # waits as long as SQLite's busy timeout would have let it.
+        if write and not self._writing.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise DatabaseConflict(
+                f"SQLite database {self.path}: another writer in this process held it for "
+                f"{BUSY_TIMEOUT_SECONDS:g} s; try again"
+            )
         try:
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            yield conn.cursor()
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            # After a failed COMMIT SQLite may have rolled back already: a second error
-            # from ROLLBACK must not hide the first.
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-            if isinstance(exc, sqlite3.Error):
-                translated = sqlite_error(exc, str(self.path))
-                if translated is not None:
-                    raise translated from None
-            raise
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                yield conn.cursor()
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                # After a failed COMMIT SQLite may have rolled back already: a second error
+                # from ROLLBACK must not hide the first.
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if isinstance(exc, sqlite3.Error):
+                    translated = sqlite_error(exc, str(self.path))
+                    if translated is not None:
+                        raise translated from None
+                raise
+        finally:
+            if write:
+                self._writing.release()
 
     def ts(self, value: datetime | None) -> str | None:
         if value is None:
