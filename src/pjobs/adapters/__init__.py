@@ -1,9 +1,11 @@
 """The outside world behind small interfaces, each built on first use: the tenant
-database server, the platform services, the Telegram Bot API and webhook receivers, all
-over one HTTP client that the composition root (`pjobs.app`) provides."""
+database server, the platform services and the Telegram Bot API over one HTTP client that
+the composition root (`pjobs.app`) provides, and webhook receivers over a connection pool
+a thread."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -34,6 +36,9 @@ class Integrations:
         self._http = http  # called on first use: commands that make no request never pay it
         self._resolver = resolver  # None: the system's (tests pass their own)
         self._transport = transport  # None: a real one
+        self._local = threading.local()
+        self._webhook_transports: list[httpx.BaseTransport] = []
+        self._lock = threading.Lock()
 
     @cached_property
     def http(self) -> httpx.Client:
@@ -62,11 +67,17 @@ class Integrations:
 
         return TelegramBot(self.settings, lambda: self.http)
 
-    @cached_property
     def webhook_transport(self) -> httpx.BaseTransport:
-        from pjobs.adapters.http import build_transport
+        """This thread's transport for webhook deliveries: a pool of its own, as threads
+        sharing one would queue on its lock for every request and response."""
+        transport: httpx.BaseTransport | None = getattr(self._local, "webhook_transport", None)
+        if transport is None:
+            from pjobs.adapters.http import build_transport
 
-        return build_transport(self._transport)
+            transport = self._local.webhook_transport = build_transport(self._transport)
+            with self._lock:
+                self._webhook_transports.append(transport)
+        return transport
 
     @cached_property
     def webhooks(self) -> WebhookSender:
@@ -74,11 +85,11 @@ class Integrations:
         from pjobs.adapters.webhooks import WebhookSender
 
         return WebhookSender(
-            self.settings.webhooks,
-            lambda: self.webhook_transport,
-            self._resolver or system_resolver,
+            self.settings.webhooks, self.webhook_transport, self._resolver or system_resolver
         )
 
     def close(self) -> None:
-        if "webhook_transport" in self.__dict__:
-            self.webhook_transport.close()
+        with self._lock:
+            transports, self._webhook_transports = self._webhook_transports, []
+        for transport in {id(t): t for t in transports}.values():  # a given one is shared
+            transport.close()
