@@ -49,10 +49,11 @@ def test_a_killed_worker_loses_nothing(tmp_path: Path, backend: str) -> None:
     env = {**cli_env(tmp_path, backend), "PJOBS_WORKER__LEASE_SECONDS": "1"}
     cli = CLI(env, tmp_path / "logs")
     assert (
-        cli("jobs", "enqueue", "noop", "-p", '{"sleep_seconds": 0.02}', "--count", "400").returncode
+        cli("jobs", "enqueue", "noop", "-p", '{"sleep_seconds": 0.05}', "--count", "400").returncode
         == 0
     )
     worker = cli.popen("serve", "--concurrency", "4")
+    # 400 jobs of 50 ms on 4 runners take 5 s: killed well before the end
     until(lambda: cli.states().get("succeeded", 0) >= 40)
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(10)
