@@ -32,8 +32,6 @@ from pjobs.errors import ConfigError, describe_validation_error
 from pjobs.locations import config_file_path, default_data_dir, read_toml
 
 if TYPE_CHECKING:
-    from pydantic import TypeAdapter
-
     from pjobs.settings_groups import (
         BackupSettings,
         KeySettings,
@@ -76,15 +74,13 @@ class Section(Generic[T]):
         model = getattr(importlib.import_module(self.module), self.model)
         return dict[str, model] if self.keyed else model  # type: ignore[valid-type]
 
-    def adapter(self) -> TypeAdapter[T]:
-        from pydantic import TypeAdapter
-
-        return TypeAdapter(self.annotation())
-
     def check(self, value: Any) -> T:
         """The group validated; ConfigError naming the setting when it is not valid."""
+        from pydantic import TypeAdapter
+
+        adapter: TypeAdapter[T] = TypeAdapter(self.annotation())
         try:
-            return self.adapter().validate_python(value)
+            return adapter.validate_python(value)
         except ValidationError as exc:
             raise ConfigError(
                 describe_validation_error(exc, "invalid setting", self.name, self.name)

@@ -92,25 +92,25 @@ class SQLiteStore(SqlStore):
                 f"SQLite database {self.path}: another writer in this process held it for "
                 f"{BUSY_TIMEOUT_SECONDS:g} s; try again"
             )
+        conn: sqlite3.Connection | None = None
         try:
             conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                yield conn.cursor()
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                # After a failed COMMIT SQLite may have rolled back already: a second error
-                # from ROLLBACK must not hide the first.
-                if conn.in_transaction:
-                    try:
-                        conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
-                if isinstance(exc, sqlite3.Error):
-                    translated = sqlite_error(exc, str(self.path))
-                    if translated is not None:
-                        raise translated from None
-                raise
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            yield conn.cursor()
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            # After a failed COMMIT SQLite may have rolled back already: a second error
+            # from ROLLBACK must not hide the first.
+            if conn is not None and conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            if isinstance(exc, sqlite3.Error):
+                translated = sqlite_error(exc, str(self.path))
+                if translated is not None:
+                    raise translated from None
+            raise
         finally:
             if write:
                 self._writing.release()
