@@ -53,18 +53,21 @@ def rows(projects: int) -> dict[str, Iterator[tuple[Any, ...]]]:
             yield (pid, "storage_bytes", period, rng.uniform(0, 0.7) * 1e9, NOW)
             yield (pid, "db_size_bytes", period, rng.uniform(0, 0.7) * 5e8, NOW)
 
+    # Per-day and per-minute counts in time order, as a month of imports writes them.
     def days() -> Iterator[tuple[Any, ...]]:
-        for pid in ids:
-            for back in range(1, DAYS + 1):
+        for back in range(DAYS, 0, -1):
+            for pid in ids:
                 yield (pid, today - timedelta(days=back), 1440.0 * 20, 1440.0)
 
     def minutes() -> Iterator[tuple[Any, ...]]:
         start = NOW.replace(second=0) - timedelta(minutes=WINDOW_MINUTES - 1)
+        rates = []
         for pid in ids:
             roll = rng.random()
             rate = 400.0 if roll < 0.01 else 20.0
-            errors = rate * 0.7 if 0.01 <= roll < 0.02 else rate * 0.01
-            for m in range(WINDOW_MINUTES):
+            rates.append((pid, rate, rate * 0.7 if 0.01 <= roll < 0.02 else rate * 0.01))
+        for m in range(WINDOW_MINUTES):
+            for pid, rate, errors in rates:
                 yield (pid, start + timedelta(minutes=m), rate, errors)
 
     return {"projects": ((pid,) for pid in ids), "totals": totals(), "days": days(),
