@@ -14,7 +14,7 @@ from pjobs import apikeys
 from pjobs.app import App
 from pjobs.config import Settings
 from pjobs.control import ControlPlane
-from pjobs.control.usage import UsageBatch
+from pjobs.control.usage import UsageBatch, micros_of
 from pjobs.store import Store
 from pjobs.timeutil import FixedClock
 
@@ -47,7 +47,7 @@ def record(
 ) -> None:
     batch = UsageBatch()
     gauge = app.settings.usage.metrics[metric] == "gauge"
-    batch.add(project_id, metric, value, at or app.clock.now(), gauge)
+    batch.add(project_id, metric, value, micros_of(at or app.clock.now()), gauge)
     with ControlPlane(app.store).tx(app.clock.now()) as tx:
         tx.usage.add(batch)
 

@@ -51,7 +51,7 @@ def record(
 
     from pjobs.cli.output import message, print_json, print_records
     from pjobs.control import ControlPlane
-    from pjobs.control.usage import UsageBatch
+    from pjobs.control.usage import UsageBatch, micros_of
     from pjobs.usage import metric_is_gauge, parse_assignment, usage_time
 
     rt = runtime(ctx)
@@ -62,7 +62,7 @@ def record(
     project_for(rt, project_id)
     batch = UsageBatch.since(now - timedelta(hours=settings.usage.minute_retention_hours))
     for name, value in values:
-        batch.add(project_id, name, value, when, metric_is_gauge(settings, name))
+        batch.add(project_id, name, value, micros_of(when), metric_is_gauge(settings, name))
     control = ControlPlane(rt.store())
     with control.rehearsal(now) if dry_run else control.tx(now) as tx:
         tx.usage.add(batch)

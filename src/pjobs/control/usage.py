@@ -4,7 +4,7 @@ baselines of the abuse scan."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -12,8 +12,11 @@ from typing import Any
 
 from pjobs.control.noun import Noun
 
-# The metrics whose values also feed the per-minute and per-day counts, and their columns.
-RATE_COLUMNS = {"requests": 0, "errors": 1}
+# The metrics whose values also feed the per-minute and per-day counts: their places in a row.
+RATE_COLUMNS = {"requests": 2, "errors": 3}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+MINUTE_MICROS = 60_000_000
 
 
 def period_of(at: datetime) -> str:
@@ -33,86 +36,88 @@ class UsageTotal:
 @dataclass
 class UsageBatch:
     """Usage records added up per row they change, so a large import writes each row of
-    each table once per batch. Minutes and days are kept as integers since the epoch until
-    the batch is written (turning every record's time into two datetimes would cost more
-    than all the rest); per-minute counts only from `minutes_from` on (see `since`)."""
+    each table once per batch. Each row is kept as the list the store writes: times as
+    whole microseconds, minutes and days since the epoch, which the store's SQL turns into
+    its times and dates (turning every record's time into a datetime and then text in
+    Python would cost more than all the rest); per-minute counts only from `minutes_from`
+    on (see `since`)."""
 
     # Per-minute counts start here (minutes since the epoch): older ones would be pruned.
     minutes_from: int = 0
-    totals: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
-    minutes: dict[tuple[int, str], list[float]] = field(default_factory=dict)
-    days: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    # (period, project, metric): [period, project, metric, value, microseconds of the
+    # latest record]; a counter's value is its sum, a gauge's the latest
+    counters: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    gauges: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    # (minute or day, project): [minute or day, project, requests, errors]
+    minutes: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
+    days: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
     records: int = 0
 
     @classmethod
     def since(cls, oldest_minute: datetime) -> UsageBatch:
         """A batch that keeps per-minute counts from `oldest_minute` on."""
-        return cls(minutes_from=int(oldest_minute.timestamp()) // 60)
+        return cls(minutes_from=micros_of(oldest_minute) // MINUTE_MICROS)
 
-    def add(self, project_id: str, metric: str, value: float, at: datetime, gauge: bool) -> None:
+    def add(self, project_id: str, metric: str, value: float, micros: int, gauge: bool) -> None:
+        """Add one record; `micros` is its time (see `micros_of`)."""
         self.records += 1
-        seconds = at.timestamp()  # compared and bucketed as a number: much cheaper
-        minute = int(seconds) // 60
-        key = (_period(minute // 1440), project_id, metric)
-        total = self.totals.get(key)
-        if total is None:
-            self.totals[key] = [value, seconds, gauge]
-        elif not gauge:
-            total[0] += value
-            if seconds > total[1]:
-                total[1] = seconds
-        elif seconds >= total[1]:
-            total[0], total[1] = value, seconds
+        minute = micros // MINUTE_MICROS
+        day = minute // 1440
+        period = _period(day)
+        key = (period, project_id, metric)
+        if gauge:
+            total = self.gauges.get(key)
+            if total is None:
+                self.gauges[key] = [period, project_id, metric, value, micros]
+            elif micros >= total[4]:
+                total[3], total[4] = value, micros
+        else:
+            total = self.counters.get(key)
+            if total is None:
+                self.counters[key] = [period, project_id, metric, value, micros]
+            else:
+                total[3] += value
+                if micros > total[4]:
+                    total[4] = micros
         column = RATE_COLUMNS.get(metric)
         if column is not None:
-            day = self.days.get((project_id, minute // 1440))
-            if day is None:
-                day = self.days[(project_id, minute // 1440)] = [0.0, 0.0]
-            day[column] += value
+            counts = self.days.get((day, project_id))
+            if counts is None:
+                counts = self.days[(day, project_id)] = [day, project_id, 0.0, 0.0]
+            counts[column] += value
             if minute >= self.minutes_from:
                 counts = self.minutes.get((minute, project_id))
                 if counts is None:
-                    counts = self.minutes[(minute, project_id)] = [0.0, 0.0]
+                    counts = self.minutes[(minute, project_id)] = [minute, project_id, 0.0, 0.0]
                 counts[column] += value
 
-    def rows(
-        self, ts: Callable[[datetime], Any], day: Callable[[date], Any]
-    ) -> dict[str, list[Any]]:
-        """The rows to write, by query, with times and days as the store takes them
-        (`ts`, `day`), each distinct one converted once."""
-        minutes = {m: ts(_minute(m)) for m, _ in self.minutes}
-        days = {d: day(_day(d)) for _, d in self.days}
-        totals = self.totals.items()
+    @property
+    def size(self) -> int:
+        """Distinct rows in the largest table: the measure of a batch's memory."""
+        return max(len(self.counters) + len(self.gauges), len(self.minutes))
+
+    def rows(self) -> dict[str, list[list[Any]]]:
+        """The rows to write, by query."""
         return {
-            "add_usage_counters": [
-                (*k, v, ts(_at(at))) for k, (v, at, gauge) in totals if not gauge
-            ],
-            "add_usage_gauges": [(*k, v, ts(_at(at))) for k, (v, at, gauge) in totals if gauge],
-            "add_usage_minutes": [(minutes[m], p, r, e) for (m, p), (r, e) in self.minutes.items()],
-            "add_usage_days": [(p, days[d], r, e) for (p, d), (r, e) in self.days.items()],
+            "add_usage_counters": list(self.counters.values()),
+            "add_usage_gauges": list(self.gauges.values()),
+            "add_usage_minutes": list(self.minutes.values()),
+            "add_usage_days": list(self.days.values()),
         }
 
     def __len__(self) -> int:
         return self.records
 
 
-def _at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-@cache
-def _minute(minute: int) -> datetime:
-    return datetime.fromtimestamp(minute * 60, UTC)
-
-
-@cache
-def _day(day: int) -> date:
-    return date(1970, 1, 1) + timedelta(days=day)
+def micros_of(at: datetime) -> int:
+    """A time (with its zone) as whole microseconds since the epoch: exact, where a float
+    timestamp may be a microsecond off."""
+    return (at - EPOCH) // MICROSECOND
 
 
 @cache
 def _period(day: int) -> str:
-    found = _day(day)
+    found = EPOCH + timedelta(days=day)
     return f"{found.year:04d}-{found.month:02d}"
 
 
@@ -120,10 +125,9 @@ class Usage(Noun):
     def add(self, batch: UsageBatch) -> None:
         """Add a batch of usage records to the totals and the per-minute and per-day counts,
         one statement a table (the store's bulk path)."""
-        store = self.tx.store
-        for query, rows in batch.rows(store.ts, store.day).items():
+        for query, rows in batch.rows().items():
             if rows:
-                store.write_batch(self.tx.cursor, query, rows)
+                self.tx.store.write_batch(self.tx.cursor, query, rows)
 
     def totals(self, project_id: str, period: str) -> list[UsageTotal]:
         """A project's totals in one billing period, by metric."""

@@ -59,10 +59,9 @@ class SqlStore(ABC):
         """A list of strings as this driver's parameter (`= ANY` / `json_each`)."""
 
     @abstractmethod
-    def write_batch(self, cursor: Any, query: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    def write_batch(self, cursor: Any, query: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run a named query of the bulk path over many rows at once (SQLite: one JSON
-        array; PostgreSQL: COPY into a staging table, then one statement). Times and
-        days are already this driver's (`ts`, `day`)."""
+        array; PostgreSQL: COPY into a staging table, then one statement)."""
 
     @abstractmethod
     def enqueue_on(self, cursor: Any, jobs: Sequence[NewJob], now: datetime) -> list[EnqueueResult]:

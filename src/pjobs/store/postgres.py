@@ -98,7 +98,9 @@ class PostgresStore(SqlStore):
     def ts(self, value: datetime | None) -> datetime | None:
         return value
 
-    def write_batch(self, cursor: psycopg.Cursor[Any], query: str, rows: Sequence[Any]) -> None:
+    def write_batch(
+        self, cursor: psycopg.Cursor[Any], query: str, rows: Sequence[Sequence[Any]]
+    ) -> None:
         cursor.execute(self.queries[f"{query}_stage"])
         with cursor.copy(f"COPY stage_{query} FROM STDIN") as copy:
             for row in rows:

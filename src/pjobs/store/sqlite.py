@@ -125,7 +125,9 @@ class SQLiteStore(SqlStore):
     def day(self, value: date) -> str:
         return value.isoformat()
 
-    def write_batch(self, cursor: sqlite3.Cursor, query: str, rows: Sequence[Any]) -> None:
+    def write_batch(
+        self, cursor: sqlite3.Cursor, query: str, rows: Sequence[Sequence[Any]]
+    ) -> None:
         cursor.execute(self.queries[query], {"rows": json.dumps(rows)})
 
     def from_json(self, value: Any) -> Any:

@@ -29,31 +29,32 @@ ORDER BY w.project_id;
 
 -- The bulk path of usage: each batch is copied (COPY) into a staging table of the same
 -- name as its query, then merged; keys are unique within a batch. A query's `_stage`
--- twin makes the staging table (empty) for the transaction.
+-- twin makes the staging table (empty) for the transaction. Times come as whole
+-- microseconds since the epoch, minutes and days as whole numbers since it.
 
 -- name: add_usage_counters_stage
 CREATE TEMP TABLE IF NOT EXISTS stage_add_usage_counters
-    (period text, project_id text, metric text, value float8, measured_at timestamptz)
-    ON COMMIT DROP;
+    (period text, project_id text, metric text, value float8, micros int8) ON COMMIT DROP;
 TRUNCATE stage_add_usage_counters;
 
 -- name: add_usage_counters
 INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
-SELECT * FROM stage_add_usage_counters ORDER BY 1, 2, 3  -- key order: the index page by page
+SELECT period, project_id, metric, value, timestamptz 'epoch' + micros * interval '1 microsecond'
+FROM stage_add_usage_counters ORDER BY 1, 2, 3  -- key order: the index page by page
 ON CONFLICT (period, project_id, metric) DO UPDATE SET
     value = usage_totals.value + excluded.value,
     measured_at = greatest(usage_totals.measured_at, excluded.measured_at);
 
 -- name: add_usage_gauges_stage
 CREATE TEMP TABLE IF NOT EXISTS stage_add_usage_gauges
-    (period text, project_id text, metric text, value float8, measured_at timestamptz)
-    ON COMMIT DROP;
+    (period text, project_id text, metric text, value float8, micros int8) ON COMMIT DROP;
 TRUNCATE stage_add_usage_gauges;
 
 -- name: add_usage_gauges
 -- A gauge keeps the value measured last.
 INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
-SELECT * FROM stage_add_usage_gauges ORDER BY 1, 2, 3
+SELECT period, project_id, metric, value, timestamptz 'epoch' + micros * interval '1 microsecond'
+FROM stage_add_usage_gauges ORDER BY 1, 2, 3
 ON CONFLICT (period, project_id, metric) DO UPDATE SET
     value = CASE WHEN excluded.measured_at >= usage_totals.measured_at
                  THEN excluded.value ELSE usage_totals.value END,
@@ -61,24 +62,26 @@ ON CONFLICT (period, project_id, metric) DO UPDATE SET
 
 -- name: add_usage_minutes_stage
 CREATE TEMP TABLE IF NOT EXISTS stage_add_usage_minutes
-    (minute timestamptz, project_id text, requests float8, errors float8) ON COMMIT DROP;
+    (minute int8, project_id text, requests float8, errors float8) ON COMMIT DROP;
 TRUNCATE stage_add_usage_minutes;
 
 -- name: add_usage_minutes
 INSERT INTO usage_minutes (minute, project_id, requests, errors)
-SELECT * FROM stage_add_usage_minutes ORDER BY 1, 2
+SELECT timestamptz 'epoch' + minute * interval '1 minute', project_id, requests, errors
+FROM stage_add_usage_minutes ORDER BY 1, 2
 ON CONFLICT (minute, project_id) DO UPDATE SET
     requests = usage_minutes.requests + excluded.requests,
     errors = usage_minutes.errors + excluded.errors;
 
 -- name: add_usage_days_stage
 CREATE TEMP TABLE IF NOT EXISTS stage_add_usage_days
-    (project_id text, day date, requests float8, errors float8) ON COMMIT DROP;
+    (day int4, project_id text, requests float8, errors float8) ON COMMIT DROP;
 TRUNCATE stage_add_usage_days;
 
 -- name: add_usage_days
-INSERT INTO usage_days (project_id, day, requests, errors)
-SELECT * FROM stage_add_usage_days ORDER BY 2, 1
+INSERT INTO usage_days (day, project_id, requests, errors)
+SELECT date '1970-01-01' + day, project_id, requests, errors
+FROM stage_add_usage_days ORDER BY 1, 2
 ON CONFLICT (day, project_id) DO UPDATE SET
     requests = usage_days.requests + excluded.requests,
     errors = usage_days.errors + excluded.errors;

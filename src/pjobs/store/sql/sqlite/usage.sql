@@ -33,11 +33,15 @@ WHERE :ids IS NULL OR w.project_id IN (SELECT value FROM json_each(:ids))
 ORDER BY w.project_id;
 
 -- The bulk path of usage: each batch travels as one JSON array of rows (keys unique within
--- a batch), which SQLite unpacks in C.
+-- a batch), which SQLite unpacks in C. Times come as whole microseconds since the epoch,
+-- minutes and days as whole numbers since it, and are turned into the stored text here.
 
 -- name: add_usage_counters
 INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(:rows)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3,
+       strftime('%Y-%m-%dT%H:%M:%S', (value ->> 4) / 1000000, 'unixepoch')
+       || printf('.%06d+00:00', (value ->> 4) % 1000000)
+FROM json_each(:rows)
 WHERE true  -- makes the upsert clause below parse unambiguously after a SELECT
 ORDER BY 1, 2, 3  -- in key order, the index is written page after page
 ON CONFLICT (period, project_id, metric) DO UPDATE SET
@@ -47,7 +51,10 @@ ON CONFLICT (period, project_id, metric) DO UPDATE SET
 -- name: add_usage_gauges
 -- A gauge keeps the value measured last.
 INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(:rows)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3,
+       strftime('%Y-%m-%dT%H:%M:%S', (value ->> 4) / 1000000, 'unixepoch')
+       || printf('.%06d+00:00', (value ->> 4) % 1000000)
+FROM json_each(:rows)
 WHERE true
 ORDER BY 1, 2, 3
 ON CONFLICT (period, project_id, metric) DO UPDATE SET
@@ -57,7 +64,9 @@ ON CONFLICT (period, project_id, metric) DO UPDATE SET
 
 -- name: add_usage_minutes
 INSERT INTO usage_minutes (minute, project_id, requests, errors)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(:rows)
+SELECT strftime('%Y-%m-%dT%H:%M:00.000000+00:00', (value ->> 0) * 60, 'unixepoch'),
+       value ->> 1, value ->> 2, value ->> 3
+FROM json_each(:rows)
 WHERE true
 ORDER BY 1, 2
 ON CONFLICT (minute, project_id) DO UPDATE SET
@@ -65,10 +74,11 @@ ON CONFLICT (minute, project_id) DO UPDATE SET
     errors = usage_minutes.errors + excluded.errors;
 
 -- name: add_usage_days
-INSERT INTO usage_days (project_id, day, requests, errors)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(:rows)
+INSERT INTO usage_days (day, project_id, requests, errors)
+SELECT date((value ->> 0) * 86400, 'unixepoch'), value ->> 1, value ->> 2, value ->> 3
+FROM json_each(:rows)
 WHERE true
-ORDER BY 2, 1
+ORDER BY 1, 2
 ON CONFLICT (day, project_id) DO UPDATE SET
     requests = usage_days.requests + excluded.requests,
     errors = usage_days.errors + excluded.errors;

@@ -1,0 +1,130 @@
+"""A usage import on both backends, read back through the store: totals, the time of the
+latest record to the microsecond, billing periods, per-minute and per-day counts, gauges,
+and batches that write the same rows again."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from pjobs import usage
+from pjobs.app import App
+from pjobs.config import Settings
+from pjobs.control import ControlPlane
+from pjobs.store import Store
+from pjobs.timeutil import FixedClock
+
+NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
+PROJECT = "proj-imp"
+
+
+@pytest.fixture
+def app(store: Store, settings: Settings) -> Iterator[App]:
+    built = App(settings, store=store, clock=FixedClock(NOW))
+    with ControlPlane(built.store).tx(NOW) as tx:
+        tx.owners.ensure("owner-1")
+        tx.projects.insert(PROJECT, PROJECT, "owner-1", "eu-west-1", "free")
+        tx.projects.set_status(PROJECT, "active")
+    yield built
+    built.close()
+
+
+def line(metric: str, value: float, time: str | None, **layout: Any) -> str:
+    fields = {"project": PROJECT, "metric": metric, "value": value, "time": time}
+    return json.dumps(fields, **layout) + "\n"
+
+
+LINES = [
+    line("requests", 1, "2026-11-20T10:00:05Z"),
+    line("requests", 2, "2026-11-20T10:00:59.999999+00:00"),
+    line("requests", 4, "2026-11-20T10:01:00+01:00"),  # 09:01 UTC: before the minutes kept
+    line("requests", 32, "2026-11-20T12:59:00.5+01:00"),  # 11:59 UTC
+    line("requests", 8, "2026-11-20T10:00:30"),  # no zone: UTC
+    "  " + line("requests", 16, "2026-11-19T23:59:59.5Z", indent=None, separators=(",", ":")),
+    line("errors", 3, "2026-11-20T10:00:10Z"),
+    line("storage_bytes", 100, "2026-11-20T11:00:00Z"),
+    line("storage_bytes", 50, "2026-11-20T11:00:00.000001Z"),
+    line("storage_bytes", 70, "2026-11-20T11:00:00.000001Z"),  # the same time: the later line
+    line("storage_bytes", 999, "2026-11-20T10:59:59Z"),  # older: not the gauge's value
+    line("bandwidth_bytes", 5, "2026-10-31T23:30:00-01:00"),  # 1 November UTC
+    line("bandwidth_bytes", 7, "2026-11-01T00:30:00+01:00"),  # 31 October UTC
+    "\n",
+]
+
+
+@pytest.mark.parametrize("batch_rows", [usage.BATCH_ROWS, 1])
+def test_an_import_adds_up_what_its_lines_say(
+    app: App, batch_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # batch_rows 1: every line a batch of its own, so each row is written again and again
+    monkeypatch.setattr(usage, "BATCH_ROWS", batch_rows)
+    monkeypatch.setattr(usage, "BATCH_CHECK", 1 if batch_rows == 1 else usage.BATCH_CHECK)
+    control = ControlPlane(app.store)
+    with control.tx(NOW) as tx:
+        report = usage.import_usage(tx, iter(LINES), app.settings, NOW)
+    assert (report.error_count, report.lines, report.records) == (0, 14, 13)
+
+    with control.tx(NOW) as tx:
+        november = {t.metric: t for t in tx.usage.totals(PROJECT, "2026-11")}
+        october = {t.metric: t for t in tx.usage.totals(PROJECT, "2026-10")}
+        tx.usage.recompute_baselines(date(2026, 11, 20), 7)
+        baseline = tx.usage.baseline_of(PROJECT)
+
+        def window(start: str, end: str) -> tuple[float, float]:
+            since, until = (datetime.fromisoformat(t) for t in (start, end))
+            return tx.usage.window_of(PROJECT, since, until)
+
+        minutes = [
+            window("2026-11-20T10:00Z", "2026-11-20T10:01Z"),
+            window("2026-11-20T10:01Z", "2026-11-20T11:59Z"),
+            window("2026-11-20T11:59Z", "2026-11-20T12:00Z"),
+            window("2026-11-19T00:00Z", "2026-11-20T10:00Z"),
+        ]
+
+    requests = november["requests"]
+    assert requests.value == 1 + 2 + 4 + 8 + 16 + 32
+    assert requests.measured_at == datetime(2026, 11, 20, 11, 59, 0, 500000, UTC)
+    assert november["errors"].value == 3
+    gauge = november["storage_bytes"]
+    assert gauge.value == 70
+    assert gauge.measured_at == datetime(2026, 11, 20, 11, 0, 0, 1, UTC)
+    assert november["bandwidth_bytes"].value == 5
+    assert november["bandwidth_bytes"].measured_at == datetime(2026, 11, 1, 0, 30, tzinfo=UTC)
+    assert october["bandwidth_bytes"].value == 7
+    # per-minute counts are kept for the last two hours only (usage.minute_retention_hours)
+    assert minutes == [(1 + 2 + 8, 3), (0, 0), (32, 0), (0, 0)]
+    # 19 November, the one complete day with requests: 16 of them
+    assert baseline == pytest.approx(16 / 1440)
+
+
+def test_bad_lines_are_reported_by_number_and_import_nothing(app: App) -> None:
+    good = line("requests", 1, "2026-11-20T10:00:05Z")
+    lines = [
+        "  " + good,  # leading whitespace: still a good line
+        '{"project": ["proj-imp"], "metric": "requests", "value": 1}\n',
+        '{"project": "proj-imp", "metric": {"a": 1}, "value": 1}\n',
+        good.rstrip("\n") + " x\n",
+        good.rstrip("\n") + " \t\r\n",  # trailing whitespace: good
+        '{"project": "proj-imp", "metric": "requests", "value": 1, "extra": 2}\n',
+        '{"project": "proj-imp", "metric": "requests", "value": NaN}\n',
+        '{"project": "proj-imp", "metric": "requests", "value": 1, "time": "1999-12-31"}\n',
+    ]
+    control = ControlPlane(app.store)
+    with control.rehearsal(NOW) as tx:
+        report = usage.import_usage(tx, iter(lines), app.settings, NOW)
+    assert report.errors == [
+        (2, "invalid project \"['proj-imp']\""),
+        (
+            3,
+            "unknown metric \"{'a': 1}\" (known: bandwidth_bytes, db_size_bytes, errors, "
+            "requests, storage_bytes)",
+        ),
+        (4, "not JSON: Extra data: line 1 column 91 (char 90)"),
+        (6, "unknown key 'extra'"),
+        (7, "value must be a finite number ≥ 0, not nan"),
+        (8, "time '1999-12-31' is out of range"),
+    ]
