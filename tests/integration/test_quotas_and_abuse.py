@@ -221,3 +221,24 @@ def test_protected_projects_are_reported_not_suspended(app: App) -> None:
     assert forced.result["action"] == "suspended" and status(app, "proj-vip") == "suspended"
     recipients = {r for r, _ in warnings_sent(app, "proj-vip")}
     assert "operators" in recipients
+
+
+@pytest.mark.parametrize(
+    ("daily", "median"),
+    [
+        ([1440 * 7], 7),  # one day
+        ([1440 * 40, 1440 * 10, 1440 * 30, 1440 * 20], 25),  # even: the mean of the middle two
+        ([1440 * 9, 0, 1440 * 1, 1440 * 5, 0], 5),  # odd; days without requests do not count
+        ([1440 * 3] * 7 + [1440 * 1000], 3),  # the day before the window does not count
+    ],
+)
+def test_the_baseline_is_the_median_of_the_days_with_traffic(
+    app: App, daily: list[float], median: float
+) -> None:
+    add_project(app, "proj-med")
+    for days_ago, requests in enumerate(daily, start=1):
+        record(app, "proj-med", "requests", requests, NOW - timedelta(days=days_ago))
+    today = NOW.date()
+    with ControlPlane(app.store).tx(NOW) as tx:
+        tx.usage.recompute_baselines(today, 7)
+        assert tx.usage.baseline_of("proj-med") == pytest.approx(median)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pjobs.errors import ConfigError, DatabaseConflict, DatabaseUnavailable
 from pjobs.secretfile import warn_if_open
+from pjobs.store import sqlite_functions
 from pjobs.store.base import SqlStore
 from pjobs.store.errors import sqlite_error
 from pjobs.store.files import create_private_file, use_wal, used_before
@@ -73,6 +74,7 @@ class SQLiteStore(SqlStore):
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
                 conn.execute("PRAGMA foreign_keys = ON")
+                sqlite_functions.register(conn)
             except sqlite3.Error as exc:
                 raise sqlite_error(exc, str(self.path)) or DatabaseUnavailable(
                     f"cannot open SQLite database {self.path}: {exc}"

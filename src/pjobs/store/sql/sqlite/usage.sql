@@ -2,17 +2,12 @@
 
 -- name: compute_baselines
 -- Each project's baseline: the median of its per-minute request rate over the complete
--- days of the window that had traffic (a project with none has no baseline).
+-- days of the window that had traffic (a project with none has no baseline). `median` is
+-- pjobs' own aggregate (store/sqlite_functions.py).
 INSERT INTO usage_baselines (project_id, requests_per_minute, days, computed_at)
-SELECT project_id, avg(rate), max(n), :now
-FROM (
-    SELECT project_id, requests / 1440.0 AS rate,
-           row_number() OVER (PARTITION BY project_id ORDER BY requests) AS k,
-           count(*) OVER (PARTITION BY project_id) AS n
-    FROM usage_days
-    WHERE day >= :first_day AND day < :today AND requests > 0
-)
-WHERE k IN ((n + 1) / 2, (n + 2) / 2)
+SELECT project_id, median(requests) / 1440.0, count(*), :now
+FROM usage_days
+WHERE day >= :first_day AND day < :today AND requests > 0
 GROUP BY project_id;
 
 -- name: existing_projects
