@@ -20,10 +20,10 @@ class Median:
             self.values.append(value)
 
     def finalize(self) -> float | None:
+        if not self.values:
+            return None
         values = sorted(self.values)
         middle = len(values) // 2
-        if not values:
-            return None
         return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
 
