@@ -147,6 +147,15 @@ class Webhooks(Noun):
         """The delivery, or None."""
         return self.tx.record(Delivery, "get_delivery", id=delivery_id)
 
+    def delivery_to_send(self, delivery_id: str) -> tuple[Delivery, Endpoint] | None:
+        """The delivery and its endpoint (one statement), or None."""
+        row = self.tx.row("get_delivery_to_send", id=delivery_id)
+        if row is None:
+            return None
+        endpoint = {name[2:]: value for name, value in row.items() if name.startswith("e.")}
+        store = self.tx.store
+        return store.record(Delivery, row), store.record(Endpoint, endpoint)
+
     def deliveries(
         self,
         endpoint_id: str,

@@ -34,10 +34,10 @@ def deliver_webhook(payload: DeliverWebhookPayload, context: JobContext) -> dict
     disabled after `webhooks.disable_after` in a row (`webhook.disabled`, owner told)."""
     control = ControlPlane(context.store)
     with control.tx(context.clock.now(), write=False) as tx:
-        delivery = tx.webhooks.delivery(payload.delivery_id)
-        endpoint = tx.webhooks.endpoint(delivery.endpoint_id) if delivery else None
-    if delivery is None or endpoint is None:
+        found = tx.webhooks.delivery_to_send(payload.delivery_id)
+    if found is None:
         raise PermanentFailure(f"no webhook delivery {payload.delivery_id}")
+    delivery, endpoint = found
     if delivery.state != "pending":
         return outcome(delivery.id, delivery.state, delivery.last_status)  # done before
     if not endpoint.enabled:

@@ -33,8 +33,17 @@ def dict_rows(cursor: Any) -> list[dict[str, Any]]:
     rows = cursor.fetchall()
     if not rows:
         return []
-    names = [column[0] for column in cursor.description]
+    names = column_names(cursor)
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def column_names(cursor: Any) -> list[str]:
+    """The names of the result's columns. psycopg's `description` builds an object a
+    column, each time it is read; the result itself has the names at hand."""
+    result = getattr(cursor, "pgresult", None)
+    if result is None:
+        return [column[0] for column in cursor.description]
+    return [result.fname(i).decode() for i in range(result.nfields)]
 
 
 def _json_text(value: Any) -> Any:

@@ -97,7 +97,10 @@ class SQLiteStore(SqlStore):
         conn: sqlite3.Connection | None = None
         try:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            if not write:  # as on PostgreSQL: each statement reads the latest committed data
+                yield conn.cursor()
+                return
+            conn.execute("BEGIN IMMEDIATE")
             yield conn.cursor()
             conn.execute("COMMIT")
         except BaseException as exc:
