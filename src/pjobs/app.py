@@ -79,7 +79,7 @@ class App:
     def integrations(self) -> Integrations:
         from pjobs.adapters import Integrations
 
-        return Integrations(self.settings, lambda: self.http, self._resolver, self._transport)
+        return Integrations(self.settings, lambda: self.http, self._resolver)
 
     @cached_property
     def notifier(self) -> Notifier:

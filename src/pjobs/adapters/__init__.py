@@ -1,7 +1,7 @@
 """The outside world behind small interfaces, each built on first use: the tenant
 database server, the platform services and the Telegram Bot API over one HTTP client that
 the composition root (`pjobs.app`) provides, and webhook receivers over a connection pool
-a thread."""
+a thread (httpcore's, below the client: a delivery needs none of a client's features)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 from pjobs.dburl import database_url, parse_database_url
 
 if TYPE_CHECKING:
+    import ssl
+
+    import httpcore
     import httpx
 
     from pjobs.adapters.services import PlatformServices
@@ -30,14 +33,12 @@ class Integrations:
         settings: Settings,
         http: Callable[[], httpx.Client],
         resolver: Resolver | None = None,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self._http = http  # called on first use: commands that make no request never pay it
         self._resolver = resolver  # None: the system's (tests pass their own)
-        self._transport = transport  # None: a real one
         self._local = threading.local()
-        self._webhook_transports: list[httpx.BaseTransport] = []
+        self._webhook_pools: list[httpcore.ConnectionPool] = []
         self._lock = threading.Lock()
 
     @cached_property
@@ -67,17 +68,25 @@ class Integrations:
 
         return TelegramBot(self.settings, lambda: self.http)
 
-    def webhook_transport(self) -> httpx.BaseTransport:
-        """This thread's transport for webhook deliveries: a pool of its own, as threads
-        sharing one would queue on its lock for every request and response."""
-        transport: httpx.BaseTransport | None = getattr(self._local, "webhook_transport", None)
-        if transport is None:
-            from pjobs.adapters.http import build_transport
+    @cached_property
+    def webhook_tls(self) -> ssl.SSLContext:
+        """The TLS settings of webhook requests (httpx's: certifi's CAs, verified), built
+        once; loading the CAs takes longer than a delivery."""
+        import httpx
 
-            transport = self._local.webhook_transport = build_transport(self._transport)
+        return httpx.create_ssl_context()
+
+    def webhook_pool(self) -> httpcore.ConnectionPool:
+        """This thread's connection pool for webhook deliveries: threads sharing one would
+        queue on its lock for every request and response."""
+        pool: httpcore.ConnectionPool | None = getattr(self._local, "webhook_pool", None)
+        if pool is None:
+            from pjobs.adapters.http import build_webhook_pool
+
+            pool = self._local.webhook_pool = build_webhook_pool(self.webhook_tls)
             with self._lock:
-                self._webhook_transports.append(transport)
-        return transport
+                self._webhook_pools.append(pool)
+        return pool
 
     @cached_property
     def webhooks(self) -> WebhookSender:
@@ -85,11 +94,11 @@ class Integrations:
         from pjobs.adapters.webhooks import WebhookSender
 
         return WebhookSender(
-            self.settings.webhooks, self.webhook_transport, self._resolver or system_resolver
+            self.settings.webhooks, self.webhook_pool, self._resolver or system_resolver
         )
 
     def close(self) -> None:
         with self._lock:
-            transports, self._webhook_transports = self._webhook_transports, []
-        for transport in {id(t): t for t in transports}.values():  # a given one is shared
-            transport.close()
+            pools, self._webhook_pools = self._webhook_pools, []
+        for pool in pools:
+            pool.close()

@@ -1,6 +1,6 @@
 """The HTTP pjobs makes its requests with: one client (timeouts on every call, redirects
-never followed, a User-Agent) and, for webhook deliveries, a bare transport; both accept a
-transport that tests may pass (as httpx's own `Client(transport=…)`). The HTTP libraries'
+never followed, a User-Agent), which accepts a transport that tests may pass (as httpx's own
+`Client(transport=…)`), and, for webhook deliveries, bare connection pools. The HTTP libraries'
 own log lines carry whole URLs, so their loggers get a filter that hides the secrets a URL
 can hold (a Telegram bot token, a password) before any handler sees them."""
 
@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 from pjobs.redaction import redact
 
 if TYPE_CHECKING:
+    import ssl
+
+    import httpcore
     import httpx
 
 DEFAULT_TIMEOUT = 10.0
@@ -53,10 +56,13 @@ def build_http_client(transport: httpx.BaseTransport | None = None) -> httpx.Cli
     )
 
 
-def build_transport(transport: httpx.BaseTransport | None = None) -> httpx.BaseTransport:
-    """A transport of its own (a connection pool, no retries) for requests that must not
+def build_webhook_pool(tls: ssl.SSLContext) -> httpcore.ConnectionPool:
+    """A connection pool of its own (httpx's limits, no retries) for requests that must not
     go through a client's cookie jar or redirect handling: webhook deliveries."""
-    import httpx
+    import httpcore
 
     redact_http_logs()
-    return transport or httpx.HTTPTransport(retries=0)
+    return httpcore.ConnectionPool(
+        ssl_context=tls, max_connections=100, max_keepalive_connections=20,
+        keepalive_expiry=5.0, retries=0,
+    )  # fmt: skip

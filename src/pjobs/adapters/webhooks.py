@@ -20,7 +20,7 @@ from pjobs.adapters.ssrf import RefusedTarget, Resolver, Target, checked_address
 from pjobs.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    import httpx
+    import httpcore
 
     from pjobs.settings_groups import WebhookSettings
 
@@ -89,10 +89,10 @@ class WebhookSender:
     def __init__(
         self,
         settings: WebhookSettings,
-        transport: Callable[[], httpx.BaseTransport],
+        pool: Callable[[], httpcore.ConnectionPool],
         resolver: Resolver,
     ) -> None:
-        self.settings, self._transport, self.resolver = settings, transport, resolver
+        self.settings, self._pool, self.resolver = settings, pool, resolver
 
     def check(self, url: str) -> Target:
         """The URL, if a webhook may call it now (RefusedTarget, exit 65, if not)."""
@@ -103,9 +103,9 @@ class WebhookSender:
     def post(self, url: str, headers: dict[str, str], body: str) -> Attempt:
         """POST `body` to `url`; never raises for what the network or receiver did.
 
-        It goes straight to the transport: no cookie jar (one receiver's cookies must
+        It goes straight to a connection pool: no cookie jar (one receiver's cookies must
         never reach another), no redirects, no auth — only the request that was signed."""
-        import httpx  # here: importing it costs every command that sends nothing
+        import httpcore  # here: importing it costs every command that sends nothing
 
         started = time.monotonic()
         try:
@@ -113,33 +113,53 @@ class WebhookSender:
             address = checked_addresses(target, self.resolver, self.settings.allow_cidrs)[0]
         except RefusedTarget as exc:
             return Attempt(None, 0.0, f"refused: {exc}", None, None)
-        host = f"[{address}]" if ":" in address else address
         cfg = self.settings
-        timeout = httpx.Timeout(cfg.timeout_seconds, connect=cfg.connect_timeout_seconds)
-        request = httpx.Request(
-            "POST",
-            f"{target.scheme}://{host}:{target.port}{target.path}",
-            content=body.encode(),
-            headers={**headers, "host": _host_header(target), "user-agent": USER_AGENT},
-            extensions={"sni_hostname": target.host, "timeout": timeout.as_dict()},
+        content = body.encode()
+        sent = {**headers, "host": _host_header(target), "user-agent": USER_AGENT}
+        sent["content-length"] = str(len(content))
+        request = httpcore.Request(
+            b"POST",
+            httpcore.URL(
+                scheme=target.scheme.encode(),
+                host=address.encode(),
+                port=target.port,
+                target=target.path.encode(),
+            ),
+            headers=[(name.encode(), value.encode()) for name, value in sent.items()],
+            content=content,
+            extensions={"sni_hostname": target.host, "timeout": _timeouts(cfg)},
         )
         try:
-            response = self._transport().handle_request(request)
+            response = self._pool().handle_request(request)
             try:
                 excerpt = _read_limited(
                     response, cfg.max_response_bytes, started + cfg.timeout_seconds
                 )
             finally:
                 response.close()
-        except (httpx.HTTPError, TimeoutError) as exc:
+        except (
+            httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
+            httpcore.UnsupportedProtocol, TimeoutError,
+        ) as exc:  # fmt: skip
             latency = (time.monotonic() - started) * 1000
             return Attempt(None, latency, _describe(exc), None, None)
         latency = (time.monotonic() - started) * 1000
-        status = response.status_code
+        status = response.status
         error = None if 200 <= status < 300 else f"HTTP {status}"
-        return Attempt(
-            status, latency, error, excerpt, _retry_after(response.headers.get("retry-after"))
-        )
+        retry_after = _retry_after(_header(response, b"retry-after"))
+        return Attempt(status, latency, error, excerpt, retry_after)
+
+
+def _timeouts(cfg: WebhookSettings) -> dict[str, float]:
+    whole = cfg.timeout_seconds
+    return {"connect": cfg.connect_timeout_seconds, "read": whole, "write": whole, "pool": whole}
+
+
+def _header(response: httpcore.Response, name: bytes) -> str | None:
+    for key, value in response.headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
 
 
 def _host_header(target: Target) -> str:
@@ -148,14 +168,10 @@ def _host_header(target: Target) -> str:
     return host if target.port == default else f"{host}:{target.port}"
 
 
-def _read_limited(response: httpx.Response, limit: int, deadline: float) -> str:
+def _read_limited(response: httpcore.Response, limit: int, deadline: float) -> str:
     """At most `limit` bytes of the body, before `deadline`; its first KiB as text."""
-    import httpx
-
     read = bytearray()
-    stream = response.stream
-    assert isinstance(stream, httpx.SyncByteStream)
-    for chunk in stream:
+    for chunk in response.iter_stream():
         read += chunk
         if len(read) >= limit:
             break
