@@ -43,6 +43,10 @@ def run_attempt(
 ) -> Outcome:
     """Run one attempt of a claimed job and say how it ended (never raises Exception)."""
     started = clock.now()
+    context: JobContext | None = None
+
+    def writes() -> Callable[[Any], None] | None:
+        return None if context is None else context.writes_with_outcome()
 
     def failed(
         error: str, retry_in: float | None, trace: str | None = None, result: str | None = None
@@ -59,8 +63,12 @@ def run_attempt(
                 error,
                 trace,
                 run_at=finished + timedelta(seconds=retry_in),
+                writes=writes(),
             )
-        return Outcome(job.id, job.attempt, "failed", started, finished, result, error, trace)
+        return Outcome(
+            job.id, job.attempt, "failed", started, finished, result, error, trace,
+            writes=writes(),
+        )  # fmt: skip
 
     job_type = registry.find(job.type)
     if job_type is None:
@@ -70,7 +78,8 @@ def run_attempt(
     except ValidationError as exc:
         return failed(f"invalid payload: {exc.errors()[0]['msg']}", None)
     try:
-        value = job_type.handler(payload, context_for(job))
+        context = context_for(job)
+        value = job_type.handler(payload, context)
         result = result_json(value)
     except PermanentFailure as exc:
         if exc.exit_code is not None:  # a refusal: the reason is enough, and it has its code
@@ -83,7 +92,7 @@ def run_attempt(
     except Exception as exc:
         delay = job_type.retry.delay(job.attempt, rng)
         return failed(f"{type(exc).__name__}: {exc}", delay, traceback.format_exc())
-    return Outcome(job.id, job.attempt, "succeeded", started, clock.now(), result)
+    return Outcome(job.id, job.attempt, "succeeded", started, clock.now(), result, writes=writes())
 
 
 def time_limit(job: ClaimedJob, registry: Registry, default: float | None) -> float | None:

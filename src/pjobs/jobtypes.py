@@ -84,6 +84,8 @@ class JobContext:
     # Jobs this attempt enqueued; an inline run runs them inline too, once it succeeded.
     followups: list[int] = field(default_factory=list)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("pjobs.job"))
+    # What `with_outcome` was given, in order.
+    outcome_writes: list[Callable[[ControlTx], None]] = field(default_factory=list)
 
     def enqueue(
         self,
@@ -145,6 +147,29 @@ class JobContext:
         tx.audit.append_many(self.actor, event_type, changes, self.job_id)
         tx.events.emit(event_type, items, self.actor, self.job_id)
         fan_out(tx, self.registry, self.settings, event_type, items, self.actor)
+
+    def with_outcome(self, write: Callable[[ControlTx], None]) -> None:
+        """Make `write` on the transaction that records how this attempt ended (after the
+        handler returns or raises): it is committed if and only if the outcome is, and
+        only while this attempt still holds its job. A handler whose attempt has an effect
+        outside (a request sent) records it this way rather than on a transaction of its
+        own: one transaction less an attempt, and a worker writes many outcomes at once."""
+        self.outcome_writes.append(write)
+
+    def writes_with_outcome(self) -> Callable[[Any], None] | None:
+        """What `with_outcome` was given, as one call on the recording transaction's cursor."""
+        if not self.outcome_writes:
+            return None
+        writes, store, clock = list(self.outcome_writes), self.store, self.clock
+
+        def write(cursor: Any) -> None:
+            from pjobs.control import ControlTx
+
+            tx = ControlTx(store, cursor, clock.now())
+            for each in writes:
+                each(tx)
+
+        return write
 
     @property
     def actor(self) -> str:

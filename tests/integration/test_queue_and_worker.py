@@ -138,3 +138,38 @@ def test_stop_lets_running_jobs_finish_and_releases_the_rest(job_queue: JobQueue
     states = job_queue.stats()["states"]
     assert states == {"succeeded": 2, "queued": 4}
     assert all(j.attempts == 0 for j in job_queue.store.list_jobs(state="queued"))
+
+
+def recorded_labels(job_queue: JobQueue) -> list[str]:
+    from pjobs.control import ControlPlane
+
+    with ControlPlane(job_queue.store).tx(job_queue.clock.now(), write=False) as tx:
+        events = tx.audit.list()
+    return sorted(e.target or "" for e in events if e.action == "recorded")
+
+
+def test_writes_made_with_an_outcome_are_committed_with_it_and_a_bad_one_fails_its_job_only(
+    job_queue: JobQueue,
+) -> None:
+    labels = [f"r{n}" for n in range(12)]
+    results = job_queue.enqueue_many(
+        [("recorded", {"label": label, "bad_write": label == "r5"}) for label in labels]
+    )
+    worker = worker_for(job_queue, burst=True, concurrency=4)
+    worker.run()
+    assert worker.processed == 12
+    jobs = {job.payload["label"]: job for job in (job_queue.get(r.id) for r in results)}
+    bad = jobs.pop("r5")
+    assert bad.state == "failed" and bad.attempts == 1
+    error = bad.last_error or ""
+    assert error.startswith("recording the attempt failed") and "foreign key" in error.lower()
+    assert {job.state for job in jobs.values()} == {"succeeded"}
+    # the bad job's audit event went with its refused write; every other one is there
+    assert recorded_labels(job_queue) == sorted(set(labels) - {"r5"})
+
+
+def test_an_inline_run_makes_its_writes_with_its_outcome(job_queue: JobQueue) -> None:
+    assert job_queue.run_inline("recorded", {"label": "one"}).state == "succeeded"
+    failed = job_queue.run_inline("recorded", {"label": "two", "bad_write": True})
+    assert failed.state == "failed" and "recording the attempt failed" in (failed.last_error or "")
+    assert recorded_labels(job_queue) == ["one"]

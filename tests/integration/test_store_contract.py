@@ -120,6 +120,12 @@ def test_an_outcome_from_a_worker_that_lost_the_lease_is_ignored(store: Store) -
     assert succeed(store, W1, r.id) == set()
     job = store.get_job(r.id)
     assert job is not None and job.state == "running" and job.worker_id == W2
+    # nor are the writes it asked to make with its outcome
+    written: list[object] = []
+    at = utcnow()
+    late = Outcome(r.id, 1, "succeeded", at, at, None, writes=written.append)
+    assert store.acknowledge(W1, [late]) == set() and written == []
+    assert store.acknowledge(W2, [late]) == {r.id} and len(written) == 1
 
 
 def test_rescue_requeues_expired_leases_without_using_an_attempt(store: Store) -> None:

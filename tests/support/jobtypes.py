@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from pjobs.control import ControlTx
 from pjobs.jobtypes import JobContext, JobType, PermanentFailure, Registry, RetryPolicy
 
 
@@ -44,6 +45,24 @@ def run_broken(payload: Shaped, context: JobContext) -> None:
     raise PermanentFailure(f"refused for good: {payload.label}")
 
 
+class RecordedPayload(BaseModel):
+    """Records an audit event with its outcome; `bad_write` adds a project whose owner
+    does not exist, which the database refuses, after the audit event."""
+
+    label: str
+    bad_write: bool = False
+
+
+def run_recorded(payload: RecordedPayload, context: JobContext) -> str:
+    def write(tx: ControlTx) -> None:
+        tx.audit.append("test", "recorded", None, payload.label, job_id=context.job_id)
+        if payload.bad_write:
+            tx.projects.insert(f"proj-{payload.label}", "X", "no-such-owner", "eu", "free")
+
+    context.with_outcome(write)
+    return payload.label
+
+
 def register(registry: Registry) -> None:
     registry.add(JobType("shaped", Shaped, run_shaped))
     registry.add(JobType("measured", Measured, lambda payload, context: payload.value))
@@ -51,3 +70,4 @@ def register(registry: Registry) -> None:
         JobType("flaky", FlakyPayload, run_flaky, RetryPolicy(3, base_delay=0.05, max_delay=0.1))
     )
     registry.add(JobType("broken", Shaped, run_broken, RetryPolicy(3, base_delay=0.05)))
+    registry.add(JobType("recorded", RecordedPayload, run_recorded))

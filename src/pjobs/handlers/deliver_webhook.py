@@ -88,25 +88,38 @@ def finish(
     final: bool,
     retry_in: float | None = None,
 ) -> None:
-    """Record the attempt and what follows from it, on one transaction."""
-    with ControlPlane(context.store).tx(context.clock.now()) as tx:
-        state: DeliveryState = (
-            "delivered" if attempt.succeeded else "failed" if final else "pending"
-        )
-        next_at = None if retry_in is None else tx.now + timedelta(seconds=retry_in)
-        tx.webhooks.record_attempt(
-            delivery.id, delivery.attempts + 1, state, next_at, attempt.status,
-            round(attempt.latency_ms, 1), attempt.error, attempt.response,
-        )  # fmt: skip
-        if attempt.succeeded:
-            if endpoint.consecutive_failures:
-                tx.webhooks.reset_failures(endpoint.id)
-        elif gone:
-            disable(context, tx, endpoint, f"the receiver answered {GONE} Gone")
-        elif final and endpoint.enabled:
-            failures = tx.webhooks.count_failure(endpoint.id)
-            if failures >= context.settings.webhooks.disable_after:
-                disable(context, tx, endpoint, f"{failures} deliveries in a row failed")
+    """Record the attempt and what follows from it, with the attempt's outcome (one
+    transaction, which the worker shares between the outcomes it records at once)."""
+    context.with_outcome(
+        lambda tx: record(context, tx, delivery, endpoint, attempt, gone, final, retry_in)
+    )
+
+
+def record(
+    context: JobContext,
+    tx: ControlTx,
+    delivery: Delivery,
+    endpoint: Endpoint,
+    attempt: Attempt,
+    gone: bool,
+    final: bool,
+    retry_in: float | None,
+) -> None:
+    state: DeliveryState = "delivered" if attempt.succeeded else "failed" if final else "pending"
+    next_at = None if retry_in is None else tx.now + timedelta(seconds=retry_in)
+    tx.webhooks.record_attempt(
+        delivery.id, delivery.attempts + 1, state, next_at, attempt.status,
+        round(attempt.latency_ms, 1), attempt.error, attempt.response,
+    )  # fmt: skip
+    if attempt.succeeded:
+        if endpoint.consecutive_failures:
+            tx.webhooks.reset_failures(endpoint.id)
+    elif gone:
+        disable(context, tx, endpoint, f"the receiver answered {GONE} Gone")
+    elif final and endpoint.enabled:
+        failures = tx.webhooks.count_failure(endpoint.id)
+        if failures >= context.settings.webhooks.disable_after:
+            disable(context, tx, endpoint, f"{failures} deliveries in a row failed")
 
 
 def disable(context: JobContext, tx: ControlTx, endpoint: Endpoint, reason: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from pjobs.errors import IntegrityConflict, InvalidStateError
 from pjobs.store import migrate
+from pjobs.store.outcomes import acknowledge_outcomes
 from pjobs.store.queries import Migration, load_queries
 from pjobs.store.records import (
     AttemptRecord,
@@ -69,8 +70,9 @@ class SqlStore(ABC):
         that job instead. Nothing is visible to workers before the caller commits."""
 
     @abstractmethod
-    def acknowledge(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
-        """Record how attempts ended; returns the ids this worker still held."""
+    def acknowledge_on(self, cursor: Any, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
+        """Record how attempts ended, on an open transaction; returns the ids this worker
+        still held (the others' outcomes are not recorded)."""
 
     @abstractmethod
     def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
@@ -142,6 +144,10 @@ class SqlStore(ABC):
             return []
         with self.transaction() as cursor:
             return self.enqueue_on(cursor, jobs, now)
+
+    def acknowledge(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
+        """Record how attempts ended, with their writes (`pjobs.store.outcomes`)."""
+        return acknowledge_outcomes(self, worker_id, outcomes)
 
     def claim(
         self,

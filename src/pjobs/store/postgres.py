@@ -200,25 +200,26 @@ class PostgresStore(SqlStore):
             for job_id, job in zip(ids, jobs, strict=True)
         ]
 
-    def acknowledge(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
-        with self.transaction() as cursor:
-            cursor.execute(
-                self.queries["acknowledge_jobs"],
-                {
-                    "worker_id": worker_id,
-                    "ids": [o.job_id for o in outcomes],
-                    "states": [o.state for o in outcomes],
-                    "attempts": [o.attempt for o in outcomes],
-                    "started_ats": [o.started_at for o in outcomes],
-                    "finished_ats": [o.finished_at for o in outcomes],
-                    "run_ats": [o.run_at for o in outcomes],
-                    "results": [o.result for o in outcomes],
-                    "errors": [o.error for o in outcomes],
-                    "tracebacks": [o.traceback for o in outcomes],
-                    "histories": [o.history for o in outcomes],
-                },
-            )
-            return {row[0] for row in cursor.fetchall()}
+    def acknowledge_on(
+        self, cursor: psycopg.Cursor[Any], worker_id: str, outcomes: Sequence[Outcome]
+    ) -> set[int]:
+        cursor.execute(
+            self.queries["acknowledge_jobs"],
+            {
+                "worker_id": worker_id,
+                "ids": [o.job_id for o in outcomes],
+                "states": [o.state for o in outcomes],
+                "attempts": [o.attempt for o in outcomes],
+                "started_ats": [o.started_at for o in outcomes],
+                "finished_ats": [o.finished_at for o in outcomes],
+                "run_ats": [o.run_at for o in outcomes],
+                "results": [o.result for o in outcomes],
+                "errors": [o.error for o in outcomes],
+                "tracebacks": [o.traceback for o in outcomes],
+                "histories": [o.history for o in outcomes],
+            },
+        )
+        return {row[0] for row in cursor.fetchall()}
 
     def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
         return self._rowcount("release_jobs", {"worker_id": worker_id, "ids": list(job_ids)})

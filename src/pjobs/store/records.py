@@ -3,7 +3,7 @@ of attempts, and the records operators read. Rows are read by column name."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, NamedTuple
@@ -88,6 +88,16 @@ class Outcome:
     run_at: datetime | None = None
     history: str | None = None  # how the attempt shows in its history when not plain
     # succeeded/failed: "timed_out"
+    # Writes the attempt asked to make with its outcome (`JobContext.with_outcome`): run
+    # with the cursor of the transaction that records the outcome, if it still holds its job.
+    writes: Callable[[Any], None] | None = None
+
+    def unwritten(self, fault: Exception) -> Outcome:
+        """This outcome as a failure for good, recorded without its writes, which failed."""
+        why = f"recording the attempt failed: {type(fault).__name__}: {fault}"
+        error = why if self.error is None else f"{self.error}; then {why}"
+        started, finished = self.started_at, self.finished_at
+        return Outcome(self.job_id, self.attempt, "failed", started, finished, None, error)
 
 
 @dataclass(frozen=True, slots=True)

@@ -238,32 +238,33 @@ class SQLiteStore(SqlStore):
             for job_id, job in zip(ids, jobs, strict=True)
         ]
 
-    def acknowledge(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
+    def acknowledge_on(
+        self, cursor: sqlite3.Cursor, worker_id: str, outcomes: Sequence[Outcome]
+    ) -> set[int]:
         ts = self.ts
-        with self.transaction() as cursor:
-            cursor.execute(
-                self.queries["acknowledge_jobs"],
-                {
-                    "worker_id": worker_id,
-                    "outcomes": json.dumps([_acknowledged(o, ts) for o in outcomes]),
-                },
+        cursor.execute(
+            self.queries["acknowledge_jobs"],
+            {
+                "worker_id": worker_id,
+                "outcomes": json.dumps([_acknowledged(o, ts) for o in outcomes]),
+            },
+        )
+        acknowledged = {row[0] for row in cursor.fetchall()}
+        attempts = [
+            (
+                o.job_id,
+                o.attempt,
+                worker_id,
+                o.history or ("succeeded" if o.state == "succeeded" else "failed"),
+                ts(o.started_at),
+                ts(o.finished_at),
+                o.error,
+                o.traceback,
             )
-            acknowledged = {row[0] for row in cursor.fetchall()}
-            attempts = [
-                (
-                    o.job_id,
-                    o.attempt,
-                    worker_id,
-                    o.history or ("succeeded" if o.state == "succeeded" else "failed"),
-                    ts(o.started_at),
-                    ts(o.finished_at),
-                    o.error,
-                    o.traceback,
-                )
-                for o in outcomes
-                if o.job_id in acknowledged
-            ]
-            self._insert_attempts(cursor, attempts)
+            for o in outcomes
+            if o.job_id in acknowledged
+        ]
+        self._insert_attempts(cursor, attempts)
         return acknowledged
 
     def _insert_attempts(self, cursor: sqlite3.Cursor, attempts: list[tuple[Any, ...]]) -> None:

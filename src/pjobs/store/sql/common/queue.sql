@@ -100,3 +100,13 @@ SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
     finished_at = CASE WHEN attempts >= max_attempts THEN :now END,
     worker_id = NULL, lease_expires_at = NULL, last_error = :error
 WHERE id = :id AND worker_id = :worker_id AND state = 'running';
+
+-- name: savepoint_outcome
+-- An outcome recorded on a savepoint of its own (when a batch's writes failed).
+SAVEPOINT outcome;
+
+-- name: rollback_to_outcome
+ROLLBACK TO SAVEPOINT outcome;
+
+-- name: release_outcome
+RELEASE SAVEPOINT outcome;

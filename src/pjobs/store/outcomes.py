@@ -1,0 +1,46 @@
+"""Recording how attempts ended, with the writes each attempt asked to make with its
+outcome (`JobContext.with_outcome`): a worker records many outcomes on one transaction,
+and a fault in one attempt's writes must never hold up the others, nor the worker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pjobs.store.base import SqlStore
+    from pjobs.store.records import Outcome
+
+
+def acknowledge_outcomes(store: SqlStore, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
+    """Record the outcomes and their writes on one transaction; returns the ids this worker
+    still held (the others' outcomes and writes are not recorded). Should an outcome's
+    writes fail, the batch is recorded again with each outcome on a savepoint of its own,
+    and the one whose writes fail is recorded failed, without them."""
+    try:
+        with store.transaction() as cursor:
+            return _with_writes(store, cursor, worker_id, outcomes)
+    except Exception:
+        if not any(outcome.writes is not None for outcome in outcomes):
+            raise
+    held: set[int] = set()
+    with store.transaction() as cursor:
+        for outcome in outcomes:
+            cursor.execute(store.queries["savepoint_outcome"])
+            try:
+                held |= _with_writes(store, cursor, worker_id, [outcome])
+            except Exception as exc:
+                cursor.execute(store.queries["rollback_to_outcome"])
+                held |= store.acknowledge_on(cursor, worker_id, [outcome.unwritten(exc)])
+            cursor.execute(store.queries["release_outcome"])
+    return held
+
+
+def _with_writes(
+    store: SqlStore, cursor: Any, worker_id: str, outcomes: Sequence[Outcome]
+) -> set[int]:
+    held = store.acknowledge_on(cursor, worker_id, outcomes)
+    for outcome in outcomes:
+        if outcome.writes is not None and outcome.job_id in held:
+            outcome.writes(cursor)
+    return held
