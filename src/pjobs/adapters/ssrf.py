@@ -40,7 +40,12 @@ class Target:
 
 
 def system_resolver(host: str, port: int) -> list[str]:
-    """Every address the system resolver gives for `host`."""
+    """Every address the system resolver gives for `host` (an address in its usual
+    notation is itself: no call to the resolver)."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:

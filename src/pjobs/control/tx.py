@@ -3,8 +3,9 @@ of the control plane as an attribute (`tx.projects`, `tx.keys`, `tx.audit`, …)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pjobs.control.abuse import AbuseDetections
 from pjobs.control.alerts import Alerts
@@ -25,26 +26,42 @@ if TYPE_CHECKING:
     from pjobs.store import Store
 
 R = TypeVar("R")
+N = TypeVar("N")
+
+
+class _Noun(Generic[N]):
+    """A noun of the transaction, made on first use (most transactions use one or two)."""
+
+    def __init__(self, cls: Callable[[ControlTx], N]) -> None:
+        self.cls = cls
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, tx: ControlTx, owner: type | None = None) -> N:
+        made = tx.__dict__[self.name] = self.cls(tx)  # from now on, found before this
+        return made
 
 
 class ControlTx:
     """The control-plane operations, on one open transaction, grouped by noun."""
 
+    owners = _Noun(Owners)
+    projects = _Noun(Projects)
+    keys = _Noun(Keys)
+    audit = _Noun(Audit)
+    notifications = _Noun(Notifications)
+    jobs = _Noun(JobsOnTx)
+    events = _Noun(Events)
+    usage = _Noun(Usage)
+    quotas = _Noun(Quotas)
+    abuse = _Noun(AbuseDetections)
+    webhooks = _Noun(Webhooks)
+    alerts = _Noun(Alerts)
+    backups = _Noun(Backups)
+
     def __init__(self, store: Store, cursor: Any, now: datetime) -> None:
         self.store, self.cursor, self.now = store, cursor, now
-        self.owners = Owners(self)
-        self.projects = Projects(self)
-        self.keys = Keys(self)
-        self.audit = Audit(self)
-        self.notifications = Notifications(self)
-        self.jobs = JobsOnTx(self)
-        self.events = Events(self)
-        self.usage = Usage(self)
-        self.quotas = Quotas(self)
-        self.abuse = AbuseDetections(self)
-        self.webhooks = Webhooks(self)
-        self.alerts = Alerts(self)
-        self.backups = Backups(self)
 
     # -- queries ------------------------------------------------------------------------
 
