@@ -307,6 +307,33 @@ def test_a_name_that_resolves_to_loopback_at_delivery_time_is_refused(
     app.close()
 
 
+def test_a_name_and_a_path_outside_ascii_are_sent_as_http_wants_them(
+    make_settings: Callable[..., Settings], store: Store, stub_server: Callable[..., Any]
+) -> None:
+    receiver = stub_server()
+    settings = make_settings(webhooks={"secret_key": KEY, "allow_cidrs": ["127.0.0.1/32"]})
+    app = App(settings, store=store, resolver=lambda host, port: ["127.0.0.1"])
+    port = receiver.url.rsplit(":", 1)[1]
+    with ControlPlane(store).tx(app.clock.now()) as tx:
+        tx.owners.ensure("owner-1")
+        tx.projects.insert("proj-w", "W", "owner-1", "eu", "free")
+        endpoint_id, _ = add_endpoint(
+            tx, settings, app.integrations.webhooks, "proj-w",
+            f"http://bücher.example:{port}/wébhook?q=ü&r=%20", [], None, "ops",
+        )  # fmt: skip
+        with pytest.raises(RefusedTarget, match="not a valid name"):
+            add_endpoint(
+                tx, settings, app.integrations.webhooks, "proj-w",
+                f"http://{'b' * 70}.example/", [], None, "ops",
+            )  # fmt: skip
+    _, job = send(app, endpoint_id)
+    assert job.state == "succeeded", job.last_error
+    (request,) = receiver.received
+    assert request.path == "/w%C3%A9bhook?q=%C3%BC&r=%20"
+    assert request.headers["host"] == f"xn--bcher-kva.example:{port}"
+    app.close()
+
+
 def test_successes_never_count_against_an_endpoint(
     app: App, stub_server: Callable[..., Any]
 ) -> None:

@@ -69,6 +69,10 @@ def parse_target(url: str) -> Target:
         raise RefusedTarget("a webhook URL may not carry credentials")
     if not parts.hostname:
         raise RefusedTarget("invalid URL: no host")
+    try:
+        parts.hostname.encode("idna")  # what the Host header and the resolver get
+    except UnicodeError:
+        raise RefusedTarget(f"invalid URL: host {parts.hostname!r} is not a valid name") from None
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     default = 443 if parts.scheme == "https" else 80
     return Target(url, parts.scheme, parts.hostname, port or default, path)

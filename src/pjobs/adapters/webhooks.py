@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from pjobs import __version__
 from pjobs.adapters.ssrf import RefusedTarget, Resolver, Target, checked_addresses, parse_target
@@ -28,6 +29,8 @@ USER_AGENT = f"pjobs/{__version__} (webhooks)"
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 EXCERPT_BYTES = 1024
+# Sent as written in a request target; any other character is percent-encoded (UTF-8).
+_VISIBLE_ASCII = "".join(chr(code) for code in range(33, 127))
 
 
 def new_secret() -> str:
@@ -123,7 +126,7 @@ class WebhookSender:
                 scheme=target.scheme.encode(),
                 host=address.encode(),
                 port=target.port,
-                target=target.path.encode(),
+                target=quote(target.path, safe=_VISIBLE_ASCII).encode("ascii"),
             ),
             headers=[(name.encode(), value.encode()) for name, value in sent.items()],
             content=content,
@@ -163,7 +166,9 @@ def _header(response: httpcore.Response, name: bytes) -> str | None:
 
 
 def _host_header(target: Target) -> str:
-    host = f"[{target.host}]" if ":" in target.host else target.host
+    """The Host header: the URL's host (a name outside ASCII in its IDNA form) and port."""
+    host = target.host if target.host.isascii() else target.host.encode("idna").decode("ascii")
+    host = f"[{host}]" if ":" in host else host
     default = 443 if target.scheme == "https" else 80
     return host if target.port == default else f"{host}:{target.port}"
 
