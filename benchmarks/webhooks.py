@@ -19,7 +19,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 from run import pg_database
 
@@ -78,27 +81,23 @@ def bare_loop(url: str, deliveries: int, concurrency: int) -> float:
     return deliveries / (time.perf_counter() - started)
 
 
-def pjobs_serve(
-    database: str, data_dir: Path, url: str, deliveries: int, concurrency: int
-) -> float:
-    """Deliveries a second of `pjobs serve --burst`: signed, recorded, each a job."""
-    from pjobs.app import App
+def settings_for(database: str, data_dir: Path) -> Any:
     from pjobs.config import Settings
-    from pjobs.control import ControlPlane
-    from pjobs.deliveries import add_endpoint, deliver
 
-    env = {
-        **os.environ,
-        "PJOBS_DATABASE_URL": database,
-        "PJOBS_DATA_DIR": str(data_dir),
-        "PJOBS_WEBHOOKS__SECRET_KEY": KEY,
-        "PJOBS_WEBHOOKS__ALLOW_CIDRS": '["127.0.0.1/32"]',
-    }
-    settings = Settings(
+    return Settings(
         database_url=database,
         data_dir=data_dir,
         webhooks={"secret_key": KEY, "allow_cidrs": ["127.0.0.1/32"]},
     )
+
+
+def enqueue_deliveries(database: str, data_dir: Path, url: str, deliveries: int) -> None:
+    """An endpoint at `url`, and `deliveries` deliveries to it, each with its job."""
+    from pjobs.app import App
+    from pjobs.control import ControlPlane
+    from pjobs.deliveries import add_endpoint, deliver
+
+    settings = settings_for(database, data_dir)
     app = App(settings, check_schema=False)
     app.store.upgrade(app.clock.now())
     with ControlPlane(app.store).tx(app.clock.now()) as tx:
@@ -110,6 +109,20 @@ def pjobs_serve(
         for _ in range(deliveries):
             deliver(tx, app.registry, settings, endpoint_id, "webhook.test", {"n": 1}, "bench")
     app.close()
+
+
+def pjobs_serve(
+    database: str, data_dir: Path, url: str, deliveries: int, concurrency: int
+) -> float:
+    """Deliveries a second of `pjobs serve --burst`: signed, recorded, each a job."""
+    enqueue_deliveries(database, data_dir, url, deliveries)
+    env = {
+        **os.environ,
+        "PJOBS_DATABASE_URL": database,
+        "PJOBS_DATA_DIR": str(data_dir),
+        "PJOBS_WEBHOOKS__SECRET_KEY": KEY,
+        "PJOBS_WEBHOOKS__ALLOW_CIDRS": '["127.0.0.1/32"]',
+    }
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "pjobs", "serve", "--burst", "--concurrency", str(concurrency)],
@@ -120,42 +133,109 @@ def pjobs_serve(
     return deliveries / (time.perf_counter() - started)
 
 
+def in_process(
+    database: str, data_dir: Path, url: str, deliveries: int, concurrency: int
+) -> dict[str, float]:
+    """The same work by a Worker in this process, with what it cost (`costs`) and the share
+    of the run the worker's loop spent claiming and recording outcomes (it does both for
+    every runner)."""
+    from pjobs.app import App
+    from pjobs.worker import Worker
+
+    enqueue_deliveries(database, data_dir, url, deliveries)
+    app = App(settings_for(database, data_dir))
+    store, in_store = app.store, {"claim": 0.0, "acknowledge": 0.0}
+
+    def timed(name: str) -> Any:
+        method = getattr(store, name)
+
+        def call(*args: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return method(*args)
+            finally:
+                in_store[name] += time.perf_counter() - started
+
+        return call
+
+    store.claim, store.acknowledge = timed("claim"), timed("acknowledge")  # type: ignore[method-assign]
+    worker = Worker(
+        store, app.registry, app.settings, app.queue.context_for, app.clock,
+        concurrency=concurrency, burst=True,
+    )  # fmt: skip
+
+    def run() -> dict[str, float]:
+        started = time.perf_counter()
+        worker.run()
+        wall = time.perf_counter() - started
+        busy = (in_store["claim"] + in_store["acknowledge"]) / wall
+        return {"count": worker.processed, "rate": worker.processed / wall, "loop_busy": busy}
+
+    figures = costs(run)
+    app.close()
+    assert worker.processed == deliveries and worker.failed == 0
+    return figures
+
+
+def costs(run: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """`run()`'s figures ("count" requests among them), with what they cost this process:
+    CPU time and voluntary thread switches a request."""
+    import resource
+
+    before, cpu = resource.getrusage(resource.RUSAGE_SELF), time.process_time()
+    figures = run()
+    cpu = time.process_time() - cpu
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    count = figures["count"]
+    switches = (after.ru_nvcsw - before.ru_nvcsw) / count
+    return figures | {"cpu_us": cpu / count * 1e6, "switches": switches}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="a Worker in this process instead of `pjobs serve`, with what a delivery costs",
+    )
     options = parser.parse_args()
+    n, concurrency = options.deliveries, options.concurrency
     port = free_port()
     receiver = subprocess.Popen(
         [sys.executable, "-c", f"import asyncio, webhooks; asyncio.run(webhooks.serve({port}))"],
         cwd=Path(__file__).parent,
     )
     url = f"http://127.0.0.1:{port}/hooks"
+    lines = [f"{n} deliveries, concurrency {concurrency}"]
     try:
         time.sleep(0.5)
-        rows = []
         with tempfile.TemporaryDirectory() as tmp:
             for name, database in (("SQLite", f"sqlite://{tmp}/pjobs.db"), ("PostgreSQL", None)):
-                bare = bare_loop(url, options.deliveries, options.concurrency)
-                if database is None:
-                    with pg_database() as pg:
-                        ours = pjobs_serve(
-                            pg, Path(tmp), url, options.deliveries, options.concurrency
-                        )
-                else:
-                    ours = pjobs_serve(
-                        database, Path(tmp), url, options.deliveries, options.concurrency
+                bare = costs(lambda: {"count": n, "rate": bare_loop(url, n, concurrency)})
+                with pg_database() if database is None else nullcontext(database) as db:
+                    if options.in_process:
+                        ours = in_process(db, Path(tmp), url, n, concurrency)
+                    else:
+                        ours = {"rate": pjobs_serve(db, Path(tmp), url, n, concurrency)}
+                line = (
+                    f"{name:<11} pjobs {'in process' if options.in_process else 'serve'} "
+                    f"{ours['rate']:8,.0f}/s   bare httpx loop {bare['rate']:8,.0f}/s   "
+                    f"ratio {ours['rate'] / bare['rate']:.2f}"
+                )
+                if options.in_process:
+                    line += (
+                        f"\n{'':<11} CPU a delivery {ours['cpu_us']:,.0f} us (bare "
+                        f"{bare['cpu_us']:,.0f}), thread switches {ours['switches']:.0f} (bare "
+                        f"{bare['switches']:.0f}), worker's loop claiming and recording "
+                        f"{ours['loop_busy']:.0%} of the run"
                     )
-                rows.append((name, ours, bare))
+                lines.append(line)
     finally:
         receiver.terminate()
         receiver.wait(10)
-    print(f"{options.deliveries} deliveries, concurrency {options.concurrency}")
-    for name, ours, bare in rows:
-        print(
-            f"{name:<11} pjobs serve {ours:8,.0f}/s   bare httpx loop {bare:8,.0f}/s   "
-            f"ratio {ours / bare:.2f}"
-        )
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
