@@ -45,8 +45,11 @@ def run_attempt(
     started = clock.now()
     context: JobContext | None = None
 
-    def writes() -> Callable[[Any], None] | None:
-        return None if context is None else context.writes_with_outcome()
+    def writes() -> dict[str, Any]:
+        """What the attempt asked to write with its outcome, as the Outcome's fields."""
+        if context is None:
+            return {}
+        return {"writes": context.writes_with_outcome(), "rows": context.rows_with_outcome()}
 
     def failed(
         error: str, retry_in: float | None, trace: str | None = None, result: str | None = None
@@ -63,11 +66,11 @@ def run_attempt(
                 error,
                 trace,
                 run_at=finished + timedelta(seconds=retry_in),
-                writes=writes(),
+                **writes(),
             )
         return Outcome(
             job.id, job.attempt, "failed", started, finished, result, error, trace,
-            writes=writes(),
+            **writes(),
         )  # fmt: skip
 
     job_type = registry.find(job.type)
@@ -92,7 +95,7 @@ def run_attempt(
     except Exception as exc:
         delay = job_type.retry.delay(job.attempt, rng)
         return failed(f"{type(exc).__name__}: {exc}", delay, traceback.format_exc())
-    return Outcome(job.id, job.attempt, "succeeded", started, clock.now(), result, writes=writes())
+    return Outcome(job.id, job.attempt, "succeeded", started, clock.now(), result, **writes())
 
 
 def time_limit(job: ClaimedJob, registry: Registry, default: float | None) -> float | None:

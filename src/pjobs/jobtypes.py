@@ -5,7 +5,7 @@ plugins) is `pjobs.plugins`."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +21,11 @@ if TYPE_CHECKING:
     from pjobs.enqueue import EnqueueOptions
     from pjobs.notify import Notifier
     from pjobs.store import Store
-    from pjobs.store.records import EnqueueResult
+    from pjobs.store.records import EnqueueResult, OutcomeRow
     from pjobs.timeutil import Clock
+
+# Writes the rows many attempts asked to make with their outcomes (`with_outcome_row`).
+RowsWrite = Callable[["ControlTx", list[str]], None]
 
 __all__ = [
     "ONE_SHOT",
@@ -84,8 +87,9 @@ class JobContext:
     # Jobs this attempt enqueued; an inline run runs them inline too, once it succeeded.
     followups: list[int] = field(default_factory=list)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("pjobs.job"))
-    # What `with_outcome` was given, in order.
+    # What `with_outcome` and `with_outcome_row` were given, in order.
     outcome_writes: list[Callable[[ControlTx], None]] = field(default_factory=list)
+    outcome_rows: list[tuple[RowsWrite, str]] = field(default_factory=list)
 
     def enqueue(
         self,
@@ -156,20 +160,40 @@ class JobContext:
         own: one transaction less an attempt, and a worker writes many outcomes at once."""
         self.outcome_writes.append(write)
 
+    def with_outcome_row(self, write: RowsWrite, row: Mapping[str, Any]) -> None:
+        """`with_outcome` for a write every attempt of a kind makes: `row` is written by
+        one call of `write` (a module's function) with the rows of all the attempts whose
+        outcomes are recorded on the same transaction, each as a JSON object (`run_rows`):
+        one statement for a batch of outcomes, not one an attempt. Rows are encoded here,
+        on the attempt's thread, and written before `with_outcome`'s writes."""
+        self.outcome_rows.append((write, self.store.json_row(row)))
+
     def writes_with_outcome(self) -> Callable[[Any], None] | None:
         """What `with_outcome` was given, as one call on the recording transaction's cursor."""
         if not self.outcome_writes:
             return None
-        writes, store, clock = list(self.outcome_writes), self.store, self.clock
+        writes = list(self.outcome_writes)
 
         def write(cursor: Any) -> None:
-            from pjobs.control import ControlTx
-
-            tx = ControlTx(store, cursor, clock.now())
+            tx = self._tx_on(cursor)
             for each in writes:
                 each(tx)
 
         return write
+
+    def rows_with_outcome(self) -> tuple[OutcomeRow, ...]:
+        """What `with_outcome_row` was given, each row with its kind and how to write it."""
+        from pjobs.store.records import OutcomeRow
+
+        def writer(kind: RowsWrite) -> Callable[[Any, list[str]], None]:
+            return lambda cursor, rows: kind(self._tx_on(cursor), rows)
+
+        return tuple(OutcomeRow(kind, row, writer(kind)) for kind, row in self.outcome_rows)
+
+    def _tx_on(self, cursor: Any) -> ControlTx:
+        from pjobs.control import ControlTx
+
+        return ControlTx(self.store, cursor, self.clock.now())
 
     @property
     def actor(self) -> str:

@@ -19,7 +19,7 @@ from pjobs.attempt import ContextFactory, run_attempt, time_limit, timed_out
 from pjobs.errors import PjobsError, UnavailableError
 from pjobs.jobtypes import Registry
 from pjobs.leases import Faults, LeaseKeeper, new_worker_id
-from pjobs.store.records import ClaimedJob, Outcome
+from pjobs.store.records import Claim, ClaimedJob, Outcome
 
 if TYPE_CHECKING:
     from pjobs.config import Settings
@@ -116,8 +116,10 @@ class Worker:
                     next_rescue = time.monotonic() + cfg.rescue_interval
                 self._collect(block=False)
                 self._enforce_time_limits()
-                self._guarded("recording outcomes", self._acknowledge)
-                claimed = self._guarded("claiming jobs", lambda: self._claim(leases.lease_expiry()))
+                claimed = self._guarded(
+                    "recording outcomes and claiming jobs",
+                    lambda: self._turn(leases.lease_expiry()),
+                )
                 if claimed is None or claimed:  # None: a fault, waited out; try again
                     continue
                 if self._held:
@@ -157,17 +159,21 @@ class Worker:
             self._pause = self.settings.worker.poll_interval
         return result
 
-    def _claim(self, lease_expires_at: Any) -> int:
-        capacity = self.concurrency + self.settings.worker.prefetch - len(self._held)
-        if capacity <= 0:
+    def _turn(self, lease_expires_at: datetime) -> int:
+        """Record the attempts that ended and claim what there is room for, on one
+        transaction; returns how many jobs were claimed."""
+        batch = self._unacknowledged
+        room = self.concurrency + self.settings.worker.prefetch - len(self._held) + len(batch)
+        if room <= 0:
+            self._acknowledge()
             return 0
-        jobs = self.store.claim(
-            self.worker_id,
-            self.queues,
-            min(capacity, self.settings.worker.batch_size),
-            self.clock.now(),
-            lease_expires_at,
-        )
+        limit = min(room, self.settings.worker.batch_size)
+        claim = Claim(self.queues, limit, self.clock.now(), lease_expires_at)
+        if batch:
+            acknowledged, jobs = self.store.acknowledge_and_claim(self.worker_id, batch, claim)
+            self._acknowledged(batch, acknowledged)
+        else:
+            jobs = self.store.claim(self.worker_id, *claim)
         for job in jobs:
             self._held[job.id] = job
             self._inbox.put(job)
@@ -235,10 +241,13 @@ class Worker:
             pass
 
     def _acknowledge(self) -> None:
-        if not self._unacknowledged:
-            return
-        batch = self._unacknowledged
-        acknowledged = self.store.acknowledge(self.worker_id, batch)
+        if self._unacknowledged:
+            batch = self._unacknowledged
+            self._acknowledged(batch, self.store.acknowledge(self.worker_id, batch))
+
+    def _acknowledged(self, batch: list[Outcome], acknowledged: set[int]) -> None:
+        """Bookkeeping once a batch of outcomes is recorded (`acknowledged`: those whose
+        jobs this worker still held)."""
         for outcome in batch:
             job = self._held.pop(outcome.job_id, None)
             if outcome.job_id not in acknowledged:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from pjobs.errors import InvalidStateError
 from pjobs.store import Store
-from pjobs.store.records import NewJob, Outcome
+from pjobs.store.records import Claim, NewJob, Outcome, OutcomeRow
 from pjobs.timeutil import utcnow
 
 W1, W2 = "worker-1", "worker-2"
@@ -126,6 +128,75 @@ def test_an_outcome_from_a_worker_that_lost_the_lease_is_ignored(store: Store) -
     late = Outcome(r.id, 1, "succeeded", at, at, None, writes=written.append)
     assert store.acknowledge(W1, [late]) == set() and written == []
     assert store.acknowledge(W2, [late]) == {r.id} and len(written) == 1
+
+
+def test_rows_of_the_outcomes_recorded_at_once_are_written_by_one_call_a_kind(
+    store: Store,
+) -> None:
+    jobs = store.enqueue([new_job() for _ in range(4)], utcnow())
+    store.claim(W1, None, 4, utcnow(), lease())
+    lost = jobs[3].id
+    store.release(W1, [lost])  # this worker no longer holds it
+    calls: list[tuple[str, list[str]]] = []
+    order: list[str] = []
+
+    def written(kind: str) -> Callable[[object, list[str]], None]:
+        return lambda cursor, rows: calls.append((kind, rows))
+
+    def outcome(job_id: int) -> Outcome:
+        at = utcnow()
+        rows = tuple(
+            OutcomeRow(kind, f"{kind}{job_id}", written(kind)) for kind in ("a", "b")
+        )  # fmt: skip
+        return Outcome(job_id, 1, "succeeded", at, at, None, rows=rows,
+                       writes=lambda cursor: order.append(f"own{job_id}"))  # fmt: skip
+
+    held = store.acknowledge(W1, [outcome(r.id) for r in jobs])
+    assert held == {r.id for r in jobs[:3]}
+    ids = [r.id for r in jobs[:3]]
+    assert calls == [("a", [f"a{i}" for i in ids]), ("b", [f"b{i}" for i in ids])]
+    assert order == [f"own{i}" for i in ids]  # after the rows, the lost job's not made
+
+
+def test_a_row_that_cannot_be_written_fails_its_own_job_only(store: Store) -> None:
+    jobs = store.enqueue([new_job() for _ in range(3)], utcnow())
+    store.claim(W1, None, 3, utcnow(), lease())
+    bad = jobs[1].id
+
+    def write(cursor: Any, rows: list[str]) -> None:
+        if str(bad) in rows:
+            cursor.execute("SELECT no_such_column FROM jobs")
+
+    at = utcnow()
+    outcomes = [
+        Outcome(r.id, 1, "succeeded", at, at, None, rows=(OutcomeRow("k", str(r.id), write),))
+        for r in jobs
+    ]
+    assert store.acknowledge(W1, outcomes) == {r.id for r in jobs}
+    found = [store.get_job(r.id) for r in jobs]
+    assert [job.state if job else None for job in found] == ["succeeded", "failed", "succeeded"]
+    failed = found[1]
+    assert failed is not None and "recording the attempt failed" in (failed.last_error or "")
+
+
+def test_acknowledge_and_claim_records_and_claims_on_one_transaction(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = store.enqueue([new_job(), new_job()], utcnow())
+    store.claim(W1, None, 1, utcnow(), lease())
+    at = utcnow()
+    done = Outcome(first.id, 1, "succeeded", at, at, None)
+    held, claimed = store.acknowledge_and_claim(W1, [done], Claim(None, 10, utcnow(), lease()))
+    assert held == {first.id} and [job.id for job in claimed] == [second.id]
+    job = store.get_job(second.id)
+    assert job is not None and job.state == "running" and job.worker_id == W1
+    # should the claim fail, the outcome is not recorded either: the two commit together
+    monkeypatch.setitem(store.queries, "claim_jobs", "SELECT no_such_column FROM jobs")
+    redo = Outcome(second.id, 1, "succeeded", at, at, None)
+    with pytest.raises(Exception, match="no_such_column"):
+        store.acknowledge_and_claim(W1, [redo], Claim(None, 10, utcnow(), lease()))
+    job = store.get_job(second.id)
+    assert job is not None and job.state == "running"
 
 
 def test_rescue_requeues_expired_leases_without_using_an_attempt(store: Store) -> None:

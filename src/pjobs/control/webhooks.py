@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 from pjobs.control.noun import Noun
 from pjobs.store.rows import JSON_TEXT
@@ -59,6 +59,20 @@ class WebhookAttempt:
     delivery_id: str
     attempt: int
     at: datetime
+    status: int | None
+    latency_ms: float
+    error: str | None
+    response: str | None
+
+
+class AttemptMade(TypedDict):
+    """An attempt to record (`Webhooks.record_attempts`), and its delivery's state after it."""
+
+    id: str  # the delivery's
+    attempt: int
+    at: datetime
+    state: DeliveryState
+    next_attempt_at: datetime | None
     status: int | None
     latency_ms: float
     error: str | None
@@ -169,25 +183,12 @@ class Webhooks(Noun):
             limit=limit,
         )  # fmt: skip
 
-    def record_attempt(
-        self,
-        delivery_id: str,
-        attempt: int,
-        state: DeliveryState,
-        next_attempt_at: datetime | None,
-        status: int | None,
-        latency_ms: float,
-        error: str | None,
-        response: str | None,
-    ) -> None:
-        """Record an attempt and what the delivery is now (one statement where the
-        dialect allows)."""
-        params = {"id": delivery_id, "attempt": attempt, "status": status}
-        params |= {"latency_ms": latency_ms, "error": error, "response": response}
-        params |= {"state": state, "next_attempt_at": next_attempt_at}
-        if "insert_webhook_attempt" in self.tx.store.queries:
-            self.tx.run("insert_webhook_attempt", **params)
-        self.tx.run("delivery_attempted", **params)
+    def record_attempts(self, attempts: builtins.list[str]) -> None:
+        """Record attempts, and what their deliveries are now (one statement where the
+        dialect allows, however many); each an `AttemptMade` as JSON (`Store.json_row`)."""
+        if "insert_webhook_attempts" in self.tx.store.queries:
+            self.tx.run_rows("insert_webhook_attempts", attempts)
+        self.tx.run_rows("deliveries_attempted", attempts)
 
     def reopen(self, delivery_id: str) -> bool:
         """Make a finished delivery pending again (a replay); False if it was pending."""

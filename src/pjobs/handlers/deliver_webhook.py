@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pjobs.adapters.webhooks import Attempt, signed_headers
 from pjobs.control import ControlPlane, ControlTx
-from pjobs.control.webhooks import Delivery, DeliveryState, Endpoint
+from pjobs.control.webhooks import AttemptMade, Delivery, DeliveryState, Endpoint
 from pjobs.jobtypes import JobContext, JobType, PermanentFailure, RetryAfter
 from pjobs.retry import RetryPolicy
 from pjobs.secretbox import SecretBox
@@ -88,32 +88,38 @@ def finish(
     final: bool,
     retry_in: float | None = None,
 ) -> None:
-    """Record the attempt and what follows from it, with the attempt's outcome (one
-    transaction, which the worker shares between the outcomes it records at once)."""
-    context.with_outcome(
-        lambda tx: record(context, tx, delivery, endpoint, attempt, gone, final, retry_in)
-    )
+    """Record the attempt and what follows from it, with the attempt's outcome (on the
+    transaction that records it, which the worker shares between the outcomes it records
+    at once: the attempts of a batch are one statement)."""
+    now = context.clock.now()
+    state: DeliveryState = "delivered" if attempt.succeeded else "failed" if final else "pending"
+    made: AttemptMade = {
+        "id": delivery.id, "attempt": delivery.attempts + 1, "at": now, "state": state,
+        "next_attempt_at": None if retry_in is None else now + timedelta(seconds=retry_in),
+        "status": attempt.status, "latency_ms": round(attempt.latency_ms, 1),
+        "error": attempt.error, "response": attempt.response,
+    }  # fmt: skip
+    context.with_outcome_row(record_attempts, made)
+    if endpoint.consecutive_failures if attempt.succeeded else gone or final:
+        context.with_outcome(lambda tx: follow_up(context, tx, endpoint, attempt, gone, final))
 
 
-def record(
+def record_attempts(tx: ControlTx, attempts: list[str]) -> None:
+    tx.webhooks.record_attempts(attempts)
+
+
+def follow_up(
     context: JobContext,
     tx: ControlTx,
-    delivery: Delivery,
     endpoint: Endpoint,
     attempt: Attempt,
     gone: bool,
     final: bool,
-    retry_in: float | None,
 ) -> None:
-    state: DeliveryState = "delivered" if attempt.succeeded else "failed" if final else "pending"
-    next_at = None if retry_in is None else tx.now + timedelta(seconds=retry_in)
-    tx.webhooks.record_attempt(
-        delivery.id, delivery.attempts + 1, state, next_at, attempt.status,
-        round(attempt.latency_ms, 1), attempt.error, attempt.response,
-    )  # fmt: skip
+    """What an attempt means for its endpoint: a success resets its failures in a row;
+    410 disables it; a delivery failed for good counts, and may disable it."""
     if attempt.succeeded:
-        if endpoint.consecutive_failures:
-            tx.webhooks.reset_failures(endpoint.id)
+        tx.webhooks.reset_failures(endpoint.id)
     elif gone:
         disable(context, tx, endpoint, f"the receiver answered {GONE} Gone")
     elif final and endpoint.enabled:

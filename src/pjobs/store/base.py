@@ -8,9 +8,10 @@ differ (bulk insert, batch acknowledgement, rescue, wake-ups).
 
 from __future__ import annotations
 
+import json
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from pjobs.store.outcomes import acknowledge_outcomes
 from pjobs.store.queries import Migration, load_queries
 from pjobs.store.records import (
     AttemptRecord,
+    Claim,
     ClaimedJob,
     EnqueueResult,
     JobRecord,
@@ -50,6 +52,17 @@ class SqlStore(ABC):
     @abstractmethod
     def ts(self, value: datetime | None) -> Any:
         """A time as this driver's parameter."""
+
+    def json_row(self, row: Mapping[str, Any]) -> str:
+        """A row as a JSON object, times as this store writes them: a row of a query's
+        `rows` parameter (`ControlTx.run_rows`)."""
+        return json.dumps({key: self._json_value(value) for key, value in row.items()})
+
+    def _json_value(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            value = self.ts(value)
+            return value.isoformat() if isinstance(value, datetime) else value
+        return value
 
     def day(self, value: date) -> Any:
         """A calendar day as this driver's parameter (PostgreSQL's `date`)."""
@@ -146,8 +159,21 @@ class SqlStore(ABC):
             return self.enqueue_on(cursor, jobs, now)
 
     def acknowledge(self, worker_id: str, outcomes: Sequence[Outcome]) -> set[int]:
-        """Record how attempts ended, with their writes (`pjobs.store.outcomes`)."""
+        """Record how attempts ended, with their writes (`pjobs.store.outcomes`); returns
+        the ids of those this worker still held."""
         return acknowledge_outcomes(self, worker_id, outcomes)
+
+    def acknowledge_and_claim(
+        self, worker_id: str, outcomes: Sequence[Outcome], claim: Claim
+    ) -> tuple[set[int], list[ClaimedJob]]:
+        """`acknowledge`, then `claim` on the same transaction: a turn of the worker's
+        loop is one transaction."""
+        claimed: list[ClaimedJob] = []
+
+        def then(cursor: Any) -> None:
+            claimed[:] = self.claim_on(cursor, worker_id, claim)
+
+        return acknowledge_outcomes(self, worker_id, outcomes, then), claimed
 
     def claim(
         self,
@@ -158,18 +184,16 @@ class SqlStore(ABC):
         lease_expires_at: datetime,
     ) -> list[ClaimedJob]:
         """Take up to `limit` due jobs for this worker, best first."""
-        rows = self._rows(
-            "claim_jobs",
-            {
-                "worker_id": worker_id,
-                "queues": self.array(queues),
-                "limit": limit,
-                "now": self.ts(now),
-                "lease_expires_at": self.ts(lease_expires_at),
-            },
-            write=True,
-        )
-        jobs = [self._claimed(row) for row in rows]
+        with self.transaction() as cursor:
+            return self.claim_on(cursor, worker_id, Claim(queues, limit, now, lease_expires_at))
+
+    def claim_on(self, cursor: Any, worker_id: str, claim: Claim) -> list[ClaimedJob]:
+        """`claim`, on an open transaction."""
+        params = {"worker_id": worker_id, "queues": self.array(claim.queues)}
+        params |= {"limit": claim.limit, "now": self.ts(claim.now)}
+        params["lease_expires_at"] = self.ts(claim.lease_expires_at)
+        cursor.execute(self.queries["claim_jobs"], params)
+        jobs = [self._claimed(row) for row in dict_rows(cursor)]
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs
 

@@ -6,6 +6,7 @@ share one queue; enqueues `NOTIFY pjobs_jobs` and idle workers `LISTEN`.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import weakref
@@ -203,21 +204,14 @@ class PostgresStore(SqlStore):
     def acknowledge_on(
         self, cursor: psycopg.Cursor[Any], worker_id: str, outcomes: Sequence[Outcome]
     ) -> set[int]:
+        rows = [
+            (o.job_id, o.state, o.attempt, _iso(o.started_at), _iso(o.finished_at),
+             _iso(o.run_at), o.result, o.error, o.traceback, o.history)
+            for o in outcomes
+        ]  # fmt: skip
         cursor.execute(
             self.queries["acknowledge_jobs"],
-            {
-                "worker_id": worker_id,
-                "ids": [o.job_id for o in outcomes],
-                "states": [o.state for o in outcomes],
-                "attempts": [o.attempt for o in outcomes],
-                "started_ats": [o.started_at for o in outcomes],
-                "finished_ats": [o.finished_at for o in outcomes],
-                "run_ats": [o.run_at for o in outcomes],
-                "results": [o.result for o in outcomes],
-                "errors": [o.error for o in outcomes],
-                "tracebacks": [o.traceback for o in outcomes],
-                "histories": [o.history for o in outcomes],
-            },
+            {"worker_id": worker_id, "outcomes": json.dumps(rows)},
         )
         return {row[0] for row in cursor.fetchall()}
 
@@ -243,3 +237,7 @@ class PostgresStore(SqlStore):
                 self._listener.close()
                 self._listener = None
             raise self.translate(exc) from None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

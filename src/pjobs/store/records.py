@@ -3,7 +3,7 @@ of attempts, and the records operators read. Rows are read by column name."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, NamedTuple
@@ -37,6 +37,16 @@ class EnqueueResult(NamedTuple):
 
     id: int
     created: bool  # False: an active job with the same idempotency key already existed
+
+
+class Claim(NamedTuple):
+    """What a worker asks to claim: up to `limit` jobs due at `now` (of `queues`, else of
+    all), leased until `lease_expires_at`."""
+
+    queues: Sequence[str] | None
+    limit: int
+    now: datetime
+    lease_expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,17 @@ class ClaimedJob:
 
 
 @dataclass(frozen=True, slots=True)
+class OutcomeRow:
+    """A row an attempt asked to write with its outcome (`JobContext.with_outcome_row`).
+    The rows of one `kind` of all the outcomes recorded on one transaction are written by
+    one call of `write` (any of theirs: they write alike), given the cursor and the rows."""
+
+    kind: Hashable
+    row: str  # JSON (`SqlStore.json_row`)
+    write: Callable[[Any, list[str]], None]
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """How one attempt ended. `state` is the job's next state: queued means retry at run_at."""
 
@@ -91,6 +112,12 @@ class Outcome:
     # Writes the attempt asked to make with its outcome (`JobContext.with_outcome`): run
     # with the cursor of the transaction that records the outcome, if it still holds its job.
     writes: Callable[[Any], None] | None = None
+    # Rows it asked to write with it (`JobContext.with_outcome_row`), written before `writes`.
+    rows: tuple[OutcomeRow, ...] = ()
+
+    @property
+    def has_writes(self) -> bool:
+        return self.writes is not None or bool(self.rows)
 
     def unwritten(self, fault: Exception) -> Outcome:
         """This outcome as a failure for good, recorded without its writes, which failed."""

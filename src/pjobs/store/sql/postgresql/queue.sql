@@ -53,14 +53,15 @@ RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, st
           requested_by, time_limit;
 
 -- name: acknowledge_jobs
--- Acknowledge what this worker ran; a job whose lease it lost is left alone.
+-- Acknowledge what this worker ran; a job whose lease it lost is left alone. :outcomes is a
+-- JSON array of [id, state, attempt, started_at, finished_at, run_at, result, error,
+-- traceback, history] (one parameter: far less to encode than an array a column).
 WITH outcome AS (
-    SELECT * FROM unnest(%(ids)s::bigint[], %(states)s::text[], %(attempts)s::int[],
-                         %(started_ats)s::timestamptz[], %(finished_ats)s::timestamptz[],
-                         %(run_ats)s::timestamptz[], %(results)s::text[], %(errors)s::text[],
-                         %(tracebacks)s::text[], %(histories)s::text[])
-        AS o(id, state, attempt, started_at, finished_at, run_at, result, error, traceback,
-             history)
+    SELECT (o->>0)::bigint AS id, o->>1 AS state, (o->>2)::int AS attempt,
+           (o->>3)::timestamptz AS started_at, (o->>4)::timestamptz AS finished_at,
+           (o->>5)::timestamptz AS run_at, o->>6 AS result, o->>7 AS error,
+           o->>8 AS traceback, o->>9 AS history
+    FROM json_array_elements(%(outcomes)s::json) AS o
 ), acknowledged AS (
     UPDATE jobs AS j
     SET state = o.state,

@@ -4,14 +4,21 @@
 SELECT * FROM webhook_endpoints WHERE enabled AND project_id = ANY(%(ids)s::text[])
 ORDER BY project_id, id;
 
--- name: delivery_attempted
--- An attempt recorded and the delivery's state after it, in one statement.
+-- name: deliveries_attempted
+-- Attempts recorded, and their deliveries' states after them, in one statement. :rows is a
+-- JSON array of {id, attempt, at, state, next_attempt_at, status, latency_ms, error,
+-- response}, an attempt each.
 WITH attempt AS (
+    SELECT * FROM json_to_recordset(%(rows)s::json)
+        AS a(id text, attempt integer, at timestamptz, state text, next_attempt_at timestamptz,
+             status integer, latency_ms double precision, error text, response text)
+), recorded AS (
     INSERT INTO webhook_attempts (delivery_id, attempt, at, status, latency_ms, error, response)
-    VALUES (%(id)s, %(attempt)s, %(now)s, %(status)s, %(latency_ms)s, %(error)s, %(response)s)
+    SELECT id, attempt, at, status, latency_ms, error, response FROM attempt
 )
-UPDATE webhook_deliveries
-SET state = %(state)s, attempts = attempts + 1, next_attempt_at = %(next_attempt_at)s,
-    finished_at = CASE WHEN %(state)s = 'pending' THEN NULL ELSE %(now)s END,
-    last_status = %(status)s, last_error = %(error)s
-WHERE id = %(id)s;
+UPDATE webhook_deliveries AS d
+SET state = a.state, attempts = d.attempts + 1, next_attempt_at = a.next_attempt_at,
+    finished_at = CASE WHEN a.state = 'pending' THEN NULL ELSE a.at END,
+    last_status = a.status, last_error = a.error
+FROM attempt AS a
+WHERE d.id = a.id;

@@ -5,15 +5,24 @@ SELECT * FROM webhook_endpoints
 WHERE enabled AND project_id IN (SELECT value FROM json_each(:ids))
 ORDER BY project_id, id;
 
--- SQLite has no INSERT inside WITH: an attempt is two statements here.
+-- SQLite has no INSERT inside WITH: attempts are two statements here. :rows is a JSON
+-- array of {id, attempt, at, state, next_attempt_at, status, latency_ms, error, response}.
 
--- name: insert_webhook_attempt
+-- name: insert_webhook_attempts
 INSERT INTO webhook_attempts (delivery_id, attempt, at, status, latency_ms, error, response)
-VALUES (:id, :attempt, :now, :status, :latency_ms, :error, :response);
+SELECT json_extract(value, '$.id'), json_extract(value, '$.attempt'),
+       json_extract(value, '$.at'), json_extract(value, '$.status'),
+       json_extract(value, '$.latency_ms'), json_extract(value, '$.error'),
+       json_extract(value, '$.response')
+FROM json_each(:rows);
 
--- name: delivery_attempted
+-- name: deliveries_attempted
 UPDATE webhook_deliveries
-SET state = :state, attempts = attempts + 1, next_attempt_at = :next_attempt_at,
-    finished_at = CASE WHEN :state = 'pending' THEN NULL ELSE :now END,
-    last_status = :status, last_error = :error
-WHERE id = :id;
+SET state = json_extract(a.value, '$.state'), attempts = attempts + 1,
+    next_attempt_at = json_extract(a.value, '$.next_attempt_at'),
+    finished_at = CASE WHEN json_extract(a.value, '$.state') = 'pending' THEN NULL
+                       ELSE json_extract(a.value, '$.at') END,
+    last_status = json_extract(a.value, '$.status'),
+    last_error = json_extract(a.value, '$.error')
+FROM json_each(:rows) AS a
+WHERE webhook_deliveries.id = json_extract(a.value, '$.id');
