@@ -166,7 +166,9 @@ class JobContext:
         outcomes are recorded on the same transaction, each as a JSON object (`run_rows`):
         one statement for a batch of outcomes, not one an attempt. Rows are encoded here,
         on the attempt's thread, and written before `with_outcome`'s writes."""
-        self.outcome_rows.append((write, self.store.json_row(row)))
+        from pjobs.store.outcomes import json_row
+
+        self.outcome_rows.append((write, json_row(self.store, row)))
 
     def writes_with_outcome(self) -> Callable[[Any], None] | None:
         """What `with_outcome` was given, as one call on the recording transaction's cursor."""

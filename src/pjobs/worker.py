@@ -19,6 +19,7 @@ from pjobs.attempt import ContextFactory, run_attempt, time_limit, timed_out
 from pjobs.errors import PjobsError, UnavailableError
 from pjobs.jobtypes import Registry
 from pjobs.leases import Faults, LeaseKeeper, new_worker_id
+from pjobs.store.outcomes import encoded
 from pjobs.store.records import Claim, ClaimedJob, Outcome
 
 if TYPE_CHECKING:
@@ -102,12 +103,8 @@ class Worker:
         cfg = self.settings.worker
         for _ in range(self.concurrency):
             self._start_runner()
-        log.info(
-            "worker %s started: concurrency %d, queues %s",
-            self.worker_id,
-            self.concurrency,
-            ", ".join(self.queues or ["all"]),
-        )
+        log.info("worker %s started: concurrency %d, queues %s",
+                 self.worker_id, self.concurrency, ", ".join(self.queues or ["all"]))  # fmt: skip
         with LeaseKeeper(self.store, self.worker_id, self.settings, self.clock) as leases:
             next_rescue = 0.0
             while not self._stopping.is_set():
@@ -169,11 +166,8 @@ class Worker:
             return 0
         limit = min(room, self.settings.worker.batch_size)
         claim = Claim(self.queues, limit, self.clock.now(), lease_expires_at)
-        if batch:
-            acknowledged, jobs = self.store.acknowledge_and_claim(self.worker_id, batch, claim)
-            self._acknowledged(batch, acknowledged)
-        else:
-            jobs = self.store.claim(self.worker_id, *claim)
+        acknowledged, jobs = self.store.acknowledge_and_claim(self.worker_id, batch, claim)
+        self._acknowledged(batch, acknowledged)
         for job in jobs:
             self._held[job.id] = job
             self._inbox.put(job)
@@ -198,7 +192,9 @@ class Worker:
             with self._running_lock:
                 self._running[job.id] = running
             log.debug("job %d (%s) attempt %d started", job.id, job.type, job.attempt)
-            outcome = run_attempt(job, self.registry, self.context_for, self.clock)
+            outcome = encoded(
+                self.store, run_attempt(job, self.registry, self.context_for, self.clock)
+            )
             with self._running_lock:
                 mine = self._running.pop(job.id, None) is running
             if mine:  # else it was given up on: its outcome is recorded already

@@ -137,11 +137,10 @@ def test_rows_of_the_outcomes_recorded_at_once_are_written_by_one_call_a_kind(
     store.claim(W1, None, 4, utcnow(), lease())
     lost = jobs[3].id
     store.release(W1, [lost])  # this worker no longer holds it
-    calls: list[tuple[str, list[str]]] = []
-    order: list[str] = []
+    made: list[tuple[str, list[str]]] = []  # (kind, rows), or ("own", [job id])
 
     def written(kind: str) -> Callable[[object, list[str]], None]:
-        return lambda cursor, rows: calls.append((kind, rows))
+        return lambda cursor, rows: made.append((kind, rows))
 
     def outcome(job_id: int) -> Outcome:
         at = utcnow()
@@ -149,13 +148,15 @@ def test_rows_of_the_outcomes_recorded_at_once_are_written_by_one_call_a_kind(
             OutcomeRow(kind, f"{kind}{job_id}", written(kind)) for kind in ("a", "b")
         )  # fmt: skip
         return Outcome(job_id, 1, "succeeded", at, at, None, rows=rows,
-                       writes=lambda cursor: order.append(f"own{job_id}"))  # fmt: skip
+                       writes=lambda cursor: made.append(("own", [str(job_id)])))  # fmt: skip
 
     held = store.acknowledge(W1, [outcome(r.id) for r in jobs])
     assert held == {r.id for r in jobs[:3]}
     ids = [r.id for r in jobs[:3]]
-    assert calls == [("a", [f"a{i}" for i in ids]), ("b", [f"b{i}" for i in ids])]
-    assert order == [f"own{i}" for i in ids]  # after the rows, the lost job's not made
+    # the rows first, a call a kind; then each attempt's own writes; nothing of the lost job
+    assert made == [("a", [f"a{i}" for i in ids]), ("b", [f"b{i}" for i in ids])] + [
+        ("own", [str(i)]) for i in ids
+    ]
 
 
 def test_a_row_that_cannot_be_written_fails_its_own_job_only(store: Store) -> None:

@@ -81,8 +81,8 @@ class ControlTx:
 
     def run_rows(self, query: str, rows: Sequence[str]) -> Any:
         """Execute a named query for many rows at once: its parameter `rows` is a JSON
-        array of them, each a JSON object already (`Store.json_row`). One statement, however
-        many rows, and far less to encode than a parameter a column."""
+        array of them, each a JSON object already (`store.outcomes.json_row`). One
+        statement, however many rows, and far less to encode than a parameter a column."""
         return self.run(query, rows=f"[{','.join(rows)}]")
 
     def _param(self, value: Any) -> Any:

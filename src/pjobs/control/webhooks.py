@@ -185,7 +185,7 @@ class Webhooks(Noun):
 
     def record_attempts(self, attempts: builtins.list[str]) -> None:
         """Record attempts, and what their deliveries are now (one statement where the
-        dialect allows, however many); each an `AttemptMade` as JSON (`Store.json_row`)."""
+        dialect allows, however many); each an `AttemptMade` as JSON (`store.outcomes.json_row`)."""
         if "insert_webhook_attempts" in self.tx.store.queries:
             self.tx.run_rows("insert_webhook_attempts", attempts)
         self.tx.run_rows("deliveries_attempted", attempts)

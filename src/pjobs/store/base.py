@@ -8,10 +8,9 @@ differ (bulk insert, batch acknowledgement, rescue, wake-ups).
 
 from __future__ import annotations
 
-import json
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -52,17 +51,6 @@ class SqlStore(ABC):
     @abstractmethod
     def ts(self, value: datetime | None) -> Any:
         """A time as this driver's parameter."""
-
-    def json_row(self, row: Mapping[str, Any]) -> str:
-        """A row as a JSON object, times as this store writes them: a row of a query's
-        `rows` parameter (`ControlTx.run_rows`)."""
-        return json.dumps({key: self._json_value(value) for key, value in row.items()})
-
-    def _json_value(self, value: Any) -> Any:
-        if isinstance(value, datetime):
-            value = self.ts(value)
-            return value.isoformat() if isinstance(value, datetime) else value
-        return value
 
     def day(self, value: date) -> Any:
         """A calendar day as this driver's parameter (PostgreSQL's `date`)."""

@@ -5,7 +5,10 @@ the worker."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+import json
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -51,7 +54,7 @@ def _with_writes(
 ) -> set[int]:
     """Record the outcomes; then, of those still held, write their rows (one call a kind
     for all of them), then make their own writes."""
-    held = store.acknowledge_on(cursor, worker_id, outcomes)
+    held = store.acknowledge_on(cursor, worker_id, outcomes) if outcomes else set()
     kept = [outcome for outcome in outcomes if outcome.job_id in held and outcome.has_writes]
     kinds: dict[Hashable, list[OutcomeRow]] = {}
     for outcome in kept:
@@ -63,3 +66,40 @@ def _with_writes(
         if outcome.writes is not None:
             outcome.writes(cursor)
     return held
+
+
+def outcome_row(store: SqlStore, o: Outcome) -> str:
+    """An outcome as a row of `acknowledge_jobs`' JSON parameter: [id, state, attempt,
+    started_at, finished_at, run_at, result, error, traceback, history]."""
+    if o.encoded is not None:
+        return o.encoded
+    started, finished, run_at = (
+        json_value(store, t) for t in (o.started_at, o.finished_at, o.run_at)
+    )
+    return json.dumps(
+        [o.job_id, o.state, o.attempt, started, finished, run_at, o.result, o.error,
+         o.traceback, o.history]
+    )  # fmt: skip
+
+
+def outcomes_json(store: SqlStore, outcomes: Sequence[Outcome]) -> str:
+    return f"[{','.join(outcome_row(store, o) for o in outcomes)}]"
+
+
+def encoded(store: SqlStore, outcome: Outcome) -> Outcome:
+    """The outcome with its row made (`outcome_row`): a runner's share of recording it, so
+    that the worker's loop, which records for every runner, has less to do."""
+    return replace(outcome, encoded=outcome_row(store, outcome))
+
+
+def json_row(store: SqlStore, row: Mapping[str, Any]) -> str:
+    """A row as a JSON object, times as the store writes them: a row of a query's `rows`
+    parameter (`ControlTx.run_rows`)."""
+    return json.dumps({key: json_value(store, value) for key, value in row.items()})
+
+
+def json_value(store: SqlStore, value: Any) -> Any:
+    if isinstance(value, datetime):
+        value = store.ts(value)
+        return value.isoformat() if isinstance(value, datetime) else value
+    return value

@@ -6,7 +6,6 @@ share one queue; enqueues `NOTIFY pjobs_jobs` and idle workers `LISTEN`.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import weakref
@@ -21,6 +20,7 @@ from psycopg_pool import ConnectionPool
 from pjobs.errors import DatabaseUnavailable, PjobsError
 from pjobs.store.base import SqlStore, iter_chunks
 from pjobs.store.errors import first_line, postgres_error
+from pjobs.store.outcomes import outcomes_json
 from pjobs.store.queries import Migration
 from pjobs.store.records import EnqueueResult, NewJob, Outcome
 
@@ -204,14 +204,9 @@ class PostgresStore(SqlStore):
     def acknowledge_on(
         self, cursor: psycopg.Cursor[Any], worker_id: str, outcomes: Sequence[Outcome]
     ) -> set[int]:
-        rows = [
-            (o.job_id, o.state, o.attempt, _iso(o.started_at), _iso(o.finished_at),
-             _iso(o.run_at), o.result, o.error, o.traceback, o.history)
-            for o in outcomes
-        ]  # fmt: skip
         cursor.execute(
             self.queries["acknowledge_jobs"],
-            {"worker_id": worker_id, "outcomes": json.dumps(rows)},
+            {"worker_id": worker_id, "outcomes": outcomes_json(self, outcomes)},
         )
         return {row[0] for row in cursor.fetchall()}
 
@@ -237,7 +232,3 @@ class PostgresStore(SqlStore):
                 self._listener.close()
                 self._listener = None
             raise self.translate(exc) from None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()

@@ -90,7 +90,7 @@ class OutcomeRow:
     one call of `write` (any of theirs: they write alike), given the cursor and the rows."""
 
     kind: Hashable
-    row: str  # JSON (`SqlStore.json_row`)
+    row: str  # JSON (`store.outcomes.json_row`)
     write: Callable[[Any, list[str]], None]
 
 
@@ -114,6 +114,9 @@ class Outcome:
     writes: Callable[[Any], None] | None = None
     # Rows it asked to write with it (`JobContext.with_outcome_row`), written before `writes`.
     rows: tuple[OutcomeRow, ...] = ()
+    # This outcome as the store records it (`store.outcomes.outcome_row`), made on the
+    # runner's thread, so that the worker's loop, which records for every runner, need not.
+    encoded: str | None = None
 
     @property
     def has_writes(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,17 +17,13 @@ from pjobs.store import sqlite_functions
 from pjobs.store.base import SqlStore
 from pjobs.store.errors import sqlite_error
 from pjobs.store.files import create_private_file, use_wal, used_before
+from pjobs.store.outcomes import outcomes_json
 from pjobs.store.queries import Migration
 from pjobs.store.records import EnqueueResult, NewJob, Outcome
 
 BUSY_TIMEOUT_SECONDS = 10.0
 # Page cache per connection: bulk writes (imports, batches) touch many pages of big indexes.
 CACHE_KIB = 65_536
-
-
-def _acknowledged(o: Outcome, ts: Callable[[datetime | None], str | None]) -> tuple[Any, ...]:
-    """An outcome as a row of `acknowledge_jobs`' JSON array."""
-    return (o.job_id, o.state, ts(o.finished_at), ts(o.run_at), o.result, o.error, o.attempt)
 
 
 class SQLiteStore(SqlStore):
@@ -241,30 +237,12 @@ class SQLiteStore(SqlStore):
     def acknowledge_on(
         self, cursor: sqlite3.Cursor, worker_id: str, outcomes: Sequence[Outcome]
     ) -> set[int]:
-        ts = self.ts
-        cursor.execute(
-            self.queries["acknowledge_jobs"],
-            {
-                "worker_id": worker_id,
-                "outcomes": json.dumps([_acknowledged(o, ts) for o in outcomes]),
-            },
-        )
+        params = {"worker_id": worker_id, "outcomes": outcomes_json(self, outcomes)}
+        cursor.execute(self.queries["acknowledge_jobs"], params)
         acknowledged = {row[0] for row in cursor.fetchall()}
-        attempts = [
-            (
-                o.job_id,
-                o.attempt,
-                worker_id,
-                o.history or ("succeeded" if o.state == "succeeded" else "failed"),
-                ts(o.started_at),
-                ts(o.finished_at),
-                o.error,
-                o.traceback,
-            )
-            for o in outcomes
-            if o.job_id in acknowledged
-        ]
-        self._insert_attempts(cursor, attempts)
+        if acknowledged:
+            params["acknowledged"] = json.dumps(list(acknowledged))
+            cursor.execute(self.queries["insert_acknowledged_attempts"], params)
         return acknowledged
 
     def _insert_attempts(self, cursor: sqlite3.Cursor, attempts: list[tuple[Any, ...]]) -> None:

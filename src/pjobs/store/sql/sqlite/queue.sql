@@ -55,22 +55,36 @@ RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, st
           requested_by, time_limit;
 
 -- name: acknowledge_jobs
--- Acknowledge what this worker ran; a job whose lease it lost is left alone.
--- :outcomes is a JSON array of [id, state, finished_at, run_at, result, error, attempt]; a
--- late outcome of an attempt given up on (the job is on a later attempt) is ignored.
+-- Acknowledge what this worker ran; a job whose lease it lost is left alone. :outcomes is a
+-- JSON array of [id, state, attempt, started_at, finished_at, run_at, result, error,
+-- traceback, history]; a late outcome of an attempt given up on (the job is on a later
+-- attempt) is ignored.
 UPDATE jobs
 SET state = json_extract(o.value, '$[1]'),
     finished_at = CASE WHEN json_extract(o.value, '$[1]') = 'queued' THEN NULL
-                       ELSE json_extract(o.value, '$[2]') END,
-    run_at = coalesce(json_extract(o.value, '$[3]'), jobs.run_at),
-    result = json_extract(o.value, '$[4]'),
-    last_error = json_extract(o.value, '$[5]'),
+                       ELSE json_extract(o.value, '$[4]') END,
+    run_at = coalesce(json_extract(o.value, '$[5]'), jobs.run_at),
+    result = json_extract(o.value, '$[6]'),
+    last_error = json_extract(o.value, '$[7]'),
     worker_id = NULL,
     lease_expires_at = NULL
 FROM json_each(:outcomes) AS o
 WHERE jobs.id = json_extract(o.value, '$[0]') AND jobs.worker_id = :worker_id
-  AND jobs.state = 'running' AND jobs.attempts = json_extract(o.value, '$[6]')
+  AND jobs.state = 'running' AND jobs.attempts = json_extract(o.value, '$[2]')
 RETURNING id;
+
+-- name: insert_acknowledged_attempts
+-- The attempts of the outcomes just acknowledged (:acknowledged, a JSON array of their ids).
+INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at, error,
+                          traceback)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[2]'), :worker_id,
+       coalesce(json_extract(value, '$[9]'),
+                CASE WHEN json_extract(value, '$[1]') = 'succeeded' THEN 'succeeded'
+                     ELSE 'failed' END),
+       json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[7]'),
+       json_extract(value, '$[8]')
+FROM json_each(:outcomes)
+WHERE json_extract(value, '$[0]') IN (SELECT value FROM json_each(:acknowledged));
 
 -- name: insert_attempts
 -- :attempts is a JSON array of [job_id, attempt, worker_id, outcome, started_at,
