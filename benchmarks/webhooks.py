@@ -144,7 +144,8 @@ def in_process(
 
     enqueue_deliveries(database, data_dir, url, deliveries)
     app = App(settings_for(database, data_dir))
-    store, in_store = app.store, {"claim": 0.0, "acknowledge": 0.0}
+    store = app.store
+    in_store = dict.fromkeys(("claim", "acknowledge", "acknowledge_and_claim"), 0.0)
 
     def timed(name: str) -> Any:
         method = getattr(store, name)
@@ -158,7 +159,8 @@ def in_process(
 
         return call
 
-    store.claim, store.acknowledge = timed("claim"), timed("acknowledge")  # type: ignore[method-assign]
+    for name in in_store:
+        setattr(store, name, timed(name))
     worker = Worker(
         store, app.registry, app.settings, app.queue.context_for, app.clock,
         concurrency=concurrency, burst=True,
@@ -168,7 +170,7 @@ def in_process(
         started = time.perf_counter()
         worker.run()
         wall = time.perf_counter() - started
-        busy = (in_store["claim"] + in_store["acknowledge"]) / wall
+        busy = sum(in_store.values()) / wall
         return {"count": worker.processed, "rate": worker.processed / wall, "loop_busy": busy}
 
     figures = costs(run)
