@@ -10,6 +10,7 @@ import pytest
 
 from pjobs.errors import InvalidStateError
 from pjobs.store import Store
+from pjobs.store.outcomes import encoded
 from pjobs.store.records import Claim, NewJob, Outcome, OutcomeRow
 from pjobs.timeutil import utcnow
 
@@ -128,6 +129,38 @@ def test_an_outcome_from_a_worker_that_lost_the_lease_is_ignored(store: Store) -
     late = Outcome(r.id, 1, "succeeded", at, at, None, writes=written.append)
     assert store.acknowledge(W1, [late]) == set() and written == []
     assert store.acknowledge(W2, [late]) == {r.id} and len(written) == 1
+
+
+def test_outcomes_are_recorded_with_their_times_whoever_encoded_them(store: Store) -> None:
+    # a worker's runners encode their outcomes (`encoded`); other callers leave it to the store
+    first, second = store.enqueue([new_job(), new_job()], utcnow())
+    store.claim(W1, None, 2, utcnow(), lease())
+    started = utcnow() - timedelta(seconds=5)
+    finished, retry_at = started + timedelta(seconds=2), started + timedelta(hours=1)
+    failed = Outcome(
+        first.id, 1, "failed", started, finished, None, "boom", "tb", None, "timed_out"
+    )
+    retried = Outcome(second.id, 1, "queued", started, finished, None, "again", run_at=retry_at)
+    assert store.acknowledge(W1, [failed, encoded(store, retried)]) == {first.id, second.id}
+    for outcome, shown in ((failed, "timed_out"), (retried, "failed")):
+        (attempt,) = store.job_attempts(outcome.job_id)
+        assert (attempt.outcome, attempt.started_at, attempt.finished_at, attempt.error) == (
+            shown,
+            started,
+            finished,
+            outcome.error,
+        )
+    job, again = store.get_job(first.id), store.get_job(second.id)
+    assert job is not None and (job.state, job.finished_at, job.last_error) == (
+        "failed",
+        finished,
+        "boom",
+    )
+    assert again is not None and (again.state, again.run_at, again.finished_at) == (
+        "queued",
+        retry_at,
+        None,
+    )
 
 
 def test_rows_of_the_outcomes_recorded_at_once_are_written_by_one_call_a_kind(

@@ -23,6 +23,7 @@ class Faulty:
 
     def __init__(self, store: Store, method: str, error: Exception, times: int) -> None:
         self._store, self._method, self._error, self._left = store, method, error, times
+        self.calls = 0  # of `method`
 
     def __getattr__(self, name: str) -> Any:
         real = getattr(self._store, name)
@@ -30,6 +31,7 @@ class Faulty:
             return real
 
         def faulty(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
             if self._left > 0:
                 self._left -= 1
                 raise self._error
@@ -44,15 +46,20 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings(worker=worker)
 
 
+def faulty_times(method: str) -> int:
+    return 1 if method == "renew_leases" else 3
+
+
 @pytest.mark.parametrize(
     ("method", "error"),
     [
         ("renew_leases", sqlite3.OperationalError("disk I/O error")),  # not a pjobs error
         ("renew_leases", RuntimeError("a bug in the heartbeat's step")),
-        ("claim", sqlite3.OperationalError("database is locked")),
-        ("acknowledge", ValueError("a bug in a loop step")),
+        # a turn of the loop: record what ended, claim what there is room for
+        ("acknowledge_and_claim", sqlite3.OperationalError("database is locked")),
+        ("acknowledge_and_claim", ValueError("a bug in a loop step")),
     ],
-    ids=["heartbeat-driver-error", "heartbeat-bug", "claim-driver-error", "acknowledge-bug"],
+    ids=["heartbeat-driver-error", "heartbeat-bug", "turn-driver-error", "turn-bug"],
 )
 def test_a_fault_in_a_worker_thread_is_survived(
     store: Store, settings: Settings, method: str, error: Exception
@@ -60,7 +67,7 @@ def test_a_fault_in_a_worker_thread_is_survived(
     app = App(settings, store=store)
     (job,) = app.queue.enqueue_many([("noop", {"sleep_seconds": 4.0})])
     # one missed renewal leaves the lease a second; a dead heartbeat lets it lapse
-    faulty = Faulty(store, method, error, times=1 if method == "renew_leases" else 3)
+    faulty = Faulty(store, method, error, times=faulty_times(method))
     worker = Worker(faulty, app.registry, settings, app.queue.context_for, app.clock, burst=True)  # type: ignore[arg-type]
     thread = threading.Thread(target=worker.run)
     thread.start()
@@ -70,6 +77,7 @@ def test_a_fault_in_a_worker_thread_is_survived(
     assert done.state == "succeeded" and done.attempts == 1, done
     attempts = store.job_attempts(job.id)
     assert [a.outcome for a in attempts] == ["succeeded"]  # never taken back while running
+    assert faulty.calls > faulty_times(method)  # the faults did happen, and were got past
     app.close()
 
 
@@ -84,7 +92,7 @@ def test_a_fault_that_lasts_stops_the_worker_with_its_error(
         (DatabaseUnavailable("the database is unavailable"), DatabaseUnavailable),
         (sqlite3.OperationalError("disk I/O error"), UnavailableError),
     ):
-        faulty = Faulty(store, "claim", error, times=10**6)
+        faulty = Faulty(store, "acknowledge_and_claim", error, times=10**6)
         worker = Worker(faulty, app.registry, settings, app.queue.context_for, app.clock)  # type: ignore[arg-type]
         started = time.monotonic()
         with pytest.raises(expected):
