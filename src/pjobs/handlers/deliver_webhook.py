@@ -100,11 +100,13 @@ def finish(
         "error": attempt.error, "response": attempt.response,
     }  # fmt: skip
     context.with_outcome_row(record_attempts, made)
-    if endpoint.consecutive_failures if attempt.succeeded else gone or final:
+    follows = endpoint.consecutive_failures > 0 if attempt.succeeded else gone or final
+    if follows:  # for the endpoint: its failures in a row reset or counted, or it is disabled
         context.with_outcome(lambda tx: follow_up(context, tx, endpoint, attempt, gone, final))
 
 
 def record_attempts(tx: ControlTx, attempts: list[str]) -> None:
+    """The attempts of the outcomes recorded at once (`with_outcome_row`'s write)."""
     tx.webhooks.record_attempts(attempts)
 
 
