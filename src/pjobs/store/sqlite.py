@@ -245,10 +245,6 @@ class SQLiteStore(SqlStore):
             cursor.execute(self.queries["insert_acknowledged_attempts"], params)
         return acknowledged
 
-    def _insert_attempts(self, cursor: sqlite3.Cursor, attempts: list[tuple[Any, ...]]) -> None:
-        if attempts:
-            cursor.execute(self.queries["insert_attempts"], {"attempts": json.dumps(attempts)})
-
     def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
         with self.transaction() as cursor:
             cursor.executemany(
@@ -270,7 +266,8 @@ class SQLiteStore(SqlStore):
                     {"id": job_id, "now": now_text, "exhausted": exhausted, "error": error},
                 )
                 lost.append((job_id, attempt, worker_id, "lost", started_at, now_text, error, None))
-            self._insert_attempts(cursor, lost)
+            if lost:
+                cursor.execute(q["insert_attempts"], {"attempts": json.dumps(lost)})
         return len(expired)
 
     def wait_for_jobs(self, timeout: float, stop: threading.Event) -> None:
