@@ -13,7 +13,7 @@ import pytest
 from pjobs import apikeys
 from pjobs.app import App
 from pjobs.config import Settings
-from pjobs.control import ControlPlane
+from pjobs.control import ControlPlane, ControlTx
 from pjobs.control.usage import UsageBatch, micros_of
 from pjobs.store import Store
 from pjobs.timeutil import FixedClock
@@ -242,3 +242,49 @@ def test_the_baseline_is_the_median_of_the_days_with_traffic(
     with ControlPlane(app.store).tx(NOW) as tx:
         tx.usage.recompute_baselines(today, 7)
         assert tx.usage.baseline_of("proj-med") == pytest.approx(median)
+
+
+def test_a_check_suspends_at_hard_caps_in_as_many_statements_however_many_projects(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+    run, run_many = ControlTx.run, ControlTx.run_many
+
+    def counted_run(tx: ControlTx, query: str, **params: Any) -> Any:
+        statements.append(query)
+        return run(tx, query, **params)
+
+    def counted_run_many(tx: ControlTx, query: str, rows: list[dict[str, Any]]) -> None:
+        statements.append(query)
+        run_many(tx, query, rows)
+
+    monkeypatch.setattr(ControlTx, "run", counted_run)
+    monkeypatch.setattr(ControlTx, "run_many", counted_run_many)
+
+    def statements_of_a_check(projects: int, prefix: str) -> int:
+        for n in range(projects):
+            project_id = f"{prefix}-{n}"
+            add_project(app, project_id)
+            override(app, project_id, "requests", 100, hard=True)
+            override(app, project_id, "bandwidth_bytes", 100, hard=True)
+            record(app, project_id, "requests", 100)
+            record(app, project_id, "bandwidth_bytes", 150)
+        statements.clear()
+        result = check(app)
+        counted = len(statements)
+        assert result["suspended"] == projects  # each once, though over two caps
+        for n in range(projects):
+            assert status(app, f"{prefix}-{n}") == "suspended"
+        return counted
+
+    assert statements_of_a_check(2, "proj-few") == statements_of_a_check(12, "proj-many")
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        project = tx.projects.get("proj-many-3")
+        events = [(e.type, e.data) for e in tx.events.list("proj-many-3")]
+    assert project is not None and project.suspension_reason == (
+        "hard cap reached: bandwidth_bytes 150 of 100 (150 %); requests 100 of 100 (100 %)"
+    )  # every cap it reached, in the order of their metrics
+    assert [data for kind, data in events if kind == "project.suspended"] == [
+        {"reason": project.suspension_reason, "metric": "bandwidth_bytes", "value": 150.0,
+         "limit": 100.0}
+    ]  # fmt: skip

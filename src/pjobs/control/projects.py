@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -103,18 +104,35 @@ class Projects(Noun):
             detail=json.dumps(detail),
         )
 
+    def get_many(self, project_ids: Iterable[str]) -> dict[str, Project]:
+        """The projects of these ids that exist, by id (one query)."""
+        found = self.tx.records(Project, "get_projects", ids=self.tx.store.array(list(project_ids)))
+        return {project.id: project for project in found}
+
     def take_lock(self, project_id: str, job_id: int) -> bool:
         """Take the project's lifecycle lock for a job (or find it already has it); False
         while another queued or running job holds it."""
-        return bool(self.tx.run("take_project_lock", id=project_id, job_id=job_id).rowcount == 1)
+        return project_id in self.take_locks([project_id], job_id)
+
+    def take_locks(self, project_ids: Iterable[str], job_id: int) -> set[str]:
+        """`take_lock` for many projects in one statement: those the job holds now."""
+        ids = self.tx.store.array(list(project_ids))
+        return {row["id"] for row in self.tx.rows("take_project_locks", ids=ids, job_id=job_id)}
 
     def release_lock(self, project_id: str, job_id: int) -> None:
         """Let go of the lifecycle lock, if this job holds it."""
-        self.tx.run("release_project_lock", id=project_id, job_id=job_id)
+        self.release_locks([project_id], job_id)
 
-    def suspend(self, project_id: str, reason: str) -> bool:
-        """Suspend an active project; False if it was not active."""
-        return bool(self.tx.rows("suspend_project", id=project_id, reason=reason))
+    def release_locks(self, project_ids: Iterable[str], job_id: int) -> None:
+        """`release_lock` for many projects in one statement."""
+        ids = self.tx.store.array(list(project_ids))
+        self.tx.run("release_project_locks", ids=ids, job_id=job_id)
+
+    def suspend(self, reasons: Mapping[str, str]) -> set[str]:
+        """Suspend the active ones of these projects (id: reason) in one statement; the
+        ids this call suspended."""
+        rows = json.dumps([{"id": pid, "reason": reason} for pid, reason in reasons.items()])
+        return {row["id"] for row in self.tx.rows("suspend_projects", rows=rows)}
 
     def resume(self, project_id: str) -> bool:
         """Lift a suspension; False if the project was not suspended."""

@@ -12,7 +12,7 @@ from pjobs import quotas
 from pjobs.control import ControlPlane, ControlTx
 from pjobs.control.usage import period_of
 from pjobs.handlers.lifecycle import ProjectsScope
-from pjobs.handlers.suspension import suspend
+from pjobs.handlers.suspension import suspend_many
 from pjobs.jobtypes import JobContext, JobType, RetryPolicy
 
 
@@ -73,6 +73,7 @@ def enforce(context: JobContext, tx: ControlTx, report: quotas.LimitsReport) -> 
     new = tx.quotas.record_warnings(quotas.warning_rows(report), context.job_id)
     warnings: list[tuple[str | None, dict[str, Any]]] = []
     messages: list[tuple[str, str | None, str, str]] = []
+    caps: dict[str, list[tuple[quotas.QuotaFinding, str]]] = {}  # project: hard caps reached
     for finding in report.findings:
         fresh = [t for t in finding.thresholds if (finding.project_id, finding.metric, t) in new]
         figures = (
@@ -80,11 +81,7 @@ def enforce(context: JobContext, tx: ControlTx, report: quotas.LimitsReport) -> 
             f"({finding.percent:g} %)"
         )
         if finding.action == "suspend":
-            project = tx.projects.get(finding.project_id)
-            assert project is not None
-            data = {"metric": finding.metric, "value": finding.value, "limit": finding.limit}
-            outcome = suspend(context, tx, project, f"hard cap reached: {figures}", data)
-            (report.suspended if outcome == "suspended" else report.busy).append(project.id)
+            caps.setdefault(finding.project_id, []).append((finding, figures))
         elif finding.action == "protected":
             report.protected.append(finding.project_id)
             if quotas.FULL in fresh:
@@ -108,6 +105,26 @@ def enforce(context: JobContext, tx: ControlTx, report: quotas.LimitsReport) -> 
             )
     context.announce_many(tx, "quota.warning", warnings)
     context.notifier.to_owners(tx, messages)
+    suspend_at_caps(context, tx, report, caps)
+
+
+def suspend_at_caps(
+    context: JobContext,
+    tx: ControlTx,
+    report: quotas.LimitsReport,
+    caps: dict[str, list[tuple[quotas.QuotaFinding, str]]],
+) -> None:
+    """Suspend the projects at 100 % of a hard cap, all at once; the reason names every cap
+    a project reached, the platform event the first."""
+    projects = tx.projects.get_many(caps)
+    suspensions = []
+    for project_id, reached in caps.items():
+        first = reached[0][0]
+        data = {"metric": first.metric, "value": first.value, "limit": first.limit}
+        reason = "hard cap reached: " + "; ".join(figures for _, figures in reached)
+        suspensions.append((projects[project_id], reason, data))
+    for project_id, outcome in suspend_many(context, tx, suspensions).items():
+        (report.suspended if outcome == "suspended" else report.busy).append(project_id)
 
 
 JOB_TYPE = JobType(

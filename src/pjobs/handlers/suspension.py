@@ -4,6 +4,7 @@ audit event, the owner's notification and the platform event, on one transaction
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -17,27 +18,52 @@ Suspension = Literal["suspended", "already_suspended", "not_active", "busy"]
 def suspend(
     context: JobContext, tx: ControlTx, project: Project, reason: str, data: dict[str, Any]
 ) -> Suspension:
-    """Suspend an active project on `tx`: its keys stop verifying (exit 13), its owner is
-    told why. A project another lifecycle job holds is left alone ("busy")."""
-    if project.status == "suspended":
-        return "already_suspended"
-    if project.status != "active":
-        return "not_active"
-    if not tx.projects.take_lock(project.id, context.job_id):
-        return "busy"
-    tx.projects.suspend(project.id, reason)
-    tx.projects.release_lock(project.id, context.job_id)
-    details = {"reason": reason, **data}
-    context.announce(tx, "project.suspended", project.id, details)
-    context.notifier.to_owner(
-        tx,
-        project.owner_id,
-        project.id,
-        f"Project {project.id} is suspended",
-        f"Your project {project.name!r} ({project.id}) was suspended: {reason}. "
-        "Its API keys are refused until it is resumed.",
+    """Suspend an active project on `tx` (see `suspend_many`)."""
+    return suspend_many(context, tx, [(project, reason, data)])[project.id]
+
+
+def suspend_many(
+    context: JobContext, tx: ControlTx, suspensions: Sequence[tuple[Project, str, dict[str, Any]]]
+) -> dict[str, Suspension]:
+    """Suspend active projects on `tx`, each for its reason (`data`: what the platform event
+    adds to it): their keys stop verifying (exit 13), their owners are told why. A project
+    another lifecycle job holds is left alone ("busy"). A few statements however many."""
+    outcomes: dict[str, Suspension] = {}
+    active: dict[str, tuple[Project, str, dict[str, Any]]] = {}
+    for project, reason, data in suspensions:
+        if project.status == "active":
+            active[project.id] = (project, reason, data)
+        else:
+            outcomes[project.id] = (
+                "already_suspended" if project.status == "suspended" else "not_active"
+            )
+    if not active:
+        return outcomes
+    held = tx.projects.take_locks(active, context.job_id)
+    suspended = tx.projects.suspend({pid: active[pid][1] for pid in held})
+    tx.projects.release_locks(held, context.job_id)
+    for pid in active:
+        outcomes[pid] = (
+            "suspended" if pid in suspended else "busy" if pid not in held else "not_active"
+        )
+    done = [active[pid] for pid in active if pid in suspended]
+    context.announce_many(
+        tx, "project.suspended", [(p.id, {"reason": reason, **data}) for p, reason, data in done]
     )
-    return "suspended"
+    context.notifier.to_owners(
+        tx,
+        [
+            (
+                p.owner_id,
+                p.id,
+                f"Project {p.id} is suspended",
+                f"Your project {p.name!r} ({p.id}) was suspended: {reason}. "
+                "Its API keys are refused until it is resumed.",
+            )
+            for p, reason, _ in done
+        ],
+    )
+    return outcomes
 
 
 def resume(context: JobContext, tx: ControlTx, project: Project, reason: str | None) -> bool:

@@ -36,27 +36,6 @@ VALUES (:project_id, :step, :outcome, :detail, :now)
 ON CONFLICT (project_id, step) DO UPDATE
 SET outcome = excluded.outcome, detail = excluded.detail, completed_at = excluded.completed_at;
 
--- name: take_project_lock
--- A project's lifecycle operations (provision, deprovision, suspend, resume, restore) run
--- one at a time: the lock is the job that holds it, for as long as that job is queued or
--- running with a live lease. A job that died with it held (lease expired) holds nothing.
-UPDATE projects SET operation_job_id = :job_id
-WHERE id = :id
-  AND (operation_job_id IS NULL OR operation_job_id = :job_id
-       OR NOT EXISTS (SELECT 1 FROM jobs AS holder
-                      WHERE holder.id = projects.operation_job_id
-                        AND (holder.state = 'queued'
-                             OR (holder.state = 'running' AND holder.lease_expires_at > :now))));
-
--- name: release_project_lock
-UPDATE projects SET operation_job_id = NULL WHERE id = :id AND operation_job_id = :job_id;
-
--- name: suspend_project
--- Only an active project is suspended; returns it when this call did.
-UPDATE projects SET status = 'suspended', suspension_reason = :reason, updated_at = :now
-WHERE id = :id AND status = 'active'
-RETURNING id;
-
 -- name: resume_project
 UPDATE projects SET status = 'active', suspension_reason = NULL, updated_at = :now
 WHERE id = :id AND status = 'suspended'
