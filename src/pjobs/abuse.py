@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pjobs.control.usage import ScanLimits
+
 if TYPE_CHECKING:
     from pjobs.config import Settings
     from pjobs.control import ControlTx
@@ -123,13 +125,16 @@ def scan(
     seconds: float | None = None,
 ) -> ScanReport:
     """Every active project's current window (`abuse.window_seconds` unless `seconds`)
-    against its baseline: the patterns that hold."""
-    seconds = seconds or settings.abuse.window_seconds
+    against its baseline: the patterns that hold. The query finds the candidates, whose
+    figures `evaluate` judges: a few rows, however many projects."""
+    cfg = settings.abuse
+    seconds = seconds or cfg.window_seconds
     since, until = window(now, seconds)
-    report = ScanReport(since, until)
     minutes = seconds / 60
-    for row in tx.usage.scan_window(since, until, project_ids):
-        report.checked += 1
+    limits = ScanLimits(minutes, cfg.usage_ratio, cfg.min_requests, cfg.error_rate)
+    checked, candidates = tx.usage.scan_window(since, until, project_ids, limits)
+    report = ScanReport(since, until, checked)
+    for row in candidates:
         baseline = None if row["baseline"] is None else float(row["baseline"])
         metrics = rates(float(row["requests"]), float(row["errors"]), baseline, minutes)
         for pattern in ("excessive_usage", "error_spike"):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pjobs import apikeys
+from pjobs import abuse, apikeys
 from pjobs.app import App
 from pjobs.config import Settings
 from pjobs.control import ControlPlane, ControlTx
@@ -288,3 +288,44 @@ def test_a_check_suspends_at_hard_caps_in_as_many_statements_however_many_projec
         {"reason": project.suspension_reason, "metric": "bandwidth_bytes", "value": 150.0,
          "limit": 100.0}
     ]  # fmt: skip
+
+
+def test_the_scan_finds_what_judging_every_project_alone_finds(app: App) -> None:
+    """The scan's query passes on only the projects a pattern may hold for; none it drops
+    may be one `abuse.evaluate` finds, at the boundaries and where rounding the figures to
+    3 decimals tips the balance (a baseline of 0.0014 a minute is judged as 0.001)."""
+    minutes = app.settings.abuse.window_seconds / 60
+    cases: list[tuple[float | None, float, float]] = []  # daily requests, window's, errors
+    for daily in (1.0, 2.016, 720.0, 144_000.0):
+        for factor in (9.99, 10.0, 10.0001, 10.01, 11.0):
+            cases.append((daily, factor * daily / 1440 * minutes, 0.0))
+    for requests in (99.0, 100.0, 101.0, 1000.0):
+        for share in (0.4999, 0.5, 0.5001, 0.6):
+            cases.append((None, requests, requests * share))
+    batch = UsageBatch()
+    project_ids = []
+    for n, (daily, requests, errors) in enumerate(cases):
+        project_id = f"proj-edge-{n:02d}"
+        project_ids.append(project_id)
+        add_project(app, project_id)
+        for days_ago in range(1, 8) if daily else ():
+            batch.add(
+                project_id, "requests", daily, micros_of(NOW - timedelta(days=days_ago)), False
+            )
+        batch.add(project_id, "requests", requests, micros_of(in_window(1)), False)
+        batch.add(project_id, "errors", errors, micros_of(in_window(1)), False)
+    with ControlPlane(app.store).tx(NOW) as tx:
+        tx.usage.add(batch)
+    scan = app.queue.run_inline("scan_abuse", {"all": True, "enforce": False})
+    assert scan.state == "succeeded", scan.last_error
+    found = {(f["project_id"], f["pattern"]) for f in scan.result["findings"]}
+    judged = set()
+    with ControlPlane(app.store).tx(NOW, write=False) as tx:
+        for project_id in project_ids:
+            metrics = abuse.measured(tx, project_id, NOW, app.settings.abuse.window_seconds)
+            for pattern in ("excessive_usage", "error_spike"):
+                if abuse.evaluate(pattern, metrics, app.settings).held:
+                    judged.add((project_id, pattern))
+    assert found == judged
+    assert ("proj-edge-05", "excessive_usage") in judged  # 9.99 times 0.0014, judged 14 times 0.001
+    assert len(judged) == 16 and scan.result["checked"] == len(cases)

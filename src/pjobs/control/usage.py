@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from pjobs.control.noun import Noun
 
@@ -22,6 +22,15 @@ MINUTE_MICROS = 60_000_000
 def period_of(at: datetime) -> str:
     """The billing period a time falls in: its calendar month, UTC (`2026-11`)."""
     return f"{at.year:04d}-{at.month:02d}"
+
+
+class ScanLimits(NamedTuple):
+    """The thresholds of the abuse patterns a scan looks for candidates of."""
+
+    minutes: float  # the window's length
+    usage_ratio: float
+    min_requests: int
+    error_rate: float
 
 
 @dataclass(frozen=True)
@@ -139,12 +148,17 @@ class Usage(Noun):
         return {row["id"] for row in rows}
 
     def scan_window(
-        self, since: datetime, until: datetime, ids: list[str] | None
-    ) -> list[dict[str, Any]]:
-        """Every active project with requests in [since, until): its requests, errors,
+        self, since: datetime, until: datetime, ids: list[str] | None, limits: ScanLimits
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """How many active projects had requests in [since, until), and those of them for
+        which a pattern may hold (`limits`: its thresholds): their requests, errors,
         cached baseline and protected flag (one query, however many projects)."""
         ids_param = None if ids is None else self.tx.store.array(ids)
-        return self.tx.rows("scan_window", since=since, until=until, ids=ids_param)
+        rows = self.tx.rows(
+            "scan_window", since=since, until=until, ids=ids_param, **limits._asdict()
+        )
+        checked = int(rows[0]["checked"]) if rows else 0
+        return checked, [row for row in rows if row["project_id"] is not None]
 
     def window_of(self, project_id: str, since: datetime, until: datetime) -> tuple[float, float]:
         """One project's requests and errors in [since, until)."""

@@ -14,18 +14,34 @@ GROUP BY project_id;
 SELECT id FROM projects WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: scan_window
--- Every active project with requests in the window, with its cached baseline.
-SELECT w.project_id, w.requests, w.errors, b.requests_per_minute AS baseline, p.protected
-FROM (
-    SELECT project_id, sum(requests) AS requests, sum(errors) AS errors
-    FROM usage_minutes
-    WHERE minute >= :since AND minute < :until
-    GROUP BY project_id
-) AS w
-JOIN projects AS p ON p.id = w.project_id AND p.status = 'active'
-LEFT JOIN usage_baselines AS b ON b.project_id = w.project_id
-WHERE :ids IS NULL OR w.project_id IN (SELECT value FROM json_each(:ids))
-ORDER BY w.project_id;
+-- Every active project with requests in the window is counted (`checked`); those for which
+-- a pattern may hold come with their counts, cached baseline and protected flag, for
+-- `abuse.evaluate` to judge: a necessary condition of each pattern, loose enough for the
+-- rounding of the figures it judges (requests a minute and baseline to 3 decimals). One
+-- row a candidate, each with `checked`; one row without a project when there is none.
+WITH w AS MATERIALIZED (
+    SELECT w.project_id, w.requests, w.errors, b.requests_per_minute AS baseline, p.protected
+    FROM (
+        SELECT project_id, sum(requests) AS requests, sum(errors) AS errors
+        FROM usage_minutes
+        WHERE minute >= :since AND minute < :until
+        GROUP BY project_id
+    ) AS w
+    JOIN projects AS p ON p.id = w.project_id AND p.status = 'active'
+    LEFT JOIN usage_baselines AS b ON b.project_id = w.project_id
+    WHERE :ids IS NULL OR w.project_id IN (SELECT value FROM json_each(:ids))
+)
+SELECT counted.checked, c.*
+FROM (SELECT count(*) AS checked FROM w) AS counted
+LEFT JOIN (
+    SELECT * FROM w
+    WHERE (w.baseline > 0
+           AND w.requests / :minutes
+               > :usage_ratio * w.baseline - 0.001 * (:usage_ratio + 1))
+       OR (w.requests >= :min_requests
+           AND w.errors > :error_rate * w.requests * 0.999999)
+) AS c ON 1 = 1
+ORDER BY c.project_id;
 
 -- The bulk path of usage: each batch travels as one JSON array of rows (keys unique within
 -- a batch), which SQLite unpacks in C. Times come as whole microseconds since the epoch,
