@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 
 LINE_KEYS = frozenset({"project", "metric", "value", "time"})
 JSON_SPACE = " \t\n\r"
-# Distinct rows a batch may hold before it is written: the bound on an import's memory
-# (about 100 MB), and large enough that a big import writes each row rarely more than once.
-BATCH_ROWS = 300_000
+# Distinct rows a batch may hold, all tables together, before it is written: the bound on
+# an import's memory (about 350 bytes a row: 350 MB), and large enough that an import of a
+# million lines usually writes each row once. A row written in two batches is written twice.
+BATCH_ROWS = 1_000_000
 BATCH_CHECK = 1024  # lines between two looks at a batch's size
 ERRORS_SHOWN = 10
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")

@@ -102,8 +102,8 @@ class UsageBatch:
 
     @property
     def size(self) -> int:
-        """Distinct rows in the largest table: the measure of a batch's memory."""
-        return max(len(self.counters) + len(self.gauges), len(self.minutes))
+        """Distinct rows in all tables: the measure of a batch's memory."""
+        return len(self.counters) + len(self.gauges) + len(self.minutes) + len(self.days)
 
     def rows(self) -> dict[str, list[list[Any]]]:
         """The rows to write, by query."""
