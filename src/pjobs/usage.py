@@ -4,11 +4,13 @@ periods written `2026-11`."""
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -176,6 +178,20 @@ class LineParser:
         return project, kind[0], float(value), micros, kind[1]
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector. An import makes no reference cycles, and each of the
+    collector's full passes would walk every row the batch holds (hundreds of thousands of
+    lists) again: about a sixth of an import's time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def import_usage(
     tx: ControlTx, lines: Iterable[str | bytes], settings: Settings, now: datetime
 ) -> ImportReport:
@@ -192,7 +208,7 @@ def import_usage(
     known: set[str] = set()
     unseen: dict[str, list[int]] = {}  # projects not yet looked up: their first lines
     batch = UsageBatch.since(minutes_from)
-    with ThreadPoolExecutor(1, thread_name_prefix="pjobs-import") as writer:
+    with collector_paused(), ThreadPoolExecutor(1, thread_name_prefix="pjobs-import") as writer:
         writing: Future[None] | None = None
 
         def flush() -> None:
