@@ -30,6 +30,7 @@ JSON_SPACE = " \t\n\r"
 # million lines usually writes each row once. A row written in two batches is written twice.
 BATCH_ROWS = 1_000_000
 BATCH_CHECK = 1024  # lines between two looks at a batch's size
+LOOK_UP_PROJECTS = 10_000  # projects not yet looked up that make a lookup worth its query
 ERRORS_SHOWN = 10
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 
@@ -211,10 +212,12 @@ def import_usage(
     with collector_paused(), ThreadPoolExecutor(1, thread_name_prefix="pjobs-import") as writer:
         writing: Future[None] | None = None
 
-        def flush() -> None:
-            nonlocal writing, batch
+        def look_up() -> None:
+            """Look up the projects seen since the last look (once each), while the
+            transaction's connection is free: it is used by one thread at once."""
+            nonlocal writing
             if writing is not None:
-                writing.result()  # the transaction's connection is used by one thread at once
+                writing.result()
                 writing = None
             found = tx.usage.existing_projects(sorted(unseen)) if unseen else set()
             for project, numbers in unseen.items():
@@ -222,6 +225,10 @@ def import_usage(
                     report.refuse(number, f"unknown project {project!r}")
             known.update(found)
             unseen.clear()
+
+        def flush() -> None:
+            nonlocal writing, batch
+            look_up()
             if not report.error_count and batch.records:
                 writing = writer.submit(tx.usage.add, batch)
                 report.records += batch.records
@@ -240,8 +247,11 @@ def import_usage(
                 if len(numbers) < ERRORS_SHOWN:
                     numbers.append(number)
             batch.add(project, metric, value, micros, gauge)
-            if not number % BATCH_CHECK and batch.size >= BATCH_ROWS:
-                flush()
+            if not number % BATCH_CHECK:
+                if batch.size >= BATCH_ROWS:
+                    flush()
+                elif len(unseen) >= LOOK_UP_PROJECTS and (writing is None or writing.done()):
+                    look_up()  # so that the next lines of these projects skip `unseen`
         report.lines = number
         flush()
         if writing is not None:
