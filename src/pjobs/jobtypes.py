@@ -108,8 +108,10 @@ class JobContext:
         type_name: str,
         payloads: Sequence[dict[str, Any]],
         options: EnqueueOptions | None = None,
+        keys: Sequence[str] | None = None,
     ) -> list[EnqueueResult]:
-        """`enqueue` for many jobs of one type, in one statement."""
+        """`enqueue` for many jobs of one type, in one statement; `keys`: an idempotency
+        key for each payload (a job whose key is active already is not enqueued again)."""
         from dataclasses import replace
 
         from pjobs.enqueue import EnqueueOptions, prepare_jobs
@@ -120,6 +122,8 @@ class JobContext:
         jobs = prepare_jobs(
             self.registry, self.settings, [(type_name, p) for p in payloads], options, tx.now
         )
+        if keys is not None:
+            jobs = [replace(job, idempotency_key=key) for job, key in zip(jobs, keys, strict=True)]
         results = tx.jobs.enqueue(jobs)
         self.followups.extend(r.id for r in results)
         return results

@@ -329,3 +329,33 @@ def test_the_scan_finds_what_judging_every_project_alone_finds(app: App) -> None
     assert found == judged
     assert ("proj-edge-05", "excessive_usage") in judged  # 9.99 times 0.0014, judged 14 times 0.001
     assert len(judged) == 16 and scan.result["checked"] == len(cases)
+
+
+def test_a_scan_enqueues_the_suspensions_it_finds_at_once(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enqueue_on = type(app.store).enqueue_on
+    batches: list[list[str]] = []
+
+    def counted(store: Store, cursor: Any, jobs: Any, now: datetime) -> Any:
+        batches.append([job.type for job in jobs])
+        return enqueue_on(store, cursor, jobs, now)
+
+    monkeypatch.setattr(type(app.store), "enqueue_on", counted)
+
+    def auto_suspend_batches(projects: int, prefix: str) -> list[list[str]]:
+        for n in range(projects):
+            project_id = f"{prefix}-{n}"
+            add_project(app, project_id)
+            record(app, project_id, "requests", 1_000, in_window(1))
+            record(app, project_id, "errors", 600, in_window(1))
+        batches.clear()
+        scan = app.queue.run_inline("scan_abuse", {"all": True})
+        assert scan.state == "succeeded", scan.last_error
+        assert len(scan.result["auto_suspend_jobs"]) == projects
+        for n in range(projects):
+            assert status(app, f"{prefix}-{n}") == "suspended"
+        return [batch for batch in batches if "auto_suspend" in batch]
+
+    assert auto_suspend_batches(2, "proj-two") == [["auto_suspend"] * 2]
+    assert auto_suspend_batches(6, "proj-six") == [["auto_suspend"] * 6]

@@ -10,7 +10,6 @@ from pydantic import Field
 
 from pjobs import abuse
 from pjobs.control import ControlPlane
-from pjobs.enqueue import EnqueueOptions
 from pjobs.handlers.lifecycle import ProjectsScope
 from pjobs.jobtypes import ONE_SHOT, JobContext, JobType
 
@@ -30,17 +29,17 @@ def scan_abuse(payload: ScanAbusePayload, context: JobContext) -> dict[str, Any]
         abuse.refresh_baselines(tx, settings, tx.now)
         report = abuse.scan(tx, settings, tx.now, payload.selected, payload.window_seconds)
         enqueued = []
-        if payload.enforce:
-            for project_id, _, evaluation in report.findings:
-                key = f"auto_suspend:{project_id}:{evaluation.pattern}:{report.until:%Y%m%dT%H%M}"
-                job = context.enqueue(
-                    tx,
-                    "auto_suspend",
-                    {"project_id": project_id, "pattern": evaluation.pattern,
-                     "metrics": evaluation.metrics},
-                    EnqueueOptions(idempotency_key=key),
-                )  # fmt: skip
-                enqueued.append(job.id)
+        if payload.enforce and report.findings:
+            minute = f"{report.until:%Y%m%dT%H%M}"
+            jobs = context.enqueue_many(
+                tx,
+                "auto_suspend",
+                [{"project_id": project_id, "pattern": evaluation.pattern,
+                  "metrics": evaluation.metrics} for project_id, _, evaluation in report.findings],
+                keys=[f"auto_suspend:{project_id}:{evaluation.pattern}:{minute}"
+                      for project_id, _, evaluation in report.findings],
+            )  # fmt: skip
+            enqueued = [job.id for job in jobs]
         retention = settings.usage
         tx.usage.prune(
             tx.now - timedelta(hours=retention.minute_retention_hours),
