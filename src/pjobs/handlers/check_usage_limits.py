@@ -116,6 +116,8 @@ def suspend_at_caps(
 ) -> None:
     """Suspend the projects at 100 % of a hard cap, all at once; the reason names every cap
     a project reached, the platform event the first."""
+    if not caps:
+        return
     projects = tx.projects.get_many(caps)
     suspensions = []
     for project_id, reached in caps.items():
