@@ -199,10 +199,10 @@ def import_usage(
     """Check every line, add the good ones up in batches and write each batch on `tx`; the
     caller rolls the whole import back when the report has errors (all or nothing).
 
-    Memory is bounded by a batch's distinct rows, not by the number of lines. A batch is
-    written on a thread of its own while the next one is read and checked (the database
-    driver lets go of the GIL while it works): the import goes at the speed of the slower
-    of the two, not of their sum."""
+    Memory is bounded by a batch's distinct rows (`BATCH_ROWS`), not by the number of
+    lines; an import that fits in one batch writes it once its lines are read. A larger one
+    writes each full batch on a thread of its own while the next one is read and checked
+    (the database driver lets go of the GIL while it works)."""
     report = ImportReport()
     parse = LineParser(settings, now)
     minutes_from = now - timedelta(hours=settings.usage.minute_retention_hours)
