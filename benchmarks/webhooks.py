@@ -2,7 +2,11 @@
 that answers 200 at once, beside a bare httpx client loop with the same concurrency
 against the same receiver, in the same run, on SQLite and PostgreSQL.
 
-    python benchmarks/webhooks.py [--deliveries 5000] [--concurrency 10]
+    python benchmarks/webhooks.py [--deliveries 5000] [--concurrency 10] [--processes 2]
+
+`pjobs serve` runs once as one process of that concurrency, and once as `--processes`
+processes that share it (2 of concurrency 5 by default): a Python process runs Python on
+one core at a time.
 
 The receiver is a process of its own (asyncio, HTTP/1.1 keep-alive), so it shares no
 interpreter with either client. Prints a table; asserts nothing.
@@ -112,9 +116,10 @@ def enqueue_deliveries(database: str, data_dir: Path, url: str, deliveries: int)
 
 
 def pjobs_serve(
-    database: str, data_dir: Path, url: str, deliveries: int, concurrency: int
+    database: str, data_dir: Path, url: str, deliveries: int, concurrency: int, processes: int
 ) -> float:
-    """Deliveries a second of `pjobs serve --burst`: signed, recorded, each a job."""
+    """Deliveries a second of `pjobs serve --burst` (`processes` of them sharing
+    `concurrency`), start-up included: signed, recorded, each a job."""
     enqueue_deliveries(database, data_dir, url, deliveries)
     env = {
         **os.environ,
@@ -124,8 +129,10 @@ def pjobs_serve(
         "PJOBS_WEBHOOKS__ALLOW_CIDRS": '["127.0.0.1/32"]',
     }
     started = time.perf_counter()
+    per_process = str(concurrency // processes)
+    command = ["serve", "--burst", "--processes", str(processes), "--concurrency", per_process]
     subprocess.run(
-        [sys.executable, "-m", "pjobs", "serve", "--burst", "--concurrency", str(concurrency)],
+        [sys.executable, "-m", "pjobs", *command],
         env=env,
         check=True,
         capture_output=True,
@@ -197,6 +204,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--processes", type=int, default=2)
     parser.add_argument(
         "--in-process",
         action="store_true",
@@ -214,26 +222,31 @@ def main() -> None:
     try:
         time.sleep(0.5)
         with tempfile.TemporaryDirectory() as tmp:
-            for name, database in (("SQLite", f"sqlite://{tmp}/pjobs.db"), ("PostgreSQL", None)):
+            for name in ("SQLite", "PostgreSQL"):
                 bare = costs(lambda: {"count": n, "rate": bare_loop(url, n, concurrency)})
-                with pg_database() if database is None else nullcontext(database) as db:
-                    if options.in_process:
-                        ours = in_process(db, Path(tmp), url, n, concurrency)
-                    else:
-                        ours = {"rate": pjobs_serve(db, Path(tmp), url, n, concurrency)}
-                line = (
-                    f"{name:<11} pjobs {'in process' if options.in_process else 'serve'} "
-                    f"{ours['rate']:8,.0f}/s   bare httpx loop {bare['rate']:8,.0f}/s   "
-                    f"ratio {ours['rate'] / bare['rate']:.2f}"
-                )
-                if options.in_process:
-                    line += (
-                        f"\n{'':<11} CPU a delivery {ours['cpu_us']:,.0f} us (bare "
-                        f"{bare['cpu_us']:,.0f}), thread switches {ours['switches']:.0f} (bare "
-                        f"{bare['switches']:.0f}), worker's loop claiming and recording "
-                        f"{ours['loop_busy']:.0%} of the run"
+                runs = [0] if options.in_process else sorted({1, options.processes})
+                for run, processes in enumerate(runs):
+                    sqlite = f"sqlite://{tmp}/pjobs-{run}.db"
+                    with pg_database() if name == "PostgreSQL" else nullcontext(sqlite) as db:
+                        if options.in_process:
+                            ours = in_process(db, Path(tmp), url, n, concurrency)
+                            how = "in process"
+                        else:
+                            rate = pjobs_serve(db, Path(tmp), url, n, concurrency, processes)
+                            ours = {"rate": rate}
+                            how = f"serve {processes}x{concurrency // processes}"
+                    line = (
+                        f"{name:<11} pjobs {how:<11} {ours['rate']:8,.0f}/s   bare httpx loop "
+                        f"{bare['rate']:8,.0f}/s   ratio {ours['rate'] / bare['rate']:.2f}"
                     )
-                lines.append(line)
+                    if options.in_process:
+                        line += (
+                            f"\n{'':<11} CPU a delivery {ours['cpu_us']:,.0f} us (bare "
+                            f"{bare['cpu_us']:,.0f}), thread switches {ours['switches']:.0f} "
+                            f"(bare {bare['switches']:.0f}), worker's loop claiming and "
+                            f"recording {ours['loop_busy']:.0%} of the run"
+                        )
+                    lines.append(line)
     finally:
         receiver.terminate()
         receiver.wait(10)

@@ -30,6 +30,9 @@ class Group(BaseModel):
 
 class WorkerSettings(Group):
     concurrency: int = Field(10, ge=1, le=1024, description="jobs run at once per serve process")
+    processes: int = Field(
+        1, ge=1, le=64, description="serve processes `pjobs serve` runs (one a core at most)"
+    )
     batch_size: int = Field(200, ge=1, le=10_000, description="most jobs claimed per round trip")
     prefetch: int = Field(
         10, ge=0, le=100_000, description="jobs claimed beyond concurrency, waiting locally"

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,102 @@ print(seen[0] is not signal.SIG_DFL)
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "True", result.stderr
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes `pid` started (Linux /proc)."""
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie, ended but not yet waited for, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def workers_that_ran_jobs(database: str) -> set[str]:
+    query = "SELECT DISTINCT worker_id FROM job_attempts"
+    if database.startswith("sqlite://"):
+        import sqlite3
+
+        with closing(sqlite3.connect(database.removeprefix("sqlite://"))) as conn:
+            return {row[0] for row in conn.execute(query)}
+    import psycopg
+
+    with psycopg.connect(database) as conn:
+        return {row[0] for row in conn.execute(query)}
+
+
+def enqueue_sleeping(cli: CLI, count: int, seconds: float) -> None:
+    payload = json.dumps({"sleep_seconds": seconds})
+    result = cli("jobs", "enqueue", "noop", "-p", payload, "--count", str(count))
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_serve_with_processes_runs_jobs_in_each_of_them(tmp_path: Path, backend: str) -> None:
+    cli = CLI(cli_env(tmp_path, backend), tmp_path / "logs")
+    # 120 jobs of 20 ms on 2 runners a process: no one process can drain them alone
+    # before the others have started
+    enqueue_sleeping(cli, 120, 0.02)
+    result = cli("serve", "--burst", "--processes", "3", "--concurrency", "2", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "concurrency 2 in each of 3 processes" in result.stderr
+    assert cli.states() == {"succeeded": 120}
+    assert len(workers_that_ran_jobs(backend)) == 3
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_a_sigterm_to_serve_stops_its_processes_cleanly(tmp_path: Path, backend: str) -> None:
+    cli = CLI(cli_env(tmp_path, backend), tmp_path / "logs")
+    enqueue_sleeping(cli, 12, 1)
+    serve = cli.popen("-vv", "serve", "--processes", "2", "--concurrency", "2")
+    until(lambda: serve.output().count("(noop) attempt 1 started") >= 4)
+    (sibling,) = children_of(serve.pid)
+    serve.send_signal(signal.SIGTERM)
+    try:
+        code = serve.wait(20)
+    except subprocess.TimeoutExpired:
+        serve.kill()
+        raise AssertionError(serve.output()) from None
+    assert code == 0, serve.output()
+    assert not alive(sibling)
+    final = cli.states()
+    assert final.get("running", 0) == 0, final
+    assert final.get("succeeded", 0) >= 4 and final["succeeded"] + final["queued"] == 12, final
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_serve_stops_and_fails_when_one_of_its_processes_dies(tmp_path: Path, backend: str) -> None:
+    cli = CLI(cli_env(tmp_path, backend), tmp_path / "logs")
+    enqueue_sleeping(cli, 400, 0.05)
+    serve = cli.popen("-v", "serve", "--processes", "3", "--concurrency", "2")
+    until(lambda: len(children_of(serve.pid)) == 2)
+    first, second = children_of(serve.pid)
+    until(lambda: cli.states().get("succeeded", 0) >= 20)
+    os.kill(first, signal.SIGKILL)
+    try:
+        code = serve.wait(30)
+    except subprocess.TimeoutExpired:
+        serve.kill()
+        raise AssertionError(serve.output()) from None
+    assert code == 1, serve.output()
+    assert f"serve process {first} ended with exit code -9" in serve.output()
+    until(lambda: not alive(second))
+    assert cli.states().get("succeeded", 0) < 400
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_the_processes_of_a_serve_that_died_stop(tmp_path: Path, backend: str) -> None:
+    env = {**cli_env(tmp_path, backend), "PJOBS_WORKER__SHUTDOWN_TIMEOUT": "1"}
+    cli = CLI(env, tmp_path / "logs")
+    enqueue_sleeping(cli, 400, 0.05)
+    serve = cli.popen("serve", "--processes", "2", "--concurrency", "2")
+    until(lambda: len(children_of(serve.pid)) == 1)
+    (sibling,) = children_of(serve.pid)
+    until(lambda: cli.states().get("succeeded", 0) >= 20)
+    serve.kill()  # SIGKILL: no chance to pass anything on
+    until(lambda: not alive(sibling), seconds=20)
+    assert "is gone: stopping" in serve.output()

@@ -1,5 +1,6 @@
 """`pjobs serve`: the worker, with its schedules and (with --http) the alert receiver,
-`/metrics` and the health checks, in one process."""
+`/metrics` and the health checks; with --processes, more workers in processes of their own
+(`cli.processes`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ from pjobs.cli.signals import Stopper
 def serve(
     ctx: typer.Context,
     concurrency: Annotated[
-        int | None, typer.Option(min=1, max=1024, help="Jobs run at once [worker.concurrency].")
+        int | None,
+        typer.Option(min=1, max=1024, help="Jobs run at once, per process [worker.concurrency]."),
+    ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Worker processes, this one included [worker.processes]."),
     ] = None,
     queue: Annotated[
         list[str] | None, typer.Option("--queue", help="Only these queues (repeatable).")
@@ -39,6 +45,9 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    worker_only: Annotated[
+        bool, typer.Option("--worker-only", hidden=True, help="Started by another serve.")
+    ] = False,
 ) -> None:
     """Run jobs from the queue until SIGTERM/SIGINT (or, with --burst, until none is due).
 
@@ -48,7 +57,11 @@ def serve(
     schedules and then the worker: running jobs get worker.shutdown_timeout seconds, what
     did not finish is put back, and it exits 0. A second signal cuts the wait.
 
-    Example: pjobs serve --http 127.0.0.1:9400
+    With --processes N it starts N - 1 more processes that run jobs too (one process
+    runs Python on one core at a time); they stop with it, and should one of them fail,
+    serve stops and exits with its code.
+
+    Example: pjobs serve --http 127.0.0.1:9400 --processes 2
     """
     stopper = Stopper()
     from pjobs.cli.output import message
@@ -65,11 +78,13 @@ def serve(
     app.registry.load_all()  # a plugin that does not load is a configuration error now
     job_queue = app.queue
     planned = []
+    if worker_only:
+        schedules, http, processes = False, None, 1
     if (settings.scheduling.enabled if schedules is None else schedules) and not burst:
         from pjobs import scheduler
 
         planned = scheduler.checked(settings, app.registry)
-    listen = None if burst else http or settings.receiver.listen
+    listen = None if burst or worker_only else http or settings.receiver.listen
     listener = metrics = None
     ready = threading.Event()
     if listen:
@@ -101,6 +116,22 @@ def serve(
     stopper.on_stop(stop)
     if stopper.requested.is_set():
         return  # stopped before it started: nothing to put back
+    siblings = None
+    processes = processes or settings.worker.processes
+    if worker_only:
+        from pjobs.cli.processes import stop_when_orphaned
+
+        stop_when_orphaned(lambda: stop(False))
+    elif processes > 1:
+        import os
+
+        from pjobs.cli.processes import Siblings, worker_command
+
+        command = worker_command(rt, worker.concurrency, queue, burst)
+        env = {**os.environ} | ({"PJOBS_DATABASE_URL": rt.db} if rt.db else {})
+        started = siblings = Siblings(command, env, processes - 1)
+        stopper.on_stop(lambda force: started.signal())
+        started.start(on_failure=worker.stop)
     if timer is not None:
         timer.catch_up()
         timer.start()
@@ -112,19 +143,27 @@ def serve(
     where = f", http {listener.address}" if listener else ""
     message(
         f"pjobs serve: {database_url(settings).redacted()}, queues "
-        f"{', '.join(queue or ['all'])}, concurrency {worker.concurrency}, "
+        f"{', '.join(queue or ['all'])}, concurrency {worker.concurrency}"
+        f"{f' in each of {processes} processes' if siblings else ''}, "
         f"{len(planned)} schedule(s){where}{', burst' if burst else ''}",
         rt.quiet,
     )
     try:
         worker.run()
+    except BaseException:
+        if siblings is not None:
+            siblings.signal()
+        raise
     finally:
         ready.clear()
         if timer is not None:
             timer.stop()
         if listener is not None:
             listener.stop(settings.worker.shutdown_timeout)
+        failed = siblings.wait() if siblings is not None else 0
     message(
         f"pjobs serve: stopped after {worker.processed} attempt(s), {worker.failed} failed",
         rt.quiet,
     )
+    if failed:
+        raise typer.Exit(failed)
