@@ -237,8 +237,7 @@ class Worker:
             pass
 
     def _acknowledge(self) -> None:
-        if self._unacknowledged:
-            batch = self._unacknowledged
+        if batch := self._unacknowledged:
             self._acknowledged(batch, self.store.acknowledge(self.worker_id, batch))
 
     def _acknowledged(self, batch: list[Outcome], acknowledged: set[int]) -> None:
@@ -258,6 +257,7 @@ class Worker:
         self._unacknowledged = []
 
     def _rescue(self) -> None:
+        self.store.refresh_statistics()  # maintenance, as often
         rescued = self.store.rescue_expired(self.clock.now(), self.settings.worker.max_rescues)
         if rescued:
             log.warning("rescued %d job(s) whose worker stopped renewing its lease", rescued)

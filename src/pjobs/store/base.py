@@ -84,6 +84,12 @@ class SqlStore(ABC):
         """Requeue (or fail) running jobs whose lease expired; returns how many."""
 
     @abstractmethod
+    def refresh_statistics(self) -> None:
+        """Bring the query planner's statistics of the jobs up to date should they be stale
+        (a burst of jobs since they were taken), for the worker's maintenance: a claim
+        planned on them could sort every queued job each time."""
+
+    @abstractmethod
     def wait_for_jobs(self, timeout: float, stop: threading.Event) -> None:
         """Block until jobs may be waiting, `timeout` passes, or `stop` is set."""
 

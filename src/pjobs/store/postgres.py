@@ -216,6 +216,17 @@ class PostgresStore(SqlStore):
     def rescue_expired(self, now: datetime, max_rescues: int) -> int:
         return len(self._rows("rescue_expired", {"now": now, "max_rescues": max_rescues}, True))
 
+    def refresh_statistics(self) -> None:
+        """ANALYZE the jobs once they changed by more than autovacuum waits for (which may
+        be a minute away), unless pjobs' role may not (it owns the tables it created)."""
+        try:
+            with self.transaction() as cursor:
+                cursor.execute(self.queries["jobs_statistics_stale"])
+                if cursor.fetchone() == (True,):
+                    cursor.execute(self.queries["analyze_jobs"])
+        except psycopg.errors.InsufficientPrivilege:
+            pass
+
     def wait_for_jobs(self, timeout: float, stop: threading.Event) -> None:
         try:
             if self._listener is None:

@@ -270,5 +270,9 @@ class SQLiteStore(SqlStore):
                 cursor.execute(q["insert_attempts"], {"attempts": json.dumps(lost)})
         return len(expired)
 
+    def refresh_statistics(self) -> None:
+        """Nothing: SQLite plans the queue's statements by their indexes alone (pjobs never
+        runs ANALYZE on it)."""
+
     def wait_for_jobs(self, timeout: float, stop: threading.Event) -> None:
         stop.wait(timeout)

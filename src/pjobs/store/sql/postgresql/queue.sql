@@ -84,6 +84,16 @@ SELECT o.id, o.attempt, %(worker_id)s,
 FROM outcome AS o JOIN acknowledged AS a ON a.id = o.id
 RETURNING job_id;
 
+-- name: jobs_statistics_stale
+-- Whether the jobs changed by more than a tenth (and 1,000 rows) since their statistics
+-- were taken: a burst of jobs the planner would think a handful of rows.
+SELECT s.n_mod_since_analyze > 1000 + 0.1 * greatest(c.reltuples, 0)
+FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
+WHERE s.relid = 'jobs'::regclass;
+
+-- name: analyze_jobs
+ANALYZE jobs;
+
 -- name: release_jobs
 UPDATE jobs
 SET state = 'queued', attempts = attempts - 1, worker_id = NULL, lease_expires_at = NULL,

@@ -7,7 +7,9 @@ ORDER BY project_id, id;
 -- name: deliveries_attempted
 -- Attempts recorded, and their deliveries' states after them, in one statement. :rows is a
 -- JSON array of {id, attempt, at, state, next_attempt_at, status, latency_ms, error,
--- response}, an attempt each.
+-- response}, an attempt each. The deliveries are found by their ids (`= ANY`), not by a
+-- join the planner may make a scan of every delivery: it cannot know how few rows the
+-- JSON holds.
 WITH attempt AS (
     SELECT * FROM json_to_recordset(%(rows)s::json)
         AS a(id text, attempt integer, at timestamptz, state text, next_attempt_at timestamptz,
@@ -21,4 +23,4 @@ SET state = a.state, attempts = d.attempts + 1, next_attempt_at = a.next_attempt
     finished_at = CASE WHEN a.state = 'pending' THEN NULL ELSE a.at END,
     last_status = a.status, last_error = a.error
 FROM attempt AS a
-WHERE d.id = a.id;
+WHERE d.id = ANY(ARRAY(SELECT id FROM attempt)) AND d.id = a.id;

@@ -1,0 +1,78 @@
+"""PostgreSQL's plans of the worker's statements stay proportional to the work, not to the
+size of the tables: a claim after a burst of jobs takes the queue in order instead of
+sorting all of it, and recording webhook attempts finds their deliveries by id."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from conftest import CLI, cli_env
+
+pytestmark = pytest.mark.slow
+
+
+def plan(database: str, query: str, params: dict[str, Any]) -> str:
+    """The plan PostgreSQL makes for `query` (EXPLAIN, nothing run), as JSON text."""
+    with psycopg.connect(database) as conn:
+        row = conn.execute(f"EXPLAIN (FORMAT JSON) {query}", params).fetchone()
+        assert row is not None
+        return json.dumps(row[0])
+
+
+def claim_plan(database: str) -> str:
+    from pjobs.store.queries import load_queries
+
+    query = load_queries("postgresql")["claim_jobs"]
+    params = {"worker_id": "w", "queues": None, "limit": 10, "now": "2100-01-01T00:00:00Z"}
+    return plan(database, query, params | {"lease_expires_at": "2100-01-01T00:01:00Z"})
+
+
+def test_serve_refreshes_the_statistics_a_burst_of_jobs_left_stale(
+    tmp_path: Path, pg_database: str
+) -> None:
+    cli = CLI(cli_env(tmp_path, pg_database), tmp_path / "logs")
+    result = cli("jobs", "enqueue", "noop", "--count", "5000", "--delay", "1h")
+    assert result.returncode == 0, result.stderr
+    # what the planner makes of the burst before serve runs: a sort of every queued job
+    assert '"Sort"' in claim_plan(pg_database)
+    result = cli("serve", "--burst")  # nothing due: its maintenance is all it does
+    assert result.returncode == 0, result.stderr
+    after = claim_plan(pg_database)
+    assert '"Sort"' not in after and '"Index Name": "jobs_due"' in after, after
+
+
+def test_recording_webhook_attempts_finds_their_deliveries_by_id(pg_database: str) -> None:
+    from datetime import UTC, datetime
+
+    from pjobs.config import Settings
+    from pjobs.control import ControlPlane
+    from pjobs.dburl import database_url
+    from pjobs.store import open_store
+    from pjobs.store.queries import load_queries
+
+    store = open_store(database_url(Settings(database_url=pg_database)))
+    try:
+        with ControlPlane(store).tx(datetime.now(UTC)) as tx:
+            tx.owners.ensure("owner-1")
+            tx.projects.insert("proj-1", "P", "owner-1", "eu", "free")
+            tx.webhooks.add_endpoint("we_1", "proj-1", "http://example.com/", ["*"], None, "s")
+    finally:
+        store.close()
+    with psycopg.connect(pg_database) as conn:
+        conn.execute(
+            "INSERT INTO webhook_deliveries (id, endpoint_id, event_type, body, state, created_at)"
+            " SELECT 'msg_' || lpad(to_hex(n), 24, '0'), 'we_1', 'webhook.test', '{}',"
+            " 'pending', now() FROM generate_series(1, 5000) AS n"
+        )
+    attempt = {"id": "msg_" + "0" * 23 + "1", "attempt": 1, "at": "2026-11-30T00:00:00Z",
+               "state": "delivered", "next_attempt_at": None, "status": 200,
+               "latency_ms": 1.0, "error": None, "response": "ok"}  # fmt: skip
+    query = load_queries("postgresql")["deliveries_attempted"]
+    found = plan(pg_database, query, {"rows": json.dumps([attempt])})
+    assert '"Relation Name": "webhook_deliveries"' in found
+    assert '"Seq Scan"' not in found, found
