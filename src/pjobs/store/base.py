@@ -85,9 +85,7 @@ class SqlStore(ABC):
 
     @abstractmethod
     def refresh_statistics(self) -> None:
-        """Bring the query planner's statistics of the jobs up to date should they be stale
-        (a burst of jobs since they were taken), for the worker's maintenance: a claim
-        planned on them could sort every queued job each time."""
+        """Bring stale planner statistics of the jobs up to date (the worker's maintenance)."""
 
     @abstractmethod
     def wait_for_jobs(self, timeout: float, stop: threading.Event) -> None:
@@ -222,10 +220,8 @@ class SqlStore(ABC):
         return self._claimed(rows[0]) if rows else None
 
     def renew_leases(self, worker_id: str, lease_expires_at: datetime) -> int:
-        return self._rowcount(
-            "renew_leases",
-            {"worker_id": worker_id, "lease_expires_at": self.ts(lease_expires_at)},
-        )
+        params = {"worker_id": worker_id, "lease_expires_at": self.ts(lease_expires_at)}
+        return self._rowcount("renew_leases", params)
 
     def get_job(self, job_id: int) -> JobRecord | None:
         rows = self._rows("get_job", {"id": job_id})
@@ -244,9 +240,8 @@ class SqlStore(ABC):
         return [self.record(JobRecord, row) for row in rows]
 
     def job_attempts(self, job_id: int) -> list[AttemptRecord]:
-        return [
-            self.record(AttemptRecord, row) for row in self._rows("job_attempts", {"id": job_id})
-        ]
+        rows = self._rows("job_attempts", {"id": job_id})
+        return [self.record(AttemptRecord, row) for row in rows]
 
     def cancel_job(self, job_id: int, now: datetime) -> bool:
         return bool(self._rows("cancel_job", {"id": job_id, "now": self.ts(now)}, write=True))
