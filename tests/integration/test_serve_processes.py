@@ -171,13 +171,13 @@ def enqueue_sleeping(cli: CLI, count: int, seconds: float) -> None:
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_serve_with_processes_runs_jobs_in_each_of_them(tmp_path: Path, backend: str) -> None:
     cli = CLI(cli_env(tmp_path, backend), tmp_path / "logs")
-    # 120 jobs of 20 ms on 2 runners a process: no one process can drain them alone
-    # before the others have started
-    enqueue_sleeping(cli, 120, 0.02)
+    # 90 jobs of 0.2 s on 2 runners a process: 9 s for the first alone, far longer than
+    # the others take to start, even on a busy machine
+    enqueue_sleeping(cli, 90, 0.2)
     result = cli("serve", "--burst", "--processes", "3", "--concurrency", "2", timeout=120)
     assert result.returncode == 0, result.stderr
     assert "concurrency 2 in each of 3 processes" in result.stderr
-    assert cli.states() == {"succeeded": 120}
+    assert cli.states() == {"succeeded": 90}
     assert len(workers_that_ran_jobs(backend)) == 3
 
 
