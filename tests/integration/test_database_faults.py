@@ -127,6 +127,58 @@ def test_sqlite_writers_in_one_process_queue_and_one_kept_waiting_too_long_is_to
         store.close()
 
 
+def test_a_sqlite_writer_of_another_process_is_followed_closely_and_outwaited_for_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another connection, outside the store's queue as another process's would be, holds
+    the write lock for 105 ms: the store's writer starts within a few ms of its release
+    (SQLite's own busy handler, sleeping 1, 2, 5 … 25 ms, would start it 23 ms late), and
+    one kept waiting longer than the busy timeout is told so (75)."""
+    import threading
+    import time
+
+    from pjobs.store import sqlite as sqlite_module
+
+    store = sqlite_store(tmp_path)
+    other = sqlite3.connect(tmp_path / "pjobs.db", isolation_level=None, check_same_thread=False)
+    try:
+        store.enqueue([job()], utcnow())
+
+        def hold(seconds: float, released: list[float]) -> None:
+            other.execute("BEGIN IMMEDIATE")
+            holding.set()
+            time.sleep(seconds)
+            other.execute("COMMIT")
+            released.append(time.monotonic())
+
+        late = []
+        for _ in range(3):
+            holding, released = threading.Event(), list[float]()
+            holder = threading.Thread(target=hold, args=(0.105, released))
+            holder.start()
+            assert holding.wait(10)
+            with store.transaction():
+                began = time.monotonic()
+            holder.join(10)
+            late.append(began - released[0])
+        assert min(late) < 0.010, late
+
+        monkeypatch.setattr(sqlite_module, "BUSY_TIMEOUT_SECONDS", 0.2)
+        holding, released = threading.Event(), []
+        holder = threading.Thread(target=hold, args=(1.0, released))
+        holder.start()
+        assert holding.wait(10)
+        try:
+            with pytest.raises(DatabaseConflict, match="locked"):
+                store.enqueue([job()], utcnow())
+        finally:
+            holder.join(10)
+        assert job_count(store) == 1
+    finally:
+        other.close()
+        store.close()
+
+
 @contextmanager
 def read_only(database_url: str) -> Iterator[None]:
     """The database refuses writes in new sessions, and the existing ones are cut."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 PJOBS_DATA = ("tenants", "backups", "webhooks.key")  # what pjobs keeps beside its database
@@ -28,13 +29,38 @@ def used_before(path: Path) -> bool:
 def use_wal(conn: sqlite3.Connection, timeout: float) -> None:
     """Switch a new file to WAL (the mode stays with the file). Two processes opening a new
     file at once can get SQLITE_BUSY here without the busy handler being asked, so retry."""
+
+    def switch() -> None:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+
+    when_free(switch, timeout)
+
+
+def begin_immediate(conn: sqlite3.Connection, timeout: float) -> None:
+    """BEGIN IMMEDIATE, waiting up to `timeout` seconds for another process's writer with
+    short sleeps (`when_free`) instead of SQLite's busy handler, which sleeps 1, 2, 5, 10,
+    15, 20, 25 ms and more between tries: a writer of another process, such as a second
+    `serve` taking its turn, would keep this one waiting long after it let go."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        when_free(lambda: conn.execute("BEGIN IMMEDIATE"), timeout)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {round(timeout * 1000)}")
+
+
+def when_free(step: Callable[[], object], timeout: float) -> None:
+    """Run `step` until SQLite stops answering that the database is busy, at most
+    `timeout` seconds: sleeps of 0.1 ms between tries, doubling up to 2 ms."""
     deadline = time.monotonic() + timeout
+    pause = 0.0001
     while True:
         try:
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            step()
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            busy = (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() > deadline:
                 raise
-            time.sleep(0.05)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.002)

@@ -16,7 +16,7 @@ from pjobs.secretfile import warn_if_open
 from pjobs.store import sqlite_functions
 from pjobs.store.base import SqlStore
 from pjobs.store.errors import sqlite_error
-from pjobs.store.files import create_private_file, use_wal, used_before
+from pjobs.store.files import begin_immediate, create_private_file, use_wal, used_before
 from pjobs.store.outcomes import outcomes_json
 from pjobs.store.queries import Migration
 from pjobs.store.records import EnqueueResult, NewJob, Outcome
@@ -82,9 +82,8 @@ class SQLiteStore(SqlStore):
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[sqlite3.Cursor]:
-        # One writer at a time in this process, queued here: SQLite would make the others
-        # poll its lock with sleeps of 1 ms and more (other processes still do). A writer
-        # waits as long as SQLite's busy timeout would have let it.
+        # One writer at a time in this process, queued here; a writer of another process is
+        # waited for by `begin_immediate`. A writer waits as long as the busy timeout.
         if write and not self._writing.acquire(timeout=BUSY_TIMEOUT_SECONDS):
             raise DatabaseConflict(
                 f"SQLite database {self.path}: another writer in this process held it for "
@@ -96,7 +95,7 @@ class SQLiteStore(SqlStore):
             if not write:  # as on PostgreSQL: each statement reads the latest committed data
                 yield conn.cursor()
                 return
-            conn.execute("BEGIN IMMEDIATE")
+            begin_immediate(conn, BUSY_TIMEOUT_SECONDS)
             yield conn.cursor()
             conn.execute("COMMIT")
         except BaseException as exc:
