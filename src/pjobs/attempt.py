@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from pjobs.jobtypes import JobContext, PermanentFailure, Registry, RetryAfter
 from pjobs.store.records import ClaimedJob, Outcome
 
 if TYPE_CHECKING:
+    from pjobs.store import Store
     from pjobs.timeutil import Clock
 
 ContextFactory = Callable[[ClaimedJob], JobContext]
@@ -40,8 +42,10 @@ def run_attempt(
     context_for: ContextFactory,
     clock: Clock,
     rng: random.Random | None = None,
+    preloaded: Any = None,
 ) -> Outcome:
-    """Run one attempt of a claimed job and say how it ended (never raises Exception)."""
+    """Run one attempt of a claimed job and say how it ended (never raises Exception);
+    `preloaded`: what its type's preload read for it (`Preloads`)."""
     started = clock.now()
     context: JobContext | None = None
 
@@ -82,6 +86,7 @@ def run_attempt(
         return failed(f"invalid payload: {exc.errors()[0]['msg']}", None)
     try:
         context = context_for(job)
+        context.preloaded = preloaded
         value = job_type.handler(payload, context)
         result = result_json(value)
     except PermanentFailure as exc:
@@ -96,6 +101,44 @@ def run_attempt(
         delay = job_type.retry.delay(job.attempt, rng)
         return failed(f"{type(exc).__name__}: {exc}", delay, traceback.format_exc())
     return Outcome(job.id, job.attempt, "succeeded", started, clock.now(), result, **writes())
+
+
+class Preloads:
+    """What job types' preloads (`JobType.preload`) read for the jobs a worker claimed, each
+    kept until its attempt starts. An attempt that starts more than `FRESH_SECONDS` after
+    its claim gets nothing and reads for itself: what was read may have changed since."""
+
+    FRESH_SECONDS = 1.0
+
+    def __init__(self, registry: Registry, store: Store, clock: Clock) -> None:
+        self.registry, self.store, self.clock = registry, store, clock
+        self._read: dict[int, tuple[float, Any]] = {}  # by job id: (when, what)
+
+    def read(self, cursor: Any, jobs: Sequence[ClaimedJob]) -> None:
+        """Read for these jobs, on the cursor of the transaction that claims them: one
+        query a job type, however many jobs."""
+        by_type: dict[str, list[ClaimedJob]] = {}
+        for job in jobs:
+            job_type = self.registry.find(job.type)
+            if job_type is not None and job_type.preload is not None:
+                by_type.setdefault(job.type, []).append(job)
+        if not by_type:
+            return
+        from pjobs.control import ControlTx
+
+        tx, now = ControlTx(self.store, cursor, self.clock.now()), time.monotonic()
+        for name, group in by_type.items():
+            preload = self.registry.get(name).preload
+            assert preload is not None
+            values = preload(tx, [job.payload for job in group])
+            self._read.update(
+                (job.id, (now, value)) for job, value in zip(group, values, strict=True)
+            )
+
+    def take(self, job_id: int) -> Any:
+        """What was read for the job, if recently enough (else None); once."""
+        when, value = self._read.pop(job_id, (0.0, None))
+        return value if time.monotonic() - when <= self.FRESH_SECONDS else None
 
 
 def time_limit(job: ClaimedJob, registry: Registry, default: float | None) -> float | None:

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 # Writes the rows many attempts asked to make with their outcomes (`with_outcome_row`).
 RowsWrite = Callable[["ControlTx", list[str]], None]
+# Reads what the attempts of claimed jobs of one type will need, given their payloads as
+# claimed (not yet checked): one value a payload, None where there is nothing to read.
+Preload = Callable[["ControlTx", list[Any]], list[Any]]
 
 __all__ = [
     "ONE_SHOT",
@@ -90,6 +93,9 @@ class JobContext:
     # What `with_outcome` and `with_outcome_row` were given, in order.
     outcome_writes: list[Callable[[ControlTx], None]] = field(default_factory=list)
     outcome_rows: list[tuple[RowsWrite, str]] = field(default_factory=list)
+    # What the job type's `preload` read for this attempt with its claim, a moment ago;
+    # None: nothing was (an inline run, a claim too long ago): the handler reads it itself.
+    preloaded: Any = None
 
     def enqueue(
         self,
@@ -237,6 +243,9 @@ class JobType:
     queue: str = "default"
     description: str = ""
     time_limit: float | None = None  # seconds an attempt may run (None: worker.time_limit)
+    # Read for many claimed jobs at once what their attempts need (`JobContext.preloaded`):
+    # one query a claim, not one an attempt.
+    preload: Preload | None = None
 
 
 class Registry:

@@ -11,11 +11,12 @@ import queue as queue_module
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pjobs.attempt import ContextFactory, run_attempt, time_limit, timed_out
+from pjobs.attempt import ContextFactory, Preloads, run_attempt, time_limit, timed_out
 from pjobs.errors import PjobsError, UnavailableError
 from pjobs.jobtypes import Registry
 from pjobs.leases import Faults, LeaseKeeper, new_worker_id
@@ -80,6 +81,7 @@ class Worker:
         # Finished attempts; a None wakes the main loop (stop requested).
         self._outbox: queue_module.SimpleQueue[Outcome | None] = queue_module.SimpleQueue()
         self._held: dict[int, ClaimedJob] = {}  # claimed and not yet acknowledged
+        self._preloads = Preloads(registry, store, clock)  # read with the claims
         self._unacknowledged: list[Outcome] = []
         self.processed = 0
         self.failed = 0  # attempts that ended their job as failed
@@ -166,7 +168,9 @@ class Worker:
             return 0
         limit = min(room, self.settings.worker.batch_size)
         claim = Claim(self.queues, limit, self.clock.now(), lease_expires_at)
-        acknowledged, jobs = self.store.acknowledge_and_claim(self.worker_id, batch, claim)
+        acknowledged, jobs = self.store.acknowledge_and_claim(
+            self.worker_id, batch, claim, self._preloads.read
+        )
         self._acknowledged(batch, acknowledged)
         for job in jobs:
             self._held[job.id] = job
@@ -192,9 +196,9 @@ class Worker:
             with self._running_lock:
                 self._running[job.id] = running
             log.debug("job %d (%s) attempt %d started", job.id, job.type, job.attempt)
-            outcome = encoded(
-                self.store, run_attempt(job, self.registry, self.context_for, self.clock)
-            )
+            preloaded = self._preloads.take(job.id)
+            attempt = run_attempt(job, self.registry, self.context_for, self.clock, None, preloaded)
+            outcome = encoded(self.store, attempt)
             with self._running_lock:
                 mine = self._running.pop(job.id, None) is running
             if mine:  # else it was given up on: its outcome is recorded already
@@ -227,14 +231,12 @@ class Worker:
 
     def _collect(self, block: bool, timeout: float = 0.0) -> None:
         """Move finished attempts from the runners into the acknowledgement batch."""
-        try:
+        with suppress(queue_module.Empty):
             outcome = self._outbox.get(timeout=timeout) if block else self._outbox.get_nowait()
             while True:
                 if outcome is not None:
                     self._unacknowledged.append(outcome)
                 outcome = self._outbox.get_nowait()
-        except queue_module.Empty:
-            pass
 
     def _acknowledge(self) -> None:
         if batch := self._unacknowledged:
@@ -267,13 +269,11 @@ class Worker:
     def _shutdown(self, runners: list[threading.Thread]) -> None:
         """Release what never started, give running jobs until the deadline, release the rest."""
         unstarted: list[int] = []
-        try:
+        with suppress(queue_module.Empty):
             while True:
                 job = self._inbox.get_nowait()
                 if job is not None:
                     unstarted.append(job.id)
-        except queue_module.Empty:
-            pass
         for _ in runners:
             self._inbox.put(_STOP)
         if unstarted:

@@ -343,3 +343,44 @@ def test_successes_never_count_against_an_endpoint(
         assert send(app, endpoint_id)[1].state == "succeeded"
     found = endpoint_state(app, endpoint_id)
     assert found.enabled and found.consecutive_failures == 0
+
+
+@pytest.mark.parametrize("fresh_seconds", [60.0, 0.0])
+def test_a_worker_reads_the_deliveries_it_claims_at_once_and_each_only_while_fresh(
+    app: App, stub_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, fresh_seconds: float
+) -> None:
+    """What a claim read is used while it is fresh (one statement for all the deliveries
+    claimed); an attempt that starts later reads its delivery again."""
+    from pjobs.attempt import Preloads
+    from pjobs.control.webhooks import Webhooks
+    from pjobs.worker import Worker
+
+    receiver = stub_server()
+    endpoint_id, secret = endpoint(app, receiver.url + "/hooks")
+    with ControlPlane(app.store).tx(app.clock.now()) as tx:
+        sent = [
+            deliver(tx, app.registry, app.settings, endpoint_id, "webhook.test", {"n": n}, "ops")[0]
+            for n in range(12)
+        ]
+    reads: list[list[str]] = []
+    read = Webhooks.deliveries_to_send
+
+    def counted(self: Webhooks, ids: Any) -> Any:
+        reads.append(sorted(ids))
+        return read(self, ids)
+
+    monkeypatch.setattr(Webhooks, "deliveries_to_send", counted)
+    monkeypatch.setattr(Preloads, "FRESH_SECONDS", fresh_seconds)
+    worker = Worker(
+        app.store, app.registry, app.settings, app.queue.context_for, app.clock,
+        concurrency=2, burst=True,
+    )  # fmt: skip
+    assert 2 + app.settings.worker.prefetch >= len(sent)  # all claimed in one turn
+    worker.run()
+    assert worker.processed == len(sent) and worker.failed == 0
+    assert reads[0] == sorted(sent)  # with the claim
+    # and again one by one when what was read is no longer fresh
+    assert sorted(reads[1:]) == ([] if fresh_seconds else [[d] for d in sorted(sent)])
+    assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(sent)
+    for request in receiver.received:
+        verified(secret, request)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal, TypedDict
@@ -161,14 +161,21 @@ class Webhooks(Noun):
         """The delivery, or None."""
         return self.tx.record(Delivery, "get_delivery", id=delivery_id)
 
-    def delivery_to_send(self, delivery_id: str) -> tuple[Delivery, Endpoint] | None:
-        """The delivery and its endpoint (one statement), or None."""
-        row = self.tx.row("get_delivery_to_send", id=delivery_id)
-        if row is None:
-            return None
-        endpoint = {name[2:]: value for name, value in row.items() if name.startswith("e.")}
+    def deliveries_to_send(
+        self, delivery_ids: Sequence[str]
+    ) -> dict[str, tuple[Delivery, Endpoint]]:
+        """Deliveries and their endpoints by delivery id (one statement, however many);
+        the ids not found are left out."""
         store = self.tx.store
-        return store.record(Delivery, row), store.record(Endpoint, endpoint)
+        found: dict[str, tuple[Delivery, Endpoint]] = {}
+        for row in self.tx.rows("get_deliveries_to_send", ids=store.array(list(delivery_ids))):
+            endpoint = {name[2:]: value for name, value in row.items() if name.startswith("e.")}
+            found[row["id"]] = (store.record(Delivery, row), store.record(Endpoint, endpoint))
+        return found
+
+    def delivery_to_send(self, delivery_id: str) -> tuple[Delivery, Endpoint] | None:
+        """The delivery and its endpoint, or None."""
+        return self.deliveries_to_send([delivery_id]).get(delivery_id)
 
     def deliveries(
         self,

@@ -32,9 +32,10 @@ def deliver_webhook(payload: DeliverWebhookPayload, context: JobContext) -> dict
     once; anything else is retried with backoff, or after the receiver's Retry-After
     (capped). A delivery that fails for good counts against its endpoint, which is
     disabled after `webhooks.disable_after` in a row (`webhook.disabled`, owner told)."""
-    control = ControlPlane(context.store)
-    with control.tx(context.clock.now(), write=False) as tx:
-        found = tx.webhooks.delivery_to_send(payload.delivery_id)
+    found = context.preloaded
+    if found is None:  # not read with the claim (`preload`): read it now
+        with ControlPlane(context.store).tx(context.clock.now(), write=False) as tx:
+            found = tx.webhooks.delivery_to_send(payload.delivery_id)
     if found is None:
         raise PermanentFailure(f"no webhook delivery {payload.delivery_id}")
     delivery, endpoint = found
@@ -59,6 +60,13 @@ def deliver_webhook(payload: DeliverWebhookPayload, context: JobContext) -> dict
     if retry_in is None:
         raise PermanentFailure(error)
     raise RetryAfter(retry_in, error)
+
+
+def preload(tx: ControlTx, payloads: list[Any]) -> list[tuple[Delivery, Endpoint] | None]:
+    """The deliveries and endpoints of claimed `deliver_webhook` jobs, in one statement."""
+    ids = [p.get("delivery_id") if isinstance(p, dict) else None for p in payloads]
+    found = tx.webhooks.deliveries_to_send([i for i in ids if isinstance(i, str)])
+    return [found.get(i) if isinstance(i, str) else None for i in ids]
 
 
 def headers(context: JobContext, endpoint: Endpoint, delivery: Delivery) -> dict[str, str]:
@@ -155,4 +163,5 @@ def outcome(delivery_id: str, state: str, status: int | None) -> dict[str, Any]:
 JOB_TYPE = JobType(
     "deliver_webhook", DeliverWebhookPayload, deliver_webhook, RetryPolicy(5, 10.0, 3600.0),
     queue="webhooks", description="deliver one event to one webhook endpoint, signed",
+    preload=preload,
 )  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ from pjobs.store.records import (
 from pjobs.store.rows import build, dict_rows
 
 R = TypeVar("R")
+Then = Callable[[Any, list[ClaimedJob]], None] | None
 
 
 class SqlStore(ABC):
@@ -156,16 +157,18 @@ class SqlStore(ABC):
         return acknowledge_outcomes(self, worker_id, outcomes)
 
     def acknowledge_and_claim(
-        self, worker_id: str, outcomes: Sequence[Outcome], claim: Claim
+        self, worker_id: str, outcomes: Sequence[Outcome], claim: Claim, then: Then = None
     ) -> tuple[set[int], list[ClaimedJob]]:
         """`acknowledge`, then `claim` on the same transaction: a turn of the worker's
-        loop is one transaction."""
+        loop is one transaction; `then` is given its cursor and the jobs claimed."""
         claimed: list[ClaimedJob] = []
 
-        def then(cursor: Any) -> None:
+        def claim_then(cursor: Any) -> None:
             claimed[:] = self.claim_on(cursor, worker_id, claim)
+            if then is not None and claimed:
+                then(cursor, claimed)
 
-        return acknowledge_outcomes(self, worker_id, outcomes, then), claimed
+        return acknowledge_outcomes(self, worker_id, outcomes, claim_then), claimed
 
     def claim(
         self,
@@ -234,10 +237,8 @@ class SqlStore(ABC):
         queue: str | None = None,
         limit: int = 100,
     ) -> list[JobRecord]:
-        rows = self._rows(
-            "list_jobs", {"state": state, "type": type, "queue": queue, "limit": limit}
-        )
-        return [self.record(JobRecord, row) for row in rows]
+        params = {"state": state, "type": type, "queue": queue, "limit": limit}
+        return [self.record(JobRecord, row) for row in self._rows("list_jobs", params)]
 
     def job_attempts(self, job_id: int) -> list[AttemptRecord]:
         rows = self._rows("job_attempts", {"id": job_id})

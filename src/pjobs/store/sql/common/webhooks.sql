@@ -48,18 +48,6 @@ VALUES (:id, :endpoint_id, :event_type, :body, 'pending', :now, :now);
 -- name: get_delivery
 SELECT * FROM webhook_deliveries WHERE id = :id;
 
--- name: get_delivery_to_send
--- A delivery and its endpoint in one statement (the endpoint's columns prefixed "e.").
-SELECT d.*, e.id AS "e.id", e.project_id AS "e.project_id", e.url AS "e.url",
-       e.events AS "e.events", e.description AS "e.description", e.secret AS "e.secret",
-       e.previous_secret AS "e.previous_secret",
-       e.previous_secret_expires_at AS "e.previous_secret_expires_at",
-       e.enabled AS "e.enabled", e.disabled_reason AS "e.disabled_reason",
-       e.consecutive_failures AS "e.consecutive_failures", e.created_at AS "e.created_at",
-       e.updated_at AS "e.updated_at"
-FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-WHERE d.id = :id;
-
 -- name: set_delivery_job
 UPDATE webhook_deliveries SET job_id = :job_id WHERE id = :id;
 

@@ -1,5 +1,17 @@
 -- Webhook queries whose SQL is SQLite's own (JSON parameters).
 
+-- name: get_deliveries_to_send
+-- Deliveries and their endpoints in one statement (the endpoint's columns prefixed "e.").
+SELECT d.*, e.id AS "e.id", e.project_id AS "e.project_id", e.url AS "e.url",
+       e.events AS "e.events", e.description AS "e.description", e.secret AS "e.secret",
+       e.previous_secret AS "e.previous_secret",
+       e.previous_secret_expires_at AS "e.previous_secret_expires_at",
+       e.enabled AS "e.enabled", e.disabled_reason AS "e.disabled_reason",
+       e.consecutive_failures AS "e.consecutive_failures", e.created_at AS "e.created_at",
+       e.updated_at AS "e.updated_at"
+FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+WHERE d.id IN (SELECT value FROM json_each(:ids));
+
 -- name: enabled_endpoints_of_projects
 SELECT * FROM webhook_endpoints
 WHERE enabled AND project_id IN (SELECT value FROM json_each(:ids))
