@@ -130,7 +130,8 @@ def pjobs_serve(
     }
     started = time.perf_counter()
     per_process = str(concurrency // processes)
-    command = ["serve", "--burst", "--processes", str(processes), "--concurrency", per_process]
+    command = ["serve", "--burst", "--concurrency", per_process]
+    command += ["--processes", str(processes)] if processes > 1 else []
     subprocess.run(
         [sys.executable, "-m", "pjobs", *command],
         env=env,
