@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 from pjobs.errors import DatabaseUnavailable, PjobsError
 from pjobs.store.base import SqlStore, iter_chunks
 from pjobs.store.errors import first_line, postgres_error
-from pjobs.store.outcomes import outcomes_json
+from pjobs.store.outcomes import outcome_row
 from pjobs.store.queries import Migration
 from pjobs.store.records import EnqueueResult, NewJob, Outcome
 
@@ -204,10 +204,9 @@ class PostgresStore(SqlStore):
     def acknowledge_on(
         self, cursor: psycopg.Cursor[Any], worker_id: str, outcomes: Sequence[Outcome]
     ) -> set[int]:
-        cursor.execute(
-            self.queries["acknowledge_jobs"],
-            {"worker_id": worker_id, "outcomes": outcomes_json(self, outcomes)},
-        )
+        by_id = ",".join(f'"{o.job_id}":{outcome_row(self, o)}' for o in outcomes)
+        params = {"worker_id": worker_id, "ids": [o.job_id for o in outcomes]}
+        cursor.execute(self.queries["acknowledge_jobs"], params | {"outcomes": f"{{{by_id}}}"})
         return {row[0] for row in cursor.fetchall()}
 
     def release(self, worker_id: str, job_ids: Sequence[int]) -> int:

@@ -54,34 +54,33 @@ RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, st
 
 -- name: acknowledge_jobs
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone. :outcomes is a
--- JSON array of [id, state, attempt, started_at, finished_at, run_at, result, error,
--- traceback, history] (one parameter: far less to encode than an array a column).
-WITH outcome AS (
-    SELECT (o->>0)::bigint AS id, o->>1 AS state, (o->>2)::int AS attempt,
-           (o->>3)::timestamptz AS started_at, (o->>4)::timestamptz AS finished_at,
-           (o->>5)::timestamptz AS run_at, o->>6 AS result, o->>7 AS error,
-           o->>8 AS traceback, o->>9 AS history
-    FROM json_array_elements(%(outcomes)s::json) AS o
+-- JSON object: by job id, [id, state, attempt, started_at, finished_at, run_at, result,
+-- error, traceback, history] (one parameter: far less to encode than an array a column).
+-- Each job looks its outcome up by its id: no join of the outcomes with the running jobs,
+-- which the planner makes a comparison of every pair when its statistics say that no job
+-- is running (they were taken at a quiet moment), 0.3 s for a turn of 1,000.
+WITH given AS (
+    SELECT %(outcomes)s::jsonb AS outcomes
 ), acknowledged AS (
     UPDATE jobs AS j
-    SET state = o.state,
-        finished_at = CASE WHEN o.state = 'queued' THEN NULL ELSE o.finished_at END,
-        run_at = coalesce(o.run_at, j.run_at),
-        result = o.result::jsonb,
-        last_error = o.error,
-        worker_id = NULL,
-        lease_expires_at = NULL
-    FROM outcome AS o
-    WHERE j.id = o.id AND j.worker_id = %(worker_id)s AND j.state = 'running'
-      AND j.attempts = o.attempt  -- a late outcome of an attempt given up on is ignored
-    RETURNING j.id
+    SET (state, finished_at, run_at, result, last_error, worker_id, lease_expires_at) = (
+        SELECT o->>1, CASE WHEN o->>1 = 'queued' THEN NULL ELSE (o->>4)::timestamptz END,
+               coalesce((o->>5)::timestamptz, j.run_at), (o->>6)::jsonb, o->>7, NULL,
+               NULL::timestamptz
+        FROM (SELECT (SELECT outcomes FROM given) -> j.id::text AS o) AS outcome
+    )
+    WHERE j.id = ANY(%(ids)s::bigint[]) AND j.worker_id = %(worker_id)s
+      AND j.state = 'running'
+      -- a late outcome of an attempt given up on is ignored
+      AND j.attempts = ((SELECT outcomes FROM given) -> j.id::text ->> 2)::int
+    RETURNING j.id, (SELECT outcomes FROM given) -> j.id::text AS o
 )
 INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at, error,
                           traceback)
-SELECT o.id, o.attempt, %(worker_id)s,
-       coalesce(o.history, CASE WHEN o.state = 'succeeded' THEN 'succeeded' ELSE 'failed' END),
-       o.started_at, o.finished_at, o.error, o.traceback
-FROM outcome AS o JOIN acknowledged AS a ON a.id = o.id
+SELECT id, (o->>2)::int, %(worker_id)s,
+       coalesce(o->>9, CASE WHEN o->>1 = 'succeeded' THEN 'succeeded' ELSE 'failed' END),
+       (o->>3)::timestamptz, (o->>4)::timestamptz, o->>7, o->>8
+FROM acknowledged
 RETURNING job_id;
 
 -- name: jobs_statistics_stale
