@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from pjobs.errors import ConfigError
-from pjobs.jobtypes import JobContext, PermanentFailure, Registry, RetryAfter
+from pjobs.jobtypes import JobContext, PermanentFailure, Preload, Registry, RetryAfter
 from pjobs.store.records import ClaimedJob, Outcome
 
 if TYPE_CHECKING:
@@ -117,19 +117,17 @@ class Preloads:
     def read(self, cursor: Any, jobs: Sequence[ClaimedJob]) -> None:
         """Read for these jobs, on the cursor of the transaction that claims them: one
         query a job type, however many jobs."""
-        by_type: dict[str, list[ClaimedJob]] = {}
+        by_preload: dict[Preload, list[ClaimedJob]] = {}
         for job in jobs:
             job_type = self.registry.find(job.type)
             if job_type is not None and job_type.preload is not None:
-                by_type.setdefault(job.type, []).append(job)
-        if not by_type:
+                by_preload.setdefault(job_type.preload, []).append(job)
+        if not by_preload:
             return
         from pjobs.control import ControlTx
 
         tx, now = ControlTx(self.store, cursor, self.clock.now()), time.monotonic()
-        for name, group in by_type.items():
-            preload = self.registry.get(name).preload
-            assert preload is not None
+        for preload, group in by_preload.items():
             values = preload(tx, [job.payload for job in group])
             self._read.update(
                 (job.id, (now, value)) for job, value in zip(group, values, strict=True)
