@@ -4,6 +4,7 @@ ended (succeeded, retry at a time, or failed for good); it never raises for a jo
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 import traceback
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from pjobs.timeutil import Clock
 
 ContextFactory = Callable[[ClaimedJob], JobContext]
+log = logging.getLogger("pjobs.worker")
 
 
 def result_json(value: Any) -> str | None:
@@ -114,9 +116,9 @@ class Preloads:
         self.registry, self.store, self.clock = registry, store, clock
         self._read: dict[int, tuple[float, Any]] = {}  # by job id: (when, what)
 
-    def read(self, cursor: Any, jobs: Sequence[ClaimedJob]) -> None:
-        """Read for these jobs, on the cursor of the transaction that claims them: one
-        query a job type, however many jobs."""
+    def read(self, jobs: Sequence[ClaimedJob]) -> None:
+        """Read for these jobs, just claimed: one query a job type, however many jobs. A
+        preload that fails is logged, and the attempts it was for read for themselves."""
         by_preload: dict[Preload, list[ClaimedJob]] = {}
         for job in jobs:
             job_type = self.registry.find(job.type)
@@ -124,11 +126,16 @@ class Preloads:
                 by_preload.setdefault(job_type.preload, []).append(job)
         if not by_preload:
             return
-        from pjobs.control import ControlTx
+        from pjobs.control import ControlPlane
 
-        tx, now = ControlTx(self.store, cursor, self.clock.now()), time.monotonic()
+        now = time.monotonic()
         for preload, group in by_preload.items():
-            values = preload(tx, [job.payload for job in group])
+            try:
+                with ControlPlane(self.store).tx(self.clock.now(), write=False) as tx:
+                    values = preload(tx, [job.payload for job in group])
+            except Exception as exc:
+                log.warning("preloading for %d job(s) failed: %s", len(group), exc)
+                continue
             self._read.update(
                 (job.id, (now, value)) for job, value in zip(group, values, strict=True)
             )

@@ -81,7 +81,7 @@ class Worker:
         # Finished attempts; a None wakes the main loop (stop requested).
         self._outbox: queue_module.SimpleQueue[Outcome | None] = queue_module.SimpleQueue()
         self._held: dict[int, ClaimedJob] = {}  # claimed and not yet acknowledged
-        self._preloads = Preloads(registry, store, clock)  # read with the claims
+        self._preloads = Preloads(registry, store, clock)  # read for claimed jobs
         self._unacknowledged: list[Outcome] = []
         self.processed = 0
         self.failed = 0  # attempts that ended their job as failed
@@ -168,10 +168,9 @@ class Worker:
             return 0
         limit = min(room, self.settings.worker.batch_size)
         claim = Claim(self.queues, limit, self.clock.now(), lease_expires_at)
-        acknowledged, jobs = self.store.acknowledge_and_claim(
-            self.worker_id, batch, claim, self._preloads.read
-        )
+        acknowledged, jobs = self.store.acknowledge_and_claim(self.worker_id, batch, claim)
         self._acknowledged(batch, acknowledged)
+        self._preloads.read(jobs)
         for job in jobs:
             self._held[job.id] = job
             self._inbox.put(job)

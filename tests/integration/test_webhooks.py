@@ -345,12 +345,21 @@ def test_successes_never_count_against_an_endpoint(
     assert found.enabled and found.consecutive_failures == 0
 
 
-@pytest.mark.parametrize("fresh_seconds", [60.0, 0.0])
+@pytest.mark.parametrize(
+    ("fresh_seconds", "preload_fails"), [(60.0, False), (0.0, False), (60.0, True)]
+)
 def test_a_worker_reads_the_deliveries_it_claims_at_once_and_each_only_while_fresh(
-    app: App, stub_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, fresh_seconds: float
+    app: App,
+    stub_server: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_seconds: float,
+    preload_fails: bool,
 ) -> None:
     """What a claim read is used while it is fresh (one statement for all the deliveries
-    claimed); an attempt that starts later reads its delivery again."""
+    claimed); an attempt that starts later, or whose preload failed, reads its delivery
+    itself, and the worker goes on."""
+    from dataclasses import replace
+
     from pjobs.attempt import Preloads
     from pjobs.control.webhooks import Webhooks
     from pjobs.worker import Worker
@@ -371,6 +380,15 @@ def test_a_worker_reads_the_deliveries_it_claims_at_once_and_each_only_while_fre
 
     monkeypatch.setattr(Webhooks, "deliveries_to_send", counted)
     monkeypatch.setattr(Preloads, "FRESH_SECONDS", fresh_seconds)
+    if preload_fails:
+
+        def broken(tx: Any, payloads: list[Any]) -> list[Any]:
+            reads.append(["preload"])
+            raise RuntimeError("a bug in a preload")
+
+        job_type = app.registry.get("deliver_webhook")
+        types = vars(app.registry)["_types"]
+        monkeypatch.setitem(types, "deliver_webhook", replace(job_type, preload=broken))
     worker = Worker(
         app.store, app.registry, app.settings, app.queue.context_for, app.clock,
         concurrency=2, burst=True,
@@ -378,9 +396,10 @@ def test_a_worker_reads_the_deliveries_it_claims_at_once_and_each_only_while_fre
     assert 2 + app.settings.worker.prefetch >= len(sent)  # all claimed in one turn
     worker.run()
     assert worker.processed == len(sent) and worker.failed == 0
-    assert reads[0] == sorted(sent)  # with the claim
-    # and again one by one when what was read is no longer fresh
-    assert sorted(reads[1:]) == ([] if fresh_seconds else [[d] for d in sorted(sent)])
+    assert reads[0] == (["preload"] if preload_fails else sorted(sent))  # with the claim
+    # and again one by one when what was read is no longer fresh, or the preload failed
+    alone = not fresh_seconds or preload_fails
+    assert sorted(reads[1:]) == ([[d] for d in sorted(sent)] if alone else [])
     assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(sent)
     for request in receiver.received:
         verified(secret, request)

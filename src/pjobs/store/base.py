@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -32,7 +32,6 @@ from pjobs.store.records import (
 from pjobs.store.rows import build, dict_rows
 
 R = TypeVar("R")
-Then = Callable[[Any, list[ClaimedJob]], None] | None
 
 
 class SqlStore(ABC):
@@ -157,18 +156,16 @@ class SqlStore(ABC):
         return acknowledge_outcomes(self, worker_id, outcomes)
 
     def acknowledge_and_claim(
-        self, worker_id: str, outcomes: Sequence[Outcome], claim: Claim, then: Then = None
+        self, worker_id: str, outcomes: Sequence[Outcome], claim: Claim
     ) -> tuple[set[int], list[ClaimedJob]]:
         """`acknowledge`, then `claim` on the same transaction: a turn of the worker's
-        loop is one transaction; `then` is given its cursor and the jobs claimed."""
+        loop is one transaction."""
         claimed: list[ClaimedJob] = []
 
-        def claim_then(cursor: Any) -> None:
+        def then(cursor: Any) -> None:
             claimed[:] = self.claim_on(cursor, worker_id, claim)
-            if then is not None and claimed:
-                then(cursor, claimed)
 
-        return acknowledge_outcomes(self, worker_id, outcomes, claim_then), claimed
+        return acknowledge_outcomes(self, worker_id, outcomes, then), claimed
 
     def claim(
         self,
