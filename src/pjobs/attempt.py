@@ -133,12 +133,11 @@ class Preloads:
             try:
                 with ControlPlane(self.store).tx(self.clock.now(), write=False) as tx:
                     values = preload(tx, [job.payload for job in group])
-            except Exception as exc:
+                read = {job.id: (now, value) for job, value in zip(group, values, strict=True)}
+            except Exception as exc:  # a value a job, or none at all
                 log.warning("preloading for %d job(s) failed: %s", len(group), exc)
                 continue
-            self._read.update(
-                (job.id, (now, value)) for job, value in zip(group, values, strict=True)
-            )
+            self._read.update(read)
 
     def take(self, job_id: int) -> Any:
         """What was read for the job, if recently enough (else None); once."""
