@@ -13,10 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, cli_env
+from conftest import CLI, Background, cli_env
 from support.waiting import until
 
 pytestmark = pytest.mark.slow
+needs_proc = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+
+
+def exit_code(process: Background, seconds: float) -> int:
+    """How `process` ended, within `seconds`; else it is killed and the test fails."""
+    try:
+        return process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError(process.output()) from None
 
 
 def leases_expired(cli: CLI) -> bool:
@@ -79,11 +89,7 @@ def test_sigterm_finishes_running_jobs_and_exits_zero(tmp_path: Path, backend: s
     until(lambda: worker.output().count("(noop) attempt 1 started") >= 2)
     started = time.monotonic()
     worker.send_signal(signal.SIGTERM)
-    try:
-        code = worker.wait(20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        raise AssertionError(worker.output()) from None
+    code = exit_code(worker, 20)
     assert code == 0, worker.output()
     assert time.monotonic() - started < 5
     final = cli.states()
@@ -100,7 +106,7 @@ def catches(pid: int, signum: int) -> bool:
     return False
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@needs_proc
 def test_a_sigterm_at_start_up_stops_serve_cleanly_before_it_claims(tmp_path: Path) -> None:
     cli = CLI(cli_env(tmp_path, f"sqlite://{tmp_path}/pjobs.db"), tmp_path / "logs")
     assert cli("jobs", "enqueue", "noop").returncode == 0
@@ -168,7 +174,6 @@ def enqueue_sleeping(cli: CLI, count: int, seconds: float) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_serve_with_processes_runs_jobs_in_each_of_them(tmp_path: Path, backend: str) -> None:
     cli = CLI(cli_env(tmp_path, backend), tmp_path / "logs")
     # 90 jobs of 0.2 s on 2 runners a process: 9 s for the first alone, far longer than
@@ -181,7 +186,7 @@ def test_serve_with_processes_runs_jobs_in_each_of_them(tmp_path: Path, backend:
     assert len(workers_that_ran_jobs(backend)) == 3
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@needs_proc
 def test_a_sigterm_to_serve_stops_its_processes_cleanly(tmp_path: Path, backend: str) -> None:
     cli = CLI(cli_env(tmp_path, backend), tmp_path / "logs")
     enqueue_sleeping(cli, 12, 1)
@@ -189,11 +194,7 @@ def test_a_sigterm_to_serve_stops_its_processes_cleanly(tmp_path: Path, backend:
     until(lambda: serve.output().count("(noop) attempt 1 started") >= 4)
     (sibling,) = children_of(serve.pid)
     serve.send_signal(signal.SIGTERM)
-    try:
-        code = serve.wait(20)
-    except subprocess.TimeoutExpired:
-        serve.kill()
-        raise AssertionError(serve.output()) from None
+    code = exit_code(serve, 20)
     assert code == 0, serve.output()
     assert not alive(sibling)
     final = cli.states()
@@ -201,7 +202,7 @@ def test_a_sigterm_to_serve_stops_its_processes_cleanly(tmp_path: Path, backend:
     assert final.get("succeeded", 0) >= 4 and final["succeeded"] + final["queued"] == 12, final
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@needs_proc
 def test_serve_stops_and_fails_when_one_of_its_processes_dies(tmp_path: Path, backend: str) -> None:
     cli = CLI(cli_env(tmp_path, backend), tmp_path / "logs")
     enqueue_sleeping(cli, 400, 0.05)
@@ -210,18 +211,14 @@ def test_serve_stops_and_fails_when_one_of_its_processes_dies(tmp_path: Path, ba
     first, second = children_of(serve.pid)
     until(lambda: cli.states().get("succeeded", 0) >= 20)
     os.kill(first, signal.SIGKILL)
-    try:
-        code = serve.wait(30)
-    except subprocess.TimeoutExpired:
-        serve.kill()
-        raise AssertionError(serve.output()) from None
+    code = exit_code(serve, 30)
     assert code == 1, serve.output()
     assert f"serve process {first} ended with exit code -9" in serve.output()
     until(lambda: not alive(second))
     assert cli.states().get("succeeded", 0) < 400
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@needs_proc
 def test_the_processes_of_a_serve_that_died_stop(tmp_path: Path, backend: str) -> None:
     env = {**cli_env(tmp_path, backend), "PJOBS_WORKER__SHUTDOWN_TIMEOUT": "1"}
     cli = CLI(env, tmp_path / "logs")

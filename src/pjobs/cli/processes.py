@@ -18,8 +18,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from pjobs.cli.runtime import Runtime
+if TYPE_CHECKING:
+    from pjobs.cli.runtime import Runtime
 
 log = logging.getLogger("pjobs.serve")
 PARENT_CHECK_SECONDS = 1.0

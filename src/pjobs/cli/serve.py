@@ -79,7 +79,7 @@ def serve(
     job_queue = app.queue
     planned = []
     if worker_only:
-        schedules, http, processes = False, None, 1
+        schedules = False  # the first process fires them (and listens)
     if (settings.scheduling.enabled if schedules is None else schedules) and not burst:
         from pjobs import scheduler
 
