@@ -14,8 +14,8 @@ from pjobs import abuse, apikeys
 from pjobs.app import App
 from pjobs.config import Settings
 from pjobs.control import ControlPlane, ControlTx
-from pjobs.control.usage import UsageBatch, micros_of
 from pjobs.store import Store
+from pjobs.store.staging import EPOCH, UsageRecord, micros_of
 from pjobs.timeutil import FixedClock
 
 NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
@@ -45,11 +45,10 @@ def add_project(app: App, project_id: str, plan: str = "free", protected: bool =
 def record(
     app: App, project_id: str, metric: str, value: float, at: datetime | None = None
 ) -> None:
-    batch = UsageBatch()
     gauge = app.settings.usage.metrics[metric] == "gauge"
-    batch.add(project_id, metric, value, micros_of(at or app.clock.now()), gauge)
+    added = UsageRecord(1, project_id, metric, value, micros_of(at or app.clock.now()), gauge)
     with ControlPlane(app.store).tx(app.clock.now()) as tx:
-        tx.usage.add(batch)
+        tx.usage.add([added], EPOCH)
 
 
 def override(app: App, project_id: str, metric: str, limit: float, hard: bool) -> None:
@@ -302,20 +301,24 @@ def test_the_scan_finds_what_judging_every_project_alone_finds(app: App) -> None
     for requests in (99.0, 100.0, 101.0, 1000.0):
         for share in (0.4999, 0.5, 0.5001, 0.6):
             cases.append((None, requests, requests * share))
-    batch = UsageBatch()
+    records: list[UsageRecord] = []
+
+    def add(project_id: str, metric: str, value: float, at: datetime) -> None:
+        records.append(
+            UsageRecord(len(records) + 1, project_id, metric, value, micros_of(at), False)
+        )
+
     project_ids = []
     for n, (daily, requests, errors) in enumerate(cases):
         project_id = f"proj-edge-{n:02d}"
         project_ids.append(project_id)
         add_project(app, project_id)
         for days_ago in range(1, 8) if daily else ():
-            batch.add(
-                project_id, "requests", daily, micros_of(NOW - timedelta(days=days_ago)), False
-            )
-        batch.add(project_id, "requests", requests, micros_of(in_window(1)), False)
-        batch.add(project_id, "errors", errors, micros_of(in_window(1)), False)
+            add(project_id, "requests", daily, NOW - timedelta(days=days_ago))
+        add(project_id, "requests", requests, in_window(1))
+        add(project_id, "errors", errors, in_window(1))
     with ControlPlane(app.store).tx(NOW) as tx:
-        tx.usage.add(batch)
+        tx.usage.add(records, EPOCH)
     scan = app.queue.run_inline("scan_abuse", {"all": True, "enforce": False})
     assert scan.state == "succeeded", scan.last_error
     found = {(f["project_id"], f["pattern"]) for f in scan.result["findings"]}

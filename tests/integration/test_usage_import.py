@@ -1,9 +1,10 @@
 """A usage import on both backends, read back through the store: totals, the time of the
 latest record to the microsecond, billing periods, per-minute and per-day counts, gauges,
-and batches that write the same rows again."""
+and imports read in many blocks by processes of their own."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pjobs import usage
+from pjobs import usage_import
 from pjobs.app import App
 from pjobs.config import Settings
 from pjobs.control import ControlPlane
@@ -56,16 +57,21 @@ LINES = [
 ]
 
 
-@pytest.mark.parametrize("batch_rows", [usage.BATCH_ROWS, 1])
-def test_an_import_adds_up_what_its_lines_say(
-    app: App, batch_rows: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # batch_rows 1: every line a batch of its own, so each row is written again and again
-    monkeypatch.setattr(usage, "BATCH_ROWS", batch_rows)
-    monkeypatch.setattr(usage, "BATCH_CHECK", 1 if batch_rows == 1 else usage.BATCH_CHECK)
+def import_lines(tx: Any, app: App, lines: list[str], processes: int = 1, block: int = 0) -> Any:
+    source = io.BytesIO("".join(lines).encode())
+    block = block or usage_import.BLOCK_BYTES
+    return usage_import.import_usage(tx, source, app.settings, NOW, processes, block)
+
+
+# one block checked here; or blocks of a line or two, checked by two processes of their own
+IN_BLOCKS = pytest.mark.parametrize(("processes", "block"), [(1, 0), (2, 100)])
+
+
+@IN_BLOCKS
+def test_an_import_adds_up_what_its_lines_say(app: App, processes: int, block: int) -> None:
     control = ControlPlane(app.store)
     with control.tx(NOW) as tx:
-        report = usage.import_usage(tx, iter(LINES), app.settings, NOW)
+        report = import_lines(tx, app, LINES, processes, block)
     assert (report.error_count, report.lines, report.records) == (0, 14, 13)
 
     with control.tx(NOW) as tx:
@@ -101,7 +107,10 @@ def test_an_import_adds_up_what_its_lines_say(
     assert baseline == pytest.approx(16 / 1440)
 
 
-def test_bad_lines_are_reported_by_number_and_import_nothing(app: App) -> None:
+@IN_BLOCKS
+def test_bad_lines_are_reported_by_number_and_import_nothing(
+    app: App, processes: int, block: int
+) -> None:
     good = line("requests", 1, "2026-11-20T10:00:05Z")
     lines = [
         "  " + good,  # leading whitespace: still a good line
@@ -112,10 +121,12 @@ def test_bad_lines_are_reported_by_number_and_import_nothing(app: App) -> None:
         '{"project": "proj-imp", "metric": "requests", "value": 1, "extra": 2}\n',
         '{"project": "proj-imp", "metric": "requests", "value": NaN}\n',
         '{"project": "proj-imp", "metric": "requests", "value": 1, "time": "1999-12-31"}\n',
+        '{"project": "proj-imp", "metric": "requests", "value": 1' + "0" * 400 + "}\n",
+        line("requests", 1, None).replace(PROJECT, "proj-nope"),
     ]
     control = ControlPlane(app.store)
     with control.rehearsal(NOW) as tx:
-        report = usage.import_usage(tx, iter(lines), app.settings, NOW)
+        report = import_lines(tx, app, lines, processes, block)
     assert report.errors == [
         (2, "invalid project \"['proj-imp']\""),
         (
@@ -127,4 +138,6 @@ def test_bad_lines_are_reported_by_number_and_import_nothing(app: App) -> None:
         (6, "unknown key 'extra'"),
         (7, "value must be a finite number ≥ 0, not nan"),
         (8, "time '1999-12-31' is out of range"),
+        (9, "value must be a finite number ≥ 0, not 1" + "0" * 39),
+        (10, "unknown project 'proj-nope'"),
     ]

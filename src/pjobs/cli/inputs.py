@@ -1,5 +1,5 @@
 """Reading data that commands take: JSON from an argument, a file (@FILE) or stdin (-),
-and lines streamed from a file or stdin."""
+and input streamed from a file or stdin."""
 
 from __future__ import annotations
 
@@ -49,33 +49,17 @@ def read_json_argument(spec: str, limit: int, what: str = "payload") -> Any:
         raise InvalidInputError(f"malformed JSON {what}: {str(exc).split(';')[0]}") from None
 
 
-MAX_LINE_BYTES = 65_536
-
-
 @contextmanager
-def open_lines(spec: str) -> Iterator[Iterator[bytes]]:
-    """The lines of a file, or of stdin for `-`, read as they come (memory stays flat);
-    a line longer than MAX_LINE_BYTES is refused."""
+def open_input(spec: str) -> Iterator[BinaryIO]:
+    """A file, or stdin for `-`, to read as bytes."""
     if spec == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("input is '-' but nothing is piped to stdin")
-        yield _lines(sys.stdin.buffer, "stdin")
+        yield sys.stdin.buffer
         return
     try:
         handle = Path(spec).open("rb")
     except OSError as exc:
         raise InvalidInputError(f"cannot read {spec}: {exc.strerror}") from None
     with handle:
-        yield _lines(handle, spec)
-
-
-def _lines(handle: BinaryIO, name: str) -> Iterator[bytes]:
-    number = 0
-    while True:
-        line = handle.readline(MAX_LINE_BYTES + 1)
-        if not line:
-            return
-        number += 1
-        if len(line) > MAX_LINE_BYTES:
-            raise InvalidInputError(f"{name}: line {number} is longer than {MAX_LINE_BYTES} bytes")
-        yield line
+        yield handle

@@ -51,7 +51,7 @@ def record(
 
     from pjobs.cli.output import message, print_json, print_records
     from pjobs.control import ControlPlane
-    from pjobs.control.usage import UsageBatch, micros_of
+    from pjobs.store.staging import UsageRecord, micros_of
     from pjobs.usage import metric_is_gauge, parse_assignment, usage_time
 
     rt = runtime(ctx)
@@ -60,12 +60,13 @@ def record(
     now = rt.clock().now()
     when = usage_time(at, now)
     project_for(rt, project_id)
-    batch = UsageBatch.since(now - timedelta(hours=settings.usage.minute_retention_hours))
-    for name, value in values:
-        batch.add(project_id, name, value, micros_of(when), metric_is_gauge(settings, name))
+    records = [
+        UsageRecord(n, project_id, name, value, micros_of(when), metric_is_gauge(settings, name))
+        for n, (name, value) in enumerate(values, start=1)
+    ]
     control = ControlPlane(rt.store())
     with control.rehearsal(now) if dry_run else control.tx(now) as tx:
-        tx.usage.add(batch)
+        tx.usage.add(records, now - timedelta(hours=settings.usage.minute_retention_hours))
     rows = [{"metric": n, "value": v, "at": when} for n, v in values]
     message(f"{'would record' if dry_run else 'recorded'} {len(rows)} value(s)", rt.quiet)
     if as_json:
@@ -78,28 +79,35 @@ def record(
 def import_lines(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(metavar="FILE|-", help="JSON lines, or - for stdin.")],
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes", min=1, max=64, help="Processes that check lines (default: a core, ≤ 4)."
+        ),
+    ] = None,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Import usage from JSON lines: {"project", "metric", "value", "time"} a line.
 
     All or nothing: a bad line (reported with its number) imports nothing. Streamed in
-    batches; `time` is ISO-8601 (UTC if no zone; default: now).
+    blocks, checked by one process a core (at most 4; --processes); `time` is ISO-8601
+    (UTC if no zone; default: now).
 
     Example: pjobs usage import usage-2026-11-29.jsonl
     """
-    from pjobs.cli.inputs import open_lines
+    from pjobs.cli.inputs import open_input
     from pjobs.cli.output import message, print_json, print_lines
     from pjobs.control import ControlPlane
     from pjobs.errors import InvalidInputError
-    from pjobs.usage import import_usage
+    from pjobs.usage_import import import_processes, import_usage
 
     rt = runtime(ctx)
     settings = rt.settings()
     control = ControlPlane(rt.store())
     now = rt.clock().now()
-    with open_lines(source) as lines, control.rehearsal(now) if dry_run else control.tx(now) as tx:
-        report = import_usage(tx, lines, settings, now)
+    with open_input(source) as stream, control.rehearsal(now) if dry_run else control.tx(now) as tx:
+        report = import_usage(tx, stream, settings, now, processes or import_processes())
         if report.error_count:
             shown = "; ".join(f"line {n}: {error}" for n, error in report.errors)
             more = report.error_count - len(report.errors)

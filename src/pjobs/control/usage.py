@@ -5,18 +5,18 @@ baselines of the abuse scan."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from functools import cache
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from pjobs.control.noun import Noun
-
-# The metrics whose values also feed the per-minute and per-day counts: their places in a row.
-RATE_COLUMNS = {"requests": 2, "errors": 3}
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
-MINUTE_MICROS = 60_000_000
+from pjobs.store.staging import (
+    MINUTE_MICROS,
+    StagedRecords,
+    UsageRecord,
+    encode_records,
+    micros_of,
+)
 
 
 def period_of(at: datetime) -> str:
@@ -42,110 +42,43 @@ class UsageTotal:
     measured_at: datetime
 
 
-@dataclass
-class UsageBatch:
-    """Usage records added up per row they change, so a large import writes each row of
-    each table once per batch. Each row is kept as the list the store writes: times as
-    whole microseconds, minutes and days since the epoch, which the store's SQL turns into
-    its times and dates (turning every record's time into a datetime and then text in
-    Python would cost more than all the rest); per-minute counts only from `minutes_from`
-    on (see `since`)."""
-
-    # Per-minute counts start here (minutes since the epoch): older ones would be pruned.
-    minutes_from: int = 0
-    # (period, project, metric): [period, project, metric, value, microseconds of the
-    # latest record]; a counter's value is its sum, a gauge's the latest
-    counters: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
-    gauges: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
-    # (minute or day, project): [minute or day, project, requests, errors]
-    minutes: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
-    days: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
-    records: int = 0
-
-    @classmethod
-    def since(cls, oldest_minute: datetime) -> UsageBatch:
-        """A batch that keeps per-minute counts from `oldest_minute` on."""
-        return cls(minutes_from=micros_of(oldest_minute) // MINUTE_MICROS)
-
-    def add(self, project_id: str, metric: str, value: float, micros: int, gauge: bool) -> None:
-        """Add one record; `micros` is its time (see `micros_of`)."""
-        self.records += 1
-        minute = micros // MINUTE_MICROS
-        day = minute // 1440
-        period = _period(day)
-        key = (period, project_id, metric)
-        if gauge:
-            total = self.gauges.get(key)
-            if total is None:
-                self.gauges[key] = [period, project_id, metric, value, micros]
-            elif micros >= total[4]:
-                total[3], total[4] = value, micros
-        else:
-            total = self.counters.get(key)
-            if total is None:
-                self.counters[key] = [period, project_id, metric, value, micros]
-            else:
-                total[3] += value
-                if micros > total[4]:
-                    total[4] = micros
-        column = RATE_COLUMNS.get(metric)
-        if column is not None:
-            counts = self.days.get((day, project_id))
-            if counts is None:
-                counts = self.days[(day, project_id)] = [day, project_id, 0.0, 0.0]
-            counts[column] += value
-            if minute >= self.minutes_from:
-                counts = self.minutes.get((minute, project_id))
-                if counts is None:
-                    counts = self.minutes[(minute, project_id)] = [minute, project_id, 0.0, 0.0]
-                counts[column] += value
-
-    @property
-    def size(self) -> int:
-        """Distinct rows in all tables: the measure of a batch's memory."""
-        return len(self.counters) + len(self.gauges) + len(self.minutes) + len(self.days)
-
-    def rows(self) -> dict[str, list[list[Any]]]:
-        """The rows to write, by query."""
-        return {
-            "add_usage_counters": list(self.counters.values()),
-            "add_usage_gauges": list(self.gauges.values()),
-            "add_usage_minutes": list(self.minutes.values()),
-            "add_usage_days": list(self.days.values()),
-        }
-
-    def __len__(self) -> int:
-        return self.records
-
-
-def micros_of(at: datetime) -> int:
-    """A time (with its zone) as whole microseconds since the epoch: exact, where a float
-    timestamp may be a microsecond off."""
-    return (at - EPOCH) // MICROSECOND
-
-
-@cache
-def _period(day: int) -> str:
-    found = EPOCH + timedelta(days=day)
-    return f"{found.year:04d}-{found.month:02d}"
-
-
 class Usage(Noun):
-    def add(self, batch: UsageBatch) -> None:
-        """Add a batch of usage records to the totals and the per-minute and per-day counts,
-        one statement a table (the store's bulk path)."""
-        for query, rows in batch.rows().items():
-            if rows:
-                self.tx.store.write_batch(self.tx.cursor, query, rows)
+    def add(self, records: Sequence[UsageRecord], minutes_from: datetime) -> None:
+        """Add usage records to the totals and the per-day counts, and to the per-minute
+        counts from `minutes_from` on (older ones would be pruned)."""
+        self.begin_staging()
+        self.stage(encode_records(self.tx.store.dialect, records))
+        self.merge(minutes_from)
+
+    # The bulk path: records staged (`stage`, as many times as needed), checked for their
+    # projects (`staged_projects`), then added up into each table by one statement (`merge`).
+
+    def begin_staging(self) -> None:
+        """An empty staging table for this transaction's records."""
+        self.tx.store.stage_usage(self.tx.cursor, None)
+
+    def stage(self, records: StagedRecords) -> None:
+        """Records encoded by `staging.encode_records` into the staging table."""
+        self.tx.store.stage_usage(self.tx.cursor, records)
+
+    def staged_projects(self, shown: int) -> tuple[int, int, list[tuple[int, str]]]:
+        """How many of the staged records' projects exist, how many records are of projects
+        that do not, and the first `shown` of those (line, project id)."""
+        rows = self.tx.rows("staged_usage_projects", shown=shown)
+        unknown = [(int(r["line"]), r["project_id"]) for r in rows if r["line"] is not None]
+        return int(rows[0]["projects"]), int(rows[0]["unknown"] or 0), unknown
+
+    def merge(self, minutes_from: datetime) -> None:
+        """Add the staged records up into the totals and the per-day counts, and into the
+        per-minute counts from `minutes_from` on: one statement a table."""
+        minute = micros_of(minutes_from) // MINUTE_MICROS
+        for query in ("merge_usage_counters", "merge_usage_gauges", "merge_usage_days"):
+            self.tx.run(query)
+        self.tx.run("merge_usage_minutes", minutes_from=minute)
 
     def totals(self, project_id: str, period: str) -> list[UsageTotal]:
         """A project's totals in one billing period, by metric."""
         return self.tx.records(UsageTotal, "usage_totals", project_id=project_id, period=period)
-
-    def existing_projects(self, project_ids: Sequence[str]) -> set[str]:
-        """Which of these project ids exist."""
-        rows = self.tx.rows("existing_projects", ids=self.tx.store.array(list(project_ids)))
-        return {row["id"] for row in rows}
 
     def scan_window(
         self, since: datetime, until: datetime, ids: list[str] | None, limits: ScanLimits

@@ -30,6 +30,7 @@ from pjobs.store.records import (
     SchemaStatus,
 )
 from pjobs.store.rows import build, dict_rows
+from pjobs.store.staging import StagedRecords
 
 R = TypeVar("R")
 
@@ -61,9 +62,9 @@ class SqlStore(ABC):
         """A list of strings as this driver's parameter (`= ANY` / `json_each`)."""
 
     @abstractmethod
-    def write_batch(self, cursor: Any, query: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run a named query of the bulk path over many rows at once (SQLite: one JSON
-        array; PostgreSQL: COPY into a staging table, then one statement)."""
+    def stage_usage(self, cursor: Any, records: StagedRecords | None) -> None:
+        """Usage records encoded by `staging.encode_records` into the staging table; None
+        makes the table, empty, for the transaction (the bulk path of usage)."""
 
     @abstractmethod
     def enqueue_on(self, cursor: Any, jobs: Sequence[NewJob], now: datetime) -> list[EnqueueResult]:

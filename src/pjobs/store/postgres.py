@@ -23,6 +23,7 @@ from pjobs.store.errors import first_line, postgres_error
 from pjobs.store.outcomes import outcome_row
 from pjobs.store.queries import Migration
 from pjobs.store.records import EnqueueResult, NewJob, Outcome
+from pjobs.store.staging import StagedRecords
 
 CONNECT_TIMEOUT_SECONDS = 5
 INSERT_CHUNK = 20_000
@@ -99,14 +100,13 @@ class PostgresStore(SqlStore):
     def ts(self, value: datetime | None) -> datetime | None:
         return value
 
-    def write_batch(
-        self, cursor: psycopg.Cursor[Any], query: str, rows: Sequence[Sequence[Any]]
-    ) -> None:
-        cursor.execute(self.queries[f"{query}_stage"])
-        with cursor.copy(f"COPY stage_{query} FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(self.queries[query])
+    def stage_usage(self, cursor: psycopg.Cursor[Any], records: StagedRecords | None) -> None:
+        if records is None:
+            cursor.execute(self.queries["stage_usage"])
+            return
+        assert isinstance(records, str)  # COPY's text (staging.encode_records)
+        with cursor.copy("COPY stage_usage_records FROM STDIN") as copy:
+            copy.write(records)
 
     def array(self, values: Sequence[str] | None) -> list[str] | None:
         return None if values is None else list(values)

@@ -20,6 +20,7 @@ from pjobs.store.files import begin_immediate, create_private_file, use_wal, use
 from pjobs.store.outcomes import outcomes_json
 from pjobs.store.queries import Migration
 from pjobs.store.records import EnqueueResult, NewJob, Outcome
+from pjobs.store.staging import StagedRecords
 
 BUSY_TIMEOUT_SECONDS = 10.0
 # Page cache per connection: bulk writes (imports, batches) touch many pages of big indexes.
@@ -125,10 +126,11 @@ class SQLiteStore(SqlStore):
     def day(self, value: date) -> str:
         return value.isoformat()
 
-    def write_batch(
-        self, cursor: sqlite3.Cursor, query: str, rows: Sequence[Sequence[Any]]
-    ) -> None:
-        cursor.execute(self.queries[query], {"rows": json.dumps(rows)})
+    def stage_usage(self, cursor: sqlite3.Cursor, records: StagedRecords | None) -> None:
+        if records is None:
+            self._run_script(cursor, self.queries["stage_usage"])
+        else:
+            cursor.executemany(self.queries["stage_usage_records"], records)
 
     def from_json(self, value: Any) -> Any:
         return None if value is None else json.loads(value)
@@ -144,12 +146,19 @@ class SQLiteStore(SqlStore):
         self._local = threading.local()
 
     def apply_migration(self, cursor: sqlite3.Cursor, migration: Migration) -> None:
+        self._run_script(cursor, migration.sql)
+
+    @staticmethod
+    def _run_script(cursor: sqlite3.Cursor, sql: str) -> None:
+        """Statements one by one on the open transaction (`executescript` would commit)."""
         statement = ""
-        for line in migration.sql.splitlines(keepends=True):
+        for line in sql.splitlines(keepends=True):
             statement += line
             if sqlite3.complete_statement(statement):
                 cursor.execute(statement)
                 statement = ""
+        if statement.strip():
+            cursor.execute(statement)
 
     # -- the operations whose mechanics are SQLite's own ----------------------------------
 

@@ -23,3 +23,21 @@ DELETE FROM usage_minutes WHERE minute < :before;
 
 -- name: prune_usage_days
 DELETE FROM usage_days WHERE day < :before;
+
+-- name: staged_usage_projects
+-- How many of the staged records' projects exist, and the lines of those that do not: the
+-- first `:shown` of them, each row with how many there are (one row without a line if none).
+WITH staged AS MATERIALIZED (
+    SELECT s.project_id, p.id IS NOT NULL AS found
+    FROM (SELECT DISTINCT project_id FROM stage_usage_records) AS s
+    LEFT JOIN projects AS p ON p.id = s.project_id
+)
+SELECT (SELECT count(*) FROM staged WHERE found) AS projects, u.line, u.project_id, u.unknown
+FROM (SELECT 1) AS one
+LEFT JOIN (
+    SELECT line, project_id, count(*) OVER () AS unknown
+    FROM stage_usage_records
+    WHERE project_id IN (SELECT project_id FROM staged WHERE NOT found)
+    ORDER BY line
+    LIMIT :shown
+) AS u ON true;

@@ -10,9 +10,6 @@ FROM usage_days
 WHERE day >= %(first_day)s AND day < %(today)s AND requests > 0
 GROUP BY project_id COLLATE "C";  -- by bytes: a fifth faster than in the locale's order
 
--- name: existing_projects
-SELECT id FROM projects WHERE id = ANY(%(ids)s::text[]);
-
 -- name: scan_window
 -- Every active project with requests in the window is counted (`checked`); those for which
 -- a pattern may hold come with their counts, cached baseline and protected flag, for
@@ -43,61 +40,74 @@ LEFT JOIN (
 ) AS c ON 1 = 1
 ORDER BY c.project_id;
 
--- The bulk path of usage: each batch is copied (COPY) into a staging table of the same
--- name as its query, then merged; keys are unique within a batch. A query's `_stage`
--- twin makes the staging table (empty) for the transaction. Times come as whole
--- microseconds since the epoch, minutes and days as whole numbers since it.
+-- The bulk path of usage: records are copied (COPY) into the staging table, then added
+-- up into each table by one statement (`merge_usage_*`). Keys in the byte order of
+-- `COLLATE "C"`, the order of the tables' keys (migration 0010).
 
--- name: add_usage_counters_stage
-CREATE TEMP TABLE IF NOT EXISTS stage_add_usage_counters
-    (period text, project_id text, metric text, value float8, micros int8) ON COMMIT DROP;
-TRUNCATE stage_add_usage_counters;
+-- name: stage_usage
+CREATE TEMP TABLE IF NOT EXISTS stage_usage_records (
+    line int8, project_id text COLLATE "C", metric text COLLATE "C", value float8,
+    micros int8, gauge bool, period text COLLATE "C", day int4, minute int8
+) ON COMMIT DROP;
+TRUNCATE stage_usage_records;
+-- Room to add a large import up in memory (the default 4 MB spills it to disk).
+SET LOCAL work_mem = '64MB';
 
--- name: add_usage_counters
+-- name: merge_usage_counters
 INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
 SELECT period, project_id, metric, value, timestamptz 'epoch' + micros * interval '1 microsecond'
-FROM stage_add_usage_counters ORDER BY 1, 2, 3  -- key order: the index page by page
+FROM (
+    SELECT period, project_id, metric, sum(value) AS value, max(micros) AS micros
+    FROM stage_usage_records WHERE NOT gauge
+    GROUP BY period, project_id, metric
+) AS added
+ORDER BY 1, 2, 3  -- key order: the index page by page
 ON CONFLICT (period, project_id, metric) DO UPDATE SET
     value = usage_totals.value + excluded.value,
     measured_at = greatest(usage_totals.measured_at, excluded.measured_at);
 
--- name: add_usage_gauges_stage
-CREATE TEMP TABLE IF NOT EXISTS stage_add_usage_gauges
-    (period text, project_id text, metric text, value float8, micros int8) ON COMMIT DROP;
-TRUNCATE stage_add_usage_gauges;
-
--- name: add_usage_gauges
--- A gauge keeps the value measured last.
+-- name: merge_usage_gauges
+-- A gauge keeps the value measured last (of the same time: the later line).
 INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
 SELECT period, project_id, metric, value, timestamptz 'epoch' + micros * interval '1 microsecond'
-FROM stage_add_usage_gauges ORDER BY 1, 2, 3
+FROM (
+    SELECT DISTINCT ON (period, project_id, metric) period, project_id, metric, value, micros
+    FROM stage_usage_records WHERE gauge
+    ORDER BY period, project_id, metric, micros DESC, line DESC
+) AS latest
 ON CONFLICT (period, project_id, metric) DO UPDATE SET
     value = CASE WHEN excluded.measured_at >= usage_totals.measured_at
                  THEN excluded.value ELSE usage_totals.value END,
     measured_at = greatest(usage_totals.measured_at, excluded.measured_at);
 
--- name: add_usage_minutes_stage
-CREATE TEMP TABLE IF NOT EXISTS stage_add_usage_minutes
-    (minute int8, project_id text, requests float8, errors float8) ON COMMIT DROP;
-TRUNCATE stage_add_usage_minutes;
-
--- name: add_usage_minutes
+-- name: merge_usage_minutes
 INSERT INTO usage_minutes (minute, project_id, requests, errors)
 SELECT timestamptz 'epoch' + minute * interval '1 minute', project_id, requests, errors
-FROM stage_add_usage_minutes ORDER BY 1, 2
+FROM (
+    SELECT minute, project_id,
+           coalesce(sum(value) FILTER (WHERE metric = 'requests'), 0) AS requests,
+           coalesce(sum(value) FILTER (WHERE metric = 'errors'), 0) AS errors
+    FROM stage_usage_records
+    WHERE metric IN ('requests', 'errors') AND minute >= %(minutes_from)s
+    GROUP BY minute, project_id
+) AS added
+ORDER BY 1, 2
 ON CONFLICT (minute, project_id) DO UPDATE SET
     requests = usage_minutes.requests + excluded.requests,
     errors = usage_minutes.errors + excluded.errors;
 
--- name: add_usage_days_stage
-CREATE TEMP TABLE IF NOT EXISTS stage_add_usage_days
-    (day int4, project_id text, requests float8, errors float8) ON COMMIT DROP;
-TRUNCATE stage_add_usage_days;
-
--- name: add_usage_days
+-- name: merge_usage_days
 INSERT INTO usage_days (day, project_id, requests, errors)
 SELECT date '1970-01-01' + day, project_id, requests, errors
-FROM stage_add_usage_days ORDER BY 1, 2
+FROM (
+    SELECT day, project_id,
+           coalesce(sum(value) FILTER (WHERE metric = 'requests'), 0) AS requests,
+           coalesce(sum(value) FILTER (WHERE metric = 'errors'), 0) AS errors
+    FROM stage_usage_records
+    WHERE metric IN ('requests', 'errors')
+    GROUP BY day, project_id
+) AS added
+ORDER BY 1, 2
 ON CONFLICT (day, project_id) DO UPDATE SET
     requests = usage_days.requests + excluded.requests,
     errors = usage_days.errors + excluded.errors;

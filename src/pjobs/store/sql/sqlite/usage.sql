@@ -10,9 +10,6 @@ FROM usage_days
 WHERE day >= :first_day AND day < :today AND requests > 0
 GROUP BY project_id;
 
--- name: existing_projects
-SELECT id FROM projects WHERE id IN (SELECT value FROM json_each(:ids));
-
 -- name: scan_window
 -- Every active project with requests in the window is counted (`checked`); those for which
 -- a pattern may hold come with their counts, cached baseline and protected flag, for
@@ -43,51 +40,85 @@ LEFT JOIN (
 ) AS c ON 1 = 1
 ORDER BY c.project_id;
 
--- The bulk path of usage: each batch travels as one JSON array of rows (keys unique within
--- a batch), which SQLite unpacks in C. Times come as whole microseconds since the epoch,
--- minutes and days as whole numbers since it, and are turned into the stored text here.
+-- The bulk path of usage: records come into the staging table (`executemany`), then are
+-- added up into each table by one statement (`merge_usage_*`).
+-- Times come as whole microseconds since the epoch, minutes and days as whole numbers
+-- since it, and are turned into the stored text once a row.
 
--- name: add_usage_counters
+-- name: stage_usage
+CREATE TEMP TABLE IF NOT EXISTS stage_usage_records (
+    line INTEGER, project_id TEXT, metric TEXT, value REAL, micros INTEGER, gauge INTEGER,
+    period TEXT, day INTEGER, minute INTEGER
+);
+DELETE FROM stage_usage_records;
+
+-- name: stage_usage_records
+INSERT INTO stage_usage_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: merge_usage_counters
 INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3,
-       strftime('%Y-%m-%dT%H:%M:%S', (value ->> 4) / 1000000, 'unixepoch')
-       || printf('.%06d+00:00', (value ->> 4) % 1000000)
-FROM json_each(:rows)
+SELECT period, project_id, metric, value,
+       strftime('%Y-%m-%dT%H:%M:%S', micros / 1000000, 'unixepoch')
+       || printf('.%06d+00:00', micros % 1000000)
+FROM (
+    SELECT period, project_id, metric, sum(value) AS value, max(micros) AS micros
+    FROM stage_usage_records WHERE NOT gauge
+    GROUP BY period, project_id, metric
+)
 WHERE true  -- makes the upsert clause below parse unambiguously after a SELECT
 ORDER BY 1, 2, 3  -- in key order, the index is written page after page
 ON CONFLICT (period, project_id, metric) DO UPDATE SET
     value = usage_totals.value + excluded.value,
     measured_at = max(usage_totals.measured_at, excluded.measured_at);
 
--- name: add_usage_gauges
--- A gauge keeps the value measured last.
+-- name: merge_usage_gauges
+-- A gauge keeps the value measured last (of the same time: the later line).
 INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3,
-       strftime('%Y-%m-%dT%H:%M:%S', (value ->> 4) / 1000000, 'unixepoch')
-       || printf('.%06d+00:00', (value ->> 4) % 1000000)
-FROM json_each(:rows)
-WHERE true
+SELECT period, project_id, metric, value,
+       strftime('%Y-%m-%dT%H:%M:%S', micros / 1000000, 'unixepoch')
+       || printf('.%06d+00:00', micros % 1000000)
+FROM (
+    SELECT period, project_id, metric, value, micros,
+           row_number() OVER (PARTITION BY period, project_id, metric
+                              ORDER BY micros DESC, line DESC) AS latest
+    FROM stage_usage_records WHERE gauge
+)
+WHERE latest = 1
 ORDER BY 1, 2, 3
 ON CONFLICT (period, project_id, metric) DO UPDATE SET
     value = CASE WHEN excluded.measured_at >= usage_totals.measured_at
                  THEN excluded.value ELSE usage_totals.value END,
     measured_at = max(usage_totals.measured_at, excluded.measured_at);
 
--- name: add_usage_minutes
+-- name: merge_usage_minutes
 INSERT INTO usage_minutes (minute, project_id, requests, errors)
-SELECT strftime('%Y-%m-%dT%H:%M:00.000000+00:00', (value ->> 0) * 60, 'unixepoch'),
-       value ->> 1, value ->> 2, value ->> 3
-FROM json_each(:rows)
+SELECT strftime('%Y-%m-%dT%H:%M:00.000000+00:00', minute * 60, 'unixepoch'),
+       project_id, requests, errors
+FROM (
+    SELECT minute, project_id,
+           total(value) FILTER (WHERE metric = 'requests') AS requests,
+           total(value) FILTER (WHERE metric = 'errors') AS errors
+    FROM stage_usage_records
+    WHERE metric IN ('requests', 'errors') AND minute >= :minutes_from
+    GROUP BY minute, project_id
+)
 WHERE true
 ORDER BY 1, 2
 ON CONFLICT (minute, project_id) DO UPDATE SET
     requests = usage_minutes.requests + excluded.requests,
     errors = usage_minutes.errors + excluded.errors;
 
--- name: add_usage_days
+-- name: merge_usage_days
 INSERT INTO usage_days (day, project_id, requests, errors)
-SELECT date((value ->> 0) * 86400, 'unixepoch'), value ->> 1, value ->> 2, value ->> 3
-FROM json_each(:rows)
+SELECT date(day * 86400, 'unixepoch'), project_id, requests, errors
+FROM (
+    SELECT day, project_id,
+           total(value) FILTER (WHERE metric = 'requests') AS requests,
+           total(value) FILTER (WHERE metric = 'errors') AS errors
+    FROM stage_usage_records
+    WHERE metric IN ('requests', 'errors')
+    GROUP BY day, project_id
+)
 WHERE true
 ORDER BY 1, 2
 ON CONFLICT (day, project_id) DO UPDATE SET

@@ -1,0 +1,3 @@
+-- PostgreSQL's twin compares usage keys byte by byte and leaves room on each page for a
+-- row's next version; SQLite compares text byte by byte already and has no such setting.
+-- The schema versions of the two stay the same.

@@ -1,0 +1,64 @@
+"""Usage records on their way to the store's staging table (`stage_usage_records`), from
+which one statement a table adds them up into the stored usage.
+
+Kept free of the database drivers: an import's reading processes encode the records of the
+lines they check, and the process that holds the transaction passes the text on as it is
+(PostgreSQL: COPY's text format; SQLite: rows for `executemany`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any, NamedTuple
+
+# Records as a store takes them: COPY's text (PostgreSQL) or rows of values (SQLite).
+StagedRecords = str | list[tuple[Any, ...]]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+MINUTE_MICROS = 60_000_000
+
+
+class UsageRecord(NamedTuple):
+    """One usage value: `line` orders records of the same time (the later line wins for a
+    gauge), `micros` is its time in whole microseconds since the epoch (`micros_of`)."""
+
+    line: int
+    project_id: str
+    metric: str
+    value: float
+    micros: int
+    gauge: bool
+
+
+def micros_of(at: datetime) -> int:
+    """A time (with its zone) as whole microseconds since the epoch: exact, where a float
+    timestamp may be a microsecond off."""
+    return (at - EPOCH) // MICROSECOND
+
+
+@cache
+def period_of_day(day: int) -> str:
+    """The billing period (`2026-11`) of a day counted from the epoch."""
+    found = EPOCH + timedelta(days=day)
+    return f"{found.year:04d}-{found.month:02d}"
+
+
+def encode_records(dialect: str, records: Sequence[UsageRecord]) -> StagedRecords:
+    """Records as the dialect's store takes them, each with its billing period, day and
+    minute (whole numbers since the epoch) worked out here rather than a row at a time in
+    SQL. Project ids and metric names need no escaping (see `ids` and `usage.metrics`)."""
+    rows = []
+    for line, project_id, metric, value, micros, gauge in records:
+        minute = micros // MINUTE_MICROS
+        day = minute // 1440
+        rows.append(
+            (line, project_id, metric, value, micros, gauge, period_of_day(day), day, minute)
+        )
+    if dialect == "sqlite":
+        return rows
+    return "".join(
+        f"{n}\t{p}\t{m}\t{v!r}\t{t}\t{'t' if g else 'f'}\t{period}\t{day}\t{minute}\n"
+        for n, p, m, v, t, g, period, day, minute in rows
+    )
