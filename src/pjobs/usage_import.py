@@ -15,7 +15,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from itertools import islice
+from itertools import chain, islice
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from pjobs import ids
@@ -133,7 +133,6 @@ class CheckedBlock:
     staged: StagedRecords
     errors: list[tuple[int, str]]
     error_count: int
-    too_long: int | None = None  # the number of a line longer than MAX_LINE_BYTES
 
 
 @cache
@@ -152,7 +151,7 @@ def check_block(block: bytes, first: int, rules: LineRules) -> CheckedBlock:
     error_count = 0
     for number, raw in enumerate(lines, start=first):
         if len(raw) >= MAX_LINE_BYTES:
-            return CheckedBlock(0, 0, "", [], 0, too_long=number)
+            raise too_long(number)
         try:
             project, metric, value, micros, gauge = parse(raw)
         except InvalidInputError as exc:
@@ -198,7 +197,7 @@ def checked_blocks(
     process), else by a pool of `processes` with a few blocks in flight each."""
     head = list(islice(blocks, 2))
     if len(head) < 2 or processes < 2:
-        for block, first in [*head, *blocks]:
+        for block, first in chain(head, blocks):
             yield check_block(block, first, rules)
         return
     import multiprocessing
@@ -207,7 +206,7 @@ def checked_blocks(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(processes, mp_context=context) as pool:
         pending: deque[Future[CheckedBlock]] = deque()
-        for block, first in [*head, *blocks]:
+        for block, first in chain(head, blocks):
             pending.append(pool.submit(check_block, block, first, rules))
             if len(pending) >= 2 * processes:
                 yield pending.popleft().result()
@@ -241,8 +240,6 @@ def import_usage(
     report = ImportReport()
     tx.usage.begin_staging()
     for block in checked_blocks(read_blocks(source, block_bytes), rules, processes):
-        if block.too_long is not None:
-            raise too_long(block.too_long)
         report.lines += block.lines
         report.records += block.records
         report.error_count += block.error_count

@@ -69,7 +69,7 @@ def check_limits(
     if not run.dry_run:
         run_and_report(rt, "check_usage_limits", payload, run, render_limits)
         return
-    from pjobs.control.usage import period_of
+    from pjobs.store.staging import period_of
 
     with rt.control() as tx:
         chosen = period or period_of(tx.now)

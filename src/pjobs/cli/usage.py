@@ -161,7 +161,7 @@ def usage_against_quotas(
 ) -> tuple[list[dict[str, Any]], str]:
     """Each metric with a value or a quota: value, limit, hard, percent, where the limit
     comes from."""
-    from pjobs.control.usage import period_of
+    from pjobs.store.staging import period_of
     from pjobs.usage import parse_period
 
     settings = rt.settings()

@@ -19,11 +19,6 @@ from pjobs.store.staging import (
 )
 
 
-def period_of(at: datetime) -> str:
-    """The billing period a time falls in: its calendar month, UTC (`2026-11`)."""
-    return f"{at.year:04d}-{at.month:02d}"
-
-
 class ScanLimits(NamedTuple):
     """The thresholds of the abuse patterns a scan looks for candidates of."""
 

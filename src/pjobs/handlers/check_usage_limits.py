@@ -10,10 +10,10 @@ from pydantic import Field
 
 from pjobs import quotas
 from pjobs.control import ControlPlane, ControlTx
-from pjobs.control.usage import period_of
 from pjobs.handlers.lifecycle import ProjectsScope
 from pjobs.handlers.suspension import suspend_many
 from pjobs.jobtypes import JobContext, JobType, RetryPolicy
+from pjobs.store.staging import period_of
 
 
 class CheckLimitsPayload(ProjectsScope):

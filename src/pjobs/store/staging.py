@@ -38,11 +38,15 @@ def micros_of(at: datetime) -> int:
     return (at - EPOCH) // MICROSECOND
 
 
+def period_of(at: datetime) -> str:
+    """The billing period a time falls in: its calendar month, UTC (`2026-11`)."""
+    return f"{at.year:04d}-{at.month:02d}"
+
+
 @cache
 def period_of_day(day: int) -> str:
-    """The billing period (`2026-11`) of a day counted from the epoch."""
-    found = EPOCH + timedelta(days=day)
-    return f"{found.year:04d}-{found.month:02d}"
+    """The billing period of a day counted from the epoch."""
+    return period_of(EPOCH + timedelta(days=day))
 
 
 def encode_records(dialect: str, records: Sequence[UsageRecord]) -> StagedRecords:
