@@ -14,6 +14,7 @@ from pjobs import abuse, apikeys
 from pjobs.app import App
 from pjobs.config import Settings
 from pjobs.control import ControlPlane, ControlTx
+from pjobs.errors import NotFoundError
 from pjobs.store import Store
 from pjobs.store.staging import EPOCH, UsageRecord, micros_of
 from pjobs.timeutil import FixedClock
@@ -143,6 +144,18 @@ def test_a_suspended_project_keys_stop_verifying_and_resume_restores_them(
     resumed = app.queue.run_inline("resume_project", {"project_id": "proj-k"})
     assert resumed.state == "succeeded" and resumed.result["resumed"] is True
     assert apikeys.verify(app.store, secret, app.clock.now()).verdict == "valid"
+
+
+def test_usage_is_added_only_for_projects_that_exist(app: App) -> None:
+    # usage rows carry no reference to their project: the noun's check is the only one
+    add_project(app, "proj-u")
+    with pytest.raises(NotFoundError, match="no project proj-nope"):
+        record(app, "proj-nope", "requests", 5)
+    record(app, "proj-u", "requests", 5)
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        assert [t.project_id for t in tx.usage.totals("proj-u", "2026-11")] == ["proj-u"]
+        assert tx.usage.totals("proj-nope", "2026-11") == []
+        assert tx.usage.window_of("proj-nope", NOW - timedelta(days=1), NOW) == (0.0, 0.0)
 
 
 def in_window(minutes_ago: int = 0) -> datetime:

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from pjobs.control.noun import Noun
+from pjobs.errors import NotFoundError
 from pjobs.store.staging import (
     MINUTE_MICROS,
     StagedRecords,
@@ -40,13 +41,19 @@ class UsageTotal:
 class Usage(Noun):
     def add(self, records: Sequence[UsageRecord], minutes_from: datetime) -> None:
         """Add usage records to the totals and the per-day counts, and to the per-minute
-        counts from `minutes_from` on (older ones would be pruned)."""
+        counts from `minutes_from` on (older ones would be pruned); NotFoundError, adding
+        nothing, if a record's project does not exist."""
         self.begin_staging()
         self.stage(encode_records(self.tx.store.dialect, records))
+        _, unknown, lines = self.staged_projects(1)
+        if unknown:
+            raise NotFoundError(f"no project {lines[0][1][:60]}")
         self.merge(minutes_from)
 
     # The bulk path: records staged (`stage`, as many times as needed), checked for their
     # projects (`staged_projects`), then added up into each table by one statement (`merge`).
+    # The check is the only one: usage rows carry no reference to their project (migration
+    # 0011), so nothing may be merged before it.
 
     def begin_staging(self) -> None:
         """An empty staging table for this transaction's records."""
