@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from pjobs.config import Settings
 from pjobs.control import ControlPlane
 from pjobs.store import Store
 from pjobs.timeutil import FixedClock
+from support.waiting import until
 
 NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
 PROJECT = "proj-imp"
@@ -141,3 +143,43 @@ def test_bad_lines_are_reported_by_number_and_import_nothing(
         (9, "value must be a finite number ≥ 0, not 1" + "0" * 39),
         (10, "unknown project 'proj-nope'"),
     ]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_imports_at_once_of_keys_new_to_both_add_up(app: App) -> None:
+    # PostgreSQL's MERGE fails where another transaction inserts the same key at once:
+    # writers of usage take turns (`lock_usage`), the second seeing what the first added
+    import psycopg
+
+    lines = [line("requests", 1, "2026-11-20T12:00:00Z"), line("storage_bytes", 5, None)]
+    control = ControlPlane(app.store)
+    second: dict[str, Any] = {}
+
+    def import_second() -> None:
+        try:
+            with control.tx(NOW) as tx:
+                second["report"] = import_lines(tx, app, lines)
+        except Exception as exc:  # reported by the assertion below
+            second["error"] = exc
+
+    def waiting_on_a_lock() -> bool:
+        with psycopg.connect(str(app.settings.database_url)) as watcher:
+            row = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()
+        return bool(row and row[0])
+
+    thread = threading.Thread(target=import_second)
+    with control.tx(NOW) as tx:
+        import_lines(tx, app, lines)
+        thread.start()
+        until(waiting_on_a_lock, what="the second import waits for the first")
+    thread.join(timeout=30)
+    assert "error" not in second, second
+    assert second["report"].records == 2
+    with control.tx(NOW, write=False) as tx:
+        totals = {t.metric: t.value for t in tx.usage.totals(PROJECT, "2026-11")}
+        since, until_ = datetime(2026, 11, 20, 12, tzinfo=UTC), NOW
+        assert tx.usage.window_of(PROJECT, since, until_) == (2.0, 0.0)
+    assert totals == {"requests": 2.0, "storage_bytes": 5.0}

@@ -74,6 +74,7 @@ class Usage(Noun):
         """Add the staged records up into the totals and the per-day counts, and into the
         per-minute counts from `minutes_from` on: one statement a table."""
         minute = micros_of(minutes_from) // MINUTE_MICROS
+        self.tx.run("lock_usage")
         for query in ("merge_usage_counters", "merge_usage_gauges", "merge_usage_days"):
             self.tx.run(query)
         self.tx.run("merge_usage_minutes", minutes_from=minute)
@@ -118,5 +119,6 @@ class Usage(Noun):
 
     def prune(self, minutes_before: datetime, days_before: date) -> None:
         """Drop per-minute and per-day counts older than the retention."""
+        self.tx.run("lock_usage")
         self.tx.run("prune_usage_minutes", before=minutes_before)
         self.tx.run("prune_usage_days", before=days_before)

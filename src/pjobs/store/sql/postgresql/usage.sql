@@ -43,6 +43,12 @@ ORDER BY c.project_id;
 -- The bulk path of usage: records are copied (COPY) into the staging table, then added
 -- up into each table by one statement (`merge_usage_*`). Keys in the byte order of
 -- `COLLATE "C"`, the order of the tables' keys (migration 0010).
+--
+-- MERGE, not INSERT ... ON CONFLICT: a join instead of a speculative insertion and a row
+-- lock a key, a third less time. MERGE raises a uniqueness violation where another
+-- transaction inserts the same key at once, so every writer of usage takes `lock_usage`
+-- first: writers of usage go one at a time (they wait on each other's rows anyway), each
+-- statement then seeing what the one before committed.
 
 -- name: stage_usage
 CREATE TEMP TABLE IF NOT EXISTS stage_usage_records (
@@ -53,61 +59,78 @@ TRUNCATE stage_usage_records;
 -- Room to add a large import up in memory (the default 4 MB spills it to disk).
 SET LOCAL work_mem = '64MB';
 
+-- name: lock_usage
+SELECT pg_advisory_xact_lock(7235004114);
+
 -- name: merge_usage_counters
-INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
-SELECT period, project_id, metric, value, timestamptz 'epoch' + micros * interval '1 microsecond'
-FROM (
-    SELECT period, project_id, metric, sum(value) AS value, max(micros) AS micros
+MERGE INTO usage_totals AS t
+USING (
+    SELECT period, project_id, metric, sum(value) AS value,
+           timestamptz 'epoch' + max(micros) * interval '1 microsecond' AS measured_at
     FROM stage_usage_records WHERE NOT gauge
     GROUP BY period, project_id, metric
-) AS added
-ORDER BY 1, 2, 3  -- key order: the index page by page
-ON CONFLICT (period, project_id, metric) DO UPDATE SET
-    value = usage_totals.value + excluded.value,
-    measured_at = greatest(usage_totals.measured_at, excluded.measured_at);
+) AS a
+ON t.period = a.period AND t.project_id = a.project_id AND t.metric = a.metric
+WHEN MATCHED THEN UPDATE SET
+    value = t.value + a.value, measured_at = greatest(t.measured_at, a.measured_at)
+WHEN NOT MATCHED THEN INSERT (period, project_id, metric, value, measured_at)
+    VALUES (a.period, a.project_id, a.metric, a.value, a.measured_at);
 
 -- name: merge_usage_gauges
--- A gauge keeps the value measured last (of the same time: the later line).
-INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
-SELECT period, project_id, metric, value, timestamptz 'epoch' + micros * interval '1 microsecond'
-FROM (
-    SELECT DISTINCT ON (period, project_id, metric) period, project_id, metric, value, micros
-    FROM stage_usage_records WHERE gauge
-    ORDER BY period, project_id, metric, micros DESC, line DESC
-) AS latest
-ON CONFLICT (period, project_id, metric) DO UPDATE SET
-    value = CASE WHEN excluded.measured_at >= usage_totals.measured_at
-                 THEN excluded.value ELSE usage_totals.value END,
-    measured_at = greatest(usage_totals.measured_at, excluded.measured_at);
+-- A gauge keeps the value measured last (of the same time: the later line): the greatest
+-- [time, line, value] of each key, found by hashing where sorting the records cost twice as
+-- much (times and lines are whole numbers below 2^53, exact as float8).
+MERGE INTO usage_totals AS t
+USING (
+    SELECT period, project_id, metric, latest[3] AS value,
+           timestamptz 'epoch' + latest[1]::int8 * interval '1 microsecond' AS measured_at
+    FROM (
+        SELECT period, project_id, metric, max(ARRAY[micros, line, value]) AS latest
+        FROM stage_usage_records WHERE gauge
+        GROUP BY period, project_id, metric
+    ) AS latest
+) AS a
+ON t.period = a.period AND t.project_id = a.project_id AND t.metric = a.metric
+WHEN MATCHED AND a.measured_at >= t.measured_at THEN UPDATE SET
+    value = a.value, measured_at = a.measured_at
+WHEN NOT MATCHED THEN INSERT (period, project_id, metric, value, measured_at)
+    VALUES (a.period, a.project_id, a.metric, a.value, a.measured_at);
 
 -- name: merge_usage_minutes
-INSERT INTO usage_minutes (minute, project_id, requests, errors)
-SELECT timestamptz 'epoch' + minute * interval '1 minute', project_id, requests, errors
-FROM (
-    SELECT minute, project_id,
-           coalesce(sum(value) FILTER (WHERE metric = 'requests'), 0) AS requests,
-           coalesce(sum(value) FILTER (WHERE metric = 'errors'), 0) AS errors
-    FROM stage_usage_records
-    WHERE metric IN ('requests', 'errors') AND minute >= %(minutes_from)s
-    GROUP BY minute, project_id
-) AS added
-ORDER BY 1, 2
-ON CONFLICT (minute, project_id) DO UPDATE SET
-    requests = usage_minutes.requests + excluded.requests,
-    errors = usage_minutes.errors + excluded.errors;
+MERGE INTO usage_minutes AS t
+USING (
+    SELECT timestamptz 'epoch' + minute * interval '1 minute' AS minute, project_id,
+           requests, errors
+    FROM (
+        SELECT minute, project_id,
+               coalesce(sum(value) FILTER (WHERE metric = 'requests'), 0) AS requests,
+               coalesce(sum(value) FILTER (WHERE metric = 'errors'), 0) AS errors
+        FROM stage_usage_records
+        WHERE metric IN ('requests', 'errors') AND minute >= %(minutes_from)s
+        GROUP BY minute, project_id
+        ORDER BY minute, project_id  -- key order: the index page by page
+    ) AS added
+) AS a
+ON t.minute = a.minute AND t.project_id = a.project_id
+WHEN MATCHED THEN UPDATE SET requests = t.requests + a.requests, errors = t.errors + a.errors
+WHEN NOT MATCHED THEN INSERT (minute, project_id, requests, errors)
+    VALUES (a.minute, a.project_id, a.requests, a.errors);
 
 -- name: merge_usage_days
-INSERT INTO usage_days (day, project_id, requests, errors)
-SELECT date '1970-01-01' + day, project_id, requests, errors
-FROM (
-    SELECT day, project_id,
-           coalesce(sum(value) FILTER (WHERE metric = 'requests'), 0) AS requests,
-           coalesce(sum(value) FILTER (WHERE metric = 'errors'), 0) AS errors
-    FROM stage_usage_records
-    WHERE metric IN ('requests', 'errors')
-    GROUP BY day, project_id
-) AS added
-ORDER BY 1, 2
-ON CONFLICT (day, project_id) DO UPDATE SET
-    requests = usage_days.requests + excluded.requests,
-    errors = usage_days.errors + excluded.errors;
+MERGE INTO usage_days AS t
+USING (
+    SELECT date '1970-01-01' + day AS day, project_id, requests, errors
+    FROM (
+        SELECT day, project_id,
+               coalesce(sum(value) FILTER (WHERE metric = 'requests'), 0) AS requests,
+               coalesce(sum(value) FILTER (WHERE metric = 'errors'), 0) AS errors
+        FROM stage_usage_records
+        WHERE metric IN ('requests', 'errors')
+        GROUP BY day, project_id
+        ORDER BY day, project_id  -- key order: the index page by page
+    ) AS added
+) AS a
+ON t.day = a.day AND t.project_id = a.project_id
+WHEN MATCHED THEN UPDATE SET requests = t.requests + a.requests, errors = t.errors + a.errors
+WHEN NOT MATCHED THEN INSERT (day, project_id, requests, errors)
+    VALUES (a.day, a.project_id, a.requests, a.errors);

@@ -55,6 +55,10 @@ DELETE FROM stage_usage_records;
 -- name: stage_usage_records
 INSERT INTO stage_usage_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
 
+-- name: lock_usage
+-- Writers of usage go one at a time (see PostgreSQL's twin): SQLite's writers do already.
+SELECT 1;
+
 -- name: merge_usage_counters
 INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
 SELECT period, project_id, metric, value,
