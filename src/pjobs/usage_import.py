@@ -6,11 +6,11 @@ import back when the report has errors."""
 
 from __future__ import annotations
 
-import json
+import gc
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,9 +18,11 @@ from functools import cache
 from itertools import chain, islice
 from typing import IO, TYPE_CHECKING, Any, cast
 
+import orjson
+
 from pjobs import ids
 from pjobs.errors import InvalidInputError
-from pjobs.store.staging import StagedRecords, UsageRecord, encode_records, micros_of
+from pjobs.store.staging import Record, StagedRecords, encode_records, micros_of
 from pjobs.usage import unknown_metric, usage_time, usage_value
 
 if TYPE_CHECKING:
@@ -28,12 +30,12 @@ if TYPE_CHECKING:
     from pjobs.control import ControlTx
 
 LINE_KEYS = frozenset({"project", "metric", "value", "time"})
-JSON_SPACE = " \t\n\r"
 MAX_LINE_BYTES = 65_536
 # A block: what one process checks at once, and the bound on an import's memory (a few
 # blocks in flight); large enough that handing it to a process costs little beside it.
 BLOCK_BYTES = 8 << 20
 ERRORS_SHOWN = 10
+TIMES_KEPT = 100_000  # times a checking process keeps (a day of seconds: ~14 MB)
 FLOAT_MAX = sys.float_info.max
 
 
@@ -65,31 +67,16 @@ class LineParser:
         self.now = rules.now
         # a metric's name (one string object a metric, not one a line) and whether a gauge
         self.kinds = {name: (name, gauge) for name, gauge in rules.metrics}
-        self.decoder = json.JSONDecoder()
-        # The decoder's C scanner, called directly: the decoder's own entry point adds two
-        # whitespace searches a line, nearly half the cost of decoding one.
-        self.scan: Callable[[str, int], tuple[Any, int]] = vars(self.decoder)["scan_once"]
         self.checked: set[str] = set()  # project ids found well-formed
+        self.times: dict[str, int] = {}  # times found good, as microseconds: lines share them
         self.earliest = micros_of(datetime(2000, 1, 1, tzinfo=UTC))
         self.latest = micros_of(rules.now + timedelta(days=1))
 
-    def decode(self, text: str) -> Any:
-        try:
-            obj, end = self.scan(text, 0)
-            if end == len(text) or not text[end:].strip(JSON_SPACE):
-                return obj
-        except (StopIteration, ValueError, RecursionError):
-            pass
-        # the decoder's own path: leading whitespace, or the precise error to report
-        return self.decoder.decode(text)
-
     def __call__(self, raw: bytes) -> tuple[str, str, float, int, bool]:
         try:
-            obj = self.decode(raw.decode())  # str: json would guess the encoding of each line
-        except ValueError as exc:  # malformed JSON or UTF-8, or an integer too long to convert
-            raise InvalidInputError(f"not JSON: {str(exc)[:60]}") from None
-        except RecursionError:
-            raise InvalidInputError("not JSON: nested too deeply") from None
+            obj = orjson.loads(raw)  # checks the UTF-8 too
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInputError(f"not JSON: {exc.msg[:60]} at column {exc.colno}") from None
         if type(obj) is not dict:
             raise InvalidInputError("expected a JSON object")
         obj = cast(dict[str, Any], obj)
@@ -110,17 +97,25 @@ class LineParser:
         else:
             value = usage_value(value, "value")  # raises, saying what is wrong
         text = obj.get("time")
-        if type(text) is str:
-            try:
-                at = datetime.fromisoformat(text)
-            except ValueError:
-                raise InvalidInputError(f"invalid time {text[:40]!r}: expected ISO-8601") from None
-            micros = micros_of(at if at.tzinfo else at.replace(tzinfo=UTC))
-            if not self.earliest <= micros <= self.latest:
-                raise InvalidInputError(f"time {text[:40]!r} is out of range")
-        else:
-            micros = micros_of(usage_time(text, self.now))
+        micros = self.times.get(text) if type(text) is str else None
+        if micros is None:
+            micros = self.time_of(text)
         return project, kind[0], value, micros, kind[1]
+
+    def time_of(self, text: Any) -> int:
+        if type(text) is not str:
+            return micros_of(usage_time(text, self.now))  # now, or says what is wrong
+        try:
+            at = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidInputError(f"invalid time {text[:40]!r}: expected ISO-8601") from None
+        micros = micros_of(at if at.tzinfo else at.replace(tzinfo=UTC))
+        if not self.earliest <= micros <= self.latest:
+            raise InvalidInputError(f"time {text[:40]!r} is out of range")
+        if len(self.times) >= TIMES_KEPT:
+            self.times.clear()
+        self.times[text] = micros
+        return micros
 
 
 @dataclass
@@ -146,22 +141,26 @@ def check_block(block: bytes, first: int, rules: LineRules) -> CheckedBlock:
     parse = _parser(rules)
     lines = block.split(b"\n")
     lines.pop()  # after the last newline
-    records: list[UsageRecord] = []
+    records: list[Record] = []
     errors: list[tuple[int, str]] = []
     error_count = 0
-    for number, raw in enumerate(lines, start=first):
-        if len(raw) >= MAX_LINE_BYTES:
-            raise too_long(number)
-        try:
-            project, metric, value, micros, gauge = parse(raw)
-        except InvalidInputError as exc:
-            if raw.strip():
-                error_count += 1
-                if len(errors) < ERRORS_SHOWN:
-                    errors.append((number, str(exc)))
-            continue
-        records.append(UsageRecord(number, project, metric, value, micros, gauge))
-    staged = encode_records(rules.dialect, records) if records else ""
+    collecting = gc.isenabled()
+    gc.disable()  # what a block makes holds no cycles: a collection would find nothing
+    try:
+        for number, raw in enumerate(lines, start=first):
+            if len(raw) >= MAX_LINE_BYTES:
+                raise too_long(number)
+            try:
+                records.append((number, *parse(raw)))
+            except InvalidInputError as exc:
+                if raw.strip():
+                    error_count += 1
+                    if len(errors) < ERRORS_SHOWN:
+                        errors.append((number, str(exc)))
+        staged = encode_records(rules.dialect, records) if records else ""
+    finally:
+        if collecting:
+            gc.enable()
     return CheckedBlock(len(lines), len(records), staged, errors, error_count)
 
 

@@ -47,7 +47,7 @@ def test_a_too_deep_usage_line_is_a_bad_line(cli: CLI, tmp_path: Path) -> None:
     lines = tmp_path / "usage.jsonl"
     lines.write_text("[" * 30_000 + "]" * 30_000 + "\n")
     done = cli("usage", "import", str(lines))
-    assert done.returncode == 65 and "line 1: not JSON: nested too deeply" in done.stderr
+    assert done.returncode == 65 and "line 1: not JSON: depth limit exceeded" in done.stderr
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -7,7 +7,7 @@ lines they check, and the process that holds the transaction passes the text on 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
@@ -18,6 +18,11 @@ StagedRecords = str | list[tuple[Any, ...]]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 MINUTE_MICROS = 60_000_000
+DAY_MICROS = 1440 * MINUTE_MICROS
+
+
+# A record as an import makes it: the fields of a `UsageRecord`, without its names.
+Record = tuple[int, str, str, float, int, bool]
 
 
 class UsageRecord(NamedTuple):
@@ -49,20 +54,19 @@ def period_of_day(day: int) -> str:
     return period_of(EPOCH + timedelta(days=day))
 
 
-def encode_records(dialect: str, records: Sequence[UsageRecord]) -> StagedRecords:
+def encode_records(dialect: str, records: Iterable[Record]) -> StagedRecords:
     """Records as the dialect's store takes them, each with its billing period, day and
     minute (whole numbers since the epoch) worked out here rather than a row at a time in
     SQL. Project ids and metric names need no escaping (see `ids` and `usage.metrics`)."""
-    rows = []
-    for line, project_id, metric, value, micros, gauge in records:
-        minute = micros // MINUTE_MICROS
-        day = minute // 1440
-        rows.append(
-            (line, project_id, metric, value, micros, gauge, period_of_day(day), day, minute)
-        )
     if dialect == "sqlite":
-        return rows
-    return "".join(
-        f"{n}\t{p}\t{m}\t{v!r}\t{t}\t{'t' if g else 'f'}\t{period}\t{day}\t{minute}\n"
-        for n, p, m, v, t, g, period, day, minute in rows
-    )
+        return [
+            (line, project_id, metric, value, micros, gauge,
+             period_of_day(micros // DAY_MICROS), micros // DAY_MICROS, micros // MINUTE_MICROS)
+            for line, project_id, metric, value, micros, gauge in records
+        ]  # fmt: skip
+    return "".join([
+        f"{line}\t{project_id}\t{metric}\t{value!r}\t{micros}\t{'t' if gauge else 'f'}\t"
+        f"{period_of_day(micros // DAY_MICROS)}\t{micros // DAY_MICROS}\t"
+        f"{micros // MINUTE_MICROS}\n"
+        for line, project_id, metric, value, micros, gauge in records
+    ])  # fmt: skip
