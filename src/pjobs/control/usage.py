@@ -73,11 +73,11 @@ class Usage(Noun):
     def merge(self, minutes_from: datetime) -> None:
         """Add the staged records up into the totals and the per-day counts, and into the
         per-minute counts from `minutes_from` on: one statement a table."""
-        minute = micros_of(minutes_from) // MINUTE_MICROS
+        first_minute = micros_of(minutes_from) // MINUTE_MICROS * MINUTE_MICROS  # its start
         self.tx.run("lock_usage")
         for query in ("merge_usage_counters", "merge_usage_gauges", "merge_usage_days"):
             self.tx.run(query)
-        self.tx.run("merge_usage_minutes", minutes_from=minute)
+        self.tx.run("merge_usage_minutes", from_micros=first_minute)
 
     def totals(self, project_id: str, period: str) -> list[UsageTotal]:
         """A project's totals in one billing period, by metric."""

@@ -55,18 +55,18 @@ def period_of_day(day: int) -> str:
 
 
 def encode_records(dialect: str, records: Iterable[Record]) -> StagedRecords:
-    """Records as the dialect's store takes them, each with its billing period, day and
-    minute (whole numbers since the epoch) worked out here rather than a row at a time in
-    SQL. Project ids and metric names need no escaping (see `ids` and `usage.metrics`)."""
+    """Records as the dialect's store takes them, each with its billing period and day
+    (counted from the epoch) worked out here rather than a row at a time in SQL (its minute
+    is left to SQL: few records are recent enough to be counted by the minute). Project ids
+    and metric names need no escaping (see `ids` and `usage.metrics`)."""
     if dialect == "sqlite":
         return [
             (line, project_id, metric, value, micros, gauge,
-             period_of_day(micros // DAY_MICROS), micros // DAY_MICROS, micros // MINUTE_MICROS)
+             period_of_day(micros // DAY_MICROS), micros // DAY_MICROS)
             for line, project_id, metric, value, micros, gauge in records
         ]  # fmt: skip
     return "".join([
         f"{line}\t{project_id}\t{metric}\t{value!r}\t{micros}\t{'t' if gauge else 'f'}\t"
-        f"{period_of_day(micros // DAY_MICROS)}\t{micros // DAY_MICROS}\t"
-        f"{micros // MINUTE_MICROS}\n"
+        f"{period_of_day(micros // DAY_MICROS)}\t{micros // DAY_MICROS}\n"
         for line, project_id, metric, value, micros, gauge in records
     ])  # fmt: skip

@@ -53,7 +53,7 @@ ORDER BY c.project_id;
 -- name: stage_usage
 CREATE TEMP TABLE IF NOT EXISTS stage_usage_records (
     line int8, project_id text COLLATE "C", metric text COLLATE "C", value float8,
-    micros int8, gauge bool, period text COLLATE "C", day int4, minute int8
+    micros int8, gauge bool, period text COLLATE "C", day int4
 ) ON COMMIT DROP;
 TRUNCATE stage_usage_records;
 -- Room to add a large import up in memory (the default 4 MB spills it to disk).
@@ -102,13 +102,13 @@ USING (
     SELECT timestamptz 'epoch' + minute * interval '1 minute' AS minute, project_id,
            requests, errors
     FROM (
-        SELECT minute, project_id,
+        SELECT micros / 60000000 AS minute, project_id,
                coalesce(sum(value) FILTER (WHERE metric = 'requests'), 0) AS requests,
                coalesce(sum(value) FILTER (WHERE metric = 'errors'), 0) AS errors
         FROM stage_usage_records
-        WHERE metric IN ('requests', 'errors') AND minute >= %(minutes_from)s
-        GROUP BY minute, project_id
-        ORDER BY minute, project_id  -- key order: the index page by page
+        WHERE metric IN ('requests', 'errors') AND micros >= %(from_micros)s
+        GROUP BY 1, project_id
+        ORDER BY 1, project_id  -- key order: the index page by page
     ) AS added
 ) AS a
 ON t.minute = a.minute AND t.project_id = a.project_id

@@ -48,12 +48,12 @@ ORDER BY c.project_id;
 -- name: stage_usage
 CREATE TEMP TABLE IF NOT EXISTS stage_usage_records (
     line INTEGER, project_id TEXT, metric TEXT, value REAL, micros INTEGER, gauge INTEGER,
-    period TEXT, day INTEGER, minute INTEGER
+    period TEXT, day INTEGER
 );
 DELETE FROM stage_usage_records;
 
 -- name: stage_usage_records
-INSERT INTO stage_usage_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+INSERT INTO stage_usage_records VALUES (?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: lock_usage
 -- Writers of usage go one at a time (see PostgreSQL's twin): SQLite's writers do already.
@@ -99,12 +99,12 @@ INSERT INTO usage_minutes (minute, project_id, requests, errors)
 SELECT strftime('%Y-%m-%dT%H:%M:00.000000+00:00', minute * 60, 'unixepoch'),
        project_id, requests, errors
 FROM (
-    SELECT minute, project_id,
+    SELECT micros / 60000000 AS minute, project_id,
            total(value) FILTER (WHERE metric = 'requests') AS requests,
            total(value) FILTER (WHERE metric = 'errors') AS errors
     FROM stage_usage_records
-    WHERE metric IN ('requests', 'errors') AND minute >= :minutes_from
-    GROUP BY minute, project_id
+    WHERE metric IN ('requests', 'errors') AND micros >= :from_micros
+    GROUP BY 1, project_id
 )
 WHERE true
 ORDER BY 1, 2
