@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import gc
 import os
+import secrets
 import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import lru_cache
 from itertools import chain, islice
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -35,6 +36,9 @@ MAX_LINE_BYTES = 65_536
 # blocks in flight); large enough that handing it to a process costs little beside it.
 BLOCK_BYTES = 8 << 20
 ERRORS_SHOWN = 10
+# Distinct project ids an import keeps to check by name (~100 MB at most); beyond, the store
+# finds them among the staged records.
+PROJECTS_KEPT = 1_000_000
 TIMES_KEPT = 100_000  # times a checking process keeps (a day of seconds: ~14 MB)
 FLOAT_MAX = sys.float_info.max
 
@@ -46,16 +50,17 @@ def import_processes() -> int:
 
 @dataclass(frozen=True)
 class LineRules:
-    """What a good line is, as plain data for the checking processes."""
+    """What a good line is, as plain data for the checking processes; one an import."""
 
     metrics: tuple[tuple[str, bool], ...]  # known metrics: (name, is a gauge)
     now: datetime
     dialect: str  # the store's, for the encoding of the records
+    import_id: str  # a process keeps one parser an import (`_parser`)
 
     @classmethod
     def of(cls, settings: Settings, now: datetime, dialect: str) -> LineRules:
         metrics = tuple((name, kind == "gauge") for name, kind in settings.usage.metrics.items())
-        return cls(metrics, now, dialect)
+        return cls(metrics, now, dialect, secrets.token_hex(8))
 
 
 class LineParser:
@@ -68,6 +73,7 @@ class LineParser:
         # a metric's name (one string object a metric, not one a line) and whether a gauge
         self.kinds = {name: (name, gauge) for name, gauge in rules.metrics}
         self.checked: set[str] = set()  # project ids found well-formed
+        self.first_seen: list[str] = []  # of those, the ones not yet passed on (`check_block`)
         self.times: dict[str, int] = {}  # times found good, as microseconds: lines share them
         self.earliest = micros_of(datetime(2000, 1, 1, tzinfo=UTC))
         self.latest = micros_of(rules.now + timedelta(days=1))
@@ -89,6 +95,7 @@ class LineParser:
             if type(project) is not str or not ids.PROJECT_ID.matches(project):
                 raise InvalidInputError(f"invalid project {str(project)[:40]!r}")
             self.checked.add(project)
+            self.first_seen.append(project)
         kind = self.kinds.get(metric) if type(metric) is str else None
         if kind is None:
             raise unknown_metric(self.kinds, metric)
@@ -126,13 +133,14 @@ class CheckedBlock:
     lines: int
     records: int
     staged: StagedRecords
+    projects: list[str]  # well-formed ids this process had not seen before in the import
     errors: list[tuple[int, str]]
     error_count: int
 
 
-@cache
+@lru_cache(maxsize=1)
 def _parser(rules: LineRules) -> LineParser:
-    return LineParser(rules)  # one a process: it keeps the project ids it found well-formed
+    return LineParser(rules)  # one an import and a process: it keeps what it found good
 
 
 def check_block(block: bytes, first: int, rules: LineRules) -> CheckedBlock:
@@ -161,7 +169,8 @@ def check_block(block: bytes, first: int, rules: LineRules) -> CheckedBlock:
     finally:
         if collecting:
             gc.enable()
-    return CheckedBlock(len(lines), len(records), staged, errors, error_count)
+    projects, parse.first_seen = parse.first_seen, []
+    return CheckedBlock(len(lines), len(records), staged, projects, errors, error_count)
 
 
 def read_blocks(handle: IO[bytes], size: int) -> Iterator[tuple[bytes, int]]:
@@ -234,9 +243,11 @@ def import_usage(
     block_bytes: int = BLOCK_BYTES,
 ) -> ImportReport:
     """Check every line of `source` and, if all are good, add their records up on `tx`;
-    memory stays within a few blocks however long the input."""
+    memory stays within a few blocks (and the distinct project ids, at most PROJECTS_KEPT)
+    however long the input."""
     rules = LineRules.of(settings, now, tx.store.dialect)
     report = ImportReport()
+    projects: set[str] | None = set()  # the well-formed ids, while there are not too many
     tx.usage.begin_staging()
     for block in checked_blocks(read_blocks(source, block_bytes), rules, processes):
         report.lines += block.lines
@@ -245,10 +256,18 @@ def import_usage(
         report.errors.extend(block.errors)
         if block.staged:
             tx.usage.stage(block.staged)
-    report.projects, unknown, lines = tx.usage.staged_projects(ERRORS_SHOWN)
-    report.error_count += unknown
-    unknown_errors = [(number, f"unknown project {project!r}") for number, project in lines]
-    report.errors = sorted(report.errors + unknown_errors)[:ERRORS_SHOWN]
+        if projects is not None:
+            projects.update(block.projects)
+            projects = projects if len(projects) <= PROJECTS_KEPT else None
+    # A clean import's projects, all found by name: nothing to look for among the records.
+    by_name = None if report.error_count else projects
+    if by_name is not None and tx.usage.count_projects(by_name) == len(by_name):
+        report.projects = len(by_name)
+    else:
+        report.projects, unknown, lines = tx.usage.staged_projects(ERRORS_SHOWN)
+        report.error_count += unknown
+        report.errors += [(n, f"unknown project {project!r}") for n, project in lines]
+    report.errors = sorted(report.errors)[:ERRORS_SHOWN]
     if not report.error_count:
         tx.usage.merge(now - timedelta(hours=settings.usage.minute_retention_hours))
     return report

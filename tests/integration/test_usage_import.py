@@ -145,6 +145,34 @@ def test_bad_lines_are_reported_by_number_and_import_nothing(
     ]
 
 
+@IN_BLOCKS
+@pytest.mark.parametrize("kept", [usage_import.PROJECTS_KEPT, 0])
+def test_projects_are_checked_by_name_or_else_among_the_records(
+    app: App, processes: int, block: int, kept: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # kept 0: too many project ids to keep, the store finds them among the staged records
+    monkeypatch.setattr(usage_import, "PROJECTS_KEPT", kept)
+    control = ControlPlane(app.store)
+    others = ["proj-k1", "proj-k2"]
+    with control.tx(NOW) as tx:
+        for project_id in others:
+            tx.projects.insert(project_id, project_id, "owner-1", "eu-west-1", "free")
+    known = [
+        line("requests", 1, "2026-11-20T10:00:05Z").replace(PROJECT, project_id)
+        for project_id in [PROJECT, *others] * 3
+    ]
+    unknown = [line("requests", 1, None).replace(PROJECT, f"proj-x{n:02d}") for n in range(12)]
+    with control.rehearsal(NOW) as tx:
+        assert import_lines(tx, app, known, processes, block).summary()["projects"] == 3
+    for _ in range(2):  # the same lines again: found again
+        with control.rehearsal(NOW) as tx:
+            report = import_lines(tx, app, known + unknown, processes, block)
+        assert report.error_count == 12
+        assert report.errors == [
+            (n, f"unknown project 'proj-x{n - 10:02d}'") for n in range(10, 20)
+        ]
+
+
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_imports_at_once_of_keys_new_to_both_add_up(app: App) -> None:
     # PostgreSQL's MERGE fails where another transaction inserts the same key at once:

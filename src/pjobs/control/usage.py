@@ -4,7 +4,7 @@ baselines of the abuse scan."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -69,6 +69,11 @@ class Usage(Noun):
         rows = self.tx.rows("staged_usage_projects", shown=shown)
         unknown = [(int(r["line"]), r["project_id"]) for r in rows if r["line"] is not None]
         return int(rows[0]["projects"]), int(rows[0]["unknown"] or 0), unknown
+
+    def count_projects(self, project_ids: Collection[str]) -> int:
+        """How many of `project_ids` (distinct, well-formed) are projects."""
+        rows = self.tx.rows("count_projects_named", ids="\n".join(project_ids))
+        return int(rows[0]["projects"])
 
     def merge(self, minutes_from: datetime) -> None:
         """Add the staged records up into the totals and the per-day counts, and into the

@@ -55,6 +55,12 @@ DELETE FROM stage_usage_records;
 -- name: stage_usage_records
 INSERT INTO stage_usage_records VALUES (?, ?, ?, ?, ?, ?, ?, ?);
 
+-- name: count_projects_named
+-- How many of the project ids (distinct, one a line) are projects: the lines made a JSON
+-- array (a project id needs no escaping) for json_each to split.
+SELECT count(*) AS projects FROM projects
+WHERE id IN (SELECT value FROM json_each('["' || replace(:ids, char(10), '","') || '"]'));
+
 -- name: lock_usage
 -- Writers of usage go one at a time (see PostgreSQL's twin): SQLite's writers do already.
 SELECT 1;
