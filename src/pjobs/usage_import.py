@@ -110,6 +110,7 @@ class LineParser:
         return project, kind[0], value, micros, kind[1]
 
     def time_of(self, text: Any) -> int:
+        """A line's time in microseconds (none: now), checked, and kept if given."""
         if type(text) is not str:
             return micros_of(usage_time(text, self.now))  # now, or says what is wrong
         try:
