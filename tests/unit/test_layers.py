@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "pjobs.backups": 3,
     "pjobs.deliveries": 4,
     "pjobs.usage": 3,
+    "pjobs.usage_lines": 3,
     "pjobs.usage_import": 3,
     "pjobs.quotas": 3,
     "pjobs.abuse": 3,

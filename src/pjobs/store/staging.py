@@ -21,8 +21,10 @@ MINUTE_MICROS = 60_000_000
 DAY_MICROS = 1440 * MINUTE_MICROS
 
 
-# A record as an import makes it: the fields of a `UsageRecord`, without its names.
-Record = tuple[int, str, str, float, int, bool]
+# A record as staged: line, project id, metric, value and time, the metric (with whether it
+# is a gauge) and the time (with its billing period and day) in the dialect's encoding
+# (`metric_part`, `time_part`): encoded once for all the records that share them.
+StagedRecord = tuple[int, str, Any, float, Any]
 
 
 class UsageRecord(NamedTuple):
@@ -54,19 +56,41 @@ def period_of_day(day: int) -> str:
     return period_of(EPOCH + timedelta(days=day))
 
 
-def encode_records(dialect: str, records: Iterable[Record]) -> StagedRecords:
-    """Records as the dialect's store takes them, each with its billing period and day
-    (counted from the epoch) worked out here rather than a row at a time in SQL (its minute
-    is left to SQL: few records are recent enough to be counted by the minute). Project ids
-    and metric names need no escaping (see `ids` and `usage.metrics`)."""
+def metric_part(dialect: str, metric: str, gauge: bool) -> Any:
+    """A metric's columns of a staged record (metric, gauge) in the dialect's encoding."""
+    if dialect == "sqlite":
+        return metric, gauge
+    return f"{metric}\t{'t' if gauge else 'f'}"
+
+
+def time_part(dialect: str, micros: int) -> Any:
+    """A time's columns of a staged record (micros, billing period, day counted from the
+    epoch) in the dialect's encoding: worked out here rather than a row at a time in SQL (the
+    minute is left to SQL: few records are recent enough to be counted by the minute)."""
+    day = micros // DAY_MICROS
+    if dialect == "sqlite":
+        return micros, period_of_day(day), day
+    return f"{micros}\t{period_of_day(day)}\t{day}\n"
+
+
+def encode_staged(dialect: str, records: list[StagedRecord]) -> StagedRecords:
+    """Staged records as the dialect's store takes them. Project ids and metric names need
+    no escaping (see `ids` and `usage.metrics`)."""
     if dialect == "sqlite":
         return [
-            (line, project_id, metric, value, micros, gauge,
-             period_of_day(micros // DAY_MICROS), micros // DAY_MICROS)
-            for line, project_id, metric, value, micros, gauge in records
-        ]  # fmt: skip
+            (line, project_id, *metric, value, *at)
+            for line, project_id, metric, value, at in records
+        ]
     return "".join([
-        f"{line}\t{project_id}\t{metric}\t{value!r}\t{micros}\t{'t' if gauge else 'f'}\t"
-        f"{period_of_day(micros // DAY_MICROS)}\t{micros // DAY_MICROS}\n"
-        for line, project_id, metric, value, micros, gauge in records
+        f"{line}\t{project_id}\t{metric}\t{value!r}\t{at}"
+        for line, project_id, metric, value, at in records
+    ])  # fmt: skip
+
+
+def encode_records(dialect: str, records: Iterable[UsageRecord]) -> StagedRecords:
+    """Usage records as the dialect's store takes them."""
+    return encode_staged(dialect, [
+        (r.line, r.project_id, metric_part(dialect, r.metric, r.gauge), r.value,
+         time_part(dialect, r.micros))
+        for r in records
     ])  # fmt: skip

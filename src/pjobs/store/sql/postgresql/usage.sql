@@ -52,8 +52,8 @@ ORDER BY c.project_id;
 
 -- name: stage_usage
 CREATE TEMP TABLE IF NOT EXISTS stage_usage_records (
-    line int8, project_id text COLLATE "C", metric text COLLATE "C", value float8,
-    micros int8, gauge bool, period text COLLATE "C", day int4
+    line int8, project_id text COLLATE "C", metric text COLLATE "C", gauge bool,
+    value float8, micros int8, period text COLLATE "C", day int4
 ) ON COMMIT DROP;
 TRUNCATE stage_usage_records;
 -- Room to add a large import up in memory (the default 4 MB spills it to disk).

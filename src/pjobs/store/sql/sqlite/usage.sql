@@ -47,7 +47,7 @@ ORDER BY c.project_id;
 
 -- name: stage_usage
 CREATE TEMP TABLE IF NOT EXISTS stage_usage_records (
-    line INTEGER, project_id TEXT, metric TEXT, value REAL, micros INTEGER, gauge INTEGER,
+    line INTEGER, project_id TEXT, metric TEXT, gauge INTEGER, value REAL, micros INTEGER,
     period TEXT, day INTEGER
 );
 DELETE FROM stage_usage_records;
