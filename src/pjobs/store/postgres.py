@@ -104,7 +104,6 @@ class PostgresStore(SqlStore):
         if records is None:
             cursor.execute(self.queries["stage_usage"])
             return
-        assert isinstance(records, str)  # COPY's text (staging.encode_records)
         with cursor.copy("COPY stage_usage_records FROM STDIN") as copy:
             copy.write(records)
 

@@ -130,7 +130,7 @@ class SQLiteStore(SqlStore):
         if records is None:
             self._run_script(cursor, self.queries["stage_usage"])
         else:
-            cursor.executemany(self.queries["stage_usage_records"], records)
+            cursor.execute(self.queries["stage_usage_records"], {"records": records})
 
     def from_json(self, value: Any) -> Any:
         return None if value is None else json.loads(value)

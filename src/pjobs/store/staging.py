@@ -3,7 +3,7 @@ which one statement a table adds them up into the stored usage.
 
 Kept free of the database drivers: an import's reading processes encode the records of the
 lines they check, and the process that holds the transaction passes the text on as it is
-(PostgreSQL: COPY's text format; SQLite: rows for `executemany`)."""
+(PostgreSQL: COPY's text format; SQLite: a JSON array of rows, split by SQLite in C)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
-# Records as a store takes them: COPY's text (PostgreSQL) or rows of values (SQLite).
-StagedRecords = str | list[tuple[Any, ...]]
+import orjson
+
+# Records as a store takes them: COPY's text (PostgreSQL) or a JSON array of rows (SQLite).
+StagedRecords = str
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -77,10 +79,10 @@ def encode_staged(dialect: str, records: list[StagedRecord]) -> StagedRecords:
     """Staged records as the dialect's store takes them. Project ids and metric names need
     no escaping (see `ids` and `usage.metrics`)."""
     if dialect == "sqlite":
-        return [
+        return orjson.dumps([
             (line, project_id, *metric, value, *at)
             for line, project_id, metric, value, at in records
-        ]
+        ]).decode()  # fmt: skip
     return "".join([
         f"{line}\t{project_id}\t{metric}\t{value!r}\t{at}"
         for line, project_id, metric, value, at in records
