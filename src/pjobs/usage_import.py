@@ -52,6 +52,7 @@ class CheckedBlock:
     records: int
     staged: StagedRecords
     projects: list[str]  # well-formed ids this process had not seen before in the import
+    periods: set[str]  # the billing periods of the times this process has found good
     errors: list[tuple[int, str]]
     error_count: int
 
@@ -75,7 +76,8 @@ def check_block(block: bytes, first: int, rules: LineRules) -> CheckedBlock:
         if collecting:
             gc.enable()
     projects, checker.first_seen = checker.first_seen, []
-    return CheckedBlock(len(lines), len(records), staged, projects, errors, error_count)
+    periods = set(checker.periods)
+    return CheckedBlock(len(lines), len(records), staged, projects, periods, errors, error_count)
 
 
 def read_blocks(handle: IO[bytes], size: int) -> Iterator[tuple[bytes, int]]:
@@ -149,12 +151,14 @@ def import_usage(
     rules = LineRules.of(settings, now, tx.store.dialect)
     report = ImportReport()
     projects: set[str] | None = set()  # the well-formed ids, while there are not too many
+    periods: set[str] = set()
     tx.usage.begin_staging()
     for block in checked_blocks(read_blocks(source, block_bytes), rules, processes):
         report.lines += block.lines
         report.records += block.records
         report.error_count += block.error_count
         report.errors.extend(block.errors)
+        periods |= block.periods
         if block.staged:
             tx.usage.stage(block.staged)
         if projects is not None:
@@ -170,5 +174,5 @@ def import_usage(
         report.errors += [(n, f"unknown project {project!r}") for n, project in lines]
     report.errors = sorted(report.errors)[:ERRORS_SHOWN]
     if not report.error_count:
-        tx.usage.merge(now - timedelta(hours=settings.usage.minute_retention_hours))
+        tx.usage.merge(now - timedelta(hours=settings.usage.minute_retention_hours), periods)
     return report

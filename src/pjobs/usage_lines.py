@@ -13,7 +13,14 @@ import orjson
 
 from pjobs import ids
 from pjobs.errors import InvalidInputError
-from pjobs.store.staging import StagedRecord, metric_part, micros_of, time_part
+from pjobs.store.staging import (
+    DAY_MICROS,
+    StagedRecord,
+    metric_part,
+    micros_of,
+    period_of_day,
+    time_part,
+)
 from pjobs.usage import unknown_metric, usage_time, usage_value
 
 if TYPE_CHECKING:
@@ -60,6 +67,7 @@ class LineChecker:
         }
         self.checked: set[str] = set()  # project ids found well-formed
         self.first_seen: list[str] = []  # of those, the ones not yet passed on (`check_block`)
+        self.periods: set[str] = set()  # the billing periods of the good times
         self.times: dict[str, Any] = {}  # times found good, as a record's columns: lines share them
         self.earliest = micros_of(datetime(2000, 1, 1, tzinfo=UTC))
         self.latest = micros_of(rules.now + timedelta(days=1))
@@ -131,7 +139,7 @@ class LineChecker:
     def time_of(self, text: Any) -> Any:
         """A line's time as a record's columns (none: now), checked, and kept if given."""
         if type(text) is not str:
-            return time_part(self.dialect, micros_of(usage_time(text, self.now)))
+            return self.part_of(micros_of(usage_time(text, self.now)))
         try:
             at = datetime.fromisoformat(text)
         except ValueError:
@@ -141,8 +149,12 @@ class LineChecker:
             raise InvalidInputError(f"time {text[:40]!r} is out of range")
         if len(self.times) >= TIMES_KEPT:
             self.times.clear()
-        part = self.times[text] = time_part(self.dialect, micros)
+        part = self.times[text] = self.part_of(micros)
         return part
+
+    def part_of(self, micros: int) -> Any:
+        self.periods.add(period_of_day(micros // DAY_MICROS))
+        return time_part(self.dialect, micros)
 
 
 class CheckedLines(NamedTuple):

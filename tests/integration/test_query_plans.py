@@ -121,3 +121,45 @@ def test_acknowledging_a_batch_compares_no_outcome_with_every_running_job(
         assert explain.plan and '"Nested Loop"' not in explain.plan, explain.plan
     finally:
         store.close()
+
+
+def scans_of(plan_json: str, relation: str) -> list[str]:
+    """The node types of a plan's scans of `relation`."""
+    found: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        if node.get("Relation Name") == relation:
+            found.append(node["Node Type"])
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(json.loads(plan_json)[0]["Plan"])
+    return found
+
+
+def test_adding_up_usage_reads_the_totals_of_its_periods_only(pg_database: str) -> None:
+    """The merges of an import join its records with the totals of their billing periods,
+    found by the index, not with every period's (by a hash join over a scan of all the
+    totals, with 20,000 records): an import took longer each month."""
+    from pjobs.store.queries import load_queries
+    from pjobs.store.staging import UsageRecord, encode_records
+
+    queries = load_queries("postgresql")
+    at = 1_795_000_000_000_000  # in 2026-11
+    records = [UsageRecord(n, f"proj-{n}", "requests", 1.0, at, False) for n in range(20_000)]
+    with psycopg.connect(pg_database) as conn:
+        conn.execute(  # eleven months of totals of 4,000 keys
+            "INSERT INTO usage_totals SELECT 'proj-' || n, 'requests', '2025-' || lpad(m::text, 2,"
+            " '0'), 1, now() FROM generate_series(1, 4000) AS n, generate_series(1, 11) AS m"
+        )
+        conn.execute("ANALYZE usage_totals")
+        conn.execute(queries["stage_usage"])
+        with conn.cursor().copy("COPY stage_usage_records FROM STDIN") as copy:
+            copy.write(encode_records("postgresql", records))
+        for name in ("merge_usage_counters", "merge_usage_gauges"):
+            row = conn.execute(
+                f"EXPLAIN (FORMAT JSON) {queries[name]}", {"periods": ["2026-11"]}
+            ).fetchone()
+            assert row is not None
+            scans = scans_of(json.dumps(row[0]), "usage_totals")
+            assert scans and "Seq Scan" not in scans, (name, scans)

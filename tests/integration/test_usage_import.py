@@ -110,6 +110,21 @@ def test_an_import_adds_up_what_its_lines_say(app: App, processes: int, block: i
 
 
 @IN_BLOCKS
+def test_a_second_import_adds_to_the_totals_of_each_period(
+    app: App, processes: int, block: int
+) -> None:
+    control = ControlPlane(app.store)
+    for _ in range(2):
+        with control.tx(NOW) as tx:
+            assert import_lines(tx, app, LINES, processes, block).error_count == 0
+    with control.tx(NOW) as tx:
+        november = {t.metric: t.value for t in tx.usage.totals(PROJECT, "2026-11")}
+        october = {t.metric: t.value for t in tx.usage.totals(PROJECT, "2026-10")}
+    assert (november["requests"], november["bandwidth_bytes"]) == (2 * 63, 2 * 5)
+    assert (november["storage_bytes"], october["bandwidth_bytes"]) == (70, 2 * 7)
+
+
+@IN_BLOCKS
 def test_bad_lines_are_reported_by_number_and_import_nothing(
     app: App, processes: int, block: int
 ) -> None:

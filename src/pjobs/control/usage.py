@@ -12,11 +12,13 @@ from typing import Any, NamedTuple
 from pjobs.control.noun import Noun
 from pjobs.errors import NotFoundError
 from pjobs.store.staging import (
+    DAY_MICROS,
     MINUTE_MICROS,
     StagedRecords,
     UsageRecord,
     encode_records,
     micros_of,
+    period_of_day,
 )
 
 
@@ -48,7 +50,7 @@ class Usage(Noun):
         _, unknown, lines = self.staged_projects(1)
         if unknown:
             raise NotFoundError(f"no project {lines[0][1][:60]}")
-        self.merge(minutes_from)
+        self.merge(minutes_from, {period_of_day(r.micros // DAY_MICROS) for r in records})
 
     # The bulk path: records staged (`stage`, as many times as needed), checked for their
     # projects (`staged_projects`), then added up into each table by one statement (`merge`).
@@ -75,13 +77,16 @@ class Usage(Noun):
         rows = self.tx.rows("count_projects_named", ids="\n".join(project_ids))
         return int(rows[0]["projects"])
 
-    def merge(self, minutes_from: datetime) -> None:
+    def merge(self, minutes_from: datetime, periods: Collection[str]) -> None:
         """Add the staged records up into the totals and the per-day counts, and into the
-        per-minute counts from `minutes_from` on: one statement a table."""
+        per-minute counts from `minutes_from` on: one statement a table. `periods`: the
+        billing periods of the staged records (the totals of others are not looked at)."""
         first_minute = micros_of(minutes_from) // MINUTE_MICROS * MINUTE_MICROS  # its start
+        in_periods = self.tx.store.array(sorted(periods))
         self.tx.run("lock_usage")
-        for query in ("merge_usage_counters", "merge_usage_gauges", "merge_usage_days"):
-            self.tx.run(query)
+        for query in ("merge_usage_counters", "merge_usage_gauges"):
+            self.tx.run(query, periods=in_periods)
+        self.tx.run("merge_usage_days")
         self.tx.run("merge_usage_minutes", from_micros=first_minute)
 
     def totals(self, project_id: str, period: str) -> list[UsageTotal]:

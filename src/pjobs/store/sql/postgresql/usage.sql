@@ -68,6 +68,9 @@ SELECT count(*) AS projects FROM projects WHERE id = ANY(string_to_array(%(ids)s
 SELECT pg_advisory_xact_lock(7235004114);
 
 -- name: merge_usage_counters
+-- The totals of the billing periods of the records only (`periods`, known to the planner):
+-- a join with every period's totals grew with the months kept (with a year of them, the
+-- counters took 4.4-5.1 s instead of 2.9-3.2 s, the gauges 2.3-2.8 s instead of 0.8-1.0 s).
 MERGE INTO usage_totals AS t
 USING (
     SELECT period, project_id, metric, sum(value) AS value,
@@ -76,6 +79,7 @@ USING (
     GROUP BY period, project_id, metric
 ) AS a
 ON t.period = a.period AND t.project_id = a.project_id AND t.metric = a.metric
+    AND t.period = ANY(%(periods)s::text[])  -- the import's periods: not a year of totals
 WHEN MATCHED THEN UPDATE SET
     value = t.value + a.value, measured_at = greatest(t.measured_at, a.measured_at)
 WHEN NOT MATCHED THEN INSERT (period, project_id, metric, value, measured_at)
@@ -96,6 +100,7 @@ USING (
     ) AS latest
 ) AS a
 ON t.period = a.period AND t.project_id = a.project_id AND t.metric = a.metric
+    AND t.period = ANY(%(periods)s::text[])  -- the import's periods: not a year of totals
 WHEN MATCHED AND a.measured_at >= t.measured_at THEN UPDATE SET
     value = a.value, measured_at = a.measured_at
 WHEN NOT MATCHED THEN INSERT (period, project_id, metric, value, measured_at)
