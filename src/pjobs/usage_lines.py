@@ -153,6 +153,7 @@ class LineChecker:
         return part
 
     def part_of(self, micros: int) -> Any:
+        """A good time's columns of a record (`staging.time_part`); its period is kept."""
         self.periods.add(period_of_day(micros // DAY_MICROS))
         return time_part(self.dialect, micros)
 
