@@ -230,3 +230,17 @@ def test_the_processes_of_a_serve_that_died_stop(tmp_path: Path, backend: str) -
     serve.kill()  # SIGKILL: no chance to pass anything on
     until(lambda: not alive(sibling), seconds=20)
     assert "is gone: stopping" in serve.output()
+
+
+@needs_proc
+def test_a_process_whose_serve_died_before_it_was_up_stops(tmp_path: Path, backend: str) -> None:
+    """Killed while its worker processes are still starting: they learn which serve
+    started them from their command line, not from whichever parent they find."""
+    cli = CLI(cli_env(tmp_path, backend), tmp_path / "logs")
+    enqueue_sleeping(cli, 400, 0.05)
+    serve = cli.popen("serve", "--processes", "2", "--concurrency", "2")
+    until(lambda: len(children_of(serve.pid)) == 1, seconds=60)
+    (sibling,) = children_of(serve.pid)
+    serve.kill()  # before the sibling has imported pjobs, most likely
+    until(lambda: not alive(sibling), seconds=20)
+    assert "is gone: stopping" in serve.output()

@@ -4,7 +4,8 @@ settings, queues, concurrency and burst. One Python process runs Python on one c
 time: more processes use more cores.
 
 Every stop signal the first process gets is passed on to each of the others (so a second
-one cuts their wait too). They stop when it dies. Should one of them end with an error,
+one cuts their wait too). They stop when it dies: each is given its pid and watches that
+its parent is still that process. Should one of them end with an error,
 the others are asked to stop, and serve exits with that process's exit code (or 1 when it
 was killed): a supervisor (systemd, Kubernetes) restarts the whole serve.
 """
@@ -38,7 +39,7 @@ def worker_command(
     if rt.actor_flag:
         args += ["--actor", rt.actor_flag]
     args += ["--quiet"] * rt.quiet + ["-v"] * rt.verbose + ["--no-color"] * rt.no_color
-    args += ["serve", "--worker-only", "--concurrency", str(concurrency)]
+    args += ["serve", "--worker-of", str(os.getpid()), "--concurrency", str(concurrency)]
     for name in queues or []:
         args += ["--queue", name]
     return args + ["--burst"] * burst
@@ -92,9 +93,9 @@ class Siblings:
         return self.failed or 0
 
 
-def stop_when_orphaned(stop: Callable[[], None]) -> None:
-    """Call `stop` once, should the serve that started this process die."""
-    parent = os.getppid()
+def stop_when_orphaned(parent: int, stop: Callable[[], None]) -> None:
+    """Call `stop` once, should `parent`, the serve that started this process, die (or
+    have died already: it may be killed before this process is up)."""
 
     def watch() -> None:
         while os.getppid() == parent:

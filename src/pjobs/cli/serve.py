@@ -45,9 +45,10 @@ def serve(
             show_default=False,
         ),
     ] = None,
-    worker_only: Annotated[
-        bool, typer.Option("--worker-only", hidden=True, help="Started by another serve.")
-    ] = False,
+    worker_of: Annotated[
+        int | None,
+        typer.Option("--worker-of", metavar="PID", hidden=True, help="Started by this serve."),
+    ] = None,
 ) -> None:
     """Run jobs from the queue until SIGTERM/SIGINT (or, with --burst, until none is due).
 
@@ -78,6 +79,7 @@ def serve(
     app.registry.load_all()  # a plugin that does not load is a configuration error now
     job_queue = app.queue
     planned = []
+    worker_only = worker_of is not None
     if worker_only:
         schedules = False  # the first process fires them (and listens)
     if (settings.scheduling.enabled if schedules is None else schedules) and not burst:
@@ -118,10 +120,10 @@ def serve(
         return  # stopped before it started: nothing to put back
     siblings = None
     processes = processes or settings.worker.processes
-    if worker_only:
+    if worker_of is not None:
         from pjobs.cli.processes import stop_when_orphaned
 
-        stop_when_orphaned(lambda: stop(False))
+        stop_when_orphaned(worker_of, lambda: stop(False))
     elif processes > 1:
         import os
 
