@@ -5,9 +5,9 @@ time: more processes use more cores.
 
 Every stop signal the first process gets is passed on to each of the others (so a second
 one cuts their wait too). They stop when it dies: each is given its pid and watches that
-its parent is still that process. Should one of them end with an error,
-the others are asked to stop, and serve exits with that process's exit code (or 1 when it
-was killed): a supervisor (systemd, Kubernetes) restarts the whole serve.
+its parent is still that process. Should one of them end with an error, the others are
+asked to stop, and serve exits with that process's exit code (or 1 when it was killed): a
+supervisor (systemd, Kubernetes) restarts the whole serve.
 """
 
 from __future__ import annotations
