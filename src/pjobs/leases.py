@@ -26,9 +26,24 @@ def new_worker_id(role: str = "serve") -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{role}:{secrets.token_hex(3)}"
 
 
+# While renewals fail, the heartbeat tries again this often (at most).
+RETRY_SECONDS = 1.0
+
+
+def rescue(store: Store, settings: Settings, clock: Clock, spare: str | None = None) -> int:
+    """Requeue (or fail) the jobs whose worker stopped renewing their lease: those whose
+    lease expired more than `worker.rescue_margin_seconds` ago, never those of the worker
+    `spare` (the one sweeping: it is still running its own). How many."""
+    cfg = settings.worker
+    margin = timedelta(seconds=cfg.rescue_margin_seconds)
+    return store.rescue_expired(clock.now(), cfg.max_rescues, margin, spare)
+
+
 class LeaseKeeper:
     """Renews the leases of every job a worker holds, on a thread of its own, so a long
-    job or a busy loop never lets a lease lapse while its process lives."""
+    job or a busy loop never lets a lease lapse while its process lives. While renewals
+    fail, `healthy` is false: the worker then neither claims nor rescues (a worker that
+    cannot renew its own leases cannot tell a dead worker's from its own lapsing ones)."""
 
     def __init__(self, store: Store, worker_id: str, settings: Settings, clock: Clock) -> None:
         self._store, self._worker_id, self._clock = store, worker_id, clock
@@ -36,6 +51,12 @@ class LeaseKeeper:
         self._interval = settings.worker.heartbeat_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pjobs-heartbeat", daemon=True)
+        self._faults = Faults("renewing leases")
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the last renewal succeeded (true until one fails)."""
+        return self._faults.since is None
 
     def lease_expiry(self) -> Any:
         return self._clock.now() + self._lease
@@ -49,14 +70,17 @@ class LeaseKeeper:
         self._thread.join()
 
     def _run(self) -> None:
-        faults = Faults("renewing leases")
-        while not self._stop.wait(self._interval):
+        faults = self._faults
+        interval = self._interval
+        while not self._stop.wait(interval):
             try:
                 self._store.renew_leases(self._worker_id, self.lease_expiry())
             except Exception as exc:  # the heartbeat outlives any fault: it tries again
                 faults.record(exc)
+                interval = min(self._interval, RETRY_SECONDS)
             else:
                 faults.clear()
+                interval = self._interval
 
 
 class Faults:

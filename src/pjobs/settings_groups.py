@@ -55,6 +55,13 @@ class WorkerSettings(Group):
     def heartbeat_seconds(self) -> float:
         return self.lease_seconds / 3
 
+    @property
+    def rescue_margin_seconds(self) -> float:
+        """How long past its expiry a lease is left before a sweep rescues its job: a
+        heartbeat late by a slow statement, or a machine's clock a little behind, is not a
+        worker that died."""
+        return self.lease_seconds / 2
+
 
 class ServiceSettings(Group):
     """One platform service (auth, realtime, storage); no URL means not configured."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pjobs.attempt import ContextFactory, Preloads, run_attempt, time_limit, timed_out
 from pjobs.errors import PjobsError, UnavailableError
 from pjobs.jobtypes import Registry
-from pjobs.leases import Faults, LeaseKeeper, new_worker_id
+from pjobs.leases import Faults, LeaseKeeper, new_worker_id, rescue
 from pjobs.store.outcomes import encoded
 from pjobs.store.records import Claim, ClaimedJob, Outcome
 
@@ -90,6 +90,7 @@ class Worker:
         self._running: dict[int, Running] = {}  # attempts under way, by job id
         self._running_lock = threading.Lock()
         self._pause = settings.worker.poll_interval  # after a fault; doubles while they last
+        self._claiming = True  # false while the heartbeat cannot renew leases
 
     # -- control --------------------------------------------------------------------------
 
@@ -110,18 +111,21 @@ class Worker:
         with LeaseKeeper(self.store, self.worker_id, self.settings, self.clock) as leases:
             next_rescue = 0.0
             while not self._stopping.is_set():
-                if time.monotonic() >= next_rescue:
+                healthy = self._heartbeat_healthy(leases)
+                if healthy and time.monotonic() >= next_rescue:
                     self._guarded("rescuing expired leases", self._rescue)
                     next_rescue = time.monotonic() + cfg.rescue_interval
                 self._collect(block=False)
                 self._enforce_time_limits()
                 claimed = self._guarded(
                     "recording outcomes and claiming jobs",
-                    lambda: self._turn(leases.lease_expiry()),
+                    lambda: self._turn(leases.lease_expiry(), claiming=healthy),
                 )
                 if claimed is None or claimed:  # None: a fault, waited out; try again
                     continue
-                if self._held:
+                if not healthy:
+                    self._collect(block=True, timeout=cfg.poll_interval)
+                elif self._held:
                     self._collect(block=True, timeout=cfg.poll_interval)
                 elif self.burst and not self._unacknowledged:
                     break
@@ -158,12 +162,23 @@ class Worker:
             self._pause = self.settings.worker.poll_interval
         return result
 
-    def _turn(self, lease_expires_at: datetime) -> int:
-        """Record the attempts that ended and claim what there is room for, on one
-        transaction; returns how many jobs were claimed."""
+    def _heartbeat_healthy(self, leases: LeaseKeeper) -> bool:
+        """Whether the heartbeat renews this worker's leases; logged when that changes."""
+        healthy = leases.healthy
+        if healthy != self._claiming:
+            self._claiming = healthy
+            if healthy:
+                log.warning("leases renew again: claiming and rescuing again")
+            else:
+                log.warning("leases cannot be renewed: no claiming or rescuing until they are")
+        return healthy
+
+    def _turn(self, lease_expires_at: datetime, claiming: bool = True) -> int:
+        """Record the attempts that ended and claim what there is room for (when
+        `claiming`), on one transaction; returns how many jobs were claimed."""
         batch = self._unacknowledged
         room = self.concurrency + self.settings.worker.prefetch - len(self._held) + len(batch)
-        if room <= 0:
+        if room <= 0 or not claiming:
             self._acknowledge()
             return 0
         limit = min(room, self.settings.worker.batch_size)
@@ -259,7 +274,7 @@ class Worker:
 
     def _rescue(self) -> None:
         self.store.refresh_statistics()  # maintenance, as often
-        rescued = self.store.rescue_expired(self.clock.now(), self.settings.worker.max_rescues)
+        rescued = rescue(self.store, self.settings, self.clock, spare=self.worker_id)
         if rescued:
             log.warning("rescued %d job(s) whose worker stopped renewing its lease", rescued)
             if self.observer is not None:

@@ -99,3 +99,119 @@ def test_a_fault_that_lasts_stops_the_worker_with_its_error(
             worker.run()
         assert 0.5 <= time.monotonic() - started < 10
     app.close()
+
+
+class RenewalsFailFor:
+    """The store, except that lease renewals fail for `seconds` from the first one."""
+
+    def __init__(self, store: Store, seconds: float) -> None:
+        self._store, self._seconds = store, seconds
+        self.since: float | None = None
+        self.ended: float | None = None  # monotonic time of the first renewal after
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def renew_leases(self, worker_id: str, lease_expires_at: Any) -> int:
+        from pjobs.errors import DatabaseConflict
+
+        now = time.monotonic()
+        self.since = self.since or now
+        if now - self.since < self._seconds:
+            raise DatabaseConflict("canceling statement due to lock timeout")
+        self.ended = self.ended or now
+        return int(self._store.renew_leases(worker_id, lease_expires_at))
+
+
+def test_a_worker_whose_renewals_fail_never_rescues_its_own_job_nor_claims(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    """Renewals fail (a lock timeout on that statement only) for longer than the lease and
+    its margin while every other statement works: the worker's own sweep must not take
+    back the job it is running, and it claims nothing until its renewals work again."""
+    from datetime import timedelta
+
+    from pjobs.enqueue import EnqueueOptions
+
+    worker_cfg = {"lease_seconds": 1.2, "rescue_interval": 0.05, "poll_interval": 0.05}
+    settings = make_settings(worker=worker_cfg)
+    app = App(settings, store=store)
+    (running,) = app.queue.enqueue_many([("noop", {"sleep_seconds": 3.5})])
+    # due while the renewals fail: not to be claimed by a worker that cannot renew leases
+    (later,) = app.queue.enqueue_many(
+        [("noop", {})], EnqueueOptions(delay=timedelta(seconds=1.0))
+    )
+    faulty = RenewalsFailFor(store, seconds=2.6)  # > lease (1.2) + margin (0.6)
+    worker = Worker(faulty, app.registry, settings, app.queue.context_for, app.clock, burst=True)  # type: ignore[arg-type]
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive()
+    assert faulty.ended is not None  # the renewals did fail, then worked again
+    first = app.queue.get(running.id)
+    assert (first.state, first.attempts, first.rescues) == ("succeeded", 1, 0), first
+    assert [a.outcome for a in store.job_attempts(running.id)] == ["succeeded"]
+    second = app.queue.get(later.id)
+    assert second.state == "succeeded" and second.started_at is not None
+    renewed_at = app.clock.now() - timedelta(seconds=time.monotonic() - faulty.ended)
+    assert second.started_at >= renewed_at - timedelta(seconds=0.2), (second, renewed_at)
+    app.close()
+
+
+def test_a_sweep_leaves_a_lease_that_expired_within_the_margin(store: Store) -> None:
+    from datetime import timedelta
+
+    from pjobs.store.records import NewJob
+    from pjobs.timeutil import utcnow
+
+    now = utcnow()
+    job = NewJob("noop", "{}", "default", 0, 1, now)
+    store.enqueue([job], now)
+    store.claim("w1", None, 1, now, now - timedelta(seconds=2))
+    margin = timedelta(seconds=5)
+    assert store.rescue_expired(utcnow(), 5, margin) == 0  # expired 2 s ago: within it
+    assert store.rescue_expired(utcnow(), 5, margin, spare="w1") == 0
+    assert store.rescue_expired(utcnow() + margin, 5, margin, spare="w1") == 0  # its own
+    assert store.rescue_expired(utcnow() + margin, 5, margin) == 1
+
+
+def test_a_sqlite_connection_opened_while_the_file_was_read_only_is_replaced(
+    tmp_path: Any,
+) -> None:
+    """A connection SQLite opened while the file could not be written (immutable, as
+    `chattr +i` makes it) is read-only for good; once the file is writable again, the next
+    transaction of that thread must work."""
+    import shutil
+    import subprocess
+
+    from pjobs.errors import DatabaseReadOnly
+    from pjobs.store.sqlite import SQLiteStore
+    from pjobs.timeutil import utcnow
+
+    path = tmp_path / "pjobs.db"
+    store = SQLiteStore(str(path), create=True)
+    store.upgrade(utcnow())
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(path)]).returncode != 0:
+        store.close()
+        pytest.skip("chattr +i is not possible here (needs root on a file system that has it)")
+    results: list[object] = []
+
+    def writes() -> None:
+        for _ in range(2):
+            try:
+                results.append(store.renew_leases("w1", utcnow()))
+            except DatabaseReadOnly as exc:
+                results.append(exc)
+            if len(results) == 1:
+                subprocess.run([chattr, "-i", str(path)], check=True)
+
+    try:
+        thread = threading.Thread(target=writes)  # a thread whose connection is new
+        thread.start()
+        thread.join(30)
+    finally:
+        subprocess.run([chattr, "-i", str(path)])
+        store.close()
+    assert isinstance(results[0], DatabaseReadOnly)
+    assert results[1] == 0, results

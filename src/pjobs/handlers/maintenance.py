@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pjobs.handlers.rotate_key import expire_keys
 from pjobs.jobtypes import ONE_SHOT, JobContext, JobType
+from pjobs.leases import rescue
 
 
 class NoPayload(BaseModel):
@@ -34,7 +35,7 @@ def queue_maintenance(payload: NoPayload, context: JobContext) -> dict[str, Any]
     """Requeues (or fails) jobs whose worker stopped renewing their lease, and deletes
     finished jobs (and their attempts) older than `scheduling.finished_job_retention_days`."""
     now = context.clock.now()
-    rescued = context.store.rescue_expired(now, context.settings.worker.max_rescues)
+    rescued = rescue(context.store, context.settings, context.clock)
     retention = timedelta(days=context.settings.scheduling.finished_job_retention_days)
     purged = context.store.purge_jobs(now - retention)
     return {"rescued": rescued, "purged": purged}

@@ -12,7 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from pjobs.errors import IntegrityConflict, InvalidStateError
@@ -33,6 +33,7 @@ from pjobs.store.rows import build, dict_rows
 from pjobs.store.staging import StagedRecords
 
 R = TypeVar("R")
+NO_MARGIN = timedelta(0)
 
 
 class SqlStore(ABC):
@@ -81,8 +82,11 @@ class SqlStore(ABC):
         """Put claimed jobs back, unstarted, for any worker to take."""
 
     @abstractmethod
-    def rescue_expired(self, now: datetime, max_rescues: int) -> int:
-        """Requeue (or fail) running jobs whose lease expired; returns how many."""
+    def rescue_expired(
+        self, now: datetime, max_rescues: int, margin: timedelta = NO_MARGIN, spare: str | None = None
+    ) -> int:
+        """Requeue (or fail) running jobs whose lease expired more than `margin` ago,
+        except those of the worker `spare` (the sweeping worker's own); returns how many."""
 
     @abstractmethod
     def refresh_statistics(self) -> None:

@@ -7,14 +7,14 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pjobs.errors import ConfigError, DatabaseConflict, DatabaseUnavailable
+from pjobs.errors import ConfigError, DatabaseConflict, DatabaseReadOnly, DatabaseUnavailable
 from pjobs.secretfile import warn_if_open
 from pjobs.store import sqlite_functions
-from pjobs.store.base import SqlStore
+from pjobs.store.base import NO_MARGIN, SqlStore
 from pjobs.store.errors import sqlite_error
 from pjobs.store.files import begin_immediate, create_private_file, use_wal, used_before
 from pjobs.store.outcomes import outcomes_json
@@ -109,12 +109,31 @@ class SQLiteStore(SqlStore):
                     pass
             if isinstance(exc, sqlite3.Error):
                 translated = sqlite_error(exc, str(self.path))
+                if isinstance(translated, DatabaseReadOnly | DatabaseUnavailable):
+                    self._forget_connection()
                 if translated is not None:
                     raise translated from None
             raise
         finally:
             if write:
                 self._writing.release()
+
+    def _forget_connection(self) -> None:
+        """Close this thread's connection; the next transaction opens a new one. A
+        connection opened while the file could not be written stays read-only for good
+        (SQLite falls back to reading), and one that saw I/O errors may keep a stale view:
+        after such a fault, a new connection is what sees the file as it is now."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
 
     def ts(self, value: datetime | None) -> str | None:
         if value is None:
@@ -261,10 +280,13 @@ class SQLiteStore(SqlStore):
             )
             return int(cursor.rowcount)
 
-    def rescue_expired(self, now: datetime, max_rescues: int) -> int:
+    def rescue_expired(
+        self, now: datetime, max_rescues: int, margin: timedelta = NO_MARGIN, spare: str | None = None
+    ) -> int:
         q, now_text = self.queries, self.ts(now)
         with self.transaction() as cursor:
-            cursor.execute(q["expired_jobs"], {"now": now_text, "max_rescues": max_rescues})
+            params = {"expired_before": self.ts(now - margin), "max_rescues": max_rescues}
+            cursor.execute(q["expired_jobs"], params | {"spare": spare})
             expired = cursor.fetchall()
             lost = []
             for job_id, worker_id, attempt, started_at, exhausted in expired:

@@ -102,10 +102,13 @@ WHERE id = ANY(%(ids)s::bigint[]) AND worker_id = %(worker_id)s AND state = 'run
 -- name: rescue_expired
 -- A job whose worker stopped renewing its lease runs again; the lost attempt does not count
 -- against max_attempts, but a job that loses its worker more than max_rescues times fails.
+-- Leases that expired before expired_before (a margin before now), but those of spare (the
+-- sweeping worker's own: it is still running them).
 WITH expired AS (
     SELECT id, worker_id, attempts, started_at, rescues >= %(max_rescues)s AS exhausted
     FROM jobs
-    WHERE state = 'running' AND lease_expires_at < %(now)s
+    WHERE state = 'running' AND lease_expires_at < %(expired_before)s
+      AND worker_id IS DISTINCT FROM %(spare)s::text
     FOR UPDATE SKIP LOCKED
 ), moved AS (
     UPDATE jobs AS j

@@ -103,8 +103,11 @@ SET state = 'queued', attempts = attempts - 1, worker_id = NULL, lease_expires_a
 WHERE id = :id AND worker_id = :worker_id AND state = 'running';
 
 -- name: expired_jobs
+-- Leases that expired before :expired_before (a margin before now), but those of :spare
+-- (the sweeping worker's own: it is still running them).
 SELECT id, worker_id, attempts, started_at, rescues >= :max_rescues
-FROM jobs WHERE state = 'running' AND lease_expires_at < :now;
+FROM jobs
+WHERE state = 'running' AND lease_expires_at < :expired_before AND worker_id IS NOT :spare;
 
 -- name: rescue_job
 -- A job whose worker stopped renewing its lease runs again; the lost attempt does not count
