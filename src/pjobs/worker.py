@@ -119,7 +119,7 @@ class Worker:
                 self._enforce_time_limits()
                 claimed = self._guarded(
                     "recording outcomes and claiming jobs",
-                    lambda: self._turn(leases.lease_expiry(), claiming=healthy),
+                    lambda: self._turn(leases.lease_expiry(), claiming=healthy),  # noqa: B023
                 )
                 if claimed is None or claimed:  # None: a fault, waited out; try again
                     continue

@@ -138,9 +138,7 @@ def test_a_worker_whose_renewals_fail_never_rescues_its_own_job_nor_claims(
     app = App(settings, store=store)
     (running,) = app.queue.enqueue_many([("noop", {"sleep_seconds": 3.5})])
     # due while the renewals fail: not to be claimed by a worker that cannot renew leases
-    (later,) = app.queue.enqueue_many(
-        [("noop", {})], EnqueueOptions(delay=timedelta(seconds=1.0))
-    )
+    (later,) = app.queue.enqueue_many([("noop", {})], EnqueueOptions(delay=timedelta(seconds=1.0)))
     faulty = RenewalsFailFor(store, seconds=2.6)  # > lease (1.2) + margin (0.6)
     worker = Worker(faulty, app.registry, settings, app.queue.context_for, app.clock, burst=True)  # type: ignore[arg-type]
     thread = threading.Thread(target=worker.run)

@@ -83,7 +83,11 @@ class SqlStore(ABC):
 
     @abstractmethod
     def rescue_expired(
-        self, now: datetime, max_rescues: int, margin: timedelta = NO_MARGIN, spare: str | None = None
+        self,
+        now: datetime,
+        max_rescues: int,
+        margin: timedelta = NO_MARGIN,
+        spare: str | None = None,
     ) -> int:
         """Requeue (or fail) running jobs whose lease expired more than `margin` ago,
         except those of the worker `spare` (the sweeping worker's own); returns how many."""

@@ -212,7 +212,11 @@ class PostgresStore(SqlStore):
         return self._rowcount("release_jobs", {"worker_id": worker_id, "ids": list(job_ids)})
 
     def rescue_expired(
-        self, now: datetime, max_rescues: int, margin: timedelta = NO_MARGIN, spare: str | None = None
+        self,
+        now: datetime,
+        max_rescues: int,
+        margin: timedelta = NO_MARGIN,
+        spare: str | None = None,
     ) -> int:
         params = {"now": now, "expired_before": now - margin, "max_rescues": max_rescues}
         return len(self._rows("rescue_expired", params | {"spare": spare}, True))

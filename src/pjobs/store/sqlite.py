@@ -281,7 +281,11 @@ class SQLiteStore(SqlStore):
             return int(cursor.rowcount)
 
     def rescue_expired(
-        self, now: datetime, max_rescues: int, margin: timedelta = NO_MARGIN, spare: str | None = None
+        self,
+        now: datetime,
+        max_rescues: int,
+        margin: timedelta = NO_MARGIN,
+        spare: str | None = None,
     ) -> int:
         q, now_text = self.queries, self.ts(now)
         with self.transaction() as cursor:
