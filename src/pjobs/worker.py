@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pjobs.attempt import ContextFactory, Preloads, run_attempt, time_limit, timed_out
@@ -119,7 +120,7 @@ class Worker:
                 self._enforce_time_limits()
                 claimed = self._guarded(
                     "recording outcomes and claiming jobs",
-                    lambda: self._turn(leases.lease_expiry(), claiming=healthy),  # noqa: B023
+                    partial(self._turn, leases.lease_expiry(), claiming=healthy),
                 )
                 if claimed is None or claimed:  # None: a fault, waited out; try again
                     continue
