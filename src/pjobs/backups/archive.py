@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from pjobs.backups.dump import Dump
 
 MANIFEST_VERSION = 1
+# How an encrypted backup is sealed (`pjobs.backups.stream`), as its manifest records it.
+ENCRYPTION = {"cipher": "AES-256-GCM", "format": "PJOBSBK2", "kdf": "HKDF-SHA256"}
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def make(
     compression = dump.compression or "gzip"
     data = dump.chunks if dump.compression else stream.gzip(dump.chunks, level)
     data = packed.feed(data)
-    sealed = stream.rechunk(stream.encrypt(data, key) if key else data)
+    sealed = stream.rechunk(stream.encrypt(data, key, backup_id) if key else data)
     try:
         parts = storage.store(project_id, name, stored.feed(sealed), on_part)
     finally:
@@ -73,7 +75,7 @@ def make(
         "dialect": dump.dialect,
         "file": name,
         "compression": compression,
-        "encryption": None if key is None else {"cipher": "AES-256-GCM", "key_id": key_id(key)},
+        "encryption": None if key is None else ENCRYPTION | {"key_id": key_id(key)},
         "size": stored.size,
         "sha256": stored.hexdigest,
         "content": {"size": packed.size, "sha256": packed.hexdigest},  # decrypted
@@ -148,7 +150,7 @@ def opened(
         )
     data: Iterable[bytes] = read_checked(storage, locations["parts"])
     if encryption:
-        data = stream.decrypt(data, key)  # type: ignore[arg-type]
+        data = stream.decrypt(data, key, manifest["backup_id"])  # type: ignore[arg-type]
     content = Digest()
     data = content.feed(data)
     yield from stream.gunzip(data) if manifest["compression"] == "gzip" else data

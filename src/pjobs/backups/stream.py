@@ -1,10 +1,18 @@
 """The byte stream of a backup: compressed (gzip) and, when a backup key is set, encrypted
 before it leaves the machine, in chunks, so memory does not grow with the database.
 
-Encrypted backups are `PJOBSBK1`, a 4-byte random nonce prefix, then chunks: a 4-byte
-big-endian length and an AES-GCM ciphertext of at most CHUNK bytes, under the nonce
-prefix + an 8-byte counter, with `more` or `last` as associated data — a stream cut
-short, or with chunks moved, does not open."""
+An encrypted backup (format `PJOBSBK2`) is a 40-byte header, `PJOBSBK2` and a 32-byte
+random salt, then chunks: a 4-byte big-endian length and an AES-256-GCM ciphertext of at
+most CHUNK bytes. Each backup is sealed under a key of its own, HKDF-SHA256 of the backup
+key with the salt (info: `pjobs backup v2 ` and the backup's id), so nonces never repeat
+under one key however many backups a fleet makes: a chunk's nonce is its number (8 bytes,
+big-endian, after 4 zero bytes). A chunk's associated data is the header, the backup's id
+and `more` or `last`: a stream cut short, with chunks moved, with a header of another
+backup, or stored under another backup's id, does not open.
+
+Backups made before (`PJOBSBK1`: the backup key itself, a 4-byte random nonce prefix and
+a chunk counter, `more`/`last` as associated data) are still read; none is made.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +25,11 @@ from dataclasses import dataclass, field
 from pjobs.errors import InvalidInputError
 
 CHUNK = 1 << 20
-MAGIC = b"PJOBSBK1"
+MAGIC = b"PJOBSBK2"
+MAGIC_V1 = b"PJOBSBK1"
+SALT_BYTES = 32
 TAG_BYTES = 16
+LABELS = (b"more", b"last")
 
 
 class CorruptBackup(InvalidInputError):
@@ -69,27 +80,44 @@ def _aead(key: bytes):  # type: ignore[no-untyped-def]
     return AESGCM(key)
 
 
-def encrypt(data: Iterable[bytes], key: bytes) -> Iterator[bytes]:
-    aead = _aead(key)
-    prefix = os.urandom(4)
-    yield MAGIC + prefix
+def backup_key(key: bytes, salt: bytes, backup_id: str) -> bytes:
+    """The key one backup is sealed under: HKDF-SHA256 of the backup key, the backup's
+    random salt and its id."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    info = b"pjobs backup v2 " + backup_id.encode()
+    return HKDF(hashes.SHA256(), 32, salt, info).derive(key)
+
+
+def _nonce(counter: int, prefix: bytes = bytes(4)) -> bytes:
+    return prefix + counter.to_bytes(8, "big")
+
+
+def encrypt(data: Iterable[bytes], key: bytes, backup_id: str) -> Iterator[bytes]:
+    """`data` sealed as a `PJOBSBK2` stream for the backup `backup_id`."""
+    header = MAGIC + os.urandom(SALT_BYTES)
+    aead = _aead(backup_key(key, header[len(MAGIC) :], backup_id))
+    bound = header + backup_id.encode()
+    yield header
     counter = 0
-    pieces = rechunk(data)
+    pieces = rechunk(data, CHUNK)
     current = next(pieces, b"")
     while True:
         following = next(pieces, None)
-        label = b"last" if following is None else b"more"
-        sealed = aead.encrypt(prefix + counter.to_bytes(8, "big"), current, label)
+        label = LABELS[following is None]
+        sealed = aead.encrypt(_nonce(counter), current, bound + label)
         yield len(sealed).to_bytes(4, "big") + sealed
         if following is None:
             return
         current, counter = following, counter + 1
 
 
-def decrypt(data: Iterable[bytes], key: bytes) -> Iterator[bytes]:
+def decrypt(data: Iterable[bytes], key: bytes, backup_id: str) -> Iterator[bytes]:
+    """The content of a sealed stream (`PJOBSBK2`, or the earlier `PJOBSBK1`) of the backup
+    `backup_id`; CorruptBackup when it does not open."""
     from cryptography.exceptions import InvalidTag
 
-    aead = _aead(key)
     buffer = bytearray()
     pieces = iter(data)
 
@@ -103,18 +131,25 @@ def decrypt(data: Iterable[bytes], key: bytes) -> Iterator[bytes]:
         del buffer[:count]
         return taken
 
-    if take(len(MAGIC)) != MAGIC:
+    magic = take(len(MAGIC))
+    if magic == MAGIC:
+        salt = take(SALT_BYTES)
+        aead = _aead(backup_key(key, salt, backup_id))
+        bound, prefix = magic + salt + backup_id.encode(), bytes(4)
+    elif magic == MAGIC_V1:
+        aead, bound, prefix = _aead(key), b"", take(4)
+    else:
         raise CorruptBackup("not an encrypted pjobs backup")
-    prefix, counter = take(4), 0
+    counter = 0
     while True:
         length = int.from_bytes(take(4), "big")
         if length > CHUNK + TAG_BYTES:
             raise CorruptBackup("the encrypted backup is damaged")
         sealed = take(length)
-        nonce = prefix + counter.to_bytes(8, "big")
-        for label in (b"more", b"last"):
+        nonce = _nonce(counter, prefix)
+        for label in LABELS:
             try:
-                plain = aead.decrypt(nonce, sealed, label)
+                plain = aead.decrypt(nonce, sealed, bound + label)
             except InvalidTag:
                 continue
             yield plain
