@@ -403,3 +403,40 @@ def test_a_worker_reads_the_deliveries_it_claims_at_once_and_each_only_while_fre
     assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(sent)
     for request in receiver.received:
         verified(secret, request)
+
+
+def test_failures_in_one_batch_of_outcomes_disable_the_endpoint_once(
+    store: Store, make_settings: Callable[..., Settings], stub_server: Callable[..., Any]
+) -> None:
+    """Eight deliveries fail for good in one worker's batch with `disable_after` 2: the
+    endpoint is disabled once, `webhook.disabled` emitted once, the owner told once."""
+    from pjobs.worker import Worker
+
+    settings = make_settings(
+        webhooks={
+            "secret_key": KEY, "allow_cidrs": ["127.0.0.1/32"], "max_attempts": 1,
+            "disable_after": 2, "timeout_seconds": 5.0,
+        },
+        worker={"concurrency": 8, "prefetch": 0},
+    )  # fmt: skip
+    app = App(settings, store=store)
+    with ControlPlane(store).tx(app.clock.now()) as tx:
+        tx.owners.ensure("owner-1")
+        tx.projects.insert("proj-w", "W", "owner-1", "eu", "free")
+    receiver = stub_server(default=(500, {}))
+    endpoint_id, _ = endpoint(app, receiver.url)
+    with ControlPlane(store).tx(app.clock.now()) as tx:
+        for n in range(8):
+            deliver(tx, app.registry, settings, endpoint_id, "webhook.test", {"n": n}, "ops")
+    worker = Worker(store, app.registry, settings, app.queue.context_for, app.clock, burst=True)
+    worker.run()
+    assert worker.processed == 8 and len(receiver.received) == 8
+    with ControlPlane(store).tx(app.clock.now(), write=False) as tx:
+        events = [e.type for e in tx.events.list("proj-w")]
+        notes = [n for n in tx.notifications.list("proj-w") if "was disabled" in n.subject]
+        audit = [e.action for e in tx.audit.list(project_id="proj-w")]
+    assert events == ["webhook.disabled"]
+    assert len(notes) == 1 and audit.count("webhook.disabled") == 1
+    found = endpoint_state(app, endpoint_id)
+    assert not found.enabled and found.consecutive_failures == 2
+    app.close()

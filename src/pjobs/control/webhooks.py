@@ -124,6 +124,10 @@ class Webhooks(Noun):
         """Enable (failures reset) or disable an endpoint, with why."""
         self.tx.run("set_endpoint_enabled", id=endpoint_id, enabled=enabled, reason=reason)
 
+    def disable_once(self, endpoint_id: str, reason: str) -> bool:
+        """Disable an endpoint if it is enabled; whether this call disabled it."""
+        return self.tx.row("disable_enabled_endpoint", id=endpoint_id, reason=reason) is not None
+
     def remove(self, endpoint_id: str) -> None:
         """Remove an endpoint and its deliveries."""
         self.tx.run("delete_endpoint", id=endpoint_id)
@@ -135,7 +139,8 @@ class Webhooks(Noun):
         )
 
     def count_failure(self, endpoint_id: str) -> int:
-        """One more delivery failed for good; how many in a row now."""
+        """One more delivery failed for good; how many in a row now (0: the endpoint is
+        disabled, and nothing was counted)."""
         row = self.tx.row("count_endpoint_failure", id=endpoint_id)
         return int(row["consecutive_failures"]) if row else 0
 

@@ -132,16 +132,18 @@ def follow_up(
         tx.webhooks.reset_failures(endpoint.id)
     elif gone:
         disable(context, tx, endpoint, f"the receiver answered {GONE} Gone")
-    elif final and endpoint.enabled:
+    elif final:
         failures = tx.webhooks.count_failure(endpoint.id)
         if failures >= context.settings.webhooks.disable_after:
             disable(context, tx, endpoint, f"{failures} deliveries in a row failed")
 
 
 def disable(context: JobContext, tx: ControlTx, endpoint: Endpoint, reason: str) -> None:
-    """Disable the endpoint: `webhook.disabled`, and its project's owner told (the message
-    goes out with the notifications `serve` sends)."""
-    tx.webhooks.set_enabled(endpoint.id, False, reason)
+    """Disable the endpoint, if it is still enabled as this transaction sees it (the
+    outcomes of a batch share one): `webhook.disabled` once, and its project's owner told
+    once (the message goes out with the notifications `serve` sends)."""
+    if not tx.webhooks.disable_once(endpoint.id, reason):
+        return
     data = {"endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason}
     context.announce(tx, "webhook.disabled", endpoint.project_id, data)
     project = tx.projects.get(endpoint.project_id)

@@ -20,6 +20,14 @@ SET enabled = :enabled, disabled_reason = :reason, updated_at = :now,
     consecutive_failures = CASE WHEN :enabled THEN 0 ELSE consecutive_failures END
 WHERE id = :id;
 
+-- name: disable_enabled_endpoint
+-- Disable an endpoint that is enabled; returns it only then (so it is disabled, announced
+-- and its owner told once, however many failures of one batch of outcomes ask for it).
+UPDATE webhook_endpoints
+SET enabled = false, disabled_reason = :reason, updated_at = :now
+WHERE id = :id AND enabled
+RETURNING id;
+
 -- name: delete_endpoint
 DELETE FROM webhook_endpoints WHERE id = :id;
 
@@ -30,10 +38,11 @@ SET previous_secret = secret, previous_secret_expires_at = :expires_at, secret =
 WHERE id = :id;
 
 -- name: count_endpoint_failure
--- A delivery failed for good: one more in a row; returns the count.
+-- A delivery failed for good: one more in a row, while the endpoint is enabled; returns
+-- the count (nothing when it is disabled already).
 UPDATE webhook_endpoints
 SET consecutive_failures = consecutive_failures + 1, updated_at = :now
-WHERE id = :id
+WHERE id = :id AND enabled
 RETURNING consecutive_failures;
 
 -- name: reset_endpoint_failures
