@@ -15,8 +15,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from pjobs.errors import ConfigError
-from pjobs.jobtypes import JobContext, PermanentFailure, Preload, Registry, RetryAfter
-from pjobs.store.records import ClaimedJob, Outcome
+from pjobs.jobtypes import (
+    Deferred,
+    JobContext,
+    PermanentFailure,
+    Preload,
+    Registry,
+    RetryAfter,
+)
+from pjobs.store.records import DEFERRED, ClaimedJob, Outcome
 
 if TYPE_CHECKING:
     from pjobs.store import Store
@@ -95,6 +102,13 @@ def run_attempt(
         if exc.exit_code is not None:  # a refusal: the reason is enough, and it has its code
             return failed(f"{exc}", None, None, json.dumps({"exit_code": exc.exit_code}))
         return failed(f"{exc}", None, traceback.format_exc())
+    except Deferred as exc:
+        finished = clock.now()
+        run_at = finished + timedelta(seconds=exc.seconds)
+        return Outcome(
+            job.id, job.attempt, "queued", started, finished, None, f"{exc}", None, run_at,
+            history=DEFERRED,
+        )  # fmt: skip
     except RetryAfter as exc:
         return failed(f"{exc}", exc.seconds, traceback.format_exc())
     except ConfigError as exc:  # a setting is wrong: trying again cannot help (exit 78)

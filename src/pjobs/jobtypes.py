@@ -32,6 +32,7 @@ Preload = Callable[["ControlTx", list[Any]], list[Any]]
 
 __all__ = [
     "ONE_SHOT",
+    "Deferred",
     "JobContext",
     "JobType",
     "Misconfigured",
@@ -69,6 +70,12 @@ class RetryAfter(Exception):
     def __init__(self, seconds: float, message: str) -> None:
         super().__init__(message)
         self.seconds = seconds
+
+
+class Deferred(RetryAfter):
+    """Raised by a handler that did not start its work, for a reason that is not the
+    job's (a slow endpoint holds its share of the runners): the job runs again after
+    `seconds`, and this attempt neither counts nor shows in its history."""
 
 
 @dataclass

@@ -141,6 +141,12 @@ class WebhookSettings(Group):
     )
     timeout_seconds: float = Field(15.0, gt=0, le=300, description="an attempt's whole timeout")
     connect_timeout_seconds: float = Field(5.0, gt=0, le=60, description="connecting, at most")
+    slow_seconds: float = Field(
+        2.0, gt=0, description="an attempt longer than this makes its endpoint slow"
+    )
+    slow_endpoint_runners: int | None = Field(
+        None, ge=1, description="runners a slow endpoint may hold (default: half of them)"
+    )
     max_response_bytes: int = Field(
         65_536, ge=1024, le=10_485_760, description="most of a response body read"
     )

@@ -22,7 +22,7 @@ from pjobs.errors import PjobsError, UnavailableError
 from pjobs.jobtypes import Registry
 from pjobs.leases import Faults, LeaseKeeper, new_worker_id, rescue
 from pjobs.store.outcomes import encoded
-from pjobs.store.records import Claim, ClaimedJob, Outcome
+from pjobs.store.records import DEFERRED, Claim, ClaimedJob, Outcome
 
 if TYPE_CHECKING:
     from pjobs.config import Settings
@@ -265,7 +265,9 @@ class Worker:
             if outcome.job_id not in acknowledged:
                 log.warning("job %d: lease was lost before its outcome was saved", outcome.job_id)
                 continue
-            if outcome.state != "succeeded":
+            if outcome.history == DEFERRED:
+                log.debug("job %d: deferred: %s", outcome.job_id, outcome.error)
+            elif outcome.state != "succeeded":
                 log.warning("job %d attempt %d: %s", outcome.job_id, outcome.attempt, outcome.error)
                 self.failed += outcome.state == "failed"
             if self.observer is not None and job is not None:

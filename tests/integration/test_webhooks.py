@@ -440,3 +440,77 @@ def test_failures_in_one_batch_of_outcomes_disable_the_endpoint_once(
     found = endpoint_state(app, endpoint_id)
     assert not found.enabled and found.consecutive_failures == 2
     app.close()
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_whole_timeout(
+    app: App, stub_server: Callable[..., Any]
+) -> None:
+    """A byte every 0.2 s never trips a per-read timeout of 1 s; the attempt's whole
+    timeout (1 s) ends each attempt anyway."""
+    import time
+
+    receiver = stub_server(trickle=0.2)
+    endpoint_id, _ = endpoint(app, receiver.url)
+    started = time.monotonic()
+    delivery_id, job = send(app, endpoint_id)
+    assert job.state == "failed" and job.attempts == app.settings.webhooks.max_attempts
+    logged = attempts(app, delivery_id)
+    assert all(a.status is None and "timed out" in (a.error or "") for a in logged), logged
+    assert all(a.latency_ms < 2500 for a in logged), [a.latency_ms for a in logged]
+    assert time.monotonic() - started < 3 * 2.5 + 2
+
+
+def test_a_slow_endpoint_holds_at_most_its_share_of_the_runners(
+    store: Store, make_settings: Callable[..., Settings], stub_server: Callable[..., Any]
+) -> None:
+    """Once an endpoint is slow, a worker of 4 runners sends it at most 2 attempts at once
+    while another endpoint's deliveries go on; what waited is put off without using an
+    attempt, and delivered in the end."""
+    import threading
+
+    from pjobs.worker import Worker
+    from support.waiting import until
+
+    settings = make_settings(
+        webhooks={
+            "secret_key": KEY, "allow_cidrs": ["127.0.0.1/32"], "max_attempts": 3,
+            "timeout_seconds": 1.5, "slow_seconds": 0.3,
+        },
+        worker={"concurrency": 4, "prefetch": 8, "poll_interval": 0.05},
+    )  # fmt: skip
+    app = App(settings, store=store)
+    with ControlPlane(store).tx(app.clock.now()) as tx:
+        tx.owners.ensure("owner-1")
+        tx.projects.insert("proj-w", "W", "owner-1", "eu", "free")
+    slow, fast = stub_server(delay=0.8), stub_server()
+    slow_id, _ = endpoint(app, slow.url)
+    fast_id, _ = endpoint(app, fast.url)
+    assert send(app, slow_id)[1].state == "succeeded"  # 0.8 s: the endpoint is slow now
+    slow.most_at_once = 0
+    with ControlPlane(store).tx(app.clock.now()) as tx:
+        sent = {
+            endpoint_id: [
+                deliver(tx, app.registry, settings, endpoint_id, "webhook.test", {"n": n}, "ops")
+                for n in range(6)
+            ]
+            for endpoint_id in (slow_id, fast_id)
+        }
+    worker = Worker(store, app.registry, settings, app.queue.context_for, app.clock)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        jobs = [job_id for pairs in sent.values() for _, job_id in pairs]
+        until(lambda: all(app.queue.get(j).state == "succeeded" for j in jobs), 30, "all sent")
+    finally:
+        worker.stop()
+        thread.join(30)
+    assert slow.most_at_once == 2  # its share: half the runners
+    assert len(fast.received) == 6
+    for delivery_id, job_id in sent[slow_id]:
+        job = app.queue.get(job_id)
+        assert (job.state, job.attempts) == ("succeeded", 1), job  # put off, not counted
+        assert [a.outcome for a in store.job_attempts(job_id)] == ["succeeded"]
+        assert [a.status for a in attempts(app, delivery_id)] == [200]
+    first_slow_done = min(r.at for r in slow.received[1:]) + 0.8
+    assert max(r.at for r in fast.received) < first_slow_done  # never waited behind it
+    app.close()

@@ -51,19 +51,30 @@ class StubServer(Loopback):
     received: list[Received] = field(default_factory=list)
     delay: float = 0.0  # seconds to wait before each answer (a slow service)
     serial: bool = False  # answer one request at a time (a service that queues callers)
+    trickle: float = 0.0  # seconds between the bytes of each answer (a receiver that drips)
+    most_at_once: int = 0  # the most requests it was answering at one time
 
     def __post_init__(self) -> None:
         self.script = deque(self.script)
         stub = self
         one_at_a_time = threading.Lock()
+        counting = threading.Lock()
+        answering = [0]
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
-                if stub.serial:
-                    with one_at_a_time:
+                with counting:
+                    answering[0] += 1
+                    stub.most_at_once = max(stub.most_at_once, answering[0])
+                try:
+                    if stub.serial:
+                        with one_at_a_time:
+                            self._reply()
+                    else:
                         self._reply()
-                else:
-                    self._reply()
+                finally:
+                    with counting:
+                        answering[0] -= 1
 
             def _reply(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -79,6 +90,9 @@ class StubServer(Loopback):
                     time.sleep(stub.delay)
                 status, reply, *extra = stub.script.popleft() if stub.script else stub.default
                 data = json.dumps(reply).encode()
+                if stub.trickle:
+                    self._drip(status, data)
+                    return
                 self.send_response(status)
                 for name, value in (extra[0] if extra else {}).items():
                     self.send_header(name, value)
@@ -89,6 +103,17 @@ class StubServer(Loopback):
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
+
+            def _drip(self, status: int, data: bytes) -> None:
+                head = f"HTTP/1.1 {status} X\r\nContent-Length: {len(data)}\r\n\r\n"
+                try:
+                    for byte in head.encode() + data:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(stub.trickle)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up
+                self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _answer
 

@@ -94,7 +94,10 @@ class Integrations:
         from pjobs.adapters.webhooks import WebhookSender
 
         return WebhookSender(
-            self.settings.webhooks, self.webhook_pool, self._resolver or system_resolver
+            self.settings.webhooks,
+            self.webhook_pool,
+            self._resolver or system_resolver,
+            runners=self.settings.worker.concurrency,
         )
 
     def close(self) -> None:

@@ -58,11 +58,14 @@ def build_http_client(transport: httpx.BaseTransport | None = None) -> httpx.Cli
 
 def build_webhook_pool(tls: ssl.SSLContext) -> httpcore.ConnectionPool:
     """A connection pool of its own (httpx's limits, no retries) for requests that must not
-    go through a client's cookie jar or redirect handling: webhook deliveries."""
+    go through a client's cookie jar or redirect handling: webhook deliveries; its requests
+    keep a whole-attempt deadline (`adapters.deadline`)."""
     import httpcore
+
+    from pjobs.adapters.deadline import DeadlineBackend
 
     redact_http_logs()
     return httpcore.ConnectionPool(
         ssl_context=tls, max_connections=100, max_keepalive_connections=20,
-        keepalive_expiry=5.0, retries=0,
+        keepalive_expiry=5.0, retries=0, network_backend=DeadlineBackend(),
     )  # fmt: skip

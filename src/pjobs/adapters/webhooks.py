@@ -10,8 +10,10 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -88,14 +90,62 @@ class Attempt:
         return self.status is not None and 200 <= self.status < 300
 
 
+class EndpointShares:
+    """The attempts in flight to each endpoint in this process, so that one slow endpoint
+    never holds most of the runners: once an endpoint is slow (its last attempt took
+    longer than `slow_seconds`, or one in flight has), it gets at most `share` attempts
+    at once; a fast one is not limited."""
+
+    def __init__(self, share: int, slow_seconds: float) -> None:
+        self.share, self.slow_seconds = max(share, 1), slow_seconds
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, dict[object, float]] = {}  # by endpoint: started, a token
+        self._slow: set[str] = set()
+
+    @contextmanager
+    def slot(self, endpoint_id: str) -> Iterator[bool]:
+        """An attempt to the endpoint (True), or none now (False: it holds its share)."""
+        token, started = object(), time.monotonic()
+        with self._lock:
+            flights = self._in_flight.setdefault(endpoint_id, {})
+            slow = endpoint_id in self._slow or any(
+                started - since > self.slow_seconds for since in flights.values()
+            )
+            admitted = not slow or len(flights) < self.share
+            if admitted:
+                flights[token] = started
+            elif not flights:
+                del self._in_flight[endpoint_id]
+        if not admitted:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            took = time.monotonic() - started
+            with self._lock:
+                flights = self._in_flight[endpoint_id]
+                del flights[token]
+                if not flights:
+                    del self._in_flight[endpoint_id]
+                if took > self.slow_seconds:
+                    self._slow.add(endpoint_id)
+                else:
+                    self._slow.discard(endpoint_id)
+
+
 class WebhookSender:
     def __init__(
         self,
         settings: WebhookSettings,
         pool: Callable[[], httpcore.ConnectionPool],
         resolver: Resolver,
+        runners: int = 1,
     ) -> None:
         self.settings, self._pool, self.resolver = settings, pool, resolver
+        self.shares = EndpointShares(
+            settings.slow_endpoint_runners or runners // 2, settings.slow_seconds
+        )
 
     def check(self, url: str) -> Target:
         """The URL, if a webhook may call it now (RefusedTarget, exit 65, if not)."""
@@ -132,14 +182,15 @@ class WebhookSender:
             content=content,
             extensions={"sni_hostname": target.host, "timeout": _timeouts(cfg)},
         )
+        from pjobs.adapters.deadline import whole_attempt
+
         try:
-            response = self._pool().handle_request(request)
-            try:
-                excerpt = _read_limited(
-                    response, cfg.max_response_bytes, started + cfg.timeout_seconds
-                )
-            finally:
-                response.close()
+            with whole_attempt(cfg.timeout_seconds - (time.monotonic() - started)):
+                response = self._pool().handle_request(request)
+                try:
+                    excerpt = _read_limited(response, cfg.max_response_bytes)
+                finally:
+                    response.close()
         except (
             httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
             httpcore.UnsupportedProtocol, TimeoutError,
@@ -173,15 +224,13 @@ def _host_header(target: Target) -> str:
     return host if target.port == default else f"{host}:{target.port}"
 
 
-def _read_limited(response: httpcore.Response, limit: int, deadline: float) -> str:
-    """At most `limit` bytes of the body, before `deadline`; its first KiB as text."""
+def _read_limited(response: httpcore.Response, limit: int) -> str:
+    """At most `limit` bytes of the body; its first KiB as text."""
     read = bytearray()
     for chunk in response.iter_stream():
         read += chunk
         if len(read) >= limit:
             break
-        if time.monotonic() > deadline:
-            raise TimeoutError("the response took longer than the attempt's timeout")
     return bytes(read[:EXCERPT_BYTES]).decode("utf-8", errors="replace")
 
 

@@ -4,6 +4,7 @@ Retry-After says), and counted against the endpoint when it fails for good."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pjobs.adapters.webhooks import Attempt, signed_headers
 from pjobs.control import ControlPlane, ControlTx
 from pjobs.control.webhooks import AttemptMade, Delivery, DeliveryState, Endpoint
-from pjobs.jobtypes import JobContext, JobType, PermanentFailure, RetryAfter
+from pjobs.jobtypes import Deferred, JobContext, JobType, PermanentFailure, RetryAfter
 from pjobs.retry import RetryPolicy
 from pjobs.secretbox import SecretBox
 
@@ -45,9 +46,12 @@ def deliver_webhook(payload: DeliverWebhookPayload, context: JobContext) -> dict
         attempt = Attempt(None, 0.0, f"endpoint {endpoint.id} is disabled", None, None)
         finish(context, delivery, endpoint, attempt, gone=False, final=True)
         raise PermanentFailure(attempt.error or "")
-    attempt = context.integrations.webhooks.post(
-        endpoint.url, headers(context, endpoint, delivery), delivery.body
-    )
+    sender = context.integrations.webhooks
+    with sender.shares.slot(endpoint.id) as admitted:
+        if not admitted:  # a slow endpoint holds its share of the runners: later
+            seconds = context.settings.webhooks.timeout_seconds * random.uniform(0.5, 1.0)
+            raise Deferred(seconds, f"endpoint {endpoint.id} is slow and holds its runners")
+        attempt = sender.post(endpoint.url, headers(context, endpoint, delivery), delivery.body)
     if attempt.succeeded:
         finish(context, delivery, endpoint, attempt, gone=False, final=True)
         return outcome(delivery.id, "delivered", attempt.status)

@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from pjobs.store.records import DEFERRED
+
 if TYPE_CHECKING:
     from pjobs.app import App
     from pjobs.store.records import ClaimedJob, Outcome
@@ -80,12 +82,20 @@ class ServeMetrics:
             "pjobs_job_attempts_failed", "Failed attempts by job type.", ["type"],
             registry=self.registry,
         )  # fmt: skip
+        self.deferred = Counter(
+            "pjobs_job_attempts_deferred",
+            "Attempts put off without counting (a slow webhook endpoint's share was full).",
+            ["type"], registry=self.registry,
+        )  # fmt: skip
         self.rescues = Counter(
             "pjobs_rescues", "Jobs rescued from a worker that stopped renewing its lease.",
             registry=self.registry,
         )  # fmt: skip
 
     def attempt(self, job: ClaimedJob, outcome: Outcome) -> None:
+        if outcome.history == DEFERRED:
+            self.deferred.labels(job.type).inc()
+            return
         seconds = (outcome.finished_at - outcome.started_at).total_seconds()
         self.durations.labels(job.type).observe(max(seconds, 0.0))
         if outcome.state != "succeeded":

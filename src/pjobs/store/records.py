@@ -94,6 +94,11 @@ class OutcomeRow:
     write: Callable[[Any, list[str]], None]
 
 
+# An outcome's history for an attempt that did not start its work (`jobtypes.Deferred`):
+# the job is queued again with the attempt given back, and no attempt is recorded.
+DEFERRED = "deferred"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How one attempt ended. `state` is the job's next state: queued means retry at run_at."""
@@ -108,7 +113,7 @@ class Outcome:
     traceback: str | None = None
     run_at: datetime | None = None
     history: str | None = None  # how the attempt shows in its history when not plain
-    # succeeded/failed: "timed_out"
+    # succeeded/failed: "timed_out"; DEFERRED: not at all
     # Writes the attempt asked to make with its outcome (`JobContext.with_outcome`): run
     # with the cursor of the transaction that records the outcome, if it still holds its job.
     writes: Callable[[Any], None] | None = None

@@ -59,12 +59,15 @@ RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, st
 -- Each job looks its outcome up by its id: no join of the outcomes with the running jobs,
 -- which the planner makes a comparison of every pair when its statistics say that no job
 -- is running (they were taken at a quiet moment), 0.3 s for a turn of 1,000.
+-- A deferred attempt (history 'deferred') is given back, and not recorded.
 WITH given AS (
     SELECT %(outcomes)s::jsonb AS outcomes
 ), acknowledged AS (
     UPDATE jobs AS j
-    SET (state, finished_at, run_at, result, last_error, worker_id, lease_expires_at) = (
-        SELECT o->>1, CASE WHEN o->>1 = 'queued' THEN NULL ELSE (o->>4)::timestamptz END,
+    SET (state, attempts, finished_at, run_at, result, last_error, worker_id,
+         lease_expires_at) = (
+        SELECT o->>1, j.attempts - (o->>9 IS NOT DISTINCT FROM 'deferred')::int,
+               CASE WHEN o->>1 = 'queued' THEN NULL ELSE (o->>4)::timestamptz END,
                coalesce((o->>5)::timestamptz, j.run_at), (o->>6)::jsonb, o->>7, NULL,
                NULL::timestamptz
         FROM (SELECT (SELECT outcomes FROM given) -> j.id::text AS o) AS outcome
@@ -74,14 +77,16 @@ WITH given AS (
       -- a late outcome of an attempt given up on is ignored
       AND j.attempts = ((SELECT outcomes FROM given) -> j.id::text ->> 2)::int
     RETURNING j.id, (SELECT outcomes FROM given) -> j.id::text AS o
+), recorded AS (
+    INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at,
+                              error, traceback)
+    SELECT id, (o->>2)::int, %(worker_id)s,
+           coalesce(o->>9, CASE WHEN o->>1 = 'succeeded' THEN 'succeeded' ELSE 'failed' END),
+           (o->>3)::timestamptz, (o->>4)::timestamptz, o->>7, o->>8
+    FROM acknowledged
+    WHERE o->>9 IS DISTINCT FROM 'deferred'
 )
-INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at, error,
-                          traceback)
-SELECT id, (o->>2)::int, %(worker_id)s,
-       coalesce(o->>9, CASE WHEN o->>1 = 'succeeded' THEN 'succeeded' ELSE 'failed' END),
-       (o->>3)::timestamptz, (o->>4)::timestamptz, o->>7, o->>8
-FROM acknowledged
-RETURNING job_id;
+SELECT id FROM acknowledged;
 
 -- name: jobs_statistics_stale
 -- Whether the jobs changed by more than a tenth (and 1,000 rows) since their statistics

@@ -58,9 +58,10 @@ RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, st
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone. :outcomes is a
 -- JSON array of [id, state, attempt, started_at, finished_at, run_at, result, error,
 -- traceback, history]; a late outcome of an attempt given up on (the job is on a later
--- attempt) is ignored.
+-- attempt) is ignored. A deferred attempt (history 'deferred') is given back.
 UPDATE jobs
 SET state = json_extract(o.value, '$[1]'),
+    attempts = jobs.attempts - (json_extract(o.value, '$[9]') IS 'deferred'),
     finished_at = CASE WHEN json_extract(o.value, '$[1]') = 'queued' THEN NULL
                        ELSE json_extract(o.value, '$[4]') END,
     run_at = coalesce(json_extract(o.value, '$[5]'), jobs.run_at),
@@ -74,7 +75,8 @@ WHERE jobs.id = json_extract(o.value, '$[0]') AND jobs.worker_id = :worker_id
 RETURNING id;
 
 -- name: insert_acknowledged_attempts
--- The attempts of the outcomes just acknowledged (:acknowledged, a JSON array of their ids).
+-- The attempts of the outcomes just acknowledged (:acknowledged, a JSON array of their ids),
+-- but deferred ones.
 INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at, error,
                           traceback)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[2]'), :worker_id,
@@ -84,7 +86,8 @@ SELECT json_extract(value, '$[0]'), json_extract(value, '$[2]'), :worker_id,
        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[7]'),
        json_extract(value, '$[8]')
 FROM json_each(:outcomes)
-WHERE json_extract(value, '$[0]') IN (SELECT value FROM json_each(:acknowledged));
+WHERE json_extract(value, '$[0]') IN (SELECT value FROM json_each(:acknowledged))
+  AND json_extract(value, '$[9]') IS NOT 'deferred';
 
 -- name: insert_attempts
 -- :attempts is a JSON array of [job_id, attempt, worker_id, outcome, started_at,
