@@ -365,3 +365,114 @@ def test_a_copy_that_reads_back_different_is_never_completed(
     (backup,) = all_backups(app)
     assert backup.state == "failed" and telegram.stored() == []  # what went up was removed
     app.close()
+
+
+def test_a_restore_never_goes_into_a_control_database_or_a_foreign_one_whatever_force_says(
+    store: Store, make_settings: Any, tmp_path: Path
+) -> None:
+    """`--into-database URL --force` with the control database's own URL, or with a
+    database that holds tables pjobs did not make, is refused (65) and changes nothing."""
+    from conftest import dump_database
+    from pjobs.adapters.tenants import ForeignDatabase
+    from pjobs.dburl import database_url
+
+    settings = make_settings()
+    app = build(store, settings)
+    fill(add_project(app, "proj-src"), 20)
+    backup = backup_record(app, export(app, "proj-src").result["backup_id"])
+    control = database_url(settings)
+    url = control.target if control.dialect == "postgresql" else f"sqlite://{control.target}"
+    before = dump_database(url)
+    with pytest.raises(ForeignDatabase, match="pjobs control database"):
+        operations.restore(app.integrations, settings, backup, control, force=True)
+    assert dump_database(url) == before
+    # a database of someone else's, holding a table: refused even with force
+    foreign = add_project(app, "proj-other")
+    if foreign.dialect == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(foreign.target) as conn:
+            conn.execute("PRAGMA application_id = 0")
+            conn.execute("CREATE TABLE theirs (x int)")
+    else:
+        import psycopg
+
+        with psycopg.connect(foreign.target, autocommit=True) as conn:
+            conn.execute(f'COMMENT ON DATABASE "{foreign.target.rsplit("/", 1)[1]}" IS NULL')
+            conn.execute("CREATE TABLE theirs (x int)")
+    with pytest.raises(ForeignDatabase, match="not a pjobs tenant database"):
+        operations.restore(app.integrations, settings, backup, foreign, force=True)
+    with pytest.raises(Exception, match="not empty"):  # without force: the usual refusal
+        operations.restore(app.integrations, settings, backup, foreign, force=False)
+    assert app.integrations.tenants.tables("proj-other") == ["theirs"]
+    assert ForeignDatabase.exit_code == 65
+    app.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_data_folder_with_hash_and_question_mark_backs_up_and_restores_the_real_files(
+    store: Store, make_settings: Any, tmp_path: Path
+) -> None:
+    """Paths are escaped in every `file:` URI: with `#` and `?` in the data folder, the
+    backup holds the tenant's rows, and a restore's "not empty" check looks at the real
+    target file."""
+    settings = make_settings(data_dir=tmp_path / "data#1?x=y")
+    app = build(store, settings)
+    fill(add_project(app, "proj-src"), 30)
+    job = export(app, "proj-src")
+    assert job.state == "succeeded", job.last_error
+    backup = backup_record(app, job.result["backup_id"])
+    assert {t["name"]: t["rows"] for t in backup.manifest["tables"]}["people"] == 30  # type: ignore[index]
+    target = add_project(app, "proj-copy")
+    fill(target, 5)
+    refused = app.queue.run_inline(
+        "restore_backup", {"backup_id": backup.id, "project_id": "proj-copy"}
+    )
+    assert refused.state == "failed" and "not empty" in (refused.last_error or "")
+    assert len(contents(target)["people"]) == 5
+    assert not (tmp_path / "data").exists()  # nothing made outside the data folder
+    app.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_restore_removes_what_killed_restores_left_and_cleans_up_when_it_fails(
+    store: Store, make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    from collections.abc import Iterable
+
+    from pjobs.backups import restore as restore_module
+    from pjobs.backups.restore import remove_leftovers
+
+    app = build(store, make_settings())
+    fill(add_project(app, "proj-src"), 20)
+    backup = backup_record(app, export(app, "proj-src").result["backup_id"])
+    target = Path(add_project(app, "proj-copy").target)
+    dead = 2**22 + 12345  # above pid_max's default: no process has it
+    left = [target.parent / f".{target.name}.{dead}.ab12cd.restoring{s}" for s in ("", "-journal")]
+    live = target.parent / f".{target.name}.{os.getpid()}.ef34gh.restoring"
+    for path in (*left, live):
+        path.write_bytes(b"x" * 100)
+    restored = app.queue.run_inline(
+        "restore_backup", {"backup_id": backup.id, "project_id": "proj-copy"}
+    )
+    assert restored.state == "succeeded", restored.last_error
+    assert [p.exists() for p in left] == [False, False] and live.exists()
+    live.unlink()
+    # a restore that fails half way through loading the dump leaves nothing beside
+    lines = restore_module._lines
+
+    def cut_short(data: Iterable[bytes]) -> Any:
+        for n, line in enumerate(lines(data)):
+            if n == 40:
+                raise CorruptBackup("the stream was cut")
+            yield line
+
+    monkeypatch.setattr(restore_module, "_lines", cut_short)
+    failed = app.queue.run_inline(
+        "restore_backup", {"backup_id": backup.id, "project_id": "proj-copy", "force": True}
+    )
+    assert failed.state == "failed"
+    assert [p.name for p in target.parent.iterdir() if ".restoring" in p.name] == []
+    assert remove_leftovers(target) == []
+    app.close()

@@ -128,12 +128,3 @@ def test_no_import_cycle() -> None:
     # a package's __init__ importing its own submodules is how packages are built
     real = [c for c in cycles if not all(m == c[0] or m.startswith(c[0] + ".") for m in c)]
     assert real == []
-
-
-def test_no_source_file_is_over_300_lines() -> None:
-    long = {
-        str(p.relative_to(SRC)): n
-        for p in SRC.rglob("*.py")
-        if (n := len(p.read_text().splitlines())) > 300
-    }
-    assert long == {}

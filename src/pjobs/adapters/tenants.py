@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pjobs.dburl import DatabaseURL
 from pjobs.errors import InvalidStateError
-from pjobs.store.files import create_private_file
+from pjobs.store.files import create_private_file, read_only
 
 PG_IDENTIFIER_MAX = 63
 APPLICATION_ID = 0x706A6F62  # "pjob": SQLite files pjobs created as tenant databases
@@ -103,7 +103,7 @@ class SQLiteTenants:
         path = self._path(project_id)
         if path.is_symlink() or not path.is_file():
             return False
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = read_only(path)
         try:
             return bool(conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID)
         except sqlite3.DatabaseError:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pjobs.errors import ConfigError, UnavailableError
+from pjobs.store.files import read_only
 
 CHUNK = 1 << 20
 STDERR_CAP = 4096
@@ -167,7 +168,7 @@ def sqlite_snapshot(path: Path) -> Iterator[tuple[sqlite3.Connection, Path]]:
     with tempfile.TemporaryDirectory(prefix="pjobs-backup-") as tmp:
         copy = Path(tmp) / "snapshot.db"
         os.close(os.open(copy, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        source = read_only(path)
         target = sqlite3.connect(copy)
         try:
             source.backup(target)

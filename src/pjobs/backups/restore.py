@@ -5,10 +5,15 @@ it) in one transaction that stops at the first error, and it commits only once t
 backup has been read and every checksum matched: a damaged backup leaves the target as it
 was. SQLite: the dump is loaded into a private temporary file beside the target, which then
 replaces the target in one rename. A target that holds tables is refused unless `force`:
-PostgreSQL's schemas are dropped in the restore's own transaction, a SQLite file replaced."""
+PostgreSQL's schemas are dropped in the restore's own transaction, a SQLite file replaced.
+
+Whatever `force` says, a restore goes only into an empty database or a pjobs tenant
+database (one that carries pjobs' mark, `adapters.tenants`), never into a pjobs control
+database: a URL typed wrong must not replace the audit trail."""
 
 from __future__ import annotations
 
+import glob
 import os
 import sqlite3
 import subprocess
@@ -19,8 +24,10 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from pjobs.adapters.tenants import APPLICATION_ID, MARK, ForeignDatabase
 from pjobs.backups.dump import pg_environment, program_major, quoted, sqlite_tables
 from pjobs.errors import ConfigError, InvalidInputError, InvalidStateError, UnavailableError
+from pjobs.store.files import read_only
 
 if TYPE_CHECKING:
     from pjobs.dburl import DatabaseURL
@@ -28,6 +35,9 @@ if TYPE_CHECKING:
 
 STDERR_CAP = 4096
 SHOWN_TABLES = 5
+CONTROL_TABLES = ("schema_migrations", "jobs")  # what every pjobs control database holds
+RESTORING = ".restoring"  # the suffix of a restore's temporary file beside its target
+SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def restore(
@@ -48,12 +58,26 @@ def restore(
     return _postgres(dump, manifest, target.target, force, programs)
 
 
-def refuse_occupied(found: list[str], force: bool) -> None:
-    if found and not force:
+def refuse_target(found: list[str], marked: bool, force: bool, where: str) -> None:
+    """Refuse (65) a target that is a pjobs control database; one that holds tables (`found`,
+    their names with or without schema) without `force`; and, whatever `force` says, one
+    that holds tables and is not a pjobs tenant database (`marked`)."""
+    names = {name.rsplit(".", 1)[-1] for name in found}
+    if all(name in names for name in CONTROL_TABLES):
+        raise ForeignDatabase(f"{where} is a pjobs control database: pjobs never restores into one")
+    if not found:
+        return
+    if not force:
         shown = ", ".join(found[:SHOWN_TABLES]) + (", …" if len(found) > SHOWN_TABLES else "")
+        replace = ", or give --force to replace what it holds" if marked else ""
         raise InvalidStateError(
             f"the target database is not empty ({len(found)} tables: {shown}); restore into "
-            "an empty one, or give --force to replace what it holds"
+            f"an empty one{replace}"
+        )
+    if not marked:
+        raise ForeignDatabase(
+            f"{where} holds tables and is not a pjobs tenant database: pjobs replaces only "
+            "what a tenant database it created holds, whatever --force says"
         )
 
 
@@ -71,8 +95,9 @@ def _connect(url: str) -> Any:
         ) from None
 
 
-def pg_contents(url: str) -> tuple[list[str], list[str]]:
-    """The relations the database holds, and its schemas other than the system's."""
+def pg_contents(url: str) -> tuple[list[str], list[str], bool]:
+    """The relations the database holds, its schemas other than the system's, and whether
+    it carries pjobs' tenant mark."""
     with _connect(url) as conn:
         relations = conn.execute(
             "SELECT n.nspname || '.' || c.relname FROM pg_class c "
@@ -85,7 +110,12 @@ def pg_contents(url: str) -> tuple[list[str], list[str]]:
             "SELECT nspname FROM pg_namespace WHERE nspname NOT IN "
             "('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%' ORDER BY 1"
         ).fetchall()
-    return [r[0] for r in relations], [s[0] for s in schemas]
+        comment = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE datname = current_database()"
+        ).fetchone()
+    marked = bool(comment and comment[0] and str(comment[0]).startswith(f"{MARK} "))
+    return [r[0] for r in relations], [s[0] for s in schemas], marked
 
 
 def pg_tables(url: str) -> list[dict[str, Any]]:
@@ -107,8 +137,8 @@ def _postgres(
     force: bool,
     programs: BackupSettings,
 ) -> list[dict[str, Any]]:
-    relations, schemas = pg_contents(url)
-    refuse_occupied(relations, force)
+    relations, schemas, marked = pg_contents(url)
+    refuse_target(relations, marked, force, "the target database")
     program_major(programs.psql)
     if manifest["format"] == "custom":
         made_with = _major(str(manifest.get("tools", {}).get("pg_dump", "")))
@@ -222,14 +252,24 @@ def _sqlite(dump: Iterable[bytes], fmt: str, path: Path, force: bool) -> list[di
     if path.is_symlink():
         raise ConfigError(f"{path} is a symbolic link: pjobs does not follow them")
     if path.exists():
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = read_only(path)
         try:
-            refuse_occupied([t["name"] for t in sqlite_tables(conn)], force)
+            found = [row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY name"
+            )]  # fmt: skip
+            marked = conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+            refuse_target(found, marked, force, str(path))
+        except sqlite3.DatabaseError:
+            raise ForeignDatabase(f"{path} is not a SQLite database: it is left as it is") from None
         finally:
             conn.close()
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".restoring", dir=path.parent)
+        remove_leftovers(path)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=RESTORING, dir=path.parent
+        )
     except OSError as exc:
         raise UnavailableError(f"cannot write beside {path}: {exc.strerror}") from None
     temporary = Path(name)
@@ -249,13 +289,38 @@ def _sqlite(dump: Iterable[bytes], fmt: str, path: Path, force: bool) -> list[di
             tables = sqlite_tables(conn)
         finally:
             conn.close()
-        for suffix in ("-wal", "-shm", "-journal"):
+        for suffix in SIDE_FILES:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         os.replace(temporary, path)
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        for leftover in (temporary, *(Path(f"{temporary}{s}") for s in SIDE_FILES)):
+            leftover.unlink(missing_ok=True)
         raise
     return tables
+
+
+def remove_leftovers(path: Path) -> list[Path]:
+    """Remove what restores into `path` left beside it when their process was killed:
+    `.NAME.PID.XXXX.restoring` files (and their journals) of processes that no longer
+    run. What a running restore writes is left alone. The files removed."""
+    removed = []
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*{RESTORING}*"):
+        pid = leftover.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and _running(int(pid)):
+            continue
+        leftover.unlink(missing_ok=True)
+        removed.append(leftover)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _load_sql(dump: Iterable[bytes], path: Path) -> None:

@@ -67,8 +67,8 @@ def local_database(ctx: Any) -> Path | None:
 
 
 def _ids(ctx: Any, query: str, incomplete: str) -> list[str]:
-    import sqlite3
 
+    from pjobs.store.files import read_only
     from pjobs.store.queries import load_queries
 
     try:
@@ -76,7 +76,7 @@ def _ids(ctx: Any, query: str, incomplete: str) -> list[str]:
         if path is None or not path.is_file():
             return []
         deadline = time.monotonic() + DEADLINE_SECONDS
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=DEADLINE_SECONDS)
+        conn = read_only(path, timeout=DEADLINE_SECONDS)
         try:
             # returning non-zero interrupts the query once the deadline has passed
             conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)

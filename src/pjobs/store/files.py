@@ -8,8 +8,18 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 PJOBS_DATA = ("tenants", "backups", "webhooks.key")  # what pjobs keeps beside its database
+
+
+def read_only(path: Path | str, **options: Any) -> sqlite3.Connection:
+    """A read-only connection to the SQLite file at `path`, opened by a `file:` URI in
+    which every character a URI gives a meaning (`#`, `?`, `%`) is escaped: a path like
+    `data#1/pjobs.db` opens that file, not `data`."""
+    uri = Path(path).absolute().as_uri() + "?mode=ro"
+    conn: sqlite3.Connection = sqlite3.connect(uri, uri=True, **options)
+    return conn
 
 
 def create_private_file(path: Path) -> None:
