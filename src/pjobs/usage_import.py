@@ -115,7 +115,11 @@ def checked_blocks(
 
     # spawned, not forked: this process may hold threads and open connections
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+    from pjobs.orphans import die_with_parent
+
+    with ProcessPoolExecutor(
+        processes, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         pending: deque[Future[CheckedBlock]] = deque()
         for block, first in chain(head, blocks):
             pending.append(pool.submit(check_block, block, first, rules))

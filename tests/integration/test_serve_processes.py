@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
 import pytest
@@ -244,3 +244,31 @@ def test_a_process_whose_serve_died_before_it_was_up_stops(tmp_path: Path, backe
     serve.kill()  # before the sibling has imported pjobs, most likely
     until(lambda: not alive(sibling), seconds=20)
     assert "is gone: stopping" in serve.output()
+
+
+@needs_proc
+def test_a_killed_usage_import_leaves_none_of_its_processes(tmp_path: Path) -> None:
+    """SIGKILL `usage import` while its pool of checking processes works: they die with
+    it (before: they ran on, re-parented to init, 60 to 100 MB each)."""
+    cli = CLI(cli_env(tmp_path, f"sqlite://{tmp_path}/pjobs.db"), tmp_path / "logs")
+    assert cli("db", "upgrade").returncode == 0
+    line = b'{"project": "proj-aaa", "metric": "requests", "value": 1}\n'
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pjobs", "usage", "import", "-", "--processes", "2"],
+        env=cli.env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdin is not None
+    try:
+        process.stdin.write(line * (3 * (8 << 20) // len(line)))  # three blocks: the pool
+        process.stdin.flush()
+        until(lambda: len(children_of(process.pid)) >= 2, 60, "the pool's processes")
+        children = children_of(process.pid)
+        assert all(alive(pid) for pid in children)
+        process.kill()
+        process.wait(10)
+    finally:
+        with suppress(BrokenPipeError):
+            process.stdin.close()
+        if process.poll() is None:
+            process.kill()
+    until(lambda: not any(alive(pid) for pid in children), 10, f"{children} to end")

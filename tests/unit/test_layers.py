@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "pjobs.timeutil": 1,
     "pjobs.ids": 1,
     "pjobs.retry": 1,
+    "pjobs.orphans": 1,
     "pjobs.store": 2,
     "pjobs.control": 3,
     "pjobs.adapters": 3,

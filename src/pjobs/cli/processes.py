@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from pjobs.cli.runtime import Runtime
 
 log = logging.getLogger("pjobs.serve")
-PARENT_CHECK_SECONDS = 1.0
 
 
 def worker_command(
@@ -96,11 +95,10 @@ class Siblings:
 def stop_when_orphaned(parent: int, stop: Callable[[], None]) -> None:
     """Call `stop` once, should `parent`, the serve that started this process, die (or
     have died already: it may be killed before this process is up)."""
+    from pjobs.orphans import when_orphaned
 
-    def watch() -> None:
-        while os.getppid() == parent:
-            threading.Event().wait(PARENT_CHECK_SECONDS)
+    def orphaned() -> None:
         log.warning("the serve process that started this one is gone: stopping")
         stop()
 
-    threading.Thread(target=watch, name="pjobs-orphan-watch", daemon=True).start()
+    when_orphaned(parent, orphaned)
