@@ -5,14 +5,18 @@ hard cap, a suspension."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+from pjobs.usage import MAX_USAGE_TOTAL
 
 if TYPE_CHECKING:
     from pjobs.config import Settings
     from pjobs.control import ControlTx
 
 FULL = 100
+log = logging.getLogger("pjobs.quotas")
 
 Action = Literal["warn", "suspend", "protected"]
 
@@ -47,6 +51,8 @@ class LimitsReport:
     suspended: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
     busy: list[str] = field(default_factory=list)  # another lifecycle job held them
+    # totals past MAX_USAGE_TOTAL (data of an earlier pjobs): reported, never acted on
+    bad_data: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -56,6 +62,7 @@ class LimitsReport:
             "warned": len(self.warned),
             "suspended": len(self.suspended),
             "protected": len(self.protected),
+            **({"bad_data": self.bad_data} if self.bad_data else {}),
         }
 
 
@@ -91,11 +98,23 @@ def evaluate(
     """Every finding of one check, from two queries whatever the number of projects."""
     warn_at = settings.quotas.warn_at
     rows = tx.quotas.findings(period, plan_limits(settings), warn_at[0], project_ids)
+    sane = [row for row in rows if 0 <= float(row["value"]) <= MAX_USAGE_TOTAL]
+    bad = [
+        {"project_id": row["project_id"], "metric": row["metric"], "value": str(row["value"])}
+        for row in rows
+        if not 0 <= float(row["value"]) <= MAX_USAGE_TOTAL
+    ]
+    for each in bad:
+        log.warning(
+            "%s: its %s total %s is past the bound of a total (%g): not acted on; correct "
+            "its usage", each["project_id"], each["metric"], each["value"], MAX_USAGE_TOTAL,
+        )  # fmt: skip
     return LimitsReport(
         period=period,
         scope="all" if project_ids is None else ",".join(project_ids),
         checked=tx.quotas.count_active(project_ids),
-        findings=[_finding(row, warn_at) for row in rows],
+        findings=[_finding(row, warn_at) for row in sane],
+        bad_data=bad,
     )
 
 

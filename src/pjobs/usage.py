@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from pjobs.config import Settings
 
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
+# The largest value a usage record may carry, and where a total stops (in the store's
+# merges): sums stay finite, and no project's data can overflow a check of every project.
+MAX_USAGE_VALUE = 1e15
+MAX_USAGE_TOTAL = 1e18
 
 
 def parse_period(text: str) -> str:
@@ -26,15 +30,17 @@ def parse_period(text: str) -> str:
 
 
 def usage_value(value: Any, what: str) -> float:
-    """A usage value: a finite number, not negative."""
+    """A usage value: a number from 0 to MAX_USAGE_VALUE (1e15)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInputError(f"{what} must be a number, not {type(value).__name__}")
     try:
         number = float(value)
     except OverflowError:  # an integer past the largest float
         number = math.inf
-    if not math.isfinite(number) or number < 0:
-        raise InvalidInputError(f"{what} must be a finite number ≥ 0, not {str(value)[:40]}")
+    if not 0 <= number <= MAX_USAGE_VALUE:
+        raise InvalidInputError(
+            f"{what} must be a number ≥ 0 and ≤ 1e15, not {str(value)[:40]}"
+        )
     return number
 
 

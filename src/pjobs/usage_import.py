@@ -2,11 +2,15 @@
 line and its good lines encoded for the store's staging table (by processes of their own
 when there is more than a block: the checking is nearly all of an import's Python), then
 added up by the store, one statement a table. All or nothing: the caller rolls the whole
-import back when the report has errors."""
+import back when the report has errors.
+
+An import is recorded by the SHA-256 of what it read: the same content imported again (a
+cron run repeated after a crash, an operator's second try) adds nothing, unless `again`."""
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -29,6 +33,7 @@ from pjobs.usage_lines import (
 if TYPE_CHECKING:
     from pjobs.config import Settings
     from pjobs.control import ControlTx
+    from pjobs.control.usage import UsageImport
 
 # A block: what one process checks at once, and the bound on an import's memory (a few
 # blocks in flight); large enough that handing it to a process costs little beside it.
@@ -80,7 +85,7 @@ def check_block(block: bytes, first: int, rules: LineRules) -> CheckedBlock:
     return CheckedBlock(len(lines), len(records), staged, projects, periods, errors, error_count)
 
 
-def read_blocks(handle: IO[bytes], size: int) -> Iterator[tuple[bytes, int]]:
+def read_blocks(handle: IO[bytes] | Hashed, size: int) -> Iterator[tuple[bytes, int]]:
     """Blocks of whole lines of about `size` bytes, each with the number of its first line;
     the last line gets its newline. A line that grows past MAX_LINE_BYTES is refused
     before more of it is read."""
@@ -136,9 +141,27 @@ class ImportReport:
     projects: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
     error_count: int = 0
+    sha256: str = ""  # of what was read
+    already: UsageImport | None = None  # the import of the same content before: none added
 
     def summary(self) -> dict[str, Any]:
-        return {"lines": self.lines, "records": self.records, "projects": self.projects}
+        summary: dict[str, Any] = {"lines": self.lines, "records": self.records}
+        summary |= {"projects": self.projects, "sha256": self.sha256}
+        if self.already is not None:
+            summary["already_imported_at"] = self.already.imported_at.isoformat()
+        return summary
+
+
+class Hashed:
+    """A binary input, and the SHA-256 of what has been read from it."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source, self.sha = source, hashlib.sha256()
+
+    def read(self, size: int) -> bytes:
+        data = self.source.read(size)
+        self.sha.update(data)
+        return data
 
 
 def import_usage(
@@ -148,16 +171,19 @@ def import_usage(
     now: datetime,
     processes: int = 1,
     block_bytes: int = BLOCK_BYTES,
+    requested_by: str | None = None,
+    again: bool = False,
 ) -> ImportReport:
-    """Check every line of `source` and, if all are good, add their records up on `tx`;
-    memory stays within a few blocks (and the distinct project ids, at most PROJECTS_KEPT)
-    however long the input."""
+    """Check every line of `source` and, if all are good and the same content was not
+    imported before (or `again`), add their records up on `tx`; memory stays within a few
+    blocks (and the distinct project ids, at most PROJECTS_KEPT) however long the input."""
     rules = LineRules.of(settings, now, tx.store.dialect)
     report = ImportReport()
+    hashed = Hashed(source)
     projects: set[str] | None = set()  # the well-formed ids, while there are not too many
     periods: set[str] = set()
     tx.usage.begin_staging()
-    for block in checked_blocks(read_blocks(source, block_bytes), rules, processes):
+    for block in checked_blocks(read_blocks(hashed, block_bytes), rules, processes):
         report.lines += block.lines
         report.records += block.records
         report.error_count += block.error_count
@@ -177,6 +203,13 @@ def import_usage(
         report.error_count += unknown
         report.errors += [(n, f"unknown project {project!r}") for n, project in lines]
     report.errors = sorted(report.errors)[:ERRORS_SHOWN]
-    if not report.error_count:
+    report.sha256 = hashed.sha.hexdigest()
+    if report.error_count:
+        return report
+    report.already = tx.usage.record_import(
+        report.sha256, report.lines, report.records, requested_by
+    )
+    if report.already is None or again:
         tx.usage.merge(now - timedelta(hours=settings.usage.minute_retention_hours), periods)
+        report.already = None
     return report

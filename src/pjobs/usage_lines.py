@@ -4,7 +4,6 @@ table (`staging.StagedRecord`), the hot loop of `pjobs usage import` (`usage_imp
 from __future__ import annotations
 
 import secrets
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -21,7 +20,7 @@ from pjobs.store.staging import (
     period_of_day,
     time_part,
 )
-from pjobs.usage import unknown_metric, usage_time, usage_value
+from pjobs.usage import MAX_USAGE_VALUE, unknown_metric, usage_time, usage_value
 
 if TYPE_CHECKING:
     from pjobs.config import Settings
@@ -30,7 +29,6 @@ LINE_KEYS = frozenset({"project", "metric", "value", "time"})
 MAX_LINE_BYTES = 65_536
 ERRORS_SHOWN = 10
 TIMES_KEPT = 100_000  # times a checking process keeps (a day of seconds: ~14 MB)
-FLOAT_MAX = sys.float_info.max
 
 
 def too_long(number: int) -> InvalidInputError:
@@ -76,6 +74,7 @@ class LineChecker:
         """The records of `lines` (the first numbered `first`) and what is wrong with the
         others; blank lines are skipped."""
         loads, checked, metrics, times = orjson.loads, self.checked, self.metrics, self.times
+        most = MAX_USAGE_VALUE
         learn, time_of = self.learn, self.time_of
         records: list[StagedRecord] = []
         add = records.append
@@ -92,7 +91,7 @@ class LineChecker:
                     at = times[text] if text in times else time_of(text)
                     if project not in checked:
                         learn(project)
-                    if (type(value) is int or type(value) is float) and 0 <= value <= FLOAT_MAX:
+                    if (type(value) is int or type(value) is float) and 0 <= value <= most:
                         add((number, project, metric, float(value), at))
                         continue
             except Exception:  # `parse` says what is wrong, if anything is

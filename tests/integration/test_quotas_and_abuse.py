@@ -375,3 +375,32 @@ def test_a_scan_enqueues_the_suspensions_it_finds_at_once(
 
     assert auto_suspend_batches(2, "proj-two") == [["auto_suspend"] * 2]
     assert auto_suspend_batches(6, "proj-six") == [["auto_suspend"] * 6]
+
+
+def test_huge_values_are_refused_totals_stay_finite_and_bad_data_stops_no_check(
+    app: App,
+) -> None:
+    """A value above 1e15 is refused; totals stop at 1e18; and a total an earlier pjobs
+    let grow past any bound (written here by SQL) is reported while the other projects'
+    hard caps are enforced."""
+    from pjobs.errors import InvalidInputError
+    from pjobs.usage import usage_value
+
+    with pytest.raises(InvalidInputError, match="≤ 1e15"):
+        usage_value(1e308, "value")
+    assert usage_value(1e15, "value") == 1e15
+    add_project(app, "proj-big")
+    add_project(app, "proj-over")
+    override(app, "proj-over", "requests", 100, hard=True)
+    for _ in range(1100):  # 1.1e18 added up: the total stops at 1e18
+        record(app, "proj-big", "requests", 1e15)
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        (total,) = [t.value for t in tx.usage.totals("proj-big", "2026-11")]
+    assert total == 1e18
+    with app.store.transaction() as cursor:  # what an earlier pjobs could hold
+        cursor.execute("UPDATE usage_totals SET value = 1.7e308 WHERE project_id = 'proj-big'")
+    record(app, "proj-over", "requests", 200)  # 200 % of a hard cap
+    result = check(app)
+    assert status(app, "proj-over") == "suspended" and result["suspended"] == 1
+    assert [b["project_id"] for b in result["bad_data"]] == ["proj-big"]
+    assert status(app, "proj-big") == "active"

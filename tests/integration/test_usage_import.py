@@ -114,14 +114,42 @@ def test_a_second_import_adds_to_the_totals_of_each_period(
     app: App, processes: int, block: int
 ) -> None:
     control = ControlPlane(app.store)
-    for _ in range(2):
+    for blank_lines in range(2):  # the same records in files of their own
         with control.tx(NOW) as tx:
-            assert import_lines(tx, app, LINES, processes, block).error_count == 0
+            lines = LINES + ["\n"] * blank_lines
+            assert import_lines(tx, app, lines, processes, block).error_count == 0
     with control.tx(NOW) as tx:
         november = {t.metric: t.value for t in tx.usage.totals(PROJECT, "2026-11")}
         october = {t.metric: t.value for t in tx.usage.totals(PROJECT, "2026-10")}
     assert (november["requests"], november["bandwidth_bytes"]) == (2 * 63, 2 * 5)
     assert (november["storage_bytes"], october["bandwidth_bytes"]) == (70, 2 * 7)
+
+
+@IN_BLOCKS
+def test_the_same_content_imported_again_adds_nothing_unless_again(
+    app: App, processes: int, block: int
+) -> None:
+    """A cron job re-run after a crash, or an operator's second try, imports a file that
+    was imported already: nothing is added, and the report says when it was."""
+    control = ControlPlane(app.store)
+    reports = []
+    for again in (False, False, True):
+        with control.tx(NOW) as tx:
+            source = io.BytesIO("".join(LINES).encode())
+            reports.append(
+                usage_import.import_usage(
+                    tx, source, app.settings, NOW, processes, block or usage_import.BLOCK_BYTES,
+                    requested_by="cron:usage", again=again,
+                )
+            )  # fmt: skip
+        with control.tx(NOW) as tx:
+            totals = {t.metric: t.value for t in tx.usage.totals(PROJECT, "2026-11")}
+        assert totals["requests"] == 63 * (1 + again)
+    first, repeated, forced = reports
+    assert first.already is None and forced.already is None
+    assert repeated.already is not None and repeated.already.requested_by == "cron:usage"
+    assert repeated.already.imported_at == NOW and repeated.already.records == 13
+    assert first.sha256 == repeated.sha256 == forced.sha256
 
 
 @IN_BLOCKS
@@ -189,9 +217,11 @@ def test_projects_are_checked_by_name_or_else_among_the_records(
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-def test_imports_at_once_of_keys_new_to_both_add_up(app: App) -> None:
+@pytest.mark.parametrize("same_file", [False, True], ids=["other-file", "same-file"])
+def test_imports_at_once_of_keys_new_to_both_add_up(app: App, same_file: bool) -> None:
     # PostgreSQL's MERGE fails where another transaction inserts the same key at once:
-    # writers of usage take turns (`lock_usage`), the second seeing what the first added
+    # writers of usage take turns (`lock_usage`), the second seeing what the first added;
+    # the same file imported twice at once is added once
     import psycopg
 
     lines = [line("requests", 1, "2026-11-20T12:00:00Z"), line("storage_bytes", 5, None)]
@@ -201,7 +231,7 @@ def test_imports_at_once_of_keys_new_to_both_add_up(app: App) -> None:
     def import_second() -> None:
         try:
             with control.tx(NOW) as tx:
-                second["report"] = import_lines(tx, app, lines)
+                second["report"] = import_lines(tx, app, lines + ["\n"] * (not same_file))
         except Exception as exc:  # reported by the assertion below
             second["error"] = exc
 
@@ -221,8 +251,10 @@ def test_imports_at_once_of_keys_new_to_both_add_up(app: App) -> None:
     thread.join(timeout=30)
     assert "error" not in second, second
     assert second["report"].records == 2
+    assert (second["report"].already is not None) is same_file
+    added = 1.0 if same_file else 2.0
     with control.tx(NOW, write=False) as tx:
         totals = {t.metric: t.value for t in tx.usage.totals(PROJECT, "2026-11")}
         since, until_ = datetime(2026, 11, 20, 12, tzinfo=UTC), NOW
-        assert tx.usage.window_of(PROJECT, since, until_) == (2.0, 0.0)
-    assert totals == {"requests": 2.0, "storage_bytes": 5.0}
+        assert tx.usage.window_of(PROJECT, since, until_) == (added, 0.0)
+    assert totals == {"requests": added, "storage_bytes": 5.0}

@@ -85,6 +85,9 @@ def import_lines(
             "--processes", min=1, max=64, help="Processes that check lines (default: a core, ≤ 4)."
         ),
     ] = None,
+    again: Annotated[
+        bool, typer.Option("--again", help="Import content that was imported before.")
+    ] = False,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -92,7 +95,8 @@ def import_lines(
 
     All or nothing: a bad line (reported with its number) imports nothing. Streamed in
     blocks, checked by one process a core (at most 4; --processes); `time` is ISO-8601
-    (UTC if no zone; default: now).
+    (UTC if no zone; default: now); a value is 0 to 1e15. The same content imported again
+    (by its SHA-256) adds nothing, unless --again.
 
     Example: pjobs usage import usage-2026-11-29.jsonl
     """
@@ -107,7 +111,10 @@ def import_lines(
     control = ControlPlane(rt.store())
     now = rt.clock().now()
     with open_input(source) as stream, control.rehearsal(now) if dry_run else control.tx(now) as tx:
-        report = import_usage(tx, stream, settings, now, processes or import_processes())
+        report = import_usage(
+            tx, stream, settings, now, processes or import_processes(),
+            requested_by=rt.actor(), again=again,
+        )  # fmt: skip
         if report.error_count:
             shown = "; ".join(f"line {n}: {error}" for n, error in report.errors)
             more = report.error_count - len(report.errors)
@@ -116,7 +123,15 @@ def import_lines(
                 + (f" (and {more} more)" if more else "")
             )
     data = {**report.summary(), "dry_run": dry_run}
-    message(f"{'would import' if dry_run else 'imported'} {report.records} record(s)", rt.quiet)
+    if report.already is not None:
+        when = report.already.imported_at.isoformat(timespec="seconds")
+        message(
+            f"this content was imported at {when}: nothing added (--again imports it again)",
+            rt.quiet,
+        )
+    else:
+        done = "would import" if dry_run else "imported"
+        message(f"{done} {report.records} record(s)", rt.quiet)
     if as_json:
         print_json(data)
     else:

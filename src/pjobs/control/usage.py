@@ -40,6 +40,17 @@ class UsageTotal:
     measured_at: datetime
 
 
+@dataclass(frozen=True)
+class UsageImport:
+    """An import's content, by its SHA-256, and when and by whom it was imported."""
+
+    sha256: str
+    lines: int
+    records: int
+    imported_at: datetime
+    requested_by: str | None
+
+
 class Usage(Noun):
     def add(self, records: Sequence[UsageRecord], minutes_from: datetime) -> None:
         """Add usage records to the totals and the per-day counts, and to the per-minute
@@ -88,6 +99,17 @@ class Usage(Noun):
             self.tx.run(query, periods=in_periods)
         self.tx.run("merge_usage_days")
         self.tx.run("merge_usage_minutes", from_micros=first_minute)
+
+    def record_import(
+        self, sha256: str, lines: int, records: int, requested_by: str | None
+    ) -> UsageImport | None:
+        """Record an import of content with this SHA-256; None if this call recorded it,
+        else the import that had (its records must not be added again)."""
+        params = {"lines": lines, "records": records, "requested_by": requested_by}
+        if self.tx.row("record_usage_import", sha256=sha256, **params) is not None:
+            return None
+        found = self.tx.records(UsageImport, "usage_import_of", sha256=sha256)
+        return found[0] if found else None
 
     def totals(self, project_id: str, period: str) -> list[UsageTotal]:
         """A project's totals in one billing period, by metric."""

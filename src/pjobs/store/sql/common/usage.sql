@@ -41,3 +41,14 @@ LEFT JOIN (
     ORDER BY line
     LIMIT :shown
 ) AS u ON true;
+
+-- name: record_usage_import
+-- An import's content, recorded with its records; returns nothing when it was already
+-- (by another import, which may be committing at this moment: this one then waits for it).
+INSERT INTO usage_imports (sha256, lines, records, imported_at, requested_by)
+VALUES (:sha256, :lines, :records, :now, :requested_by)
+ON CONFLICT (sha256) DO NOTHING
+RETURNING sha256;
+
+-- name: usage_import_of
+SELECT * FROM usage_imports WHERE sha256 = :sha256;

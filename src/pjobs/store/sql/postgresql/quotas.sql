@@ -2,7 +2,9 @@
 
 -- name: quota_findings
 -- Every active project's usage at or above min_percent of its quota in one period: the
--- plan's limit (the :limits JSON from configuration) unless the project overrides it.
+-- plan's limit (the :limits JSON from configuration) unless the project overrides it. A
+-- value past the bound of a total (usage.MAX_USAGE_TOTAL, data of an earlier pjobs) is
+-- compared at the bound: no overflow stops the check of every project.
 WITH plan_limits AS (
     SELECT * FROM jsonb_to_recordset(%(limits)s::jsonb)
         AS l(plan text, metric text, quota_limit float8, hard boolean)
@@ -17,7 +19,7 @@ JOIN scoped AS s ON s.id = u.project_id
 LEFT JOIN quota_overrides AS o ON o.project_id = u.project_id AND o.metric = u.metric
 LEFT JOIN plan_limits AS l ON l.plan = s.plan AND l.metric = u.metric
 WHERE u.period = %(period)s AND u.value > 0
-  AND u.value * 100 >= %(min_percent)s * coalesce(o.quota_limit, l.quota_limit)
+  AND least(u.value, 1e18) * 100 >= %(min_percent)s * coalesce(o.quota_limit, l.quota_limit)
 ORDER BY s.id, u.metric;
 
 -- name: count_active_projects

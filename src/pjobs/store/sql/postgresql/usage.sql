@@ -80,10 +80,10 @@ USING (
 ) AS a
 ON t.period = a.period AND t.project_id = a.project_id AND t.metric = a.metric
     AND t.period = ANY(%(periods)s::text[])  -- the import's periods: not a year of totals
-WHEN MATCHED THEN UPDATE SET
-    value = t.value + a.value, measured_at = greatest(t.measured_at, a.measured_at)
+WHEN MATCHED THEN UPDATE SET  -- a total stops at 1e18 (usage.MAX_USAGE_TOTAL): finite
+    value = least(t.value + a.value, 1e18), measured_at = greatest(t.measured_at, a.measured_at)
 WHEN NOT MATCHED THEN INSERT (period, project_id, metric, value, measured_at)
-    VALUES (a.period, a.project_id, a.metric, a.value, a.measured_at);
+    VALUES (a.period, a.project_id, a.metric, least(a.value, 1e18), a.measured_at);
 
 -- name: merge_usage_gauges
 -- A gauge keeps the value measured last (of the same time: the later line): the greatest
@@ -122,9 +122,10 @@ USING (
     ) AS added
 ) AS a
 ON t.minute = a.minute AND t.project_id = a.project_id
-WHEN MATCHED THEN UPDATE SET requests = t.requests + a.requests, errors = t.errors + a.errors
+WHEN MATCHED THEN UPDATE SET requests = least(t.requests + a.requests, 1e18),
+                             errors = least(t.errors + a.errors, 1e18)
 WHEN NOT MATCHED THEN INSERT (minute, project_id, requests, errors)
-    VALUES (a.minute, a.project_id, a.requests, a.errors);
+    VALUES (a.minute, a.project_id, least(a.requests, 1e18), least(a.errors, 1e18));
 
 -- name: merge_usage_days
 MERGE INTO usage_days AS t
@@ -141,6 +142,7 @@ USING (
     ) AS added
 ) AS a
 ON t.day = a.day AND t.project_id = a.project_id
-WHEN MATCHED THEN UPDATE SET requests = t.requests + a.requests, errors = t.errors + a.errors
+WHEN MATCHED THEN UPDATE SET requests = least(t.requests + a.requests, 1e18),
+                             errors = least(t.errors + a.errors, 1e18)
 WHEN NOT MATCHED THEN INSERT (day, project_id, requests, errors)
-    VALUES (a.day, a.project_id, a.requests, a.errors);
+    VALUES (a.day, a.project_id, least(a.requests, 1e18), least(a.errors, 1e18));

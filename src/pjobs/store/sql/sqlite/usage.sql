@@ -75,18 +75,19 @@ SELECT 1;
 -- Each merge groups by project id first: the most varied column settles most comparisons of
 -- SQLite's sort (a quarter less time than by period or day first), and the rows still come
 -- near enough to the index's order for the pages they write.
+-- A total stops at 1e18 (usage.MAX_USAGE_TOTAL): it stays finite.
 INSERT INTO usage_totals (period, project_id, metric, value, measured_at)
-SELECT period, project_id, metric, value,
+SELECT period, project_id, metric, min(value, 1e18),
        strftime('%Y-%m-%dT%H:%M:%S', micros / 1000000, 'unixepoch')
        || printf('.%06d+00:00', micros % 1000000)
 FROM (
-    SELECT period, project_id, metric, sum(value) AS value, max(micros) AS micros
+    SELECT period, project_id, metric, total(value) AS value, max(micros) AS micros
     FROM stage_usage_records WHERE NOT gauge
     GROUP BY project_id, metric, period
 )
 WHERE true  -- makes the upsert clause below parse unambiguously after a SELECT
 ON CONFLICT (period, project_id, metric) DO UPDATE SET
-    value = usage_totals.value + excluded.value,
+    value = min(usage_totals.value + excluded.value, 1e18),
     measured_at = max(usage_totals.measured_at, excluded.measured_at);
 
 -- name: merge_usage_gauges
@@ -112,7 +113,7 @@ ON CONFLICT (period, project_id, metric) DO UPDATE SET
 -- name: merge_usage_minutes
 INSERT INTO usage_minutes (minute, project_id, requests, errors)
 SELECT strftime('%Y-%m-%dT%H:%M:00.000000+00:00', minute * 60, 'unixepoch'),
-       project_id, requests, errors
+       project_id, min(requests, 1e18), min(errors, 1e18)
 FROM (
     SELECT micros / 60000000 AS minute, project_id,
            total(value) FILTER (WHERE metric = 'requests') AS requests,
@@ -123,12 +124,12 @@ FROM (
 )
 WHERE true
 ON CONFLICT (minute, project_id) DO UPDATE SET
-    requests = usage_minutes.requests + excluded.requests,
-    errors = usage_minutes.errors + excluded.errors;
+    requests = min(usage_minutes.requests + excluded.requests, 1e18),
+    errors = min(usage_minutes.errors + excluded.errors, 1e18);
 
 -- name: merge_usage_days
 INSERT INTO usage_days (day, project_id, requests, errors)
-SELECT date(day * 86400, 'unixepoch'), project_id, requests, errors
+SELECT date(day * 86400, 'unixepoch'), project_id, min(requests, 1e18), min(errors, 1e18)
 FROM (
     SELECT day, project_id,
            total(value) FILTER (WHERE metric = 'requests') AS requests,
@@ -139,5 +140,5 @@ FROM (
 )
 WHERE true
 ON CONFLICT (day, project_id) DO UPDATE SET
-    requests = usage_days.requests + excluded.requests,
-    errors = usage_days.errors + excluded.errors;
+    requests = min(usage_days.requests + excluded.requests, 1e18),
+    errors = min(usage_days.errors + excluded.errors, 1e18);
