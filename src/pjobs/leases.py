@@ -9,10 +9,11 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pjobs.errors import PjobsError
+from pjobs.errors import PjobsError, TemporaryError, UnavailableError
 
 if TYPE_CHECKING:
     from pjobs.config import Settings
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from pjobs.timeutil import Clock
 
 log = logging.getLogger("pjobs.worker")
+T = TypeVar("T")
 
 
 def new_worker_id(role: str = "serve") -> str:
@@ -81,6 +83,28 @@ class LeaseKeeper:
             else:
                 faults.clear()
                 interval = self._interval
+
+
+def waited_out(
+    step: Callable[[], T], doing: str, max_outage: float, stop: threading.Event
+) -> T | None:
+    """`step`, tried again while the database is unavailable or busy (a connection cut
+    while `serve` starts, say), each fault logged, for at most `max_outage` seconds; then
+    its error. None if `stop` is set meanwhile."""
+    faults = Faults(doing)
+    pause = 0.1
+    while True:
+        try:
+            result = step()
+        except (UnavailableError, TemporaryError) as exc:
+            if faults.record(exc) > max_outage:
+                raise
+            if stop.wait(pause):
+                return None
+            pause = min(pause * 2, 5.0)
+            continue
+        faults.clear()
+        return result
 
 
 class Faults:

@@ -240,3 +240,34 @@ def test_a_terminated_backend_costs_a_reconnect_not_an_error(
         assert job_count(store) == 1
     finally:
         store.close()
+
+
+def test_a_database_that_refuses_connections_while_serve_starts_is_waited_out(
+    tmp_path: Path, pg_database: str
+) -> None:
+    """The database takes no connections when `serve` starts (as during a failover or a
+    restart): serve says so and tries again, as it would once running, then runs the jobs;
+    an outage longer than worker.max_outage_seconds ends it with 69."""
+    import psycopg
+
+    cli = CLI(cli_env(tmp_path, pg_database), tmp_path / "logs")
+    assert cli("jobs", "enqueue", "noop", "--count", "3").returncode == 0
+    name = pg_database.rsplit("/", 1)[1]
+
+    def connections(allowed: bool) -> None:
+        with psycopg.connect(PG_SERVER, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {allowed}')
+
+    connections(False)
+    try:
+        cli.env["PJOBS_WORKER__MAX_OUTAGE_SECONDS"] = "1"
+        gave_up = cli.popen("serve", "--burst")
+        assert gave_up.wait(60) == 69, gave_up.output()
+        cli.env["PJOBS_WORKER__MAX_OUTAGE_SECONDS"] = "60"
+        worker = cli.popen("serve", "--burst")
+        until(lambda: "trying again" in worker.output(), 30, "serve to wait")
+        assert worker.process.poll() is None, worker.output()
+    finally:
+        connections(True)
+    assert worker.wait(60) == 0, worker.output()
+    assert cli.states() == {"succeeded": 3}

@@ -76,6 +76,13 @@ def serve(
         rt._settings = settings.with_groups(worker=worker_settings)
     app = rt.app()
     settings = app.settings
+    from pjobs.leases import waited_out
+
+    # a database that is unavailable (a connection cut) while serve starts is waited out,
+    # as the worker waits it out once running
+    outage = settings.worker.max_outage_seconds
+    if waited_out(lambda: app.store, "connecting", outage, stopper.requested) is None:
+        return  # stopped while it waited: nothing claimed, nothing to put back
     app.registry.load_all()  # a plugin that does not load is a configuration error now
     job_queue = app.queue
     planned = []
@@ -135,7 +142,7 @@ def serve(
         stopper.on_stop(lambda force: started.signal())
         started.start(on_failure=worker.stop)
     if timer is not None:
-        timer.catch_up()
+        waited_out(timer.catch_up, "catching up on schedules", outage, stopper.requested)
         timer.start()
     if listener is not None:
         listener.start()
