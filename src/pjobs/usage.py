@@ -38,9 +38,7 @@ def usage_value(value: Any, what: str) -> float:
     except OverflowError:  # an integer past the largest float
         number = math.inf
     if not 0 <= number <= MAX_USAGE_VALUE:
-        raise InvalidInputError(
-            f"{what} must be a number ≥ 0 and ≤ 1e15, not {str(value)[:40]}"
-        )
+        raise InvalidInputError(f"{what} must be a number ≥ 0 and ≤ 1e15, not {str(value)[:40]}")
     return number
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,10 @@ def test_healthz_reports_a_database_outage_and_the_worker_recovers(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
             )
             until(lambda: httpx.get(base + "/healthz", timeout=5).status_code == 503, what="503")
+            for _ in range(3):  # and at once each time, not after the pool's 30 s
+                started = time.monotonic()
+                assert httpx.get(base + "/healthz", timeout=30).status_code == 503
+                assert time.monotonic() - started < 3.5
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         until(lambda: httpx.get(base + "/healthz", timeout=5).status_code == 200, what="200 again")
         assert cli("jobs", "enqueue", "noop", "--count", "50").returncode == 0

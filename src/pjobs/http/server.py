@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pjobs.http.metrics import ServeMetrics
 
 log = logging.getLogger("pjobs.http")
+HEALTH_TIMEOUT_SECONDS = 2.0  # a health check answers within about this, database or not
 
 
 class TooLarge(Exception):
@@ -82,11 +83,7 @@ def build(app: App, token: str, metrics: ServeMetrics, ready: threading.Event) -
         return Response(page, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     def database_answers() -> bool:
-        try:
-            app.store.job_counts()
-        except PjobsError:
-            return False
-        return True
+        return app.store.answers(HEALTH_TIMEOUT_SECONDS)
 
     async def healthz(request: Request) -> Response:
         ok = await run_in_threadpool(database_answers)

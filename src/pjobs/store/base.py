@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from pjobs.errors import IntegrityConflict, InvalidStateError
+from pjobs.errors import IntegrityConflict, InvalidStateError, PjobsError
 from pjobs.store import migrate
 from pjobs.store.outcomes import acknowledge_outcomes
 from pjobs.store.queries import Migration, load_queries
@@ -231,6 +231,15 @@ class SqlStore(ABC):
     def renew_leases(self, worker_id: str, lease_expires_at: datetime) -> int:
         params = {"worker_id": worker_id, "lease_expires_at": self.ts(lease_expires_at)}
         return self._rowcount("renew_leases", params)
+
+    def answers(self, timeout: float) -> bool:
+        """Whether the database answers a trivial query within about `timeout` seconds
+        (the health checks of `serve --http`)."""
+        try:
+            self._rows("count_jobs_quickly")
+        except PjobsError:
+            return False
+        return True
 
     def get_job(self, job_id: int) -> JobRecord | None:
         rows = self._rows("get_job", {"id": job_id})

@@ -97,6 +97,15 @@ class PostgresStore(SqlStore):
                 raise
             raise translated from None
 
+    def answers(self, timeout: float) -> bool:
+        """A connection from the pool within `timeout` (not the pool's 30 s), then a query."""
+        try:
+            with self._pool.connection(timeout=timeout) as conn:
+                conn.execute(self.queries["count_jobs_quickly"])
+        except Exception:  # unavailable, the pool's timeout, a connection cut: no answer
+            return False
+        return True
+
     def ts(self, value: datetime | None) -> datetime | None:
         return value
 

@@ -78,6 +78,10 @@ SELECT * FROM job_attempts WHERE job_id = :id ORDER BY id;
 -- name: count_jobs
 SELECT state, type, count(*) AS count FROM jobs GROUP BY state, type ORDER BY state, type;
 
+-- name: count_jobs_quickly
+-- What a health check asks: that the jobs can be read at all.
+SELECT 1 FROM jobs LIMIT 1;
+
 -- name: oldest_due
 SELECT min(run_at) AS oldest FROM jobs WHERE state = 'queued' AND run_at <= :now;
 
