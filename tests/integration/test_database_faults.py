@@ -271,3 +271,27 @@ def test_a_database_that_refuses_connections_while_serve_starts_is_waited_out(
         connections(True)
     assert worker.wait(60) == 0, worker.output()
     assert cli.states() == {"succeeded": 3}
+
+
+def test_a_deleted_sqlite_database_is_never_made_again_silently(tmp_path: Path) -> None:
+    """With only the queue in use (nothing else of pjobs' beside the file), a deleted
+    control database is not made anew by the next command, nor by the running process
+    whose connections held the deleted file: both are told (69); `db upgrade` makes it."""
+    cli = CLI(cli_env(tmp_path, f"sqlite://{tmp_path}/data/pjobs.db"), tmp_path / "logs")
+    assert cli("jobs", "enqueue", "noop").returncode == 0  # the first run makes it
+    path = tmp_path / "data" / "pjobs.db"
+    store = open_store(parse_database_url(f"sqlite://{path}"))
+    try:
+        store.enqueue([job()], utcnow())
+        for name in ("pjobs.db", "pjobs.db-wal", "pjobs.db-shm"):
+            (tmp_path / "data" / name).unlink(missing_ok=True)
+        with pytest.raises(DatabaseUnavailable, match="is gone"):
+            store.enqueue([job()], utcnow())
+        assert not path.exists()
+    finally:
+        store.close()
+    again = cli("jobs", "enqueue", "noop")
+    assert again.returncode == 69 and "does not exist" in again.stderr, again.stderr
+    assert not path.exists()
+    assert cli("db", "upgrade").returncode == 0 and path.exists()
+    assert cli("jobs", "enqueue", "noop").returncode == 0

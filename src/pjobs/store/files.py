@@ -30,10 +30,29 @@ def create_private_file(path: Path) -> None:
 
 
 def used_before(path: Path) -> bool:
-    """Whether what is beside a (missing) database file says it existed: its journal
-    files, or the data pjobs keeps next to its database."""
-    beside = (f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal")
+    """Whether what is beside a (missing) database file says it existed: the mark pjobs
+    leaves when it makes or opens one (`mark_made`), its journal files, or the data pjobs
+    keeps next to its database."""
+    beside = (made_mark(path).name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal")
     return any((path.parent / name).exists() for name in (*beside, *PJOBS_DATA))
+
+
+def made_mark(path: Path) -> Path:
+    """The file that says a database was made at `path`: should the database go missing,
+    it is not made again silently (only `pjobs db upgrade` makes it again)."""
+    return path.with_name(f"{path.name}.made")
+
+
+def mark_made(path: Path) -> None:
+    """Leave `made_mark` beside the database (0600, once)."""
+    mark = made_mark(path)
+    if not mark.exists():
+        try:
+            fd = os.open(mark, os.O_CREAT | os.O_WRONLY, 0o600)
+        except OSError:
+            return  # a folder that cannot take it: the journal files still tell
+        with os.fdopen(fd, "w") as handle:
+            handle.write("pjobs made a control database here; it is not made again silently\n")
 
 
 def use_wal(conn: sqlite3.Connection, timeout: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -16,7 +17,13 @@ from pjobs.secretfile import warn_if_open
 from pjobs.store import sqlite_functions
 from pjobs.store.base import NO_MARGIN, SqlStore
 from pjobs.store.errors import sqlite_error
-from pjobs.store.files import begin_immediate, create_private_file, use_wal, used_before
+from pjobs.store.files import (
+    begin_immediate,
+    create_private_file,
+    mark_made,
+    use_wal,
+    used_before,
+)
 from pjobs.store.outcomes import outcomes_json
 from pjobs.store.queries import Migration
 from pjobs.store.records import EnqueueResult, NewJob, Outcome
@@ -50,6 +57,7 @@ class SQLiteStore(SqlStore):
             create_private_file(self.path)
         except OSError as exc:
             raise DatabaseUnavailable(f"cannot create SQLite database {self.path}: {exc}") from None
+        mark_made(self.path)
         warn_if_open(self.path, "the SQLite database")
         warn_if_open(self.path.parent, "the folder of the SQLite database")
         self._local = threading.local()
@@ -59,10 +67,20 @@ class SQLiteStore(SqlStore):
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._file_id() != self._local.file:
+            self._forget_connection()  # deleted, or replaced (a copy put back): open it again
+            conn = None
         if conn is None:
+            file = self._file_id()
+            if file is None:
+                raise DatabaseUnavailable(
+                    f"SQLite database {self.path} is gone (deleted or moved?): restore it, or "
+                    "make a new one with `pjobs db upgrade`"
+                )
             try:
                 conn = sqlite3.connect(
-                    self.path,
+                    self.path.absolute().as_uri() + "?mode=rw",  # never makes a missing file
+                    uri=True,
                     timeout=BUSY_TIMEOUT_SECONDS,
                     isolation_level=None,
                     check_same_thread=False,
@@ -76,10 +94,18 @@ class SQLiteStore(SqlStore):
                 raise sqlite_error(exc, str(self.path)) or DatabaseUnavailable(
                     f"cannot open SQLite database {self.path}: {exc}"
                 ) from None
-            self._local.conn = conn
+            self._local.conn, self._local.file = conn, file
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def _file_id(self) -> tuple[int, int] | None:
+        """The database file's device and inode (None: it is gone)."""
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return found.st_dev, found.st_ino
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[sqlite3.Cursor]:
