@@ -177,6 +177,12 @@ class ReceiverSettings(Group):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, le=64 * 1_048_576, description="larger requests get 413"
     )
+    max_connections: int = Field(
+        100, ge=4, le=10_000, description="connections the listener holds at once"
+    )
+    read_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="a request's head and body arrive within this"
+    )
     patterns: dict[str, Literal["excessive_usage", "error_spike", "suspicious_pattern"]] = Field(
         default_factory=dict,
         description="alert name -> abuse pattern, for alerts without a pattern label or tag",

@@ -284,3 +284,51 @@ def test_configuration_mistakes_stop_serve_at_start(tmp_path: Path) -> None:
     assert no_token.returncode == 78 and "receiver.token" in no_token.stderr
     for result in (busy, no_token):
         assert result.stderr.count("\n") == 1, result.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_slow_clients_never_starve_the_listener_nor_the_worker(
+    tmp_path: Path, backend: str
+) -> None:
+    """300 connections that send half a request line and wait, against a serve allowed
+    200 open files: /healthz keeps answering at once and jobs keep succeeding (before,
+    the listener took every file it could and jobs failed with EMFILE)."""
+    import resource
+    import subprocess
+    import sys
+
+    env = {**cli_env(tmp_path, backend), "PJOBS_RECEIVER__TOKEN": TOKEN}
+    env["PJOBS_RECEIVER__READ_TIMEOUT_SECONDS"] = "60"  # the limit must hold, not a timeout
+    cli = CLI(env, tmp_path / "logs")
+    assert cli("db", "upgrade").returncode == 0
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    log = (tmp_path / "serve.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "pjobs", "serve", "--http", f"127.0.0.1:{port}"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=few_files,
+    )  # fmt: skip
+    slow: list[socket.socket] = []
+    try:
+        until(lambda: answers(base + "/healthz"), what="serve to listen")
+        for _ in range(300):
+            client = socket.create_connection(("127.0.0.1", port), timeout=5)
+            client.sendall(b"GET /healthz HT")
+            slow.append(client)
+        for _ in range(5):
+            started = time.monotonic()
+            assert httpx.get(base + "/healthz", timeout=10).status_code == 200
+            assert time.monotonic() - started < 2
+        assert cli("jobs", "enqueue", "noop", "--count", "20").returncode == 0
+        until(lambda: cli.states() == {"succeeded": 20}, 30, "the jobs to run")
+    finally:
+        for client in slow:
+            client.close()
+        worker.send_signal(15)
+        code = worker.wait(30)
+        log.close()
+    assert code == 0, (tmp_path / "serve.log").read_text()

@@ -106,7 +106,7 @@ def serve(
         if not token:
             raise ConfigError("--http needs receiver.token (PJOBS_RECEIVER__TOKEN) or token_file")
         metrics = ServeMetrics(app)
-        listener = Listener(build(app, token, metrics, ready), listen)
+        listener = Listener(build(app, token, metrics, ready), listen, cfg)
     worker = Worker(
         app.store, app.registry, settings, job_queue.context_for, app.clock,
         queues=queue, burst=burst, observer=metrics,

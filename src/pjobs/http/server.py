@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from pjobs.app import App
     from pjobs.http.metrics import ServeMetrics
+    from pjobs.settings_groups import ReceiverSettings
 
 log = logging.getLogger("pjobs.http")
 HEALTH_TIMEOUT_SECONDS = 2.0  # a health check answers within about this, database or not
@@ -118,8 +119,10 @@ class Listener:
     """uvicorn on a thread of its own, on a socket bound at once (so a port in use is an
     error at start, exit 69, not a crash later)."""
 
-    def __init__(self, asgi: Starlette, listen: str) -> None:
+    def __init__(self, asgi: Starlette, listen: str, settings: ReceiverSettings) -> None:
         import uvicorn
+
+        from pjobs.http.bounded import bounded_protocol
 
         host, port = parse_listen(listen)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -132,7 +135,11 @@ class Listener:
             raise UnavailableError(f"cannot listen on {listen}: {exc.strerror}") from None
         self.socket.listen(128)
         self.address = f"{host}:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(asgi, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            asgi, log_level="warning", access_log=False, lifespan="off",
+            http=bounded_protocol(settings.max_connections, settings.read_timeout_seconds),
+            timeout_keep_alive=5,
+        )  # fmt: skip
         self.server: uvicorn.Server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name="pjobs-http", daemon=True)
 
