@@ -1,7 +1,9 @@
 """The SSRF guard: a webhook may only reach public addresses. A target that resolves to
-loopback, private (RFC 1918, ULA), link-local, unspecified, multicast, shared (RFC 6598),
-reserved or cloud-metadata space — in IPv4, IPv6, IPv4-mapped, 6to4 or NAT64 form, in any
-notation the resolver accepts — is refused, unless `webhooks.allow_cidrs` admits it. The
+loopback, private (RFC 1918, ULA), link-local, site-local, unspecified, multicast, shared
+(RFC 6598), reserved, IETF-assigned (192.0.0.0/24) or cloud-metadata space — in IPv4,
+IPv6, IPv4-mapped, IPv4-compatible, IPv4-translated, 6to4, Teredo or NAT64 form (the
+local-use NAT64 prefix refused whole), in any notation the resolver accepts — is refused,
+unless `webhooks.allow_cidrs` admits it. The
 check is made on every address a name resolves to, and the request then goes to the
 address that was checked (so a name that resolves elsewhere a moment later cannot slip
 past)."""
@@ -20,7 +22,21 @@ from pjobs.errors import InvalidInputError
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Prefixes whose low 32 bits are an IPv4 address: IPv4-compatible (::a.b.c.d, deprecated,
+# still routed by some), IPv4-translated (::ffff:0:a.b.c.d, SIIT) and NAT64's well-known one.
+_CARRIES_IPV4 = tuple(
+    ipaddress.ip_network(cidr) for cidr in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96")
+)
+# Refused whatever Python's idea of "global" says of them.
+_DENIED = tuple(
+    ipaddress.ip_network(cidr)
+    for cidr in (
+        "192.0.0.0/24",  # IETF protocol assignments (192.0.0.9 and .10 count as global)
+        "64:ff9b:1::/48",  # local-use NAT64 (RFC 8215): a translator of one's own network
+        "fec0::/10",  # site-local (deprecated, still routed inside sites)
+        "::/96",  # IPv4-compatible
+    )
+)
 MAX_URL_LENGTH = 2048
 
 
@@ -78,27 +94,33 @@ def parse_target(url: str) -> Target:
     return Target(url, parts.scheme, parts.hostname, port or default, path)
 
 
-def _embedded(address: Address) -> Address:
-    """The IPv4 address an IPv6 one carries (mapped, 6to4, NAT64), else itself."""
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return address.ipv4_mapped
-        if address.sixtofour is not None:
-            return address.sixtofour
-        if address in _NAT64:
-            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return address
+def _embedded(address: Address) -> list[Address]:
+    """The IPv4 addresses an IPv6 one carries (mapped, IPv4-compatible, IPv4-translated,
+    6to4, NAT64, Teredo's client), none for an IPv4 one."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    low = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    inner = [
+        address.ipv4_mapped,
+        low if any(address in prefix for prefix in _CARRIES_IPV4) else None,
+        address.sixtofour,
+        address.teredo[1] if address.teredo else None,
+    ]
+    return [a for a in inner if a is not None]
 
 
 def address_allowed(text: str, allow: Sequence[Network]) -> bool:
-    """Whether a webhook may connect to this address."""
+    """Whether a webhook may connect to this address: one `allow` admits (or whose
+    embedded IPv4 address it admits), else a public one whose embedded IPv4 addresses are
+    public too, outside the ranges refused by name (`_DENIED`)."""
     address = ipaddress.ip_address(text.split("%", 1)[0])
-    if any(address in network for network in allow):
-        return True
     inner = _embedded(address)
-    if inner is not address and any(inner in network for network in allow):
+    if any(a in network for a in (address, *inner) for network in allow):
         return True
-    return all(a.is_global and not a.is_multicast for a in (address, inner))
+    return all(
+        a.is_global and not a.is_multicast and not any(a in n for n in _DENIED)
+        for a in (address, *inner)
+    )
 
 
 def allowed_networks(cidrs: Sequence[str]) -> list[Network]:
