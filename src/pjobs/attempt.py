@@ -23,6 +23,7 @@ from pjobs.jobtypes import (
     Registry,
     RetryAfter,
 )
+from pjobs.redaction import redact
 from pjobs.store.records import DEFERRED, ClaimedJob, Outcome
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ def run_attempt(
         error: str, retry_in: float | None, trace: str | None = None, result: str | None = None
     ) -> Outcome:
         finished = clock.now()
+        # what is stored with the job never carries a secret this process knows
+        error, trace = redact(error), None if trace is None else redact(trace)
         if retry_in is not None and job.attempt < job.max_attempts:
             return Outcome(
                 job.id,

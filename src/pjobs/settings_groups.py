@@ -222,6 +222,9 @@ class BackupSettings(Group):
         "sql", description="sql: a plain dump, gzipped; custom: pg_dump -Fc (or the SQLite file)"
     )
     compression_level: int = Field(3, ge=1, le=9, description="gzip level (1 fastest)")
+    allow_unencrypted_remote: bool = Field(
+        False, description="send backups to Telegram without a backup key"
+    )
     key: SecretStr | None = Field(
         None, description="base64 of 32 bytes: backups are encrypted (AES-GCM) when set"
     )

@@ -124,6 +124,7 @@ def test_a_backup_killed_halfway_is_finished_by_serve(cli: CLI, telegram: Telegr
         "PJOBS_BACKUPS__STORAGE": "telegram",
         "PJOBS_BACKUPS__TELEGRAM_CHAT_ID": "-100123",
         "PJOBS_BACKUPS__PART_BYTES": "1024",
+        "PJOBS_BACKUPS__KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         "PJOBS_WORKER__LEASE_SECONDS": "1",
     }
     run = CLI(env, cli.logs)

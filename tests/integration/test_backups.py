@@ -41,7 +41,12 @@ def telegram() -> Iterator[TelegramStub]:
 def telegram_settings(stub: TelegramStub, part_bytes: int = 4096) -> dict[str, Any]:
     return {
         "telegram": {"bot_token": TOKEN, "api_base_url": stub.url},
-        "backups": {"storage": "telegram", "telegram_chat_id": CHAT, "part_bytes": part_bytes},
+        "backups": {
+            "storage": "telegram",
+            "telegram_chat_id": CHAT,
+            "part_bytes": part_bytes,
+            "key": KEY,
+        },
     }
 
 
@@ -475,4 +480,53 @@ def test_a_restore_removes_what_killed_restores_left_and_cleans_up_when_it_fails
     assert failed.state == "failed"
     assert [p.name for p in target.parent.iterdir() if ".restoring" in p.name] == []
     assert remove_leftovers(target) == []
+    app.close()
+
+
+def test_the_bot_token_is_hidden_in_any_form_and_a_brace_in_a_file_path_is_a_path(
+    store: Store,
+    make_settings: Any,
+    telegram: TelegramStub,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Bot API error quoting the token's secret half or its percent-encoded form reaches
+    no stored error and no log line; getFile's `file_path` is used as a path (a brace in it
+    is no template)."""
+    from urllib.parse import quote
+
+    caplog.set_level("DEBUG")
+    telegram.file_dir = "docs{0}{token}"
+    app = build(store, make_settings(**telegram_settings(telegram)))
+    fill(add_project(app, "proj-src"), 10)
+    job = export(app, "proj-src")
+    assert job.state == "succeeded", job.last_error
+    backup = backup_record(app, job.result["backup_id"])
+    assert operations.verify(app.integrations, app.settings, backup)["parts"] >= 1
+    half = TOKEN.split(":", 1)[1]
+    telegram.failure = f"Unauthorized: {half} / {quote(TOKEN, safe='')}"
+    telegram.fail_uploads_from = telegram.uploads + 1
+    failing = app.queue.run_inline(
+        "export_backup", {"project_id": "proj-src"}, EnqueueOptions(max_attempts=1)
+    )
+    assert failing.state == "failed" and "Unauthorized" in (failing.last_error or "")
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        records = [*tx.audit.list(), *tx.notifications.list(), *tx.backups.list()]
+    records += [app.queue.get(j.id) for j in store.list_jobs()]
+    seen = [caplog.text, *(json.dumps(asdict(r), default=str) for r in records)]
+    assert not [text for text in seen if half in text or "SECRET-bot" in text]
+    app.close()
+
+
+def test_a_backup_to_telegram_without_a_key_is_refused_unless_said(
+    store: Store, make_settings: Any, telegram: TelegramStub
+) -> None:
+    plain = telegram_settings(telegram)
+    del plain["backups"]["key"]
+    app = build(store, make_settings(**plain))
+    fill(add_project(app, "proj-src"), 10)
+    refused = export(app, "proj-src")
+    assert refused.state == "failed" and refused.result == {"exit_code": 78}
+    assert "--unencrypted" in (refused.last_error or "") and telegram.uploads == 0
+    said = export(app, "proj-src", unencrypted=True)
+    assert said.state == "succeeded" and said.result["encrypted"] is False
     app.close()

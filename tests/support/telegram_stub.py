@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import unquote
 
 from support.http_stub import Loopback
 
@@ -38,6 +39,8 @@ class TelegramStub(Loopback):
     paths: list[str] = field(default_factory=list)  # every path asked for
     uploads: int = 0
     corrupt_downloads: bool = False  # flip a byte of every file downloaded
+    failure: str = "Internal Server Error"  # the description of a failed upload
+    file_dir: str = "documents"  # the folder of getFile's file_path
 
     def __post_init__(self) -> None:
         stub = self
@@ -67,7 +70,7 @@ class TelegramStub(Loopback):
                     if file_id not in stub.files:
                         self._reply(400, {"ok": False, "description": "file not found"})
                         return
-                    path = f"documents/{file_id}"
+                    path = f"{stub.file_dir}/{file_id}"
                     self._reply(
                         200, {"ok": True, "result": {"file_id": file_id, "file_path": path}}
                     )
@@ -84,7 +87,7 @@ class TelegramStub(Loopback):
                 if stub.upload_delay:
                     time.sleep(stub.upload_delay)
                 if stub.fail_uploads_from is not None and number >= stub.fail_uploads_from:
-                    self._reply(500, {"ok": False, "description": "Internal Server Error"})
+                    self._reply(500, {"ok": False, "description": stub.failure})
                     return
                 name, content = document_of(self.headers["Content-Type"], raw)
                 with lock:
@@ -101,8 +104,9 @@ class TelegramStub(Loopback):
 
             def do_GET(self) -> None:
                 stub.paths.append(self.path)
-                prefix = f"/file/bot{stub.token}/documents/"
-                file_id = self.path[len(prefix) :] if self.path.startswith(prefix) else ""
+                prefix = f"/file/bot{stub.token}/{stub.file_dir}/"
+                path = unquote(self.path)
+                file_id = path[len(prefix) :] if path.startswith(prefix) else ""
                 if file_id not in stub.files:
                     self._reply(404, {"ok": False})
                     return

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote
 
+from pjobs.redaction import redact, remember
 from pjobs.secretfile import read_secret
 
 if TYPE_CHECKING:
@@ -27,19 +29,23 @@ class TelegramBot:
         self._http = http  # asked for only when a message is really sent
 
     def token(self) -> str | None:
-        return read_secret(
+        token = read_secret(
             self._settings.bot_token, self._settings.bot_token_file, "the Telegram bot token"
         )
+        if token is not None:
+            remember(token)  # hidden from every error and log line, in any form
+        return token
 
     @property
     def configured(self) -> bool:
         return self.token() is not None
 
-    def _url(self, path: str) -> tuple[str, str]:
+    def _url(self, prefix: str, path: str) -> str:
+        """`BASE/{prefix}{token}/{path}` (the path as given: nothing in it is a template)."""
         token = self.token()
         if token is None:
             raise TelegramError("no Telegram bot token is configured")
-        return f"{self._settings.api_base_url.rstrip('/')}/{path.format(token=token)}", token
+        return f"{self._settings.api_base_url.rstrip('/')}/{prefix}{token}/{path}"
 
     def call(
         self, method: str, payload: dict[str, Any], files: dict[str, Any] | None = None
@@ -47,7 +53,7 @@ class TelegramBot:
         """A Bot API method; JSON, or a multipart form when files go with it."""
         import httpx
 
-        url, token = self._url("bot{token}/" + method)
+        url = self._url("bot", method)
         try:
             if files is None:
                 response = self._http().post(url, json=payload, timeout=self._settings.timeout)
@@ -64,7 +70,7 @@ class TelegramBot:
         if response.status_code == 200 and data.get("ok"):
             return data
         retry_after = (data.get("parameters") or {}).get("retry_after")
-        description = str(data.get("description") or "").replace(token, "***")[:200]
+        description = redact(str(data.get("description") or ""))[:200]
         raise TelegramError(
             f"Telegram {method}: HTTP {response.status_code} {description}".strip(),
             float(retry_after) if retry_after is not None else None,
@@ -88,7 +94,7 @@ class TelegramBot:
         import httpx
 
         found = self.call("getFile", {"file_id": file_id})["result"]
-        url, _ = self._url("file/bot{token}/" + str(found["file_path"]))
+        url = self._url("file/bot", quote(str(found["file_path"]), safe="/"))
         try:
             with self._http().stream("GET", url, timeout=self._settings.upload_timeout) as got:
                 if got.status_code != 200:

@@ -27,6 +27,19 @@ def storage(integrations: Integrations, settings: Settings, name: str) -> Backup
     raise ConfigError(f"unknown backup storage {name!r} (known: local, telegram)")
 
 
+REMOTE = ("telegram",)  # storages that hand the backup to someone else
+
+
+def refuse_plain_remote(settings: Settings, where: str, key: bytes | None, plain: bool) -> None:
+    """ConfigError (78) for a backup that would leave the machine unencrypted without an
+    operator saying so (`plain`: --unencrypted) or `backups.allow_unencrypted_remote`."""
+    if key is None and where in REMOTE and not (plain or settings.backups.allow_unencrypted_remote):
+        raise ConfigError(
+            f"a backup stored on {where} leaves the machine: set backups.key (or key_file) to "
+            "encrypt it, or say --unencrypted (backups.allow_unencrypted_remote) to send it plain"
+        )
+
+
 def backup_key(settings: Settings) -> bytes | None:
     from pjobs.secretbox import load_key
 

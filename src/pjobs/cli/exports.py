@@ -39,6 +39,10 @@ def export_backup(
     storage: Annotated[
         str | None, typer.Option("--storage", help="local or telegram (default: config).")
     ] = None,
+    unencrypted: Annotated[
+        bool,
+        typer.Option("--unencrypted", help="Send to Telegram without a backup key, knowingly."),
+    ] = False,
 ) -> None:
     """Back up tenant databases: dump, compress, encrypt (with a backup key), store, read
     back and check; print the backup id.
@@ -49,7 +53,11 @@ def export_backup(
 
     rt = runtime(ctx)
     scope(all_projects, project_ids)
-    chosen = {k: v for k, v in (("format", fmt), ("storage", storage)) if v is not None}
+    chosen: dict[str, Any] = {
+        k: v for k, v in (("format", fmt), ("storage", storage)) if v is not None
+    }
+    if unencrypted:
+        chosen["unencrypted"] = True
     if all_projects:
         with rt.control() as tx:
             names = tx.projects.backed_up()
@@ -71,10 +79,10 @@ def export_backup(
 
 
 def plan(
-    rt: Runtime, payloads: list[dict[str, Any]], chosen: dict[str, str], as_json: bool
+    rt: Runtime, payloads: list[dict[str, Any]], chosen: dict[str, Any], as_json: bool
 ) -> None:
     """What a run would back up, and where to; its settings checked, nothing done."""
-    from pjobs.backups.setup import backup_key, storage
+    from pjobs.backups.setup import backup_key, refuse_plain_remote, storage
     from pjobs.cli.jobrun import validate
     from pjobs.cli.output import message, print_json, print_lines
 
@@ -83,9 +91,16 @@ def plan(
         validate(rt, "export_backup", payload)
     where = chosen.get("storage", settings.backups.storage)
     storage(rt.app().integrations, settings, where)
-    encrypted = backup_key(settings) is not None
+    key = backup_key(settings)
+    refuse_plain_remote(settings, where, key, bool(chosen.get("unencrypted")))
+    encrypted = key is not None
     projects = [p["project_id"] for p in payloads]
-    message(f"dry run: would back up {len(projects)} project(s); nothing is changed", rt.quiet)
+    sealed = "encrypted" if encrypted else "NOT encrypted"
+    message(
+        f"dry run: would back up {len(projects)} project(s) to {where}, {sealed}; nothing is "
+        "changed",
+        rt.quiet,
+    )
     if as_json:
         print_json(
             {"dry_run": True, "projects": projects, "storage": where, "encrypted": encrypted}

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pjobs import ids
 from pjobs.backups import archive, retention
-from pjobs.backups.setup import backup_key, dump_database, storage
+from pjobs.backups.setup import backup_key, dump_database, refuse_plain_remote, storage
 from pjobs.control import ControlPlane
 from pjobs.control.backups import Backup, new_backup_id
 from pjobs.errors import ConfigError, InvalidInputError
@@ -34,6 +34,7 @@ class ExportBackupPayload(BaseModel):
     all: bool = False
     format: Literal["sql", "custom"] | None = None  # default: backups.format
     storage: Literal["local", "telegram"] | None = None  # default: backups.storage
+    unencrypted: bool = False  # an operator's word: to Telegram without a backup key
 
     @model_validator(mode="after")
     def _one_scope(self) -> ExportBackupPayload:
@@ -55,6 +56,7 @@ def export_backup(payload: ExportBackupPayload, context: JobContext) -> dict[str
     fmt, where = payload.format or cfg.format, payload.storage or cfg.storage
     try:
         key = backup_key(context.settings)
+        refuse_plain_remote(context.settings, where, key, payload.unencrypted)
         store = storage(context.integrations, context.settings, where)
     except ConfigError as exc:
         raise Misconfigured(str(exc)) from None
@@ -171,7 +173,9 @@ def apply_retention(context: JobContext, project_id: str) -> list[str]:
 def export_all(payload: ExportBackupPayload, context: JobContext) -> dict[str, Any]:
     """One `export_backup` job for every active and suspended project, on one transaction."""
     options = {"format": payload.format, "storage": payload.storage}
-    chosen = {k: v for k, v in options.items() if v is not None}
+    chosen: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+    if payload.unencrypted:
+        chosen["unencrypted"] = True
     with ControlPlane(context.store).tx(context.clock.now()) as tx:
         projects = tx.projects.backed_up()
         payloads = [{"project_id": p, **chosen} for p in projects]
