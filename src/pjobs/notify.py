@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pjobs.notify")
 OPERATORS = "operators"
+OPERATORS_REPEAT = timedelta(minutes=15)  # the same news to the operators, at most this often
 
 
 class Notifier:
@@ -47,7 +48,11 @@ class Notifier:
         self._queue(tx, [(o, chat_ids.get(o), p, s, b) for o, p, s, b in messages])
 
     def to_operators(self, tx: ControlTx, project_id: str | None, subject: str, body: str) -> None:
-        """Queue a message to the operators (`telegram.operators_chat_id`, else the log)."""
+        """Queue a message to the operators (`telegram.operators_chat_id`, else the log);
+        the same subject about the same project at most once in OPERATORS_REPEAT (a storm
+        of alerts about one project is one message)."""
+        if tx.notifications.told_since(OPERATORS, project_id, subject, tx.now - OPERATORS_REPEAT):
+            return
         chat_id = self.settings.telegram.operators_chat_id
         self._queue(tx, [(OPERATORS, chat_id, project_id, subject, body)])
 

@@ -174,6 +174,9 @@ class ReceiverSettings(Group):
     )
     token: SecretStr | None = Field(None, description="bearer token monitoring systems send")
     token_file: Path | None = Field(None, description="a file holding that token")
+    tokens: dict[Literal["alertmanager", "grafana", "datadog", "generic"], SecretStr] = Field(
+        default_factory=dict, description="a hook's own token, instead of the shared one"
+    )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, le=64 * 1_048_576, description="larger requests get 413"
     )
@@ -183,6 +186,7 @@ class ReceiverSettings(Group):
     read_timeout_seconds: float = Field(
         10.0, gt=0, le=300, description="a request's head and body arrive within this"
     )
+    max_alerts: int = Field(200, ge=1, le=10_000, description="alerts in one request (more: 413)")
     patterns: dict[str, Literal["excessive_usage", "error_spike", "suspicious_pattern"]] = Field(
         default_factory=dict,
         description="alert name -> abuse pattern, for alerts without a pattern label or tag",

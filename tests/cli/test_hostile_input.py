@@ -142,7 +142,7 @@ def test_files_open_to_other_users_are_warned_about(cli: CLI, tmp_path: Path) ->
     token.chmod(0o666)
     env = {"PJOBS_TELEGRAM__BOT_TOKEN_FILE": str(token), "PJOBS_BACKUPS__TELEGRAM_CHAT_ID": "1"}
     done = CLI({**cli.env, **env}, cli.logs)("export-backup", "--all", "--storage", "telegram",
-                                             "--dry-run")  # fmt: skip
+                                             "--unencrypted", "--dry-run")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert f"the SQLite database {database} is open to other users (mode 0644)" in done.stderr
     assert f"chmod 600 {token}" in done.stderr

@@ -19,7 +19,7 @@ from conftest import CLI, Background, cli_env
 from support.waiting import until
 
 pytestmark = pytest.mark.slow
-TOKEN = "receiver-token-for-tests"
+TOKEN = "receiver-token-for-tests-of-32-characters"
 
 
 def free_port() -> int:

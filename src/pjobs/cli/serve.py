@@ -66,7 +66,6 @@ def serve(
     """
     stopper = Stopper()
     from pjobs.cli.output import message
-    from pjobs.errors import ConfigError
     from pjobs.worker import Worker
 
     rt = runtime(ctx)
@@ -98,15 +97,12 @@ def serve(
     ready = threading.Event()
     if listen:
         from pjobs.http.metrics import ServeMetrics
-        from pjobs.http.server import Listener, build
-        from pjobs.secretfile import read_secret
+        from pjobs.http.server import Listener, build, receiver_tokens
 
         cfg = settings.receiver
-        token = read_secret(cfg.token, cfg.token_file, "the receiver token")
-        if not token:
-            raise ConfigError("--http needs receiver.token (PJOBS_RECEIVER__TOKEN) or token_file")
+        tokens = receiver_tokens(cfg)
         metrics = ServeMetrics(app)
-        listener = Listener(build(app, token, metrics, ready), listen, cfg)
+        listener = Listener(build(app, tokens, metrics, ready), listen, cfg)
     worker = Worker(
         app.store, app.registry, settings, job_queue.context_for, app.clock,
         queues=queue, burst=burst, observer=metrics,

@@ -81,6 +81,16 @@ class Notifications(Noun):
             Notification, "list_notifications", project_id=project_id, state=state, limit=limit
         )
 
+    def told_since(
+        self, recipient: str, project_id: str | None, subject: str, since: datetime
+    ) -> bool:
+        """Whether `recipient` was told `subject` about the project since `since`."""
+        found = self.tx.row(
+            "notified_since", recipient=recipient, project_id=project_id, subject=subject,
+            since=since,
+        )  # fmt: skip
+        return found is not None
+
     def counts(self) -> dict[str, int]:
         """How many there are, by state."""
         return {r["state"]: int(r["count"]) for r in self.tx.rows("count_notifications")}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -127,9 +128,10 @@ def _generic(data: Any) -> list[IncomingAlert]:
             raise BadAlert("an alert needs a dedupe_key, and a status firing or resolved")
         metrics = item.get("metrics") or {}
         if not isinstance(metrics, dict) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in metrics.values()
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in metrics.values()
         ):
-            raise BadAlert("metrics must be an object of numbers")
+            raise BadAlert("metrics must be an object of finite numbers")
         reason = item.get("reason")
         found.append(
             IncomingAlert(
@@ -195,13 +197,18 @@ def receive(app: App, source: str, alerts: list[IncomingAlert]) -> dict[str, Any
                 reason = _safe_reason(alert.reason)
                 if reason:
                     payload["reason"] = reason
+                # one pending auto_suspend a project and pattern, however many alerts say so
                 options = EnqueueOptions(
-                    idempotency_key=f"alert:{source}:{alert_id}", requested_by=f"alert:{source}"
+                    idempotency_key=f"auto_suspend:{project}:{pattern}",
+                    requested_by=f"alert:{source}",
                 )
                 jobs = prepare_jobs(
                     app.registry, app.settings, [("auto_suspend", payload)], options, tx.now
                 )
                 (job,) = tx.jobs.enqueue(jobs)
-                tx.alerts.acted(alert_id, "auto_suspend enqueued", job.id)
-                summary["auto_suspend_jobs"].append(job.id)
+                if job.created:
+                    tx.alerts.acted(alert_id, "auto_suspend enqueued", job.id)
+                    summary["auto_suspend_jobs"].append(job.id)
+                else:
+                    tx.alerts.acted(alert_id, "auto_suspend already pending", job.id)
     return summary

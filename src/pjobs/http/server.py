@@ -11,7 +11,7 @@ import json
 import logging
 import socket
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -24,6 +24,7 @@ from pjobs.http.alerts import SOURCES, BadAlert, parse, receive
 
 if TYPE_CHECKING:
     import uvicorn
+    from pydantic import SecretStr
 
     from pjobs.app import App
     from pjobs.http.metrics import ServeMetrics
@@ -49,20 +50,59 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def build(app: App, token: str, metrics: ServeMetrics, ready: threading.Event) -> Starlette:
-    """The ASGI application; `ready` is cleared when the process starts to shut down."""
+MIN_TOKEN_LENGTH = 32
+
+
+def receiver_tokens(settings: ReceiverSettings) -> dict[str, str]:
+    """The bearer token each hook takes: its source's own (`receiver.tokens.SOURCE`), else
+    the shared `receiver.token`. ConfigError (78) for a hook left without one, or a token
+    shorter than MIN_TOKEN_LENGTH characters (one that can be guessed)."""
+    from pjobs.errors import ConfigError
+    from pjobs.secretfile import read_secret
+
+    shared = read_secret(settings.token, settings.token_file, "the receiver token")
+    tokens: dict[str, str] = {}
+    own_tokens: dict[str, SecretStr] = {str(k): v for k, v in settings.tokens.items()}
+    for source in SOURCES:
+        own = own_tokens.get(source)
+        token = own.get_secret_value() if own is not None else shared
+        if not token:
+            raise ConfigError(
+                f"--http needs receiver.token (PJOBS_RECEIVER__TOKEN) or token_file, or a "
+                f"token for each hook (receiver.tokens.{source})"
+            )
+        if len(token) < MIN_TOKEN_LENGTH:
+            where = f"receiver.tokens.{source}" if own is not None else "receiver.token"
+            raise ConfigError(
+                f"{where} is shorter than {MIN_TOKEN_LENGTH} characters: make one with "
+                "`openssl rand -hex 32`"
+            )
+        tokens[source] = token
+    return tokens
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def build(
+    app: App, tokens: dict[str, str], metrics: ServeMetrics, ready: threading.Event
+) -> Starlette:
+    """The ASGI application; `tokens`: the bearer token of each source (`receiver_tokens`);
+    `ready` is cleared when the process starts to shut down."""
     limit = app.settings.receiver.max_body_bytes
-    expected = f"Bearer {token}".encode()
+    most_alerts = app.settings.receiver.max_alerts
+    expected = {source: f"Bearer {token}".encode() for source, token in tokens.items()}
 
     async def hook(request: Request) -> Response:
         source = request.path_params["source"]
         if source not in SOURCES:
             return JSONResponse({"error": f"no such hook: {source}"}, status_code=404)
         given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
+        if not hmac.compare_digest(given, expected[source]):
             return JSONResponse({"error": "a bearer token is needed"}, status_code=401)
         try:
-            data = json.loads(await read_limited(request, limit))
+            data = json.loads(await read_limited(request, limit), parse_constant=_not_json)
             alerts = parse(source, data)
         except TooLarge:
             return JSONResponse({"error": f"the body is over {limit} bytes"}, status_code=413)
@@ -70,6 +110,11 @@ def build(app: App, token: str, metrics: ServeMetrics, ready: threading.Event) -
             return JSONResponse({"error": f"invalid alert: {exc}"}, status_code=400)
         except RecursionError:
             return JSONResponse({"error": "invalid alert: nested too deeply"}, status_code=400)
+        if len(alerts) > most_alerts:
+            error = (
+                f"{len(alerts)} alerts in one request; at most {most_alerts} (receiver.max_alerts)"
+            )
+            return JSONResponse({"error": error}, status_code=413)
         try:
             summary = await run_in_threadpool(receive, app, source, alerts)
         except PjobsError as exc:
@@ -106,13 +151,14 @@ def build(app: App, token: str, metrics: ServeMetrics, ready: threading.Event) -
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """HOST:PORT (HOST may be empty: every address)."""
+    """HOST:PORT; an empty HOST is loopback (every address must be asked for: 0.0.0.0 or
+    [::]), port 0 a free one."""
     from pjobs.errors import UsageError
 
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise UsageError(f"invalid listen address {text!r}: expected HOST:PORT")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 class Listener:

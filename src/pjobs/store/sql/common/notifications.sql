@@ -28,3 +28,10 @@ LIMIT :limit;
 
 -- name: count_notifications
 SELECT state, count(*) AS count FROM notifications GROUP BY state;
+
+-- name: notified_since
+-- Whether a recipient was sent (or is to be sent) this subject about this project since a time.
+SELECT 1 AS found FROM notifications
+WHERE recipient = :recipient AND coalesce(project_id, '') = coalesce(:project_id, '')
+  AND subject = :subject AND created_at >= :since
+LIMIT 1;

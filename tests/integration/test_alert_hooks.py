@@ -1,0 +1,127 @@
+"""The alert hooks of `serve --http`, served by the real listener on loopback in this
+process, on both backends: a malformed request is refused whole (400) and records
+nothing; a request over receiver.max_alerts is 413; a storm of alerts about one project
+makes one pending auto_suspend, and the operators hear of it once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from pjobs.app import App
+from pjobs.config import Settings
+from pjobs.control import ControlPlane
+from pjobs.store import Store
+from support.waiting import until
+
+TOKEN = "a-receiver-token-of-32-characters-at-least"
+
+
+@pytest.fixture
+def hooks(
+    store: Store, make_settings: Callable[..., Settings]
+) -> Iterator[tuple[App, Callable[..., httpx.Response]]]:
+    """The App and a function that posts a body to a hook of a listener serving it."""
+    from pjobs.http.metrics import ServeMetrics
+    from pjobs.http.server import Listener, build, receiver_tokens
+
+    settings = make_settings(receiver={"token": TOKEN, "max_alerts": 50})
+    app = App(settings, store=store)
+    with ControlPlane(store).tx(app.clock.now()) as tx:
+        tx.owners.ensure("owner-1")
+        for project in ("proj-123", "proj-456"):
+            tx.projects.insert(project, project, "owner-1", "eu", "free")
+            tx.projects.set_status(project, "active")
+    ready = threading.Event()
+    ready.set()
+    tokens = receiver_tokens(settings.receiver)
+    listener = Listener(
+        build(app, tokens, ServeMetrics(app), ready), "127.0.0.1:0", settings.receiver
+    )
+    listener.start()
+    base = f"http://{listener.address}"
+    until(lambda: listener.server.started, 10, "the listener")
+
+    def post(source: str, body: Any) -> httpx.Response:
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        return httpx.post(f"{base}/hooks/{source}", content=content, headers=headers, timeout=10)
+
+    yield app, post
+    listener.stop(10)
+    app.close()
+
+
+def alerts_of(app: App) -> list[Any]:
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        return tx.alerts.list()
+
+
+def generic(n: int, **fields: Any) -> dict[str, Any]:
+    return {"dedupe_key": f"k{n}", "project_id": "proj-123", "pattern": "error_spike", **fields}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"alerts": [{"dedupe_key": "a", "project_id": "proj-123"},'
+        b' {"dedupe_key": "b", "project_id": "proj-123", "metrics": {"error_rate": NaN}}]}',
+        b'{"alerts": [{"dedupe_key": "a", "project_id": "proj-123"},'
+        b' {"dedupe_key": "b", "project_id": "proj-123", "metrics": {"requests": 1e999}}]}',
+        b'{"dedupe_key": "c", "project_id": "proj-123", "metrics": {"requests": Infinity}}',
+    ],
+    ids=["nan", "overflow", "infinity"],
+)
+def test_a_request_with_a_number_json_has_not_is_refused_whole(
+    hooks: tuple[App, Callable[..., httpx.Response]], body: bytes
+) -> None:
+    app, post = hooks
+    answer = post("generic", body)
+    assert answer.status_code == 400, answer.text
+    assert alerts_of(app) == [] and app.store.list_jobs() == []
+
+
+def test_more_alerts_than_a_request_may_carry_are_refused(
+    hooks: tuple[App, Callable[..., httpx.Response]],
+) -> None:
+    app, post = hooks
+    answer = post("generic", {"alerts": [generic(n) for n in range(51)]})
+    assert answer.status_code == 413 and "receiver.max_alerts" in answer.text
+    assert alerts_of(app) == [] and app.store.list_jobs() == []
+
+
+def test_a_storm_about_one_project_makes_one_pending_auto_suspend(
+    hooks: tuple[App, Callable[..., httpx.Response]],
+) -> None:
+    app, post = hooks
+    answer = post("generic", {"alerts": [generic(n) for n in range(40)] + [
+        {"dedupe_key": "other", "project_id": "proj-456", "pattern": "error_spike"},
+        {"dedupe_key": "other-pattern", "project_id": "proj-123", "pattern": "excessive_usage"},
+    ]})  # fmt: skip
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["new"] == 42 and len(answer.json()["auto_suspend_jobs"]) == 3
+    jobs = app.store.list_jobs(type="auto_suspend")
+    assert sorted((j.payload["project_id"], j.payload["pattern"]) for j in jobs) == [
+        ("proj-123", "error_spike"), ("proj-123", "excessive_usage"), ("proj-456", "error_spike"),
+    ]  # fmt: skip
+    actions = [a.action for a in alerts_of(app)]
+    assert actions.count("auto_suspend already pending") == 39
+
+
+def test_the_operators_hear_of_a_protected_project_once_in_a_while(
+    hooks: tuple[App, Callable[..., httpx.Response]],
+) -> None:
+    app, _ = hooks
+    with ControlPlane(app.store).tx(app.clock.now()) as tx:
+        tx.projects.set_protected("proj-123", True)
+    payload = {"project_id": "proj-123", "pattern": "suspicious_pattern", "reason": "phish"}
+    for _ in range(3):
+        assert app.queue.run_inline("auto_suspend", payload).state == "succeeded"
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        told = [n for n in tx.notifications.list("proj-123") if n.recipient == "operators"]
+    assert len(told) == 1 and "Protected project proj-123" in told[0].subject
