@@ -125,3 +125,47 @@ def test_the_operators_hear_of_a_protected_project_once_in_a_while(
     with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
         told = [n for n in tx.notifications.list("proj-123") if n.recipient == "operators"]
     assert len(told) == 1 and "Protected project proj-123" in told[0].subject
+
+
+def test_the_listener_binds_loopback_unless_told_and_tokens_are_long_and_per_hook(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    from pydantic import SecretStr
+
+    from pjobs.errors import ConfigError
+    from pjobs.http.metrics import ServeMetrics
+    from pjobs.http.server import Listener, build, parse_listen, receiver_tokens
+
+    assert parse_listen(":9400") == ("127.0.0.1", 9400)
+    assert parse_listen("0.0.0.0:9400") == ("0.0.0.0", 9400)
+    assert parse_listen("[::]:9400") == ("::", 9400)
+    with pytest.raises(ConfigError, match="shorter than 32"):
+        receiver_tokens(make_settings(receiver={"token": "short-token"}).receiver)
+    with pytest.raises(ConfigError, match=r"receiver\.tokens\.grafana"):
+        receiver_tokens(make_settings(receiver={"tokens": {"alertmanager": TOKEN}}).receiver)
+    datadog = "d" * 40
+    settings = make_settings(receiver={"token": TOKEN, "tokens": {"datadog": datadog}})
+    tokens = receiver_tokens(settings.receiver)
+    assert tokens["datadog"] == datadog and tokens["alertmanager"] == TOKEN
+    assert isinstance(settings.receiver.tokens["datadog"], SecretStr)
+    app = App(settings, store=store)
+    ready = threading.Event()
+    listener = Listener(build(app, tokens, ServeMetrics(app), ready), ":0", settings.receiver)
+    listener.start()
+    try:
+        assert listener.address.startswith("127.0.0.1:")
+        until(lambda: listener.server.started, 10, "the listener")
+        base = f"http://{listener.address}/hooks"
+        body = {"dedupe_key": "x", "project_id": "proj-nope"}
+        as_datadog = {"Authorization": f"Bearer {datadog}"}
+        leaked = httpx.post(f"{base}/generic", json=body, headers=as_datadog, timeout=10)
+        assert leaked.status_code == 401  # a leaked Datadog token posts as no other hook
+        shared = httpx.post(
+            f"{base}/datadog", json={}, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert shared.status_code == 401  # and the shared token not as Datadog
+        own = httpx.post(f"{base}/generic", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert own.status_code == 202
+    finally:
+        listener.stop(10)
+        app.close()
