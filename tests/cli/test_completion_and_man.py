@@ -116,6 +116,20 @@ def test_bash_completes_commands_options_choices_and_ids(tmp_path: Path) -> None
     )
     events = complete(env, "pjobs webhooks add proj-tab https://x.example -e project.s")
     assert events == ["project.suspended"]
+    # a row made by hand, holding a terminal escape and a command substitution, is never
+    # offered to the shell
+    import sqlite3
+
+    database = tmp_path / "xdg-data" / "pjobs" / "pjobs.db"
+    with sqlite3.connect(database) as conn:
+        for planted in ("proj-x\x1b[31m", "proj-$(touch pwned)"):
+            conn.execute(
+                "INSERT INTO projects (id, name, owner_id, region, plan, status, created_at,"
+                " updated_at) SELECT ?, name, owner_id, region, plan, status, created_at,"
+                " updated_at FROM projects WHERE id = 'proj-tab'",
+                (planted,),
+            )
+    assert complete(env, "pjobs deprovision proj-") == ["proj-tab"]
 
 
 @pytest.mark.parametrize(

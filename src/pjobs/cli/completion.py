@@ -37,11 +37,17 @@ def event_names(ctx: Any, incomplete: str) -> list[str]:
 
 
 def project_ids(ctx: Any, incomplete: str) -> list[str]:
-    return _ids(ctx, "complete_project_ids", incomplete)
+    from pjobs.ids import PROJECT_ID
+
+    return [i for i in _ids(ctx, "complete_project_ids", incomplete) if PROJECT_ID.matches(i)]
 
 
 def key_ids(ctx: Any, incomplete: str) -> list[str]:
-    return _ids(ctx, "complete_key_ids", incomplete)
+    # only what the id rule admits reaches the shell: a row made by hand holding terminal
+    # escapes or `$(…)` is never offered (zsh's script evaluates what it is given)
+    from pjobs.ids import KEY_ID
+
+    return [i for i in _ids(ctx, "complete_key_ids", incomplete) if KEY_ID.matches(i)]
 
 
 def local_database(ctx: Any) -> Path | None:
