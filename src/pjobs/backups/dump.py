@@ -44,17 +44,42 @@ class Dump:
         self.release()
 
 
-def pg_environment(url: str) -> dict[str, str]:
-    """libpq's environment for a connection URL (the password included: an environment is
-    private to the process, a command line is not)."""
-    from psycopg.conninfo import conninfo_to_dict
+# libpq's environment variable of each connection parameter that has one.
+PG_ENVIRONMENT = {
+    "host": "PGHOST", "hostaddr": "PGHOSTADDR", "port": "PGPORT", "dbname": "PGDATABASE",
+    "user": "PGUSER", "password": "PGPASSWORD", "passfile": "PGPASSFILE",
+    "channel_binding": "PGCHANNELBINDING", "service": "PGSERVICE", "options": "PGOPTIONS",
+    "application_name": "PGAPPNAME", "sslmode": "PGSSLMODE", "requiressl": "PGREQUIRESSL",
+    "sslcompression": "PGSSLCOMPRESSION", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY",
+    "sslcertmode": "PGSSLCERTMODE", "sslrootcert": "PGSSLROOTCERT", "sslcrl": "PGSSLCRL",
+    "sslcrldir": "PGSSLCRLDIR", "sslsni": "PGSSLSNI", "requirepeer": "PGREQUIREPEER",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION", "gssencmode": "PGGSSENCMODE",
+    "krbsrvname": "PGKRBSRVNAME", "gsslib": "PGGSSLIB", "gssdelegation": "PGGSSDELEGATION",
+    "connect_timeout": "PGCONNECT_TIMEOUT", "client_encoding": "PGCLIENTENCODING",
+    "target_session_attrs": "PGTARGETSESSIONATTRS", "load_balance_hosts": "PGLOADBALANCEHOSTS",
+    "require_auth": "PGREQUIREAUTH", "sslnegotiation": "PGSSLNEGOTIATION",
+}  # fmt: skip
 
-    names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD",
-             "dbname": "PGDATABASE", "sslmode": "PGSSLMODE"}  # fmt: skip
-    params = conninfo_to_dict(url)
+
+def pg_client(url: str) -> tuple[list[str], dict[str, str]]:
+    """How a libpq program (pg_dump, psql) connects as the connection URL says, every
+    parameter kept (TLS verification, channel binding, `hostaddr`, …): the arguments to
+    add (`--dbname` with the parameters that have no environment variable, none of them
+    secret), and its environment (those that have one, the password among them: an
+    environment is private to the process, a command line is not)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
+    if "sslpassword" in params:
+        raise ConfigError(
+            "sslpassword cannot be given to pg_dump or psql without showing it on their "
+            "command line: use a key file without a passphrase, readable by pjobs only"
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env.update({names[k]: str(v) for k, v in params.items() if k in names and v is not None})
-    return env
+    env.update({PG_ENVIRONMENT[k]: v for k, v in params.items() if k in PG_ENVIRONMENT})
+    rest = {k: v for k, v in params.items() if k not in PG_ENVIRONMENT}
+    return (["--dbname", make_conninfo(**rest)] if rest else []), env
 
 
 def program_major(program: str) -> tuple[int, str]:
@@ -106,6 +131,7 @@ def postgres(url: str, fmt: str, pg_dump: str, level: int) -> Dump:
     compresses it (gzip at `level` for plain SQL), faster than a second process could."""
     import psycopg
 
+    extra, env = pg_client(url)
     try:
         conn = psycopg.connect(url, connect_timeout=10)
     except psycopg.Error as exc:
@@ -128,9 +154,7 @@ def postgres(url: str, fmt: str, pg_dump: str, level: int) -> Dump:
 
     def chunks() -> Generator[bytes, None, None]:
         with tempfile.TemporaryFile() as stderr:  # a file: a chatty pg_dump cannot block
-            process = subprocess.Popen(
-                args, env=pg_environment(url), stdout=subprocess.PIPE, stderr=stderr
-            )
+            process = subprocess.Popen(args + extra, env=env, stdout=subprocess.PIPE, stderr=stderr)
             assert process.stdout is not None
             finished = False
             try:

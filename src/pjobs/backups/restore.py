@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from pjobs.adapters.tenants import APPLICATION_ID, MARK, ForeignDatabase
-from pjobs.backups.dump import pg_environment, program_major, quoted, sqlite_tables
+from pjobs.backups.dump import pg_client, program_major, quoted, sqlite_tables
 from pjobs.errors import ConfigError, InvalidInputError, InvalidStateError, UnavailableError
 from pjobs.store.files import read_only
 
@@ -152,14 +152,14 @@ def _postgres(
     if force and schemas:
         drops = " ".join(f"DROP SCHEMA {quoted(s)} CASCADE;" for s in schemas)
         psql += ["-c", f"{drops} CREATE SCHEMA public;"]
-    psql += ["-f", "-"]
+    extra, env = pg_client(url)
+    psql += [*extra, "-f", "-"]
     sql = dump
     converter = None
     if manifest["format"] == "custom":
         converter = _Converter([programs.pg_restore, "--no-owner", "--no-privileges", "-f", "-"])
         sql = converter.run(dump)
     with tempfile.TemporaryFile() as errors:
-        env = pg_environment(url)
         process = subprocess.Popen(
             psql, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, env=env
         )
