@@ -46,8 +46,12 @@ def parse_database_url(url: str) -> DatabaseURL:
             )
         return DatabaseURL("sqlite", path)
     if url.startswith(("postgresql://", "postgres://")):
-        parts = urlsplit(url)
-        if not parts.hostname and "host=" not in parts.query:
+        try:
+            parts = urlsplit(url)
+            hostname, _ = parts.hostname, parts.port
+        except ValueError as exc:  # an unbalanced [ ], a port that is no number
+            raise ConfigError(f"invalid database URL {redact(url)!r}: {exc}") from None
+        if not hostname and "host=" not in parts.query:
             raise ConfigError(
                 f"invalid database URL {redact(url)!r}: no host (postgresql://HOST/DB)"
             )

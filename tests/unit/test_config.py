@@ -117,6 +117,12 @@ def test_database_urls() -> None:
     for bad in ("mysql://x", "sqlite://", "postgresql:///nohost", ""):
         with pytest.raises(ConfigError):
             parse_database_url(bad)
+    # URLs urllib cannot split: one line and 78, never an "unexpected error" (the password
+    # still hidden)
+    for bad in ("postgresql://u:pw@[::1/db", "postgresql://u:pw@h:notaport/db"):
+        with pytest.raises(ConfigError, match="invalid database URL") as refused:
+            parse_database_url(bad)
+        assert "pw" not in str(refused.value)
 
 
 def test_durations() -> None:
