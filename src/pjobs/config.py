@@ -175,6 +175,14 @@ class Settings(BaseModel):
         copy._groups = {**self._groups, **groups}
         return copy
 
+    @field_validator("actor")
+    @classmethod
+    def _actor_not_reserved(cls, value: str | None) -> str | None:
+        if value is not None and value.lower().startswith(ids.RESERVED_ACTORS):
+            reserved = ", ".join(ids.RESERVED_ACTORS)
+            raise ValueError(f"{reserved} name pjobs' own automation: choose another name")
+        return value
+
     @field_validator("data_dir", mode="before")
     @classmethod
     def _data_dir_given(cls, value: Any) -> Any:

@@ -46,6 +46,8 @@ KEY_ID = IdRule("API key id", r"key_[0-9a-f]{16}")
 BACKUP_ID = IdRule("backup id", r"bk_\d{8}T\d{6}Z_[0-9a-f]{6}")
 # Who asked for a job: an operator's name, or automation such as "schedule:check-limits".
 ACTOR = IdRule("actor", r"[A-Za-z0-9][A-Za-z0-9_.@+:-]{0,127}")
+# What pjobs' own automation names itself: an operator's actor may not start with them.
+RESERVED_ACTORS = ("schedule:", "alert:", "job:", "api:")
 TELEGRAM_CHAT_ID = IdRule("Telegram chat id", r"-?\d{1,20}|@\w{5,32}")
 EMAIL = IdRule("email address", r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 

@@ -143,3 +143,10 @@ def test_the_example_config_loads_and_its_schedules_check() -> None:
     settings = load_settings(example)
     checked = scheduler.checked(settings, load_registry(settings))
     assert {s.name for s, _ in checked} >= {"check-limits", "scan-abuse", "nightly-noop"}
+
+
+@pytest.mark.parametrize("actor", ["schedule:check-limits", "alert:grafana", "job:12", "API:x"])
+def test_an_operator_cannot_act_as_pjobs_own_automation(tmp_path: Path, actor: str) -> None:
+    with pytest.raises(ConfigError, match="pjobs' own automation"):
+        load_settings(None, data_dir=tmp_path, actor=actor)
+    assert load_settings(None, data_dir=tmp_path, actor="cron:nightly-backup").actor
