@@ -124,3 +124,24 @@ def test_a_mistyped_subcommand_still_names_the_choices(tmp_path: Path) -> None:
     )
     assert run.returncode == 2
     assert "No such command 'enqeue'" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "serve"),
+    [
+        (["pjobs", "serve"], True),
+        (["pjobs", "-v", "--db", "sqlite:///x.db", "serve", "--burst"], True),
+        (["/usr/bin/pjobs", "--actor=ops", "serve"], True),
+        (["pjobs", "provision", "serve", "--name", "x", "--owner", "o"], False),
+        (["pjobs", "suspend", "proj-1", "--reason", "to serve spam"], False),
+        (["pjobs", "audit", "list", "--project", "serve"], False),
+        (["pjobs", "--anything", "serve"], False),
+        (["python", "serve"], False),
+    ],
+)
+def test_only_serve_catches_stop_signals_early(argv: list[str], serve: bool) -> None:
+    """Stop signals are held back early only for serve, decided from the command as
+    parsed (a command with the word `serve` among its arguments stays interruptible)."""
+    from pjobs.cli.signals import runs_serve
+
+    assert runs_serve(argv) is serve

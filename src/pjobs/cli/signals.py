@@ -19,9 +19,22 @@ def _keep(signum: int, frame: FrameType | None) -> None:
     _early.append(signum)
 
 
+def runs_serve(argv: list[str]) -> bool:
+    """Whether `argv` is `pjobs [global options] serve …` (the command as parsed, not the
+    word anywhere: `provision serve` or `--reason "…serve…"` do not run serve)."""
+    from pjobs.cli.commands import command_named
+
+    named = command_named(argv[1:])
+    return (
+        PurePath(argv[0]).name in ("pjobs", "__main__.py")
+        and named is not None
+        and (named[0] == "serve")
+    )
+
+
 def catch_early(argv: list[str]) -> None:
     """Keep stop signals until `Stopper` takes over, when `argv` runs serve."""
-    if PurePath(argv[0]).name in ("pjobs", "__main__.py") and "serve" in argv[1:]:
+    if runs_serve(argv):
         for signum in STOP_SIGNALS:
             signal.signal(signum, _keep)
 

@@ -1,0 +1,55 @@
+"""The command tree as words: every command's name and where it is built, the global
+options, and which command an argument list runs. Light enough to be read before anything
+else is imported (the early catch of stop signals asks it whether the process is serve)."""
+
+from __future__ import annotations
+
+# Every command: its name -> (module in pjobs.cli, attribute, whether it is a group), in
+# the order `--help` lists them. A call imports and builds only the command it runs.
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "provision": ("lifecycle", "provision", False),
+    "deprovision": ("lifecycle", "deprovision", False),
+    "rotate-key": ("lifecycle", "rotate_key", False),
+    "check-limits": ("enforcement", "check_limits", False),
+    "scan-abuse": ("enforcement", "scan_abuse", False),
+    "suspend": ("enforcement", "suspend", False),
+    "resume": ("enforcement", "resume", False),
+    "deliver-webhook": ("deliveries", "deliver_webhook", False),
+    "export-backup": ("exports", "export_backup", False),
+    "serve": ("serve", "serve", False),
+    "jobs": ("jobs_steering", "jobs_app", True),
+    "projects": ("projects", "app", True),
+    "owners": ("projects", "owners_app", True),
+    "keys": ("keys", "app", True),
+    "usage": ("usage", "usage_app", True),
+    "quotas": ("usage", "quotas_app", True),
+    "webhooks": ("deliveries", "app", True),  # cli/webhooks.py, and deliveries and replay
+    "events": ("deliveries", "events_app", True),
+    "backups": ("backups", "app", True),
+    "schedules": ("schedules", "app", True),
+    "alerts": ("schedules", "alerts_app", True),
+    "audit": ("audit", "app", True),
+    "notifications": ("notifications", "app", True),
+    "db": ("db", "app", True),
+}
+# Global options that take a value (the command is the first word after the options).
+_VALUED_OPTIONS = ("--db", "--config", "--actor")
+_FLAGS = ("-q", "--quiet", "-v", "-vv", "-vvv", "--verbose", "--no-color")
+GLOBAL_OPTIONS = (*_VALUED_OPTIONS, *_FLAGS)
+
+
+def command_named(argv: list[str]) -> tuple[str, str | None] | None:
+    """The command `argv` runs, if it is plainly one, and the word after it (a group's
+    subcommand, or not); else None: build them all, for help, completion, or click's error
+    naming the choices."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUED_OPTIONS:
+            next(words, None)
+        elif word.split("=", 1)[0] in _VALUED_OPTIONS or word in _FLAGS:
+            continue
+        elif word.startswith("-"):  # --help, --version, the completion options
+            return None
+        else:
+            return (word, next(words, None)) if word in COMMANDS else None
+    return None
