@@ -205,10 +205,10 @@ def test_the_audit_trail_names_who_asked(cli: CLI) -> None:
     events = json.loads(cli("audit", "list", "--project", "proj-123", "--json").stdout)["events"]
     assert {e["actor"] for e in events} == {"alice"}
     assert {e["job_id"] for e in events} == {job_id}
-    automation = CLI({**cli.env, "PJOBS_ACTOR": "schedule:nightly"}, cli.logs)
+    automation = CLI({**cli.env, "PJOBS_ACTOR": "cron:nightly"}, cli.logs)
     assert automation("owners", "set", "user-456", "--email", "o@example.com").returncode == 0
     events = json.loads(cli("audit", "list", "--json").stdout)["events"]
-    assert events[-1]["actor"] == "schedule:nightly" and events[-1]["job_id"] is None
+    assert events[-1]["actor"] == "cron:nightly" and events[-1]["job_id"] is None
     for bad in ("al\x1bice", "bob\n", ""):
         refused = cli("--actor", bad, "jobs", "list")
         assert refused.returncode == 78 and "actor" in refused.stderr, refused.stderr

@@ -29,11 +29,13 @@ def exit_code(process: Background, seconds: float) -> int:
         raise AssertionError(process.output()) from None
 
 
-def leases_expired(cli: CLI) -> bool:
-    from datetime import UTC, datetime
+def leases_expired(cli: CLI, lease_seconds: float = 1.0) -> bool:
+    """Whether the running jobs' leases expired, and the margin a sweep leaves them (half
+    a lease) passed too."""
+    from datetime import UTC, datetime, timedelta
 
     running = json.loads(cli("jobs", "list", "--state", "running", "--json").stdout)["jobs"]
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) - timedelta(seconds=lease_seconds / 2)
     return all(datetime.fromisoformat(j["lease_expires_at"]) < now for j in running)
 
 
