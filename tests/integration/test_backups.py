@@ -148,19 +148,28 @@ def test_telegram_parts_verify_and_restore_and_the_token_shows_nowhere(
     assert restored.state == "succeeded", restored.last_error
     assert contents(target) == contents(source)
 
-    telegram.fail_uploads_from = telegram.uploads + 1
-    failing = app.queue.run_inline(
-        "export_backup", {"project_id": "proj-src"}, EnqueueOptions(max_attempts=1)
-    )
+    failing = failed_upload(app, telegram)
     assert failing.state == "failed" and "500" in (failing.last_error or "")
-    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
-        records = [*tx.audit.list(), *tx.notifications.list(), *tx.backups.list()]
-    records += [app.queue.get(job.id) for job in store.list_jobs()]
-    seen = [caplog.text, *capsys.readouterr()]
-    seen += [json.dumps(asdict(r), default=str) for r in records]
+    seen = [caplog.text, *capsys.readouterr(), *recorded(app)]
     assert any("sendDocument" in p for p in telegram.paths)
     assert not [text for text in seen if "SECRET-bot-token" in text]
     app.close()
+
+
+def failed_upload(app: App, telegram: TelegramStub) -> Any:
+    """An export of proj-src whose upload the stand-in Bot API refuses (one attempt)."""
+    telegram.fail_uploads_from = telegram.uploads + 1
+    return app.queue.run_inline(
+        "export_backup", {"project_id": "proj-src"}, EnqueueOptions(max_attempts=1)
+    )
+
+
+def recorded(app: App) -> list[str]:
+    """Everything the control database holds about the jobs and what they did, as text."""
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        records = [*tx.audit.list(), *tx.notifications.list(), *tx.backups.list()]
+    records += [app.queue.get(job.id) for job in app.store.list_jobs()]
+    return [json.dumps(asdict(r), default=str) for r in records]
 
 
 def damage(app: App, backup: Backup, telegram: TelegramStub | None, part: int) -> None:
@@ -504,15 +513,9 @@ def test_the_bot_token_is_hidden_in_any_form_and_a_brace_in_a_file_path_is_a_pat
     assert operations.verify(app.integrations, app.settings, backup)["parts"] >= 1
     half = TOKEN.split(":", 1)[1]
     telegram.failure = f"Unauthorized: {half} / {quote(TOKEN, safe='')}"
-    telegram.fail_uploads_from = telegram.uploads + 1
-    failing = app.queue.run_inline(
-        "export_backup", {"project_id": "proj-src"}, EnqueueOptions(max_attempts=1)
-    )
+    failing = failed_upload(app, telegram)
     assert failing.state == "failed" and "Unauthorized" in (failing.last_error or "")
-    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
-        records = [*tx.audit.list(), *tx.notifications.list(), *tx.backups.list()]
-    records += [app.queue.get(j.id) for j in store.list_jobs()]
-    seen = [caplog.text, *(json.dumps(asdict(r), default=str) for r in records)]
+    seen = [caplog.text, *recorded(app)]
     assert not [text for text in seen if half in text or "SECRET-bot" in text]
     app.close()
 

@@ -81,7 +81,6 @@ class SqlStore(ABC):
     def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
         """Put claimed jobs back, unstarted, for any worker to take."""
 
-    @abstractmethod
     def rescue_expired(
         self,
         now: datetime,
@@ -91,6 +90,12 @@ class SqlStore(ABC):
     ) -> int:
         """Requeue (or fail) running jobs whose lease expired more than `margin` ago,
         except those of the worker `spare` (the sweeping worker's own); returns how many."""
+        params = {"now": self.ts(now), "expired_before": self.ts(now - margin)}
+        return self._rescue(params | {"max_rescues": max_rescues, "spare": spare})
+
+    @abstractmethod
+    def _rescue(self, params: dict[str, Any]) -> int:
+        """`rescue_expired` with its parameters as the named queries take them."""
 
     @abstractmethod
     def refresh_statistics(self) -> None:

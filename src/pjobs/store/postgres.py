@@ -11,14 +11,14 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from pjobs.errors import DatabaseUnavailable, PjobsError
-from pjobs.store.base import NO_MARGIN, SqlStore, iter_chunks
+from pjobs.store.base import SqlStore, iter_chunks
 from pjobs.store.errors import first_line, postgres_error
 from pjobs.store.outcomes import outcome_row
 from pjobs.store.queries import Migration
@@ -220,15 +220,8 @@ class PostgresStore(SqlStore):
     def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
         return self._rowcount("release_jobs", {"worker_id": worker_id, "ids": list(job_ids)})
 
-    def rescue_expired(
-        self,
-        now: datetime,
-        max_rescues: int,
-        margin: timedelta = NO_MARGIN,
-        spare: str | None = None,
-    ) -> int:
-        params = {"now": now, "expired_before": now - margin, "max_rescues": max_rescues}
-        return len(self._rows("rescue_expired", params | {"spare": spare}, True))
+    def _rescue(self, params: dict[str, Any]) -> int:
+        return len(self._rows("rescue_expired", params, True))
 
     def refresh_statistics(self) -> None:
         """ANALYZE the jobs once they changed by more than a tenth since their statistics

@@ -8,14 +8,14 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from pjobs.errors import ConfigError, DatabaseConflict, DatabaseReadOnly, DatabaseUnavailable
 from pjobs.secretfile import warn_if_open
 from pjobs.store import sqlite_functions
-from pjobs.store.base import NO_MARGIN, SqlStore
+from pjobs.store.base import SqlStore
 from pjobs.store.errors import sqlite_error
 from pjobs.store.files import (
     begin_immediate,
@@ -306,17 +306,10 @@ class SQLiteStore(SqlStore):
             )
             return int(cursor.rowcount)
 
-    def rescue_expired(
-        self,
-        now: datetime,
-        max_rescues: int,
-        margin: timedelta = NO_MARGIN,
-        spare: str | None = None,
-    ) -> int:
-        q, now_text = self.queries, self.ts(now)
+    def _rescue(self, params: dict[str, Any]) -> int:
+        q, now_text = self.queries, params["now"]
         with self.transaction() as cursor:
-            params = {"expired_before": self.ts(now - margin), "max_rescues": max_rescues}
-            cursor.execute(q["expired_jobs"], params | {"spare": spare})
+            cursor.execute(q["expired_jobs"], params)
             expired = cursor.fetchall()
             lost = []
             for job_id, worker_id, attempt, started_at, exhausted in expired:
