@@ -36,6 +36,12 @@ def test_tables_on_a_terminal_tab_separated_without_and_never_colored_when_asked
             assert not COLOR.search(out), (env, args, command, out)
 
 
+def as_at_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it: the suite itself may run with SIGINT ignored
+    (nohup, `&` in a script), which a child would inherit, and Python then leaves it so."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_and_the_attempt_is_recorded(
     cli: CLI, stub_server: Callable[..., Any]
 ) -> None:
@@ -44,6 +50,7 @@ def test_ctrl_c_exits_130_and_the_attempt_is_recorded(
     process = subprocess.Popen(
         [sys.executable, "-m", "pjobs", "provision", "proj-abc", "--name", "P", "--owner", "o-1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=as_at_a_terminal,
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while not auth.received:
