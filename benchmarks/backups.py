@@ -61,7 +61,7 @@ def fill(url: str, rows: int) -> int:
 def in_process(control: str, data_dir: str, prefix: str, project: str, fmt: str) -> float:
     """The export_backup job's wall time in a process that has started already."""
     from pjobs.app import App
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
 
     settings = Settings(
         database_url=control, data_dir=Path(data_dir), tenants={"name_prefix": prefix}

@@ -26,8 +26,8 @@ from typing import Any
 from run import pg_database
 
 from pjobs.app import App
-from pjobs.config import Settings
 from pjobs.control import ControlPlane
+from pjobs.settings.config import Settings
 from pjobs.store.postgres import PostgresStore
 from pjobs.timeutil import FixedClock
 

@@ -26,12 +26,12 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from pjobs.app import App
-from pjobs.config import Settings
-from pjobs.dburl import database_url
-from pjobs.queue import JobQueue
+from pjobs.queue.jobqueue import JobQueue
+from pjobs.queue.worker import Worker
+from pjobs.settings.config import Settings
+from pjobs.settings.dburl import database_url
 from pjobs.store import open_store
 from pjobs.timeutil import SystemClock, utcnow
-from pjobs.worker import Worker
 
 HERE = Path(__file__).parent
 SERVER = os.environ.get("PJOBS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -86,7 +86,7 @@ def bare_loop(url: str, deliveries: int, concurrency: int) -> float:
 
 
 def settings_for(database: str, data_dir: Path) -> Any:
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
 
     return Settings(
         database_url=database,
@@ -99,7 +99,7 @@ def enqueue_deliveries(database: str, data_dir: Path, url: str, deliveries: int)
     """An endpoint at `url`, and `deliveries` deliveries to it, each with its job."""
     from pjobs.app import App
     from pjobs.control import ControlPlane
-    from pjobs.deliveries import add_endpoint, deliver
+    from pjobs.domain.webhooks import add_endpoint, deliver
 
     settings = settings_for(database, data_dir)
     app = App(settings, check_schema=False)
@@ -148,7 +148,7 @@ def in_process(
     of the run the worker's loop spent claiming and recording outcomes (it does both for
     every runner)."""
     from pjobs.app import App
-    from pjobs.worker import Worker
+    from pjobs.queue.worker import Worker
 
     enqueue_deliveries(database, data_dir, url, deliveries)
     app = App(settings_for(database, data_dir))

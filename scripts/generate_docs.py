@@ -255,7 +255,7 @@ def settings_rows(model: Any, prefix: str = "") -> Iterator[tuple[str, str, str,
     """A row a setting: the model's fields, then (on the top level) its groups'."""
     from pydantic import BaseModel
 
-    from pjobs.config import SECTIONS, Settings
+    from pjobs.settings.config import SECTIONS, Settings
 
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
@@ -274,7 +274,7 @@ def settings_rows(model: Any, prefix: str = "") -> Iterator[tuple[str, str, str,
 
 
 def settings_table() -> str:
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
 
     lines = [
         SETTINGS_BEGIN,

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from pjobs.app import App
-from pjobs.config import Settings, load_settings
-from pjobs.dburl import database_url
-from pjobs.queue import JobQueue
+from pjobs.queue.jobqueue import JobQueue
+from pjobs.settings.config import Settings, load_settings
+from pjobs.settings.dburl import database_url
 from pjobs.store import Store, open_store
 from pjobs.timeutil import utcnow
 

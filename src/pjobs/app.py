@@ -12,10 +12,11 @@ if TYPE_CHECKING:
 
     from pjobs.adapters import Integrations
     from pjobs.adapters.ssrf import Resolver
-    from pjobs.config import Settings
-    from pjobs.jobtypes import JobContext, Registry
-    from pjobs.notify import Notifier
-    from pjobs.queue import JobQueue
+    from pjobs.domain.notifications import Notifier
+    from pjobs.queue.context import JobContext
+    from pjobs.queue.jobqueue import JobQueue
+    from pjobs.queue.jobtypes import Registry
+    from pjobs.settings.config import Settings
     from pjobs.store import Store
     from pjobs.store.records import ClaimedJob
     from pjobs.timeutil import Clock
@@ -57,7 +58,7 @@ class App:
 
     @cached_property
     def store(self) -> Store:
-        from pjobs.dburl import database_url
+        from pjobs.settings.dburl import database_url
         from pjobs.store import open_store
 
         url = database_url(self.settings)
@@ -83,25 +84,25 @@ class App:
 
     @cached_property
     def notifier(self) -> Notifier:
-        from pjobs.notify import Notifier
+        from pjobs.domain.notifications import Notifier
 
         return Notifier(self.store, self.settings, self.clock, self.integrations.telegram)
 
     @cached_property
     def registry(self) -> Registry:
-        from pjobs.plugins import load_registry
+        from pjobs.queue.plugins import load_registry
 
         return load_registry(self.settings)
 
     @cached_property
     def queue(self) -> JobQueue:
-        from pjobs.queue import JobQueue
+        from pjobs.queue.jobqueue import JobQueue
 
-        return JobQueue(self)
+        return JobQueue(self.store, self.registry, self.settings, self.clock, self.context)
 
     def context(self, job: ClaimedJob, revealed: dict[str, str] | None = None) -> JobContext:
         """What a handler gets for one attempt of a job."""
-        from pjobs.jobtypes import JobContext
+        from pjobs.queue.context import JobContext
 
         return JobContext(
             job.id,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CLI, url_for
-from pjobs.dburl import DatabaseURL
+from pjobs.settings.dburl import DatabaseURL
 from support.telegram_stub import TelegramStub
 from support.tenant_data import contents, fill
 

@@ -124,7 +124,7 @@ def test_keys_verify_exit_codes(cli: CLI) -> None:
     malformed = cli("keys", "verify", input=changed)
     assert malformed.returncode == 65 and "checksum" in malformed.stdout
     assert cli("keys", "verify", input="pjs_short").returncode == 65
-    from pjobs import apikeys
+    from pjobs.domain import apikeys
 
     assert cli("keys", "verify", input=apikeys.generate("secret")).returncode == 4
     rotated = json.loads(cli("rotate-key", key_id, "--grace", "1h", "--json").stdout)

@@ -21,8 +21,8 @@ def provisioned(cli: CLI, *projects: str) -> None:
 def active_projects(database: str, tmp_path: Path, projects: list[str]) -> None:
     """Active projects, recorded straight in the control database."""
     from pjobs.app import App
-    from pjobs.config import Settings
     from pjobs.control import ControlPlane
+    from pjobs.settings.config import Settings
 
     app = App(Settings(database_url=database, data_dir=tmp_path / "data"))
     with ControlPlane(app.store).tx(app.clock.now()) as tx:

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from pjobs.app import App
-from pjobs.config import Settings
 from pjobs.control import ControlPlane
+from pjobs.settings.config import Settings
 from pjobs.store import Store
 from support.waiting import until
 

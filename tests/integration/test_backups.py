@@ -17,11 +17,11 @@ import pytest
 from pjobs.app import App
 from pjobs.backups import operations
 from pjobs.backups.stream import CorruptBackup
-from pjobs.config import Settings
 from pjobs.control import ControlPlane
 from pjobs.control.backups import Backup
-from pjobs.dburl import DatabaseURL
-from pjobs.enqueue import EnqueueOptions
+from pjobs.queue.enqueue import EnqueueOptions
+from pjobs.settings.config import Settings
+from pjobs.settings.dburl import DatabaseURL
 from pjobs.store import Store
 from support.telegram_stub import TelegramStub
 from support.tenant_data import ROWS, contents, fill
@@ -335,8 +335,8 @@ def test_a_restore_never_replaces_a_database_that_holds_tables_without_force(
 def test_a_storage_failure_is_retried_and_the_retry_finishes_the_same_backup(
     store: Store, make_settings: Any, telegram: TelegramStub
 ) -> None:
+    from pjobs.queue.worker import Worker
     from pjobs.timeutil import FixedClock
-    from pjobs.worker import Worker
 
     clock = FixedClock(datetime(2026, 11, 29, 3, 0, tzinfo=UTC))
     app = App(make_settings(**telegram_settings(telegram, 1024)), store=store, clock=clock)
@@ -388,7 +388,7 @@ def test_a_restore_never_goes_into_a_control_database_or_a_foreign_one_whatever_
     database that holds tables pjobs did not make, is refused (65) and changes nothing."""
     from conftest import dump_database
     from pjobs.adapters.tenants import ForeignDatabase
-    from pjobs.dburl import database_url
+    from pjobs.settings.dburl import database_url
 
     settings = make_settings()
     app = build(store, settings)

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from conftest import CLI, PG_SERVER, cli_env
-from pjobs.dburl import parse_database_url
 from pjobs.errors import DatabaseConflict, DatabaseFull, DatabaseUnavailable
+from pjobs.settings.dburl import parse_database_url
 from pjobs.store import Store, open_store
 from pjobs.store.records import NewJob
 from pjobs.timeutil import utcnow

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from pjobs import apikeys
 from pjobs.app import App
-from pjobs.config import Settings
 from pjobs.control import ControlPlane
+from pjobs.domain import apikeys
 from pjobs.handlers.rotate_key import expire_keys
-from pjobs.queue import JobQueue
+from pjobs.queue.jobqueue import JobQueue
+from pjobs.settings.config import Settings
 from pjobs.store import Store
 from pjobs.timeutil import FixedClock, SystemClock
 
@@ -35,7 +35,9 @@ def queue_with(store: Store, settings: Settings, clock: Any = None) -> JobQueue:
 
 def tenant_tables(settings: Settings, queue: JobQueue, project_id: str) -> list[str]:
     """Look inside the tenant database directly, not through pjobs' adapter."""
-    location = queue.env.integrations.tenants.location(project_id)
+    from pjobs.adapters import Integrations
+
+    location = Integrations(settings, lambda: None).tenants.location(project_id)  # type: ignore[arg-type,return-value]
     if str(settings.database_url).startswith("sqlite"):
         if not Path(location).exists():
             return []
@@ -125,7 +127,7 @@ def test_a_service_failing_twice_then_answering_is_resumed_not_repeated(
         },
         tenants={"name_prefix": tenant_prefix},
     )
-    from pjobs.dburl import database_url
+    from pjobs.settings.dburl import database_url
     from pjobs.store import open_store
 
     store = open_store(database_url(settings))
@@ -165,13 +167,13 @@ def test_exhausted_attempts_mark_the_project_failed(
     settings = make_settings(
         services={"auth": {"url": auth.url}}, tenants={"name_prefix": tenant_prefix}
     )
-    from pjobs.dburl import database_url
+    from pjobs.settings.dburl import database_url
     from pjobs.store import open_store
 
     store = open_store(database_url(settings))
     try:
         queue = queue_with(store, settings)
-        from pjobs.enqueue import EnqueueOptions
+        from pjobs.queue.enqueue import EnqueueOptions
 
         job = queue.run_inline("provision_project", PROJECT, EnqueueOptions(max_attempts=2))
         assert job.state == "failed"
@@ -200,15 +202,15 @@ def test_owner_is_notified_on_telegram_and_a_failed_send_is_retried(
         notifications={"retry_base_seconds": 0.01},
         tenants={"name_prefix": tenant_prefix},
     )
-    from pjobs.dburl import database_url
+    from pjobs.settings.dburl import database_url
     from pjobs.store import open_store
 
     store = open_store(database_url(settings))
     try:
         with ControlPlane(store).tx(SystemClock().now()) as tx:
             tx.owners.update("user-456", telegram_chat_id="424242")
-        queue = queue_with(store, settings)
-        job = queue.run_inline("provision_project", PROJECT)
+        app = App(settings, store=store)
+        job = app.queue.run_inline("provision_project", PROJECT)
         assert job.state == "succeeded"  # the failed notification did not fail the job
         with ControlPlane(store).tx(SystemClock().now(), write=False) as tx:
             (note,) = tx.notifications.list("proj-123")
@@ -217,7 +219,7 @@ def test_owner_is_notified_on_telegram_and_a_failed_send_is_retried(
         import time
 
         time.sleep(0.05)
-        assert queue.env.notifier.deliver_due() == (1, 0)
+        assert app.notifier.deliver_due() == (1, 0)
         with ControlPlane(store).tx(SystemClock().now(), write=False) as tx:
             (note,) = tx.notifications.list("proj-123")
         assert note.state == "sent" and note.sent_at is not None

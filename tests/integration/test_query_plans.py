@@ -49,9 +49,9 @@ def test_serve_refreshes_the_statistics_a_burst_of_jobs_left_stale(
 def test_recording_webhook_attempts_finds_their_deliveries_by_id(pg_database: str) -> None:
     from datetime import UTC, datetime
 
-    from pjobs.config import Settings
     from pjobs.control import ControlPlane
-    from pjobs.dburl import database_url
+    from pjobs.settings.config import Settings
+    from pjobs.settings.dburl import database_url
     from pjobs.store import open_store
     from pjobs.store.queries import load_queries
 
@@ -87,8 +87,8 @@ def test_acknowledging_a_batch_compares_no_outcome_with_every_running_job(
     joins off, which is what such estimates amount to, its plan holds no nested loop."""
     from datetime import UTC, datetime, timedelta
 
-    from pjobs.config import Settings
-    from pjobs.dburl import database_url
+    from pjobs.settings.config import Settings
+    from pjobs.settings.dburl import database_url
     from pjobs.store import open_store
     from pjobs.store.records import Outcome
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pjobs.enqueue import EnqueueOptions
 from pjobs.errors import InvalidInputError, InvalidStateError, NotFoundError, TemporaryError
-from pjobs.queue import JobQueue
+from pjobs.queue.enqueue import EnqueueOptions
+from pjobs.queue.jobqueue import JobQueue
 from support.waiting import until, worker_for
 
 

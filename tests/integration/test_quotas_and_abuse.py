@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from pjobs import abuse, apikeys
 from pjobs.app import App
-from pjobs.config import Settings
 from pjobs.control import ControlPlane, ControlTx
+from pjobs.domain import abuse, apikeys
 from pjobs.errors import NotFoundError
+from pjobs.settings.config import Settings
 from pjobs.store import Store
 from pjobs.store.staging import EPOCH, UsageRecord, micros_of
 from pjobs.timeutil import FixedClock
@@ -383,8 +383,8 @@ def test_huge_values_are_refused_totals_stay_finite_and_bad_data_stops_no_check(
     """A value above 1e15 is refused; totals stop at 1e18; and a total an earlier pjobs
     let grow past any bound (written here by SQL) is reported while the other projects'
     hard caps are enforced."""
+    from pjobs.domain.usage import usage_value
     from pjobs.errors import InvalidInputError
-    from pjobs.usage import usage_value
 
     with pytest.raises(InvalidInputError, match="≤ 1e15"):
         usage_value(1e308, "value")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import CLI, cli_env
-from pjobs import scheduler
 from pjobs.app import App
-from pjobs.config import Settings
+from pjobs.queue import scheduler
+from pjobs.settings.config import Settings
 from pjobs.store import Store
 from pjobs.timeutil import FixedClock
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import threading
 import time
 
-from pjobs.enqueue import EnqueueOptions
-from pjobs.queue import JobQueue
-from pjobs.worker import Worker
+from pjobs.queue.enqueue import EnqueueOptions
+from pjobs.queue.jobqueue import JobQueue
+from pjobs.queue.worker import Worker
 from support.waiting import until, worker_for
 
 

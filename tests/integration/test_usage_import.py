@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from pjobs import usage_import
 from pjobs.app import App
-from pjobs.config import Settings
 from pjobs.control import ControlPlane
+from pjobs.domain import usage_import
+from pjobs.settings.config import Settings
 from pjobs.store import Store
 from pjobs.timeutil import FixedClock
 from support.waiting import until

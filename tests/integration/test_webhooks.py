@@ -14,9 +14,9 @@ from standardwebhooks import Webhook
 
 from pjobs.adapters.ssrf import RefusedTarget
 from pjobs.app import App
-from pjobs.config import Settings
 from pjobs.control import ControlPlane
-from pjobs.deliveries import add_endpoint, deliver, rotate_endpoint_secret
+from pjobs.domain.webhooks import add_endpoint, deliver, rotate_endpoint_secret
+from pjobs.settings.config import Settings
 from pjobs.store import Store
 from pjobs.timeutil import FixedClock
 
@@ -222,11 +222,11 @@ def test_rotated_secret_both_sign_during_the_grace_then_only_the_new(
 def test_provisioning_produces_exactly_one_delivery_also_when_retried(
     app: App, stub_server: Callable[..., Any]
 ) -> None:
-    from pjobs.enqueue import EnqueueOptions
+    from pjobs.queue.enqueue import EnqueueOptions
 
     receiver = stub_server()
     auth = stub_server(script=[(500, {})])
-    from pjobs.settings_groups import ServiceSettings
+    from pjobs.settings.groups import ServiceSettings
 
     services = app.settings.services.model_copy(update={"auth": ServiceSettings(url=auth.url)})
     settings = app.settings.with_groups(services=services)
@@ -360,9 +360,9 @@ def test_a_worker_reads_the_deliveries_it_claims_at_once_and_each_only_while_fre
     itself, and the worker goes on."""
     from dataclasses import replace
 
-    from pjobs.attempt import Preloads
     from pjobs.control.webhooks import Webhooks
-    from pjobs.worker import Worker
+    from pjobs.queue.attempt import Preloads
+    from pjobs.queue.worker import Worker
 
     receiver = stub_server()
     endpoint_id, secret = endpoint(app, receiver.url + "/hooks")
@@ -410,7 +410,7 @@ def test_failures_in_one_batch_of_outcomes_disable_the_endpoint_once(
 ) -> None:
     """Eight deliveries fail for good in one worker's batch with `disable_after` 2: the
     endpoint is disabled once, `webhook.disabled` emitted once, the owner told once."""
-    from pjobs.worker import Worker
+    from pjobs.queue.worker import Worker
 
     settings = make_settings(
         webhooks={
@@ -468,7 +468,7 @@ def test_a_slow_endpoint_holds_at_most_its_share_of_the_runners(
     attempt, and delivered in the end."""
     import threading
 
-    from pjobs.worker import Worker
+    from pjobs.queue.worker import Worker
     from support.waiting import until
 
     settings = make_settings(

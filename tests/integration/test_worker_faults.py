@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from pjobs.app import App
-from pjobs.config import Settings
+from pjobs.queue.worker import Worker
+from pjobs.settings.config import Settings
 from pjobs.store import Store
-from pjobs.worker import Worker
 
 
 class Faulty:
@@ -131,7 +131,7 @@ def test_a_worker_whose_renewals_fail_never_rescues_its_own_job_nor_claims(
     back the job it is running, and it claims nothing until its renewals work again."""
     from datetime import timedelta
 
-    from pjobs.enqueue import EnqueueOptions
+    from pjobs.queue.enqueue import EnqueueOptions
 
     worker_cfg = {"lease_seconds": 1.2, "rescue_interval": 0.05, "poll_interval": 0.05}
     settings = make_settings(worker=worker_cfg)

@@ -7,7 +7,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from pjobs.control import ControlTx
-from pjobs.jobtypes import JobContext, JobType, PermanentFailure, Registry, RetryPolicy
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import JobType, PermanentFailure, Registry, RetryPolicy
 
 
 class Shaped(BaseModel):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from pjobs.dburl import DatabaseURL
+from pjobs.settings.dburl import DatabaseURL
 
 ROWS = 3000
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pjobs.queue import JobQueue
-    from pjobs.worker import Worker
+    from pjobs.queue.jobqueue import JobQueue
+    from pjobs.queue.worker import Worker
 
 
 def until(condition: Callable[[], Any], seconds: float = 30, what: str = "condition") -> None:
@@ -22,7 +22,7 @@ def until(condition: Callable[[], Any], seconds: float = 30, what: str = "condit
 
 def worker_for(queue: JobQueue, **kwargs: Any) -> Worker:
     """A worker on the queue's store, registry, settings and clock."""
-    from pjobs.worker import Worker
+    from pjobs.queue.worker import Worker
 
     return Worker(
         queue.store, queue.registry, queue.settings, queue.context_for, queue.clock, **kwargs

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from pjobs import apikeys
+from pjobs.domain import apikeys
 from pjobs.errors import InvalidInputError
 from pjobs.store.queries import load_queries, to_psycopg
 

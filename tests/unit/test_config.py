@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pjobs.config import load_settings
-from pjobs.dburl import database_url, parse_database_url
 from pjobs.errors import ConfigError, InvalidInputError
+from pjobs.settings.config import load_settings
+from pjobs.settings.dburl import database_url, parse_database_url
 from pjobs.timeutil import parse_duration
 
 
@@ -136,8 +136,8 @@ def test_durations() -> None:
 
 
 def test_the_example_config_loads_and_its_schedules_check() -> None:
-    from pjobs import scheduler
-    from pjobs.plugins import load_registry
+    from pjobs.queue import scheduler
+    from pjobs.queue.plugins import load_registry
 
     example = Path(__file__).parents[2] / "deploy" / "config.example.toml"
     settings = load_settings(example)

@@ -1,6 +1,8 @@
-"""The layering of `src/pjobs` holds: cli → app/queue → worker/handlers → control/adapters
-→ store → settings → errors. No module imports from a layer above its own (imports for type
-checking only excepted), and runtime imports form no cycle."""
+"""The layering of `src/pjobs` holds: cli → app/service/http/scheduler → handlers → domain
+→ the queue's machinery → control/adapters → store → settings → errors. No module imports
+from a layer above its own, and runtime imports form no cycle — imports inside functions
+count as much as those at the top of a module; only imports for type checking
+(`if TYPE_CHECKING:`) are annotations, not dependencies."""
 
 from __future__ import annotations
 
@@ -12,44 +14,28 @@ SRC = Path(__file__).parents[2] / "src"
 LAYERS: dict[str, int] = {
     "pjobs": 0,
     "pjobs.errors": 0,
-    "pjobs.config": 1,
-    "pjobs.settings_groups": 1,
-    "pjobs.settings_limits": 1,
-    "pjobs.dburl": 1,
+    "pjobs.settings": 1,
     "pjobs.redaction": 1,
-    "pjobs.secretfile": 1,
-    "pjobs.locations": 1,
     "pjobs.timeutil": 1,
     "pjobs.ids": 1,
-    "pjobs.retry": 1,
     "pjobs.orphans": 1,
+    "pjobs.queue.retry": 1,
     "pjobs.store": 2,
     "pjobs.control": 3,
     "pjobs.adapters": 3,
-    "pjobs.notify": 3,
-    "pjobs.apikeys": 3,
     "pjobs.tenant_schema": 3,
-    "pjobs.secretbox": 3,
-    "pjobs.backups": 3,
-    "pjobs.deliveries": 4,
-    "pjobs.usage": 3,
-    "pjobs.usage_lines": 3,
-    "pjobs.usage_import": 3,
-    "pjobs.quotas": 3,
-    "pjobs.abuse": 3,
-    "pjobs.jobtypes": 4,
-    "pjobs.enqueue": 4,
-    "pjobs.plugins": 4,
-    "pjobs.attempt": 4,
-    "pjobs.leases": 4,
-    "pjobs.worker": 4,
-    "pjobs.handlers": 4,
-    "pjobs.app": 5,
-    "pjobs.queue": 5,
-    "pjobs.scheduler": 5,
-    "pjobs.http": 5,
-    "pjobs.cli": 6,
-    "pjobs.__main__": 6,
+    "pjobs.queue": 4,  # the machinery: job types, context, enqueue, attempts, worker, leases
+    "pjobs.domain": 5,
+    "pjobs.backups": 5,
+    "pjobs.handlers": 6,
+    "pjobs.app": 7,
+    "pjobs.service": 7,
+    "pjobs.queue.jobqueue": 7,
+    "pjobs.queue.scheduler": 7,
+    "pjobs.queue.plugins": 7,  # where job types come from: the handlers, plugins
+    "pjobs.http": 7,
+    "pjobs.cli": 8,
+    "pjobs.__main__": 8,
 }
 
 

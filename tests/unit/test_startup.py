@@ -32,8 +32,8 @@ NOT_ON_THE_QUICK_PATH = (
     "rich.table",
     "rich.progress",
     # groups of settings nobody set are made when read, and these commands read none
-    "pjobs.settings_groups",
-    "pjobs.settings_limits",
+    "pjobs.settings.groups",
+    "pjobs.settings.limits",
 )
 
 

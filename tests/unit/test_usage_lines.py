@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pjobs.domain.usage_lines import ERRORS_SHOWN, LineChecker, LineRules
 from pjobs.errors import InvalidInputError
-from pjobs.usage_lines import ERRORS_SHOWN, LineChecker, LineRules
 
 NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
 METRICS = (("requests", False), ("errors", False), ("storage_bytes", True))

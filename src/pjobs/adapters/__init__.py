@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pjobs.dburl import database_url, parse_database_url
+from pjobs.settings.dburl import database_url, parse_database_url
 
 if TYPE_CHECKING:
     import ssl
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pjobs.adapters.telegram import TelegramBot
     from pjobs.adapters.tenants import TenantDatabases
     from pjobs.adapters.webhooks import WebhookSender
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
 
 
 class Integrations:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pjobs.secretfile import read_secret
+from pjobs.settings.secretfile import read_secret
 
 if TYPE_CHECKING:
     import httpx
 
-    from pjobs.config import Settings
-    from pjobs.settings_groups import ServiceSettings
+    from pjobs.settings.config import Settings
+    from pjobs.settings.groups import ServiceSettings
 
 SERVICES = ("auth", "realtime", "storage")
 

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 from pjobs.redaction import redact, remember
-from pjobs.secretfile import read_secret
+from pjobs.settings.secretfile import read_secret
 
 if TYPE_CHECKING:
     import httpx
 
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
 
 
 class TelegramError(Exception):

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from pjobs.dburl import DatabaseURL
 from pjobs.errors import InvalidStateError
+from pjobs.settings.dburl import DatabaseURL
 from pjobs.store.files import create_private_file, read_only
 
 PG_IDENTIFIER_MAX = 63

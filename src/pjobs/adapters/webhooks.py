@@ -25,7 +25,7 @@ from pjobs.errors import InvalidInputError
 if TYPE_CHECKING:
     import httpcore
 
-    from pjobs.settings_groups import WebhookSettings
+    from pjobs.settings.groups import WebhookSettings
 
 USER_AGENT = f"pjobs/{__version__} (webhooks)"
 SECRET_PREFIX = "whsec_"

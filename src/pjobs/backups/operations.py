@@ -12,9 +12,9 @@ from pjobs.errors import InvalidStateError
 
 if TYPE_CHECKING:
     from pjobs.adapters import Integrations
-    from pjobs.config import Settings
     from pjobs.control.backups import Backup
-    from pjobs.dburl import DatabaseURL
+    from pjobs.settings.config import Settings
+    from pjobs.settings.dburl import DatabaseURL
 
 
 def stored(backup: Backup) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -30,8 +30,8 @@ from pjobs.errors import ConfigError, InvalidInputError, InvalidStateError, Unav
 from pjobs.store.files import read_only
 
 if TYPE_CHECKING:
-    from pjobs.dburl import DatabaseURL
-    from pjobs.settings_groups import BackupSettings
+    from pjobs.settings.dburl import DatabaseURL
+    from pjobs.settings.groups import BackupSettings
 
 STDERR_CAP = 4096
 SHOWN_TABLES = 5

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pjobs.adapters import Integrations
-    from pjobs.config import Settings
     from pjobs.control import ControlPlane
     from pjobs.control.backups import Backup
+    from pjobs.settings.config import Settings
 
 
 def expired(

@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from pjobs.adapters import Integrations
     from pjobs.adapters.backup_storage import BackupStorage
     from pjobs.backups.dump import Dump
-    from pjobs.config import Settings
-    from pjobs.dburl import DatabaseURL
+    from pjobs.settings.config import Settings
+    from pjobs.settings.dburl import DatabaseURL
 
 
 def storage(integrations: Integrations, settings: Settings, name: str) -> BackupStorage:
@@ -41,7 +41,7 @@ def refuse_plain_remote(settings: Settings, where: str, key: bytes | None, plain
 
 
 def backup_key(settings: Settings) -> bytes | None:
-    from pjobs.secretbox import load_key
+    from pjobs.domain.secretbox import load_key
 
     return load_key(settings.backups.key, settings.backups.key_file, "backups.key")
 

@@ -165,7 +165,7 @@ def restore_into_database(rt: Runtime, backup: Backup, url: str, force: bool, js
     from pjobs.backups import operations
     from pjobs.backups.stream import CorruptBackup
     from pjobs.cli.output import print_json
-    from pjobs.dburl import parse_database_url
+    from pjobs.settings.dburl import parse_database_url
 
     target = parse_database_url(url)
     try:

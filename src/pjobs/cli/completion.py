@@ -20,8 +20,8 @@ def job_types(ctx: Any, incomplete: str) -> list[str]:
 
     names = set(handlers.MODULES)
     try:
-        from pjobs.config import load_settings
-        from pjobs.plugins import load_registry
+        from pjobs.queue.plugins import load_registry
+        from pjobs.settings.config import load_settings
 
         root = ctx.find_root().params
         names.update(load_registry(load_settings(root.get("config"))).names())
@@ -31,7 +31,7 @@ def job_types(ctx: Any, incomplete: str) -> list[str]:
 
 
 def event_names(ctx: Any, incomplete: str) -> list[str]:
-    from pjobs.deliveries import EVENTS
+    from pjobs.domain.webhooks import EVENTS
 
     return sorted(n for n in EVENTS if n.startswith(incomplete))
 
@@ -53,7 +53,7 @@ def key_ids(ctx: Any, incomplete: str) -> list[str]:
 def local_database(ctx: Any) -> Path | None:
     """The control database's file if it is SQLite, found as the settings would find it
     (--db, PJOBS_DATABASE_URL, the config file, the data folder), without loading them."""
-    from pjobs.locations import config_file_path, default_data_dir, read_toml
+    from pjobs.settings.locations import config_file_path, default_data_dir, read_toml
 
     root = ctx.find_root().params
     url = root.get("db") or os.environ.get("PJOBS_DATABASE_URL")
@@ -66,7 +66,7 @@ def local_database(ctx: Any) -> Path | None:
     if not url:
         return Path(data_dir) / "pjobs.db" if data_dir else default_data_dir() / "pjobs.db"
     if isinstance(url, str) and url.startswith("sqlite://"):
-        from pjobs.dburl import parse_database_url
+        from pjobs.settings.dburl import parse_database_url
 
         return Path(parse_database_url(url).target)
     return None  # PostgreSQL: not asked on every <TAB>

@@ -19,7 +19,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     Example: pjobs db status --json
     """
     from pjobs.cli.output import print_fields, print_json
-    from pjobs.dburl import database_url
+    from pjobs.settings.dburl import database_url
 
     rt = runtime(ctx)
     url = database_url(rt.settings())

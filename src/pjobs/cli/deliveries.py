@@ -101,7 +101,7 @@ def replay(
     Example: pjobs webhooks replay --endpoint we_0123456789abcdef --since 2h --state failed
     """
     from pjobs.cli.output import message, print_json, print_lines
-    from pjobs.deliveries import enqueue_delivery
+    from pjobs.domain.webhooks import enqueue_delivery
     from pjobs.errors import UsageError, found
 
     check_state(state)
@@ -160,7 +160,7 @@ def deliver_webhook(
     """
     from pjobs.cli.inputs import read_json_argument
     from pjobs.cli.lifecycle import print_plan
-    from pjobs.deliveries import body_of, check_event, new_delivery_id
+    from pjobs.domain.webhooks import body_of, check_event, new_delivery_id
     from pjobs.errors import InvalidInputError
 
     rt = runtime(ctx)

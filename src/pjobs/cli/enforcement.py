@@ -60,7 +60,7 @@ def check_limits(
 
     Example: pjobs check-limits --all        (hourly from cron; `serve` schedules it too)
     """
-    from pjobs import quotas
+    from pjobs.domain import quotas
     from pjobs.handlers.check_usage_limits import finding_json
 
     rt = runtime(ctx)
@@ -119,8 +119,8 @@ def scan_abuse(
 
     Example: pjobs scan-abuse --all --window 5m --dry-run
     """
-    from pjobs import abuse
     from pjobs.control import ControlPlane
+    from pjobs.domain import abuse
     from pjobs.timeutil import parse_duration
 
     rt = runtime(ctx)

@@ -29,7 +29,7 @@ from pjobs.cli.runtime import Runtime
 from pjobs.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from pjobs.enqueue import EnqueueOptions
+    from pjobs.queue.enqueue import EnqueueOptions
     from pjobs.store.records import JobRecord
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -106,7 +106,7 @@ class FinishedJob:
 
 def validate(rt: Runtime, type_name: str, payload: dict[str, Any]) -> None:
     """Refuse a bad payload (exit 65) before any database is opened."""
-    from pjobs.enqueue import EnqueueOptions, prepare_jobs
+    from pjobs.queue.enqueue import EnqueueOptions, prepare_jobs
 
     prepare_jobs(
         rt.registry(), rt.settings(), [(type_name, payload)], EnqueueOptions(), rt.clock().now()
@@ -115,7 +115,7 @@ def validate(rt: Runtime, type_name: str, payload: dict[str, Any]) -> None:
 
 def enqueue_options(rt: Runtime, opts: RunOptions, key: bool = True) -> EnqueueOptions:
     """The enqueue options a handler command's options ask for."""
-    from pjobs.enqueue import EnqueueOptions
+    from pjobs.queue.enqueue import EnqueueOptions
     from pjobs.timeutil import parse_duration
 
     return EnqueueOptions(
@@ -133,7 +133,7 @@ def run_job(
 ) -> FinishedJob | None:
     """Run or enqueue; None when only enqueued (the id has been printed)."""
     from pjobs.cli.output import message, print_json, print_lines
-    from pjobs.enqueue import prepare_jobs
+    from pjobs.queue.enqueue import prepare_jobs
 
     if opts.wait and not opts.enqueue:
         raise UsageError("--wait goes with --enqueue (an inline run always waits)")

@@ -96,7 +96,7 @@ def enqueue(
     """
     from pjobs.cli.inputs import read_json_argument
     from pjobs.cli.output import print_json, print_lines
-    from pjobs.enqueue import EnqueueOptions, prepare_jobs
+    from pjobs.queue.enqueue import EnqueueOptions, prepare_jobs
     from pjobs.timeutil import parse_duration
 
     if wait and count > 1:

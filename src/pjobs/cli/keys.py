@@ -46,8 +46,8 @@ def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """
     import sys
 
-    from pjobs import apikeys
     from pjobs.cli.output import print_json, print_lines
+    from pjobs.domain import apikeys
     from pjobs.errors import UsageError
 
     if ctx.args:  # never echoed: it may be a secret key, already in the shell's history

@@ -181,7 +181,7 @@ def rotate_key(
 
     Example: pjobs rotate-key key_0123456789abcdef --grace 24h
     """
-    from pjobs.apikeys import new_key_id
+    from pjobs.domain.apikeys import new_key_id
     from pjobs.timeutil import format_duration, parse_duration
 
     rt = runtime(ctx)

@@ -21,11 +21,11 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from pjobs.app import App
-    from pjobs.config import Settings
     from pjobs.control import ControlTx
     from pjobs.control.projects import Project
-    from pjobs.jobtypes import Registry
-    from pjobs.queue import JobQueue
+    from pjobs.queue.jobqueue import JobQueue
+    from pjobs.queue.jobtypes import Registry
+    from pjobs.settings.config import Settings
     from pjobs.store import Store
     from pjobs.timeutil import Clock
 
@@ -43,7 +43,7 @@ class Runtime:
 
     def settings(self) -> Settings:
         if self._settings is None:
-            from pjobs.config import load_settings
+            from pjobs.settings.config import load_settings
 
             self._settings = load_settings(self.config, database_url=self.db, actor=self.actor_flag)
         return self._settings

@@ -23,13 +23,13 @@ def list_schedules(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     Example: pjobs schedules list
     """
-    from pjobs import scheduler
     from pjobs.cli.output import print_records
+    from pjobs.queue import scheduler
 
     rt = runtime(ctx)
     settings = rt.settings()
     with rt.control() as tx:
-        ticks = tx.alerts.last_ticks()
+        ticks = tx.schedules.last_ticks()
         now = tx.now
     rows = []
     for schedule in scheduler.effective(settings):
@@ -61,9 +61,9 @@ def run_schedule(
 
     Example: pjobs schedules run check-limits
     """
-    from pjobs import scheduler
     from pjobs.cli.output import message, print_json, print_lines
     from pjobs.errors import NotFoundError
+    from pjobs.queue import scheduler
 
     rt = runtime(ctx)
     found = {s.name: s for s in scheduler.effective(rt.settings())}.get(name)

@@ -66,7 +66,7 @@ def serve(
     """
     stopper = Stopper()
     from pjobs.cli.output import message
-    from pjobs.worker import Worker
+    from pjobs.queue.worker import Worker
 
     rt = runtime(ctx)
     if concurrency is not None:  # the pool is sized from the setting
@@ -75,7 +75,7 @@ def serve(
         rt._settings = settings.with_groups(worker=worker_settings)
     app = rt.app()
     settings = app.settings
-    from pjobs.leases import waited_out
+    from pjobs.queue.leases import waited_out
 
     # a database that is unavailable (a connection cut) while serve starts is waited out,
     # as the worker waits it out once running
@@ -89,7 +89,7 @@ def serve(
     if worker_only:
         schedules = False  # the first process fires them (and listens)
     if (settings.scheduling.enabled if schedules is None else schedules) and not burst:
-        from pjobs import scheduler
+        from pjobs.queue import scheduler
 
         planned = scheduler.checked(settings, app.registry)
     listen = None if burst or worker_only else http or settings.receiver.listen
@@ -143,7 +143,7 @@ def serve(
     if listener is not None:
         listener.start()
     ready.set()
-    from pjobs.dburl import database_url
+    from pjobs.settings.dburl import database_url
 
     where = f", http {listener.address}" if listener else ""
     message(

@@ -51,8 +51,8 @@ def record(
 
     from pjobs.cli.output import message, print_json, print_records
     from pjobs.control import ControlPlane
+    from pjobs.domain.usage import metric_is_gauge, parse_assignment, usage_time
     from pjobs.store.staging import UsageRecord, micros_of
-    from pjobs.usage import metric_is_gauge, parse_assignment, usage_time
 
     rt = runtime(ctx)
     settings = rt.settings()
@@ -103,8 +103,8 @@ def import_lines(
     from pjobs.cli.inputs import open_input
     from pjobs.cli.output import message, print_json, print_lines
     from pjobs.control import ControlPlane
+    from pjobs.domain.usage_import import import_processes, import_usage
     from pjobs.errors import InvalidInputError
-    from pjobs.usage_import import import_processes, import_usage
 
     rt = runtime(ctx)
     settings = rt.settings()
@@ -176,8 +176,8 @@ def usage_against_quotas(
 ) -> tuple[list[dict[str, Any]], str]:
     """Each metric with a value or a quota: value, limit, hard, percent, where the limit
     comes from."""
+    from pjobs.domain.usage import parse_period
     from pjobs.store.staging import period_of
-    from pjobs.usage import parse_period
 
     settings = rt.settings()
     chosen = parse_period(period) if period else period_of(rt.clock().now())
@@ -251,8 +251,8 @@ def change_quota(
 ) -> None:
     from pjobs.cli.output import message, print_json
     from pjobs.control import ControlPlane
+    from pjobs.domain.usage import metric_is_gauge, usage_value
     from pjobs.errors import InvalidInputError
-    from pjobs.usage import metric_is_gauge, usage_value
 
     rt = runtime(ctx)
     metric_is_gauge(rt.settings(), metric)

@@ -85,7 +85,7 @@ def add(
 
     from pjobs import ids
     from pjobs.cli.output import message, print_json
-    from pjobs.deliveries import add_endpoint, check_endpoint
+    from pjobs.domain.webhooks import add_endpoint, check_endpoint
     from pjobs.errors import UsageError
 
     rt = runtime(ctx)
@@ -230,7 +230,7 @@ def rotate_secret(
     Example: pjobs webhooks rotate-secret we_0123456789abcdef --grace 24h
     """
     from pjobs.cli.output import message
-    from pjobs.deliveries import rotate_endpoint_secret
+    from pjobs.domain.webhooks import rotate_endpoint_secret
     from pjobs.timeutil import parse_duration
 
     rt = runtime(ctx)

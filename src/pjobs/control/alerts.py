@@ -1,6 +1,5 @@
 """Monitoring alerts as received (Alertmanager, Grafana, Datadog, the generic shape), each
-kept with what was done about it; and the ticks of the schedules, each fired once across
-every `serve` process."""
+kept with what was done about it."""
 
 from __future__ import annotations
 
@@ -27,14 +26,6 @@ class AlertRecord:
     labels: Annotated[dict[str, Any], JSON_TEXT]
     action: str
     job_id: int | None
-
-
-@dataclass(frozen=True)
-class Tick:
-    schedule: str
-    fire_at: datetime
-    job_id: int | None
-    job_state: str | None
 
 
 class Alerts(Noun):
@@ -70,20 +61,3 @@ class Alerts(Noun):
     def counts(self) -> dict[tuple[str, str], int]:
         """Alerts received by (source, status)."""
         return {(r["source"], r["status"]): int(r["count"]) for r in self.tx.rows("count_alerts")}
-
-    def fire_tick(self, schedule: str, fire_at: datetime) -> bool:
-        """Claim a schedule's tick; False if another process fired it already."""
-        return self.tx.row("insert_tick", schedule=schedule, fire_at=fire_at) is not None
-
-    def tick_job(self, schedule: str, fire_at: datetime, job_id: int) -> None:
-        """The job a tick enqueued."""
-        self.tx.run("set_tick_job", schedule=schedule, fire_at=fire_at, job_id=job_id)
-
-    def last_ticks(self) -> dict[str, Tick]:
-        """Each schedule's latest tick, with its job's state."""
-        return {t.schedule: t for t in self.tx.records(Tick, "last_ticks")}
-
-    def ticks(self, schedule: str, limit: int = 100) -> builtins.list[Tick]:
-        """A schedule's ticks, newest first."""
-        rows = self.tx.rows("ticks_of", schedule=schedule, limit=limit)
-        return [self.tx.store.record(Tick, {**row, "job_state": None}) for row in rows]

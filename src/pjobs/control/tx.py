@@ -18,6 +18,7 @@ from pjobs.control.notifications import Notifications
 from pjobs.control.owners import Owners
 from pjobs.control.projects import Projects
 from pjobs.control.quotas import Quotas
+from pjobs.control.schedules import ScheduleTicks
 from pjobs.control.usage import Usage
 from pjobs.control.webhooks import Webhooks
 from pjobs.store.rows import dict_rows
@@ -58,6 +59,7 @@ class ControlTx:
     abuse = _Noun(AbuseDetections)
     webhooks = _Noun(Webhooks)
     alerts = _Noun(Alerts)
+    schedules = _Noun(ScheduleTicks)
     backups = _Noun(Backups)
 
     def __init__(self, store: Store, cursor: Any, now: datetime) -> None:

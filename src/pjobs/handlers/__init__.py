@@ -6,7 +6,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pjobs.jobtypes import JobType, Registry
+    from pjobs.queue.jobtypes import JobType, Registry
 
 # job type -> the module below that defines it (as JOB_TYPE, or among its JOB_TYPES)
 MODULES = {

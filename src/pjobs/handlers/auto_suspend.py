@@ -8,15 +8,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from pjobs import abuse, ids
-from pjobs.control import ControlPlane, ControlTx
+from pjobs import ids
+from pjobs.control import ControlTx
 from pjobs.control.projects import Project
+from pjobs.domain import abuse
 from pjobs.handlers.lifecycle import ProjectPayload, project_lock
 from pjobs.handlers.suspension import suspend
-from pjobs.jobtypes import ONE_SHOT, JobContext, JobType, Refused
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import ONE_SHOT, JobType, Refused
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
 
 Pattern = Literal["excessive_usage", "error_spike", "suspicious_pattern"]
 OPERATOR = "operator"  # the pattern recorded for an operator's suspension
@@ -66,7 +68,7 @@ def auto_suspend(payload: AutoSuspendPayload, context: JobContext) -> dict[str, 
     records the detection whatever it finds; suspends the project when it holds, unless the
     project is protected (reported to the operators instead) or already suspended."""
     with project_lock(context, payload.project_id):
-        with ControlPlane(context.store).tx(context.clock.now()) as tx:
+        with context.tx() as tx:
             project = tx.projects.get(payload.project_id)
             if project is None:
                 raise Refused(f"no project {payload.project_id}")

@@ -8,11 +8,13 @@ from typing import Any
 
 from pydantic import Field
 
-from pjobs import quotas
-from pjobs.control import ControlPlane, ControlTx
+from pjobs.control import ControlTx
+from pjobs.domain import quotas
+from pjobs.domain.events import announce_many
 from pjobs.handlers.lifecycle import ProjectsScope
 from pjobs.handlers.suspension import suspend_many
-from pjobs.jobtypes import JobContext, JobType, RetryPolicy
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import JobType, RetryPolicy
 from pjobs.store.staging import period_of
 
 
@@ -26,7 +28,7 @@ def check_usage_limits(payload: CheckLimitsPayload, context: JobContext) -> dict
     checks run at once), suspends projects at 100 % of a hard cap (protected ones are
     reported to the operators instead), and emits `quota.warning` and `project.suspended`.
     Every check is recorded (`tx.quotas.record_check`)."""
-    with ControlPlane(context.store).tx(context.clock.now()) as tx:
+    with context.tx() as tx:
         period = payload.period or period_of(tx.now)
         report = quotas.evaluate(tx, context.settings, period, payload.selected)
         if payload.enforce:
@@ -103,7 +105,7 @@ def enforce(context: JobContext, tx: ControlTx, report: quotas.LimitsReport) -> 
             report.warned.append(
                 {"project_id": finding.project_id, "metric": finding.metric, "threshold": threshold}
             )
-    context.announce_many(tx, "quota.warning", warnings)
+    announce_many(context, tx, "quota.warning", warnings)
     context.notifier.to_owners(tx, messages)
     suspend_at_caps(context, tx, report, caps)
 

@@ -11,11 +11,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pjobs.adapters.webhooks import Attempt, signed_headers
-from pjobs.control import ControlPlane, ControlTx
+from pjobs.control import ControlTx
 from pjobs.control.webhooks import AttemptMade, Delivery, DeliveryState, Endpoint
-from pjobs.jobtypes import Deferred, JobContext, JobType, PermanentFailure, RetryAfter
-from pjobs.retry import RetryPolicy
-from pjobs.secretbox import SecretBox
+from pjobs.domain.events import announce
+from pjobs.domain.secretbox import SecretBox
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import Deferred, JobType, PermanentFailure, RetryAfter
+from pjobs.queue.retry import RetryPolicy
 
 GONE = 410
 
@@ -35,7 +37,7 @@ def deliver_webhook(payload: DeliverWebhookPayload, context: JobContext) -> dict
     disabled after `webhooks.disable_after` in a row (`webhook.disabled`, owner told)."""
     found = context.preloaded
     if found is None:  # not read with the claim (`preload`): read it now
-        with ControlPlane(context.store).tx(context.clock.now(), write=False) as tx:
+        with context.tx(write=False) as tx:
             found = tx.webhooks.delivery_to_send(payload.delivery_id)
     if found is None:
         raise PermanentFailure(f"no webhook delivery {payload.delivery_id}")
@@ -149,7 +151,7 @@ def disable(context: JobContext, tx: ControlTx, endpoint: Endpoint, reason: str)
     if not tx.webhooks.disable_once(endpoint.id, reason):
         return
     data = {"endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason}
-    context.announce(tx, "webhook.disabled", endpoint.project_id, data)
+    announce(context, tx, "webhook.disabled", endpoint.project_id, data)
     project = tx.projects.get(endpoint.project_id)
     if project is not None:
         context.notifier.to_owner(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pjobs.adapters.services import SERVICES
-from pjobs.control import ControlPlane
+from pjobs.domain.events import announce
 from pjobs.handlers.lifecycle import (
     ProjectPayload,
     StepResult,
@@ -13,7 +13,8 @@ from pjobs.handlers.lifecycle import (
     run_steps,
     summary,
 )
-from pjobs.jobtypes import JobContext, JobType, PermanentFailure, Refused, RetryPolicy
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import JobType, PermanentFailure, Refused, RetryPolicy
 
 STEPS = (
     *(f"deprovision.unregister_{service}" for service in SERVICES),
@@ -40,9 +41,8 @@ def deprovision_project(payload: DeprovisionPayload, context: JobContext) -> dic
 
 def _deprovision(payload: DeprovisionPayload, context: JobContext) -> dict[str, Any]:
     project_id = payload.project_id
-    control = ControlPlane(context.store)
     outside = context.integrations
-    with control.tx(context.clock.now(), write=False) as tx:
+    with context.tx(write=False) as tx:
         project = tx.projects.get(project_id)
     if project is None:
         raise PermanentFailure(f"no project {project_id}")
@@ -70,17 +70,21 @@ def _deprovision(payload: DeprovisionPayload, context: JobContext) -> dict[str, 
         return "done", {"location": location, "dropped": outside.tenants.drop(project_id)}
 
     def revoke_keys() -> StepResult:
-        with control.tx(context.clock.now()) as tx:
+        with context.tx() as tx:
             revoked = tx.keys.revoke_all(project_id)
             context.audit(tx, "key.revoked_all", project_id, data={"count": revoked})
         return "done", {"revoked": revoked}
 
     def deactivate() -> StepResult:
-        with control.tx(context.clock.now()) as tx:
+        with context.tx() as tx:
             tx.projects.set_status(project_id, "deprovisioned")
             tx.projects.set_tenant_database(project_id, None)
-            context.announce(
-                tx, "project.deprovisioned", project_id, {"previous_status": project.status}
+            announce(
+                context,
+                tx,
+                "project.deprovisioned",
+                project_id,
+                {"previous_status": project.status},
             )
             context.notifier.to_owner(
                 tx,

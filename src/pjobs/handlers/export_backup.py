@@ -14,15 +14,10 @@ from pjobs.backups import archive, retention
 from pjobs.backups.setup import backup_key, dump_database, refuse_plain_remote, storage
 from pjobs.control import ControlPlane
 from pjobs.control.backups import Backup, new_backup_id
+from pjobs.domain.events import announce
 from pjobs.errors import ConfigError, InvalidInputError
-from pjobs.jobtypes import (
-    JobContext,
-    JobType,
-    Misconfigured,
-    PermanentFailure,
-    Refused,
-    RetryPolicy,
-)
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import JobType, Misconfigured, PermanentFailure, Refused, RetryPolicy
 
 BACKED_UP = ("active", "suspended")
 
@@ -63,12 +58,11 @@ def export_backup(payload: ExportBackupPayload, context: JobContext) -> dict[str
     backup = begin(context, payload.project_id, fmt, where, key is not None)
     if backup.locations:  # what an interrupted attempt stored
         store.remove(list(backup.locations.get("parts", [])))
-    control = ControlPlane(context.store)
     stored: list[dict[str, Any]] = []
 
     def on_part(location: dict[str, Any]) -> None:
         stored.append(location)
-        with control.tx(context.clock.now()) as tx:
+        with context.tx() as tx:
             tx.backups.record_parts(backup.id, {"parts": stored})
 
     meta = {
@@ -111,7 +105,7 @@ def export_backup(payload: ExportBackupPayload, context: JobContext) -> dict[str
 
 def begin(context: JobContext, project_id: str, fmt: str, where: str, encrypted: bool) -> Backup:
     """The backup this job makes, recorded as running (an earlier attempt's, if any)."""
-    with ControlPlane(context.store).tx(context.clock.now()) as tx:
+    with context.tx() as tx:
         project = tx.projects.get(project_id)
         if project is None:
             raise Refused(f"no project {project_id}")
@@ -129,10 +123,10 @@ def begin(context: JobContext, project_id: str, fmt: str, where: str, encrypted:
 
 
 def completed(context: JobContext, backup: Backup, made: archive.Made) -> None:
-    with ControlPlane(context.store).tx(context.clock.now()) as tx:
+    with context.tx() as tx:
         tx.backups.complete(backup.id, made.size, made.sha256, made.manifest, made.locations)
         data = {"backup_id": backup.id, "size": made.size, "sha256": made.sha256}
-        context.announce(tx, "backup.completed", backup.project_id, data, target=backup.id)
+        announce(context, tx, "backup.completed", backup.project_id, data, target=backup.id)
         tell_owner(
             context, tx, backup.project_id, f"Backup {backup.id} of {backup.project_id} is done",
             f"{made.size:,} bytes in {backup.storage} storage, SHA-256 {made.sha256}; read "
@@ -141,10 +135,10 @@ def completed(context: JobContext, backup: Backup, made: archive.Made) -> None:
 
 
 def failed(context: JobContext, backup: Backup, error: str) -> None:
-    with ControlPlane(context.store).tx(context.clock.now()) as tx:
+    with context.tx() as tx:
         tx.backups.fail(backup.id, error[:1000])
         data = {"backup_id": backup.id, "error": error[:1000]}
-        context.announce(tx, "backup.failed", backup.project_id, data, target=backup.id)
+        announce(context, tx, "backup.failed", backup.project_id, data, target=backup.id)
         tell_owner(
             context, tx, backup.project_id, f"Backup of {backup.project_id} failed",
             f"Backup {backup.id} failed after {context.attempt} attempt(s): {error[:300]}",
@@ -161,12 +155,13 @@ def apply_retention(context: JobContext, project_id: str) -> list[str]:
     """Prune the project's backups that the configured retention lets go."""
     cfg = context.settings.backups
     age = None if cfg.max_age_days is None else timedelta(days=cfg.max_age_days)
-    control = ControlPlane(context.store)
     now = context.clock.now()
-    with control.tx(now, write=False) as tx:
+    with context.tx(write=False) as tx:
         found = tx.backups.list(project_id, "completed")
     chosen = retention.expired(found, cfg.keep, age, now)
-    retention.prune(control, context.integrations, context.settings, chosen, now)
+    retention.prune(
+        ControlPlane(context.store), context.integrations, context.settings, chosen, now
+    )
     return [b.id for b in chosen]
 
 
@@ -176,7 +171,7 @@ def export_all(payload: ExportBackupPayload, context: JobContext) -> dict[str, A
     chosen: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     if payload.unencrypted:
         chosen["unencrypted"] = True
-    with ControlPlane(context.store).tx(context.clock.now()) as tx:
+    with context.tx() as tx:
         projects = tx.projects.backed_up()
         payloads = [{"project_id": p, **chosen} for p in projects]
         jobs = context.enqueue_many(tx, "export_backup", payloads)

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pjobs import ids
-from pjobs.control import ControlPlane
 from pjobs.control.projects import StepOutcome
-from pjobs.jobtypes import JobContext, RetryAfter
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import RetryAfter
 
 StepResult = tuple[StepOutcome, dict[str, Any]]
 StepAction = Callable[[], StepResult]
@@ -33,11 +33,10 @@ def project_lock(context: JobContext, project_id: str) -> Iterator[None]:
     suspend, resume and restore of one project never interleave. Another job's lock is
     waited for (up to `projects.lock_wait_seconds`, then the attempt is retried later);
     the lock goes with the block, or with the job if its process dies."""
-    control = ControlPlane(context.store)
     deadline = time.monotonic() + context.settings.projects.lock_wait_seconds
     pause = 0.02
     while True:
-        with control.tx(context.clock.now()) as tx:
+        with context.tx() as tx:
             if tx.projects.take_lock(project_id, context.job_id):
                 break
             project = tx.projects.get(project_id)
@@ -53,7 +52,7 @@ def project_lock(context: JobContext, project_id: str) -> Iterator[None]:
     try:
         yield
     finally:
-        with control.tx(context.clock.now()) as tx:
+        with context.tx() as tx:
             tx.projects.release_lock(project_id, context.job_id)
 
 
@@ -93,10 +92,9 @@ def run_steps(
 
     On failure it raises with `failed_step` set on the exception (for the caller's record).
     """
-    control = ControlPlane(context.store)
     done = {}
     if resume:
-        with control.tx(context.clock.now(), write=False) as tx:
+        with context.tx(write=False) as tx:
             done = tx.projects.steps(project_id)
     outcomes: dict[str, str] = {name: step.outcome for name, step in done.items()}
     for name in order:
@@ -107,7 +105,7 @@ def run_steps(
         except Exception as exc:
             exc.failed_step = name  # type: ignore[attr-defined]
             raise
-        with control.tx(context.clock.now()) as tx:
+        with context.tx() as tx:
             tx.projects.record_step(project_id, name, outcome, detail)
         outcomes[name] = outcome
         context.log.info("%s: %s %s", project_id, name, outcome)
@@ -121,7 +119,7 @@ def failed_step(exc: BaseException) -> str | None:
 
 def summary(context: JobContext, project_id: str) -> dict[str, Any]:
     """The project, its steps and its keys (never a secret): a lifecycle job's result."""
-    with ControlPlane(context.store).tx(context.clock.now(), write=False) as tx:
+    with context.tx(write=False) as tx:
         project = tx.projects.get(project_id)
         steps = tx.projects.steps(project_id)
         keys = tx.keys.list(project_id)

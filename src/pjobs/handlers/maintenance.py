@@ -10,8 +10,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from pjobs.handlers.rotate_key import expire_keys
-from pjobs.jobtypes import ONE_SHOT, JobContext, JobType
-from pjobs.leases import rescue
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import ONE_SHOT, JobType
+from pjobs.queue.leases import rescue
 
 
 class NoPayload(BaseModel):

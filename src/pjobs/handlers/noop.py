@@ -6,7 +6,8 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pjobs.jobtypes import ONE_SHOT, JobContext, JobType
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import ONE_SHOT, JobType
 
 
 class NoopPayload(BaseModel):

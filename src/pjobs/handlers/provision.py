@@ -6,11 +6,12 @@ from typing import Any
 
 from pydantic import Field
 
-from pjobs import apikeys, ids
+from pjobs import ids
 from pjobs.adapters.services import SERVICES
 from pjobs.adapters.tenants import ForeignDatabase
-from pjobs.control import ControlPlane
 from pjobs.control.projects import Project
+from pjobs.domain import apikeys
+from pjobs.domain.events import announce
 from pjobs.handlers.lifecycle import (
     ProjectPayload,
     StepResult,
@@ -19,7 +20,8 @@ from pjobs.handlers.lifecycle import (
     run_steps,
     summary,
 )
-from pjobs.jobtypes import JobContext, JobType, PermanentFailure, Refused, RetryPolicy
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import JobType, PermanentFailure, Refused, RetryPolicy
 from pjobs.tenant_schema import load_tenant_schema
 
 STEPS = (
@@ -40,7 +42,7 @@ class ProvisionPayload(ProjectPayload):
 
 def _create_record(payload: ProvisionPayload, context: JobContext) -> None:
     """Create the project record in `provisioning`, unless it exists already."""
-    with ControlPlane(context.store).tx(context.clock.now()) as tx:
+    with context.tx() as tx:
         tx.owners.ensure(payload.owner_id)
         created = tx.projects.insert(
             payload.project_id, payload.name, payload.owner_id, payload.region, payload.plan
@@ -64,7 +66,7 @@ def provision_conflict(project: Project, payload: ProvisionPayload) -> str | Non
 
 def _claim_project(payload: ProvisionPayload, context: JobContext) -> str:
     """With the project's lock held: check the record is this project's; its status."""
-    with ControlPlane(context.store).tx(context.clock.now()) as tx:
+    with context.tx() as tx:
         project = tx.projects.get(payload.project_id)
         assert project is not None
         conflict = provision_conflict(project, payload)
@@ -92,7 +94,6 @@ def provision_project(payload: ProvisionPayload, context: JobContext) -> dict[st
 def _provision(payload: ProvisionPayload, context: JobContext) -> dict[str, Any]:
     status = _claim_project(payload, context)
     project_id = payload.project_id
-    control = ControlPlane(context.store)
     outside = context.integrations
     if status != "provisioning":
         return summary(context, project_id)
@@ -103,7 +104,7 @@ def _provision(payload: ProvisionPayload, context: JobContext) -> dict[str, Any]
         except ForeignDatabase as exc:
             raise Refused(str(exc)) from None
         location = outside.tenants.location(project_id)
-        with control.tx(context.clock.now()) as tx:
+        with context.tx() as tx:
             tx.projects.set_tenant_database(project_id, location)
         return "done", {"location": location, "created": created}
 
@@ -122,7 +123,7 @@ def _provision(payload: ProvisionPayload, context: JobContext) -> dict[str, Any]
 
     def generate_keys() -> StepResult:
         created = []
-        with control.tx(context.clock.now()) as tx:
+        with context.tx() as tx:
             for kind in ("publishable", "secret"):
                 key = apikeys.issue(tx, project_id, kind, apikeys.new_key_id())
                 context.audit(
@@ -137,9 +138,10 @@ def _provision(payload: ProvisionPayload, context: JobContext) -> dict[str, Any]
         return "done", {"keys": created}
 
     def activate() -> StepResult:
-        with control.tx(context.clock.now()) as tx:
+        with context.tx() as tx:
             tx.projects.set_status(project_id, "active")
-            context.announce(
+            announce(
+                context,
                 tx,
                 "project.provisioned",
                 project_id,
@@ -177,7 +179,7 @@ def mark_failed(
     context: JobContext, project_id: str, owner_id: str, step: str | None, exc: Exception
 ) -> None:
     error = f"{type(exc).__name__}: {exc}"
-    with ControlPlane(context.store).tx(context.clock.now()) as tx:
+    with context.tx() as tx:
         tx.projects.set_status(project_id, "failed", step, error)
         context.audit(
             tx,

@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pjobs import ids
 from pjobs.backups import operations
 from pjobs.backups.stream import CorruptBackup
-from pjobs.control import ControlPlane
 from pjobs.errors import ConfigError, InvalidInputError
 from pjobs.handlers.lifecycle import project_lock
-from pjobs.jobtypes import ONE_SHOT, JobContext, JobType, Misconfigured, Refused
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import ONE_SHOT, JobType, Misconfigured, Refused
 
 
 class RestoreBackupPayload(BaseModel):
@@ -28,8 +28,7 @@ class RestoreBackupPayload(BaseModel):
 def restore_backup(payload: RestoreBackupPayload, context: JobContext) -> dict[str, Any]:
     """Restores the backup (any project's) into the project's tenant database, all or
     nothing, and records `backup.restored` in the audit trail."""
-    control = ControlPlane(context.store)
-    with control.tx(context.clock.now(), write=False) as tx:
+    with context.tx(write=False) as tx:
         backup = tx.backups.get(payload.backup_id)
         project = tx.projects.get(payload.project_id)
     if backup is None:
@@ -52,7 +51,7 @@ def restore_backup(payload: RestoreBackupPayload, context: JobContext) -> dict[s
         except ConfigError as exc:
             raise Misconfigured(str(exc)) from None
         tenants.mark(project.id)  # a restored SQLite file is a new file
-        with control.tx(context.clock.now()) as tx:
+        with context.tx() as tx:
             data = {k: result[k] for k in ("tables", "rows", "differ")}
             context.audit(tx, "backup.restored", project.id, backup.id, data)
     return {**result, "project_id": project.id}

@@ -7,10 +7,10 @@ from typing import Any
 from pydantic import Field
 
 from pjobs import ids
-from pjobs.control import ControlPlane
 from pjobs.handlers.lifecycle import ProjectPayload, project_lock, summary
 from pjobs.handlers.suspension import resume
-from pjobs.jobtypes import ONE_SHOT, JobContext, JobType, Refused
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import ONE_SHOT, JobType, Refused
 
 
 class ResumePayload(ProjectPayload):
@@ -21,7 +21,7 @@ def resume_project(payload: ResumePayload, context: JobContext) -> dict[str, Any
     """Lifts the suspension: the project is active again and its keys verify; audit event,
     owner notified, `project.resumed`. A project that is not suspended is left as it is."""
     with project_lock(context, payload.project_id):
-        with ControlPlane(context.store).tx(context.clock.now()) as tx:
+        with context.tx() as tx:
             project = tx.projects.get(payload.project_id)
             if project is None:
                 raise Refused(f"no project {payload.project_id}")

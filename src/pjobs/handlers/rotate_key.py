@@ -7,10 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pjobs import apikeys, ids
+from pjobs import ids
 from pjobs.control import ControlPlane
+from pjobs.domain import apikeys
+from pjobs.domain.events import announce
 from pjobs.handlers.lifecycle import project_lock
-from pjobs.jobtypes import ONE_SHOT, JobContext, JobType, Refused
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import ONE_SHOT, JobType, Refused
 from pjobs.store import Store
 from pjobs.timeutil import Clock
 
@@ -30,7 +33,7 @@ def rotate_key(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]
     the old key becomes `expiring` until now + grace, or `revoked` at once with
     `revoke_now`. Writes the audit trail and notifies the project's owner. It holds the
     project's lifecycle lock, so it never interleaves with a deprovision."""
-    with ControlPlane(context.store).tx(context.clock.now(), write=False) as tx:
+    with context.tx(write=False) as tx:
         key = tx.keys.get(payload.key_id)
     if key is None:
         raise Refused(f"no API key {payload.key_id}")
@@ -39,9 +42,8 @@ def rotate_key(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]
 
 
 def _rotate(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]:
-    control = ControlPlane(context.store)
-    now = context.clock.now()
-    with control.tx(now) as tx:
+    with context.tx() as tx:
+        now = tx.now
         old = tx.keys.get(payload.key_id)
         assert old is not None  # keys are never deleted
         if old.replaced_by == payload.new_key_id:  # this job already did it
@@ -59,7 +61,8 @@ def _rotate(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]:
         status: Literal["expiring", "revoked"] = "revoked" if payload.revoke_now else "expiring"
         expires_at = now if payload.revoke_now else now + timedelta(seconds=payload.grace_seconds)
         tx.keys.retire(old.id, status, expires_at, payload.new_key_id)
-        context.announce(
+        announce(
+            context,
             tx,
             "key.revoked" if payload.revoke_now else "key.rotated",
             old.project_id,

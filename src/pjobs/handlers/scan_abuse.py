@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import Field
 
-from pjobs import abuse
-from pjobs.control import ControlPlane
+from pjobs.domain import abuse
 from pjobs.handlers.lifecycle import ProjectsScope
-from pjobs.jobtypes import ONE_SHOT, JobContext, JobType
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import ONE_SHOT, JobType
 
 
 class ScanAbusePayload(ProjectsScope):
@@ -25,7 +25,7 @@ def scan_abuse(payload: ScanAbusePayload, context: JobContext) -> dict[str, Any]
     detection and suspends (or reports a protected project). Prunes per-minute and
     per-day counts past their retention."""
     settings = context.settings
-    with ControlPlane(context.store).tx(context.clock.now()) as tx:
+    with context.tx() as tx:
         abuse.refresh_baselines(tx, settings, tx.now)
         report = abuse.scan(tx, settings, tx.now, payload.selected, payload.window_seconds)
         enqueued = []

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from pjobs.domain.events import announce, announce_many
+
 if TYPE_CHECKING:
     from pjobs.control import ControlTx
     from pjobs.control.projects import Project
-    from pjobs.jobtypes import JobContext
+    from pjobs.queue.context import JobContext
 
 Suspension = Literal["suspended", "already_suspended", "not_active", "busy"]
 
@@ -47,8 +49,11 @@ def suspend_many(
             "suspended" if pid in suspended else "busy" if pid not in held else "not_active"
         )
     done = [active[pid] for pid in active if pid in suspended]
-    context.announce_many(
-        tx, "project.suspended", [(p.id, {"reason": reason, **data}) for p, reason, data in done]
+    announce_many(
+        context,
+        tx,
+        "project.suspended",
+        [(p.id, {"reason": reason, **data}) for p, reason, data in done],
     )
     context.notifier.to_owners(
         tx,
@@ -71,7 +76,7 @@ def resume(context: JobContext, tx: ControlTx, project: Project, reason: str | N
     if not tx.projects.resume(project.id):
         return False
     details = {"reason": reason, "suspension_reason": project.suspension_reason}
-    context.announce(tx, "project.resumed", project.id, details)
+    announce(context, tx, "project.resumed", project.id, details)
     context.notifier.to_owner(
         tx,
         project.owner_id,

@@ -169,7 +169,7 @@ def receive(app: App, source: str, alerts: list[IncomingAlert]) -> dict[str, Any
     """Keep every alert and act on the new firing ones that name a known project, in one
     transaction; what was done."""
     from pjobs.control import ControlPlane
-    from pjobs.enqueue import EnqueueOptions, prepare_jobs
+    from pjobs.queue.enqueue import EnqueueOptions, enqueue_on
 
     summary: dict[str, Any] = {"received": len(alerts), "new": 0, "auto_suspend_jobs": []}
     with ControlPlane(app.store).tx(app.clock.now()) as tx:
@@ -202,10 +202,8 @@ def receive(app: App, source: str, alerts: list[IncomingAlert]) -> dict[str, Any
                     idempotency_key=f"auto_suspend:{project}:{pattern}",
                     requested_by=f"alert:{source}",
                 )
-                jobs = prepare_jobs(
-                    app.registry, app.settings, [("auto_suspend", payload)], options, tx.now
-                )
-                (job,) = tx.jobs.enqueue(jobs)
+                items = [("auto_suspend", payload)]
+                (job,) = enqueue_on(tx, app.registry, app.settings, items, options)
                 if job.created:
                     tx.alerts.acted(alert_id, "auto_suspend enqueued", job.id)
                     summary["auto_suspend_jobs"].append(job.id)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from pjobs.app import App
     from pjobs.http.metrics import ServeMetrics
-    from pjobs.settings_groups import ReceiverSettings
+    from pjobs.settings.groups import ReceiverSettings
 
 log = logging.getLogger("pjobs.http")
 HEALTH_TIMEOUT_SECONDS = 2.0  # a health check answers within about this, database or not
@@ -58,7 +58,7 @@ def receiver_tokens(settings: ReceiverSettings) -> dict[str, str]:
     the shared `receiver.token`. ConfigError (78) for a hook left without one, or a token
     shorter than MIN_TOKEN_LENGTH characters (one that can be guessed)."""
     from pjobs.errors import ConfigError
-    from pjobs.secretfile import read_secret
+    from pjobs.settings.secretfile import read_secret
 
     shared = read_secret(settings.token, settings.token_file, "the receiver token")
     tokens: dict[str, str] = {}

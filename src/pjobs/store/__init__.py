@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from pjobs.store.base import SqlStore as Store
 
 if TYPE_CHECKING:
-    from pjobs.dburl import DatabaseURL
+    from pjobs.settings.dburl import DatabaseURL
 
 __all__ = ["Store", "open_store"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pjobs.errors import ConfigError, DatabaseConflict, DatabaseReadOnly, DatabaseUnavailable
-from pjobs.secretfile import warn_if_open
+from pjobs.settings.secretfile import warn_if_open
 from pjobs.store import sqlite_functions
 from pjobs.store.base import SqlStore
 from pjobs.store.errors import sqlite_error

@@ -6,12 +6,12 @@ from __future__ import annotations
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from pjobs.secretfile import read_text_limited
+from pjobs.settings.secretfile import read_text_limited
 
 SCHEMA_LIMIT = 16 * 1024 * 1024
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
 
 
 def load_tenant_schema(settings: Settings) -> tuple[str, str]:

@@ -9,11 +9,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pjobs.usage import MAX_USAGE_TOTAL
+from pjobs.domain.usage import MAX_USAGE_TOTAL
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
     from pjobs.control import ControlTx
+    from pjobs.settings.config import Settings
 
 FULL = 100
 log = logging.getLogger("pjobs.quotas")

@@ -15,14 +15,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from pjobs.errors import ConfigError
-from pjobs.jobtypes import (
-    Deferred,
-    JobContext,
-    PermanentFailure,
-    Preload,
-    Registry,
-    RetryAfter,
-)
+from pjobs.queue.context import JobContext
+from pjobs.queue.jobtypes import Deferred, PermanentFailure, Preload, Registry, RetryAfter
 from pjobs.redaction import redact
 from pjobs.store.records import DEFERRED, ClaimedJob, Outcome
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from pjobs.settings_groups import Group
+from pjobs.settings.groups import Group
 
 MetricKind = Literal["counter", "gauge"]
 METRIC_NAME = r"^[a-z][a-z0-9_]{0,62}$"

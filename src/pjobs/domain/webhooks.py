@@ -10,17 +10,17 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pjobs.enqueue import EnqueueOptions, prepare_jobs
 from pjobs.errors import InvalidInputError
+from pjobs.queue.enqueue import EnqueueOptions, enqueue_on
 
 if TYPE_CHECKING:
     from datetime import timedelta
 
     from pjobs.adapters.webhooks import WebhookSender
-    from pjobs.config import Settings
     from pjobs.control import ControlTx
     from pjobs.control.webhooks import Endpoint
-    from pjobs.jobtypes import Registry
+    from pjobs.queue.jobtypes import Registry
+    from pjobs.settings.config import Settings
 
 EVENTS: dict[str, str] = {
     "project.provisioned": "a project is active: id, name, owner, region, plan",
@@ -67,10 +67,8 @@ def enqueue_delivery(
         idempotency_key=f"webhook:{delivery_id}",
         requested_by=actor,
     )
-    jobs = prepare_jobs(
-        registry, settings, [("deliver_webhook", {"delivery_id": delivery_id})], options, tx.now
-    )
-    (job,) = tx.jobs.enqueue(jobs)
+    items = [("deliver_webhook", {"delivery_id": delivery_id})]
+    (job,) = enqueue_on(tx, registry, settings, items, options)
     tx.webhooks.set_delivery_job(delivery_id, job.id)
     return job.id
 
@@ -138,7 +136,7 @@ def add_endpoint(
     endpoint and its audit event on `tx`; (endpoint id, secret) — the only time the
     secret leaves pjobs."""
     from pjobs.adapters.webhooks import new_secret
-    from pjobs.secretbox import SecretBox
+    from pjobs.domain.secretbox import SecretBox
 
     wanted = check_endpoint(sender, url, events, secret)
     secret = secret or new_secret()
@@ -155,7 +153,7 @@ def rotate_endpoint_secret(
 ) -> str:
     """A new signing secret for an endpoint; the old one signs too until now + grace."""
     from pjobs.adapters.webhooks import new_secret
-    from pjobs.secretbox import SecretBox
+    from pjobs.domain.secretbox import SecretBox
 
     secret = new_secret()
     sealed = SecretBox.from_settings(settings, create=True).seal(secret, endpoint.id)

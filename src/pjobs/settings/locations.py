@@ -37,7 +37,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     not TOML."""
     import tomllib
 
-    from pjobs.secretfile import read_limited
+    from pjobs.settings.secretfile import read_limited
 
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")

@@ -11,7 +11,7 @@ from pjobs.errors import ConfigError
 from pjobs.redaction import redact
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pjobs.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
 
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 # The largest value a usage record may carry, and where a total stops (in the store's

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 import orjson
 
 from pjobs import ids
+from pjobs.domain.usage import MAX_USAGE_VALUE, unknown_metric, usage_time, usage_value
 from pjobs.errors import InvalidInputError
 from pjobs.store.staging import (
     DAY_MICROS,
@@ -20,10 +21,9 @@ from pjobs.store.staging import (
     period_of_day,
     time_part,
 )
-from pjobs.usage import MAX_USAGE_VALUE, unknown_metric, usage_time, usage_value
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
 
 LINE_KEYS = frozenset({"project", "metric", "value", "time"})
 MAX_LINE_BYTES = 65_536

@@ -29,10 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from pjobs import ids
 from pjobs.errors import ConfigError, describe_validation_error
-from pjobs.locations import config_file_path, default_data_dir, read_toml
+from pjobs.settings.locations import config_file_path, default_data_dir, read_toml
 
 if TYPE_CHECKING:
-    from pjobs.settings_groups import (
+    from pjobs.settings.groups import (
         BackupSettings,
         KeySettings,
         NotificationSettings,
@@ -46,12 +46,12 @@ if TYPE_CHECKING:
         WebhookSettings,
         WorkerSettings,
     )
-    from pjobs.settings_limits import AbuseSettings, QuotaSettings, UsageSettings
+    from pjobs.settings.limits import AbuseSettings, QuotaSettings, UsageSettings
 
 ENV_PREFIX = "pjobs_"
 ENV_NESTING = "__"
-GROUPS = "pjobs.settings_groups"
-LIMITS = "pjobs.settings_limits"
+GROUPS = "pjobs.settings.groups"
+LIMITS = "pjobs.settings.limits"
 T = TypeVar("T")
 
 
@@ -292,7 +292,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     _merge(data, {key: value for key, value in overrides.items() if value is not None})
     settings = Settings(**data)
     if settings.database_url:
-        from pjobs.dburl import parse_database_url
+        from pjobs.settings.dburl import parse_database_url
 
         parse_database_url(settings.database_url)
     return settings

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from pjobs.control.usage import ScanLimits
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
     from pjobs.control import ControlTx
+    from pjobs.settings.config import Settings
 
 PATTERNS = ("excessive_usage", "error_spike", "suspicious_pattern")
 

@@ -4,8 +4,8 @@ batch, into rows a store inserts (on its own transaction or on the caller's)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +16,10 @@ from pjobs.errors import InvalidInputError, describe_validation_error
 from pjobs.store.records import NewJob
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
-    from pjobs.jobtypes import JobType, Registry
+    from pjobs.control import ControlTx
+    from pjobs.queue.jobtypes import JobType, Registry
+    from pjobs.settings.config import Settings
+    from pjobs.store.records import EnqueueResult
 
 MAX_TIME_LIMIT = 7 * 86400.0
 MAX_PRIORITY = 1_000_000
@@ -86,6 +88,24 @@ def prepare_jobs(
             )
         )
     return prepared
+
+
+def enqueue_on(
+    tx: ControlTx,
+    registry: Registry,
+    settings: Settings,
+    items: Iterable[tuple[str, Any]],
+    options: EnqueueOptions | None = None,
+    keys: Sequence[str | None] | None = None,
+) -> list[EnqueueResult]:
+    """The one way a job is made: jobs validated (`prepare_jobs`) and inserted on the
+    caller's transaction, so they exist if and only if it commits (the change they follow
+    from, an alert recorded, a schedule's tick). `keys`: an idempotency key for each item,
+    instead of the options' one; a job whose key is active already is that job instead."""
+    jobs = prepare_jobs(registry, settings, items, options or EnqueueOptions(), tx.now)
+    if keys is not None:
+        jobs = [replace(job, idempotency_key=key) for job, key in zip(jobs, keys, strict=True)]
+    return tx.jobs.enqueue(jobs)
 
 
 def validated_payload(job_type: JobType, payload: Any, limit: int) -> str:

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger
 
     from pjobs.app import App
-    from pjobs.config import Settings
-    from pjobs.jobtypes import Registry
+    from pjobs.queue.jobtypes import Registry
+    from pjobs.settings.config import Settings
 
 log = logging.getLogger("pjobs.scheduler")
 NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
@@ -103,7 +103,7 @@ def trigger(schedule: Schedule) -> CronTrigger:
 def checked(settings: Settings, registry: Registry) -> list[tuple[Schedule, CronTrigger]]:
     """The enabled schedules with their triggers, each checked now (expression, job type,
     payload), so a mistake stops `serve` at start with one line (78)."""
-    from pjobs.enqueue import EnqueueOptions, prepare_jobs
+    from pjobs.queue.enqueue import EnqueueOptions, prepare_jobs
 
     result = []
     for schedule in effective(settings):
@@ -148,19 +148,17 @@ class Scheduler:
         """Enqueue the schedule's job for the tick at `at`, unless a process already did;
         the job's id, or None."""
         from pjobs.control import ControlPlane
-        from pjobs.enqueue import EnqueueOptions, prepare_jobs
+        from pjobs.queue.enqueue import EnqueueOptions, enqueue_on
 
         app = self.app
         key = f"schedule:{schedule.name}:{at:%Y%m%dT%H%M%S}"
         options = EnqueueOptions(idempotency_key=key, requested_by=schedule.actor)
         with ControlPlane(app.store).tx(app.clock.now()) as tx:
-            if not tx.alerts.fire_tick(schedule.name, at):
+            if not tx.schedules.fire_tick(schedule.name, at):
                 return None
-            jobs = [(schedule.job, schedule.payload)]
-            (job,) = tx.jobs.enqueue(
-                prepare_jobs(app.registry, app.settings, jobs, options, tx.now)
-            )
-            tx.alerts.tick_job(schedule.name, at, job.id)
+            items = [(schedule.job, schedule.payload)]
+            (job,) = enqueue_on(tx, app.registry, app.settings, items, options)
+            tx.schedules.tick_job(schedule.name, at, job.id)
         self.fired += 1
         log.info("schedule %s: tick %s enqueued job %d", schedule.name, at.isoformat(), job.id)
         return job.id

@@ -17,15 +17,15 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pjobs.attempt import ContextFactory, Preloads, run_attempt, time_limit, timed_out
 from pjobs.errors import PjobsError, UnavailableError
-from pjobs.jobtypes import Registry
-from pjobs.leases import Faults, LeaseKeeper, new_worker_id, rescue
+from pjobs.queue.attempt import ContextFactory, Preloads, run_attempt, time_limit, timed_out
+from pjobs.queue.jobtypes import Registry
+from pjobs.queue.leases import Faults, LeaseKeeper, new_worker_id, rescue
 from pjobs.store.outcomes import encoded
 from pjobs.store.records import DEFERRED, Claim, ClaimedJob, Outcome
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
     from pjobs.store import Store
     from pjobs.timeutil import Clock
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Literal
 from pjobs.control import ControlPlane, ControlTx
 from pjobs.control.notifications import Channel
 from pjobs.errors import PjobsError
-from pjobs.retry import RetryPolicy
+from pjobs.queue.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from pjobs.adapters.telegram import TelegramBot
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
     from pjobs.store import Store
     from pjobs.timeutil import Clock
 

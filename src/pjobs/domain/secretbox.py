@@ -13,14 +13,14 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from pjobs.errors import ConfigError
-from pjobs.secretfile import read_limited, warn_if_open
+from pjobs.settings.secretfile import read_limited, warn_if_open
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from pydantic import SecretStr
 
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
 
 KEY_FILE = "webhooks.key"
 KEY_BYTES = 32

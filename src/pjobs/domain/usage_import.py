@@ -21,19 +21,19 @@ from functools import lru_cache
 from itertools import chain, islice
 from typing import IO, TYPE_CHECKING, Any
 
-from pjobs.store.staging import StagedRecords, encode_staged
-from pjobs.usage_lines import (
+from pjobs.domain.usage_lines import (
     ERRORS_SHOWN,
     MAX_LINE_BYTES,
     LineChecker,
     LineRules,
     too_long,
 )
+from pjobs.store.staging import StagedRecords, encode_staged
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
     from pjobs.control import ControlTx
     from pjobs.control.usage import UsageImport
+    from pjobs.settings.config import Settings
 
 # A block: what one process checks at once, and the bound on an import's memory (a few
 # blocks in flight); large enough that handing it to a process costs little beside it.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pjobs.errors import PjobsError, TemporaryError, UnavailableError
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
     from pjobs.store import Store
     from pjobs.timeutil import Clock
 

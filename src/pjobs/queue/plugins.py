@@ -8,10 +8,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pjobs.errors import ConfigError
-from pjobs.jobtypes import JobType, Registry
+from pjobs.queue.jobtypes import JobType, Registry
 
 if TYPE_CHECKING:
-    from pjobs.config import Settings
+    from pjobs.settings.config import Settings
 
 ENTRY_POINT_GROUP = "pjobs.handlers"
 

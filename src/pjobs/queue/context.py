@@ -1,81 +1,27 @@
-"""Job types: a payload model, a handler and a retry policy under one name, the registry
-that holds them, and the context a handler runs with. Where types come from (built in,
-plugins) is `pjobs.plugins`."""
+"""What a handler may know and use while its attempt runs: the job it runs (id, attempt,
+who asked), a transaction on the control plane (`tx`), the one way to make follow-up jobs
+(`enqueue`, on the handler's own transaction), writes made with the attempt's outcome,
+and the clock, settings and adapters. Domain rules (events, audit, fan-out) live in
+`pjobs.domain`; a handler never reaches for globals, so tests pass a fixed clock."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
-from pjobs.errors import ConfigError, InvalidInputError
-from pjobs.retry import ONE_SHOT, RetryPolicy
-
 if TYPE_CHECKING:
     from pjobs.adapters import Integrations
-    from pjobs.config import Settings
     from pjobs.control import ControlTx
-    from pjobs.enqueue import EnqueueOptions
-    from pjobs.notify import Notifier
+    from pjobs.domain.notifications import Notifier
+    from pjobs.queue.enqueue import EnqueueOptions
+    from pjobs.queue.jobtypes import Registry, RowsWrite
+    from pjobs.settings.config import Settings
     from pjobs.store import Store
     from pjobs.store.records import EnqueueResult, OutcomeRow
     from pjobs.timeutil import Clock
-
-# Writes the rows many attempts asked to make with their outcomes (`with_outcome_row`).
-RowsWrite = Callable[["ControlTx", list[str]], None]
-# Reads what the attempts of claimed jobs of one type will need, given their payloads as
-# claimed (not yet checked): one value a payload, None where there is nothing to read.
-Preload = Callable[["ControlTx", list[Any]], list[Any]]
-
-__all__ = [
-    "ONE_SHOT",
-    "Deferred",
-    "JobContext",
-    "JobType",
-    "Misconfigured",
-    "PermanentFailure",
-    "Refused",
-    "Registry",
-    "RetryAfter",
-    "RetryPolicy",
-]
-
-
-class PermanentFailure(Exception):
-    """Raised by a handler when trying again cannot help (bad data, refused for good)."""
-
-    exit_code: int | None = None  # what an inline caller exits with (None: 1, job failed)
-
-
-class Refused(PermanentFailure):
-    """The request does not fit the state of things (a key already rotated, a project
-    deprovisioned): the job fails at once, and an inline caller exits 65 with the reason."""
-
-    exit_code = 65
-
-
-class Misconfigured(PermanentFailure):
-    """The job cannot run with this configuration (a missing program, key or setting): it
-    fails at once, and an inline caller exits 78 with the reason."""
-
-    exit_code = 78
-
-
-class RetryAfter(Exception):
-    """Raised by a handler to be tried again after `seconds` (e.g. an HTTP Retry-After)."""
-
-    def __init__(self, seconds: float, message: str) -> None:
-        super().__init__(message)
-        self.seconds = seconds
-
-
-class Deferred(RetryAfter):
-    """Raised by a handler that did not start its work, for a reason that is not the
-    job's (a slow endpoint holds its share of the runners): the job runs again after
-    `seconds`, and this attempt neither counts nor shows in its history."""
 
 
 @dataclass
@@ -104,6 +50,15 @@ class JobContext:
     # None: nothing was (an inline run, a claim too long ago): the handler reads it itself.
     preloaded: Any = None
 
+    @contextmanager
+    def tx(self, write: bool = True) -> Iterator[ControlTx]:
+        """A transaction on the control plane, at the clock's now (read-only unless
+        `write`): committed when the block ends, rolled back if it raises."""
+        from pjobs.control import ControlPlane
+
+        with ControlPlane(self.store).tx(self.clock.now(), write=write) as tx:
+            yield tx
+
     def enqueue(
         self,
         tx: ControlTx,
@@ -127,47 +82,15 @@ class JobContext:
         key for each payload (a job whose key is active already is not enqueued again)."""
         from dataclasses import replace
 
-        from pjobs.enqueue import EnqueueOptions, prepare_jobs
+        from pjobs.queue.enqueue import EnqueueOptions, enqueue_on
 
         options = options or EnqueueOptions()
         # a follow-up is asked for by whoever asked for this job
         options = replace(options, requested_by=options.requested_by or self.requested_by)
-        jobs = prepare_jobs(
-            self.registry, self.settings, [(type_name, p) for p in payloads], options, tx.now
-        )
-        if keys is not None:
-            jobs = [replace(job, idempotency_key=key) for job, key in zip(jobs, keys, strict=True)]
-        results = tx.jobs.enqueue(jobs)
+        items = [(type_name, payload) for payload in payloads]
+        results = enqueue_on(tx, self.registry, self.settings, items, options, keys)
         self.followups.extend(r.id for r in results)
         return results
-
-    def announce(
-        self,
-        tx: ControlTx,
-        event_type: str,
-        project_id: str | None,
-        data: dict[str, Any],
-        target: str | None = None,
-    ) -> None:
-        """Record a change the platform publishes: its audit event, its platform event
-        (`control.events`) and a webhook delivery to each endpoint that wants it
-        (`deliveries.fan_out`), all on the handler's transaction."""
-        self.announce_many(tx, event_type, [(project_id, data)], target)
-
-    def announce_many(
-        self,
-        tx: ControlTx,
-        event_type: str,
-        items: Sequence[tuple[str | None, dict[str, Any]]],
-        target: str | None = None,
-    ) -> None:
-        """`announce` for many projects at once (a few round trips, however many)."""
-        from pjobs.deliveries import fan_out
-
-        changes = [(project_id, target, data) for project_id, data in items]
-        tx.audit.append_many(self.actor, event_type, changes, self.job_id)
-        tx.events.emit(event_type, items, self.actor, self.job_id)
-        fan_out(tx, self.registry, self.settings, event_type, items, self.actor)
 
     def with_outcome(self, write: Callable[[ControlTx], None]) -> None:
         """Make `write` on the transaction that records how this attempt ended (after the
@@ -236,47 +159,3 @@ class JobContext:
 
     def reveal(self, label: str, secret: str) -> None:
         self.revealed[label] = secret
-
-
-Handler = Callable[[Any, JobContext], Any]
-
-
-@dataclass(frozen=True)
-class JobType:
-    name: str
-    payload: type[BaseModel]
-    handler: Handler
-    retry: RetryPolicy = ONE_SHOT
-    queue: str = "default"
-    description: str = ""
-    time_limit: float | None = None  # seconds an attempt may run (None: worker.time_limit)
-    # Read for many claimed jobs at once what their attempts need (`JobContext.preloaded`):
-    # one query a claim, not one an attempt.
-    preload: Preload | None = None
-
-
-class Registry:
-    def __init__(self) -> None:
-        self._types: dict[str, JobType] = {}
-
-    def add(self, job_type: JobType) -> None:
-        existing = self._types.get(job_type.name)
-        if existing is not None and existing.handler is not job_type.handler:
-            raise ConfigError(f"job type {job_type.name!r} is registered twice")
-        self._types[job_type.name] = job_type
-
-    def get(self, name: str) -> JobType:
-        try:
-            return self._types[name]
-        except KeyError:
-            known = ", ".join(sorted(self._types)) or "none"
-            raise InvalidInputError(f"unknown job type {name!r} (known: {known})") from None
-
-    def find(self, name: str) -> JobType | None:
-        return self._types.get(name)
-
-    def names(self) -> list[str]:
-        return sorted(self._types)
-
-    def load_all(self) -> None:
-        """Load every job type now; here each was added already."""

@@ -6,35 +6,47 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pjobs.attempt import run_limited, time_limit
-from pjobs.enqueue import EnqueueOptions, prepare_jobs
 from pjobs.errors import InvalidStateError, NotFoundError, TemporaryError
-from pjobs.leases import LeaseKeeper, new_worker_id
+from pjobs.queue.attempt import run_limited, time_limit
+from pjobs.queue.enqueue import EnqueueOptions, prepare_jobs
+from pjobs.queue.leases import LeaseKeeper, new_worker_id
 from pjobs.store.records import FINISHED_STATES, ClaimedJob, EnqueueResult, JobRecord, NewJob
 
 if TYPE_CHECKING:
     from array import array
 
-    from pjobs.app import App
-    from pjobs.jobtypes import JobContext
+    from pjobs.queue.context import JobContext
+    from pjobs.queue.jobtypes import Registry
+    from pjobs.settings.config import Settings
+    from pjobs.store import Store
+    from pjobs.timeutil import Clock
 
 log = logging.getLogger("pjobs.queue")
 COPY_CHUNK = 10_000
 
 
+# What a handler gets for one attempt of a job, given the secrets its inline run keeps.
+ContextMaker = Callable[[ClaimedJob, "dict[str, str] | None"], "JobContext"]
+
+
 class JobQueue:
-    def __init__(self, app: App) -> None:
-        self.env = app
-        self.store, self.registry, self.settings, self.clock = (
-            app.store,
-            app.registry,
-            app.settings,
-            app.clock,
-        )
+    """The queue as commands use it, built from its parts: the store, the job types, the
+    settings, the clock, and what makes a handler's context (`App.context`)."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        settings: Settings,
+        clock: Clock,
+        make_context: ContextMaker,
+    ) -> None:
+        self.store, self.registry, self.settings, self.clock = store, registry, settings, clock
+        self._make_context = make_context
         # Secrets revealed by jobs this process runs inline, by job id, to show once.
         self.revealed: dict[int, dict[str, str]] = {}
         # Jobs enqueued by jobs this process runs inline, by job id: run inline after them.
@@ -76,7 +88,7 @@ class JobQueue:
 
     def context_for(self, job: ClaimedJob) -> JobContext:
         # Inline runs keep what their attempts reveal and enqueue; a worker's is dropped.
-        context = self.env.context(job, self.revealed.get(job.id))
+        context = self._make_context(job, self.revealed.get(job.id))
         if job.id in self.followups:
             context.followups = self.followups[job.id]
         return context
