@@ -1,5 +1,4 @@
-"""`pjobs schedules …` and `pjobs alerts …`: what `serve` fires on its own, and what
-monitoring systems sent it."""
+"""`pjobs schedules …`: what `serve` fires on its own — list them, run one now."""
 
 from __future__ import annotations
 
@@ -7,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from pjobs.cli.options import JsonOption, LimitOption, SinceOption
+from pjobs.cli.options import JsonOption
 from pjobs.cli.runtime import runtime
 
 app = typer.Typer(help="Schedules: list them, run one now.", no_args_is_help=True)
-alerts_app = typer.Typer(help="Monitoring alerts received by `serve --http`.", no_args_is_help=True)
 SCHEDULE_COLUMNS = (
     "name", "cron", "job", "enabled", "next_run", "last_tick", "last_job_id", "last_job_state",
 )  # fmt: skip
@@ -76,27 +74,3 @@ def run_schedule(
         print_json({"schedule": name, "job_id": job_id})
     else:
         print_lines([job_id])
-
-
-@alerts_app.command("list")
-def list_alerts(
-    ctx: typer.Context,
-    source: Annotated[
-        str | None, typer.Option(help="alertmanager, grafana, datadog or generic.")
-    ] = None,
-    since: SinceOption = None,
-    limit: LimitOption = 100,
-    as_json: JsonOption = False,
-) -> None:
-    """Alerts received, newest first, with what was done about each.
-
-    Example: pjobs alerts list --source alertmanager --since 24h
-    """
-    from pjobs.cli.output import print_records
-
-    rt = runtime(ctx)
-    start = rt.since(since)
-    with rt.control() as tx:
-        found = tx.alerts.list(source, start, limit)
-    columns = ("id", "received_at", "source", "status", "name", ("project", "project_id"))
-    print_records("alerts", found, (*columns, "pattern", "action", "job_id"), as_json)

@@ -1,15 +1,14 @@
-"""`pjobs serve`: the worker, with its schedules and (with --http) the alert receiver,
-`/metrics` and the health checks; with --processes, more workers in processes of their own
-(`cli.processes`)."""
+"""`pjobs serve`: its options and signals; what it runs (the worker, its schedules, the
+listener of --http, the worker processes of --processes) is assembled by `pjobs.service`."""
 
 from __future__ import annotations
 
-import threading
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
-from pjobs.cli.runtime import runtime
+from pjobs.cli.runtime import Runtime, runtime
 from pjobs.cli.signals import Stopper
 
 
@@ -65,8 +64,11 @@ def serve(
     Example: pjobs serve --http 127.0.0.1:9400 --processes 2
     """
     stopper = Stopper()
+    import os
+
     from pjobs.cli.output import message
-    from pjobs.queue.worker import Worker
+    from pjobs.queue.leases import waited_out
+    from pjobs.service import ServeOptions, Service
 
     rt = runtime(ctx)
     if concurrency is not None:  # the pool is sized from the setting
@@ -75,100 +77,52 @@ def serve(
         rt._settings = settings.with_groups(worker=worker_settings)
     app = rt.app()
     settings = app.settings
-    from pjobs.queue.leases import waited_out
-
     # a database that is unavailable (a connection cut) while serve starts is waited out,
     # as the worker waits it out once running
     outage = settings.worker.max_outage_seconds
     if waited_out(lambda: app.store, "connecting", outage, stopper.requested) is None:
         return  # stopped while it waited: nothing claimed, nothing to put back
-    app.registry.load_all()  # a plugin that does not load is a configuration error now
-    job_queue = app.queue
-    planned = []
-    worker_only = worker_of is not None
-    if worker_only:
-        schedules = False  # the first process fires them (and listens)
-    if (settings.scheduling.enabled if schedules is None else schedules) and not burst:
-        from pjobs.queue import scheduler
-
-        planned = scheduler.checked(settings, app.registry)
-    listen = None if burst or worker_only else http or settings.receiver.listen
-    listener = metrics = None
-    ready = threading.Event()
-    if listen:
-        from pjobs.http.metrics import ServeMetrics
-        from pjobs.http.server import Listener, build, receiver_tokens
-
-        cfg = settings.receiver
-        tokens = receiver_tokens(cfg)
-        metrics = ServeMetrics(app)
-        listener = Listener(build(app, tokens, metrics, ready), listen, cfg)
-    worker = Worker(
-        app.store, app.registry, settings, job_queue.context_for, app.clock,
-        queues=queue, burst=burst, observer=metrics,
-    )  # fmt: skip
-    timer: Any = None
-    if planned:
-        timer = scheduler.Scheduler(app, planned)
-
-    def stop(force: bool) -> None:
-        # Called from the signal handler: only flags here (nothing that takes a lock).
-        ready.clear()
-        if listener is not None:
-            listener.server.should_exit = True
-        worker.stop(force)
-
-    stopper.on_stop(stop)
+    options = ServeOptions(
+        queues=queue,
+        burst=burst,
+        listen=http or settings.receiver.listen,
+        schedules=settings.scheduling.enabled if schedules is None else schedules,
+        processes=processes or settings.worker.processes,
+        worker_of=worker_of,
+        sibling_command=worker_command(rt, settings.worker.concurrency, queue, burst),
+        sibling_env={**os.environ} | ({"PJOBS_DATABASE_URL": rt.db} if rt.db else {}),
+    )
+    service = Service(app, options)
+    stopper.on_stop(service.stop)
     if stopper.requested.is_set():
         return  # stopped before it started: nothing to put back
-    siblings = None
-    processes = processes or settings.worker.processes
-    if worker_of is not None:
-        from pjobs.cli.processes import stop_when_orphaned
-
-        stop_when_orphaned(worker_of, lambda: stop(False))
-    elif processes > 1:
-        import os
-
-        from pjobs.cli.processes import Siblings, worker_command
-
-        command = worker_command(rt, worker.concurrency, queue, burst)
-        env = {**os.environ} | ({"PJOBS_DATABASE_URL": rt.db} if rt.db else {})
-        started = siblings = Siblings(command, env, processes - 1)
-        stopper.on_stop(lambda force: started.signal())
-        started.start(on_failure=worker.stop)
-    if timer is not None:
-        waited_out(timer.catch_up, "catching up on schedules", outage, stopper.requested)
-        timer.start()
-    if listener is not None:
-        listener.start()
-    ready.set()
-    from pjobs.settings.dburl import database_url
-
-    where = f", http {listener.address}" if listener else ""
-    message(
-        f"pjobs serve: {database_url(settings).redacted()}, queues "
-        f"{', '.join(queue or ['all'])}, concurrency {worker.concurrency}"
-        f"{f' in each of {processes} processes' if siblings else ''}, "
-        f"{len(planned)} schedule(s){where}{', burst' if burst else ''}",
-        rt.quiet,
-    )
-    try:
-        worker.run()
-    except BaseException:
-        if siblings is not None:
-            siblings.signal()
-        raise
-    finally:
-        ready.clear()
-        if timer is not None:
-            timer.stop()
-        if listener is not None:
-            listener.stop(settings.worker.shutdown_timeout)
-        failed = siblings.wait() if siblings is not None else 0
+    service.start(stopper.requested)
+    message(service.describe(), rt.quiet)
+    failed = service.run()
+    worker = service.worker
     message(
         f"pjobs serve: stopped after {worker.processed} attempt(s), {worker.failed} failed",
         rt.quiet,
     )
     if failed:
         raise typer.Exit(failed)
+
+
+def worker_command(
+    rt: Runtime, concurrency: int, queues: Sequence[str] | None, burst: bool
+) -> list[str]:
+    """The command line of a worker-only serve process with these options (the database
+    URL goes by the environment: a command line is visible to every user of the machine)."""
+    import os
+    import sys
+
+    args = [sys.executable, "-m", "pjobs"]
+    if rt.config is not None:
+        args += ["--config", str(rt.config)]
+    if rt.actor_flag:
+        args += ["--actor", rt.actor_flag]
+    args += ["--quiet"] * rt.quiet + ["-v"] * rt.verbose + ["--no-color"] * rt.no_color
+    args += ["serve", "--worker-of", str(os.getpid()), "--concurrency", str(concurrency)]
+    for name in queues or []:
+        args += ["--queue", name]
+    return args + ["--burst"] * burst

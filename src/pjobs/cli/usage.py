@@ -1,5 +1,4 @@
-"""`pjobs usage …` and `pjobs quotas …`: the usage data quotas and abuse checks judge, and
-the limits they judge it against."""
+"""`pjobs usage …`: the usage data quotas and abuse checks judge — record, import, show."""
 
 from __future__ import annotations
 
@@ -10,11 +9,7 @@ import typer
 from pjobs.cli.options import DryRunOption, JsonOption, ProjectArgument
 from pjobs.cli.runtime import Runtime, runtime
 
-usage_app = typer.Typer(help="Usage data: record, import (JSON lines), show.", no_args_is_help=True)
-quotas_app = typer.Typer(
-    help="Quotas: each plan's limits (config) and a project's own (set, unset).",
-    no_args_is_help=True,
-)
+app = typer.Typer(help="Usage data: record, import (JSON lines), show.", no_args_is_help=True)
 
 PeriodOption = Annotated[
     str | None, typer.Option("--period", help="Billing period YYYY-MM (default: this month).")
@@ -29,7 +24,7 @@ def project_for(rt: Runtime, project_id: str) -> None:
     rt.project(project_id)
 
 
-@usage_app.command("record")
+@app.command("record")
 def record(
     ctx: typer.Context,
     project_id: ProjectArgument,
@@ -75,7 +70,7 @@ def record(
         print_records("recorded", rows, ("metric", "value", "at"), False)
 
 
-@usage_app.command("import")
+@app.command("import")
 def import_lines(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(metavar="FILE|-", help="JSON lines, or - for stdin.")],
@@ -138,7 +133,7 @@ def import_lines(
         print_lines([f"{key}: {value}" for key, value in data.items()])
 
 
-@usage_app.command("show")
+@app.command("show")
 def show(
     ctx: typer.Context,
     project_id: ProjectArgument,
@@ -158,17 +153,6 @@ def show(
         return
     columns = ("metric", "kind", "value", "limit", "hard", "percent", "source")
     print_records("metrics", rows[0], columns, False)
-
-
-@quotas_app.command("show")
-def show_quotas(
-    ctx: typer.Context, project_id: ProjectArgument, as_json: JsonOption = False
-) -> None:
-    """A project's quotas (its plan's and its own), with this period's usage.
-
-    Example: pjobs quotas show proj-123
-    """
-    show(ctx, project_id, None, as_json)
 
 
 def usage_against_quotas(
@@ -204,81 +188,3 @@ def usage_against_quotas(
             | {"percent": percent, "source": source}
         )
     return rows, chosen
-
-
-@quotas_app.command("set", context_settings={"ignore_unknown_options": True})
-def set_quota(
-    ctx: typer.Context,
-    project_id: ProjectArgument,
-    metric: Annotated[str, typer.Argument(metavar="METRIC")],
-    limit: Annotated[str, typer.Argument(metavar="LIMIT", help="A number ≥ 0.")],
-    hard: Annotated[
-        bool | None, typer.Option("--hard/--soft", help="Suspend at 100 % / only warn.")
-    ] = None,
-    dry_run: DryRunOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Give a project its own limit for a metric (instead of its plan's).
-
-    Example: pjobs quotas set proj-123 requests 5000000 --hard
-    """
-    change_quota(ctx, project_id, metric, limit, hard, dry_run, as_json)
-
-
-@quotas_app.command("unset")
-def unset_quota(
-    ctx: typer.Context,
-    project_id: ProjectArgument,
-    metric: Annotated[str, typer.Argument(metavar="METRIC")],
-    dry_run: DryRunOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Drop a project's own limit for a metric: its plan's applies again.
-
-    Example: pjobs quotas unset proj-123 requests
-    """
-    change_quota(ctx, project_id, metric, None, None, dry_run, as_json)
-
-
-def change_quota(
-    ctx: typer.Context,
-    project_id: str,
-    metric: str,
-    limit: str | None,
-    hard: bool | None,
-    dry_run: bool,
-    as_json: bool,
-) -> None:
-    from pjobs.cli.output import message, print_json
-    from pjobs.control import ControlPlane
-    from pjobs.domain.usage import metric_is_gauge, usage_value
-    from pjobs.errors import InvalidInputError
-
-    rt = runtime(ctx)
-    metric_is_gauge(rt.settings(), metric)
-    number: float | None = None
-    if limit is not None:
-        try:
-            number = usage_value(float(limit), "limit")
-        except ValueError:
-            raise InvalidInputError(f"invalid limit {limit[:40]!r}: not a number") from None
-    project_for(rt, project_id)
-    now = rt.clock().now()
-    control = ControlPlane(rt.store())
-    with control.rehearsal(now) if dry_run else control.tx(now) as tx:
-        data: dict[str, Any] = {"metric": metric}
-        if number is None:
-            changed = tx.quotas.unset_override(project_id, metric)
-            action = "quota.override_unset"
-        else:
-            old = {o.metric: o for o in tx.quotas.overrides(project_id)}.get(metric)
-            strict = hard if hard is not None else (old.hard if old else False)
-            tx.quotas.set_override(project_id, metric, number, strict)
-            changed, action = True, "quota.override_set"
-            data |= {"limit": number, "hard": strict}
-        if changed:
-            tx.audit.append(rt.actor(), action, project_id, f"quota:{metric}", data)
-    verb = "would " if dry_run else ""
-    message(f"{verb}{'change' if changed else 'leave'} {project_id}'s {metric} quota", rt.quiet)
-    if as_json:
-        print_json({"project_id": project_id, "changed": changed, "dry_run": dry_run, **data})
