@@ -9,7 +9,7 @@ from conftest import CLI, cli_env
 
 PLUGIN = """
 from pydantic import BaseModel
-from pjobs.queue.jobtypes import JobType, RetryPolicy
+from pjobs.queue import JobType, RetryPolicy
 
 
 class Greet(BaseModel):

@@ -7,8 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from pjobs.control import ControlTx
-from pjobs.queue.context import JobContext
-from pjobs.queue.jobtypes import JobType, PermanentFailure, Registry, RetryPolicy
+from pjobs.queue import JobContext, JobType, PermanentFailure, Registry, RetryPolicy
 
 
 class Shaped(BaseModel):

@@ -1,4 +1,6 @@
-"""The built-in job types, each in its own module, imported when it is first needed."""
+"""The built-in job types: a module each, a handler a function of its validated payload and
+its context (`pjobs.queue.context`), registered in `MODULES` below (the one place a job
+type is added), imported when it is first needed."""
 
 from __future__ import annotations
 

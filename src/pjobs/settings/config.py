@@ -1,6 +1,10 @@
 """Settings, their schema and where they come from: flags > `PJOBS_*` environment > TOML
 config file > defaults.
 
+They are read by this loader, not pydantic-settings: start-up is a feature (tab completion
+runs the program on every key press), and pydantic-settings imported asyncio and cost about
+35 ms a call. The models are pydantic's; the reading of environment and file is ours.
+
 Nested settings use `__` in environment variables (`PJOBS_WORKER__CONCURRENCY=20`)
 and tables in TOML (`[worker] concurrency = 20`); a list, a table or a map given in the
 environment is JSON (`PJOBS_WEBHOOKS__ALLOW_CIDRS='["127.0.0.1/32"]'`). Names are matched

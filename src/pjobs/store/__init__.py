@@ -1,4 +1,8 @@
-"""Open the store a database URL names."""
+"""The store: every database call pjobs makes about jobs, behind one interface with a
+SQLite and a PostgreSQL implementation (`sqlite`, `postgres`), named SQL per dialect
+(`sql/<dialect>/*.sql`), migrations, and the one table of driver errors (`errors`). The
+worker and the control plane know no SQL; this layer knows no domain. Here: open the store
+a database URL names."""
 
 from __future__ import annotations
 
