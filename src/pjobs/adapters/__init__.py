@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import httpcore
     import httpx
 
+    from pjobs.adapters.backup_storage import BackupStorage
     from pjobs.adapters.services import PlatformServices
     from pjobs.adapters.ssrf import Resolver
     from pjobs.adapters.telegram import TelegramBot
@@ -61,6 +62,19 @@ class Integrations:
         from pjobs.adapters.services import PlatformServices
 
         return PlatformServices(self.settings, lambda: self.http)
+
+    def backup_storage(self, name: str) -> BackupStorage:
+        """Where backups go, by name: `local` (backups.local_dir, else backups/ in the data
+        directory) or `telegram` (the bot's chat, in parts)."""
+        from pjobs.adapters.backup_storage import LocalStorage, TelegramStorage
+        from pjobs.errors import ConfigError
+
+        cfg = self.settings.backups
+        if name == "local":
+            return LocalStorage(cfg.local_dir or self.settings.data_dir / "backups")
+        if name == "telegram":
+            return TelegramStorage(self.telegram, cfg.telegram_chat_id, cfg.part_bytes)
+        raise ConfigError(f"unknown backup storage {name!r} (known: local, telegram)")
 
     @cached_property
     def telegram(self) -> TelegramBot:

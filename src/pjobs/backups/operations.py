@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pjobs.backups import archive
-from pjobs.backups.setup import backup_key, storage
+from pjobs.backups.setup import backup_key
 from pjobs.backups.stream import CorruptBackup
 from pjobs.errors import InvalidStateError
 
@@ -29,7 +29,7 @@ def verify(integrations: Integrations, settings: Settings, backup: Backup) -> di
     recorded one and every part must match its checksum (CorruptBackup, exit 65, naming
     what does not); the dump is opened too when it is not encrypted or the key is set."""
     manifest, locations = stored(backup)
-    where = storage(integrations, settings, backup.storage)
+    where = integrations.backup_storage(backup.storage)
     if archive.stored_manifest(where, locations) != manifest:
         raise CorruptBackup("the manifest stored beside the backup differs from the recorded one")
     for _ in archive.read_checked(where, locations["parts"]):  # names a damaged part
@@ -65,7 +65,7 @@ def restore(
     from pjobs.backups.restore import restore as restore_dump
 
     manifest, locations = stored(backup)
-    where = storage(integrations, settings, backup.storage)
+    where = integrations.backup_storage(backup.storage)
     # Every part checked before any of it is run: a damaged or altered backup (its
     # checksums are in the control database) never reaches psql or SQLite.
     for _ in archive.read_checked(where, locations["parts"]):

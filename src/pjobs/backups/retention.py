@@ -48,11 +48,10 @@ def prune(
 ) -> None:
     """Mark each backup pruned, then remove its stored copy (a process killed in between
     leaves a file nobody lists, never a listed backup that is gone)."""
-    from pjobs.backups.setup import storage
 
     for backup in chosen:
         with control.tx(now) as tx:
             tx.backups.prune(backup.id)
         locations = backup.locations or {}
         stored = [*locations.get("parts", []), *locations.get("manifest", [])]
-        storage(integrations, settings, backup.storage).remove(stored)
+        integrations.backup_storage(backup.storage).remove(stored)

@@ -1,5 +1,6 @@
-"""What a backup is made and read with, from configuration: the storage by name, the
-backup key (None: not encrypted), and the dump of a tenant database."""
+"""What a backup is made and read with, from configuration: the backup key (None: not
+encrypted), whether it may leave the machine plain, and the dump of a tenant database.
+The storage, by name, is an adapter (`Integrations.backup_storage`)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,9 @@ from typing import TYPE_CHECKING
 from pjobs.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pjobs.adapters import Integrations
-    from pjobs.adapters.backup_storage import BackupStorage
     from pjobs.backups.dump import Dump
     from pjobs.settings.config import Settings
     from pjobs.settings.dburl import DatabaseURL
-
-
-def storage(integrations: Integrations, settings: Settings, name: str) -> BackupStorage:
-    from pjobs.adapters.backup_storage import LocalStorage, TelegramStorage
-
-    cfg = settings.backups
-    if name == "local":
-        return LocalStorage(cfg.local_dir or settings.data_dir / "backups")
-    if name == "telegram":
-        return TelegramStorage(integrations.telegram, cfg.telegram_chat_id, cfg.part_bytes)
-    raise ConfigError(f"unknown backup storage {name!r} (known: local, telegram)")
 
 
 REMOTE = ("telegram",)  # storages that hand the backup to someone else

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pjobs.cli.jobrun import RunOptions, run_and_report
+from pjobs.cli.jobrun import RunOptions, prepare, run_and_report
 from pjobs.cli.options import DryRunOption, JsonOption, LimitOption, OptionalProjectArgument
 from pjobs.cli.runtime import Runtime, runtime
 
@@ -155,7 +155,12 @@ def restore(
         confirm(rt, f"Replace what {target} holds with backup {backup.id}?", yes)
     if into is not None:
         payload = {"backup_id": backup.id, "project_id": into, "force": force}
-        run_and_report(rt, "restore_backup", payload, RunOptions(as_json=as_json), render_restore)
+        run_and_report(
+            rt,
+            prepare(rt, "restore_backup", payload, RunOptions(as_json=as_json)),
+            RunOptions(as_json=as_json),
+            render_restore,
+        )
         return
     assert into_database is not None
     restore_into_database(rt, backup, into_database, force, as_json)

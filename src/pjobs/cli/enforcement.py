@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pjobs.cli.jobrun import RunOptions, handler_command, run_and_report, validate
+from pjobs.cli.jobrun import RunOptions, handler_command, prepare, run_and_report
 from pjobs.cli.options import ProjectArgument
 from pjobs.cli.runtime import Runtime, runtime
 from pjobs.errors import ExitCode, InvalidStateError, UsageError
@@ -65,9 +65,9 @@ def check_limits(
 
     rt = runtime(ctx)
     payload = {**scope(all_projects, project_ids), **({"period": period} if period else {})}
-    validate(rt, "check_usage_limits", payload)
+    job = prepare(rt, "check_usage_limits", payload, run)
     if not run.dry_run:
-        run_and_report(rt, "check_usage_limits", payload, run, render_limits)
+        run_and_report(rt, job, run, render_limits)
         return
     from pjobs.store.staging import period_of
 
@@ -127,9 +127,9 @@ def scan_abuse(
     payload = scope(all_projects, project_ids)
     if window:
         payload["window_seconds"] = parse_duration(window).total_seconds()
-    validate(rt, "scan_abuse", payload)
+    job = prepare(rt, "scan_abuse", payload, run)
     if not run.dry_run:
-        run_and_report(rt, "scan_abuse", payload, run, render_scan)
+        run_and_report(rt, job, run, render_scan)
         return
     settings = rt.settings()
     ids = None if all_projects else sorted(set(project_ids or []))
@@ -175,12 +175,14 @@ def suspend(
     payload: dict[str, Any] = {"project_id": project_id, "force": force}
     payload |= {k: v for k, v in (("pattern", pattern), ("reason", reason)) if v is not None}
     payload["metrics"] = dict(parse_metric(text) for text in metric or [])
-    validate(rt, "auto_suspend", payload)
+    job = prepare(rt, "auto_suspend", payload, run)
     project = rt.project(project_id)
-    if pattern is None and project.protected and not force:
-        raise InvalidStateError(f"project {project_id} is protected: add --force to suspend it")
+    from pjobs.handlers.auto_suspend import protected_refusal
+
+    if (refusal := protected_refusal(project, pattern, force)) is not None:
+        raise InvalidStateError(refusal)
     if not run.dry_run:
-        run_and_report(rt, "auto_suspend", payload, run, render_detection)
+        run_and_report(rt, job, run, render_detection)
         return
     with ControlPlane(rt.store()).rehearsal(rt.clock().now()) as tx:
         model = AutoSuspendPayload.model_validate(payload)
@@ -216,7 +218,7 @@ def resume(
 
     rt = runtime(ctx)
     payload = {"project_id": project_id, **({"reason": reason} if reason else {})}
-    validate(rt, "resume_project", payload)
+    job = prepare(rt, "resume_project", payload, run)
     project = rt.project(project_id)
     if run.dry_run:
         would = "lift the suspension" if project.status == "suspended" else "nothing"
@@ -226,4 +228,4 @@ def resume(
         return
     if project.status != "suspended":
         rt.note(f"project {project_id} is {project.status}, not suspended: nothing to lift")
-    run_and_report(rt, "resume_project", payload, run, render_project)
+    run_and_report(rt, job, run, render_project)

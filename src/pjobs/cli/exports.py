@@ -8,7 +8,13 @@ from typing import Annotated, Any
 import typer
 
 from pjobs.cli.enforcement import ProjectsArgument
-from pjobs.cli.jobrun import RunOptions, enqueue_options, handler_command, run_and_report
+from pjobs.cli.jobrun import (
+    RunOptions,
+    enqueue_options,
+    handler_command,
+    prepare,
+    run_and_report,
+)
 from pjobs.cli.runtime import Runtime, runtime
 
 RESULT_COLUMNS = ("project_id", "state", "backup_id", "size", "parts", "error")
@@ -67,7 +73,7 @@ def export_backup(
             rt.project(name)
     if not all_projects and len(names) == 1 and not run.dry_run:
         payload = {"project_id": names[0], **chosen}
-        run_and_report(rt, "export_backup", payload, run, render_backup)
+        run_and_report(rt, prepare(rt, "export_backup", payload, run), run, render_backup)
         return
     payloads = [{"project_id": name, **chosen} for name in names]
     if run.dry_run:
@@ -82,15 +88,14 @@ def plan(
     rt: Runtime, payloads: list[dict[str, Any]], chosen: dict[str, Any], as_json: bool
 ) -> None:
     """What a run would back up, and where to; its settings checked, nothing done."""
-    from pjobs.backups.setup import backup_key, refuse_plain_remote, storage
-    from pjobs.cli.jobrun import validate
+    from pjobs.backups.setup import backup_key, refuse_plain_remote
     from pjobs.cli.output import message, print_json, print_lines
 
     settings = rt.settings()
     for payload in payloads:
-        validate(rt, "export_backup", payload)
+        prepare(rt, "export_backup", payload)
     where = chosen.get("storage", settings.backups.storage)
-    storage(rt.app().integrations, settings, where)
+    rt.app().integrations.backup_storage(where)
     key = backup_key(settings)
     refuse_plain_remote(settings, where, key, bool(chosen.get("unencrypted")))
     encrypted = key is not None

@@ -30,7 +30,7 @@ from pjobs.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from pjobs.queue.enqueue import EnqueueOptions
-    from pjobs.store.records import JobRecord
+    from pjobs.store.records import JobRecord, NewJob
 
 F = TypeVar("F", bound=Callable[..., None])
 
@@ -104,13 +104,18 @@ class FinishedJob:
     revealed: dict[str, str]  # secrets to show once (inline runs only)
 
 
-def validate(rt: Runtime, type_name: str, payload: dict[str, Any]) -> None:
-    """Refuse a bad payload (exit 65) before any database is opened."""
-    from pjobs.queue.enqueue import EnqueueOptions, prepare_jobs
+def prepare(
+    rt: Runtime, type_name: str, payload: dict[str, Any], opts: RunOptions | None = None
+) -> NewJob:
+    """The job a handler command runs or enqueues, validated (payload and options) once,
+    before any database is opened: a bad one is refused (65) and changes nothing."""
+    from pjobs.queue.enqueue import prepare_jobs
 
-    prepare_jobs(
-        rt.registry(), rt.settings(), [(type_name, payload)], EnqueueOptions(), rt.clock().now()
+    options = enqueue_options(rt, opts or RunOptions())
+    (job,) = prepare_jobs(
+        rt.registry(), rt.settings(), [(type_name, payload)], options, rt.clock().now()
     )
+    return job
 
 
 def enqueue_options(rt: Runtime, opts: RunOptions, key: bool = True) -> EnqueueOptions:
@@ -128,24 +133,19 @@ def enqueue_options(rt: Runtime, opts: RunOptions, key: bool = True) -> EnqueueO
     )
 
 
-def run_job(
-    rt: Runtime, type_name: str, payload: dict[str, Any], opts: RunOptions
-) -> FinishedJob | None:
-    """Run or enqueue; None when only enqueued (the id has been printed)."""
+def run_job(rt: Runtime, job: NewJob, opts: RunOptions) -> FinishedJob | None:
+    """Run or enqueue a job `prepare` made; None when only enqueued (the id has been
+    printed)."""
     from pjobs.cli.output import message, print_json, print_lines
-    from pjobs.queue.enqueue import prepare_jobs
 
     if opts.wait and not opts.enqueue:
         raise UsageError("--wait goes with --enqueue (an inline run always waits)")
     if opts.delay and not opts.enqueue:
         raise UsageError("--delay goes with --enqueue")
-    options = enqueue_options(rt, opts)
-    now = rt.clock().now()
-    # Validation before any database is opened: bad input changes nothing anywhere.
-    (job,) = prepare_jobs(rt.registry(), rt.settings(), [(type_name, payload)], options, now)
+    type_name = job.type
     queue = rt.queue()
     if not opts.enqueue:
-        record = queue.run_inline(type_name, payload, options)
+        record = queue.run_prepared(job)
         return FinishedJob(record, queue.revealed.pop(record.id, {}))
     (result,) = queue.submit([job])
     if not opts.wait:
@@ -159,14 +159,10 @@ def run_job(
 
 
 def run_and_report(
-    rt: Runtime,
-    type_name: str,
-    payload: dict[str, Any],
-    opts: RunOptions,
-    render: Callable[[Any], None],
+    rt: Runtime, job: NewJob, opts: RunOptions, render: Callable[[Any], None]
 ) -> None:
     """`run_job`, then `report` what ran (nothing more to say when only enqueued)."""
-    finished = run_job(rt, type_name, payload, opts)
+    finished = run_job(rt, job, opts)
     if finished is not None:
         report(finished, opts.as_json, render)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pjobs.cli.jobrun import RunOptions, handler_command, run_and_report, validate
+from pjobs.cli.jobrun import RunOptions, handler_command, prepare, run_and_report
 from pjobs.cli.options import KeyArgument, ProjectArgument
 from pjobs.cli.runtime import Runtime, runtime
 from pjobs.errors import InvalidStateError, UsageError, found
@@ -97,7 +97,7 @@ def provision(
         "plan": plan or settings.default_plan,
     }
     if run.dry_run:
-        validate(rt, "provision_project", payload)
+        prepare(rt, "provision_project", payload, run)
         tenants = rt.app().integrations.tenants
         targets = {
             "create_database": f"create {tenants.location(project_id)}",
@@ -113,7 +113,7 @@ def provision(
             run.as_json,
         )
         return
-    validate(rt, "provision_project", payload)
+    job = prepare(rt, "provision_project", payload, run)
     with rt.control() as tx:
         existing = tx.projects.get(project_id)
     conflict = existing and handler.provision_conflict(
@@ -123,7 +123,7 @@ def provision(
         raise InvalidStateError(conflict)
     if run.enqueue:
         rt.note("keys made by a worker are never shown; see `pjobs provision --help`")
-    run_and_report(rt, "provision_project", payload, run, render_project)
+    run_and_report(rt, job, run, render_project)
 
 
 @handler_command()
@@ -143,7 +143,7 @@ def deprovision(
 
     rt = runtime(ctx)
     payload = {"project_id": project_id, **({"force": True} if force else {})}
-    validate(rt, "deprovision_project", payload)
+    job = prepare(rt, "deprovision_project", payload, run)
     project = rt.project(project_id)
     if run.dry_run:
         tenants = rt.app().integrations.tenants
@@ -158,13 +158,10 @@ def deprovision(
             steps = [(step, "nothing (already deprovisioned)") for step, _ in steps]
         print_plan(rt, f"deprovision {project_id}", steps, run.as_json)
         return
-    if project.protected and not force:
-        raise InvalidStateError(
-            f"project {project_id} is protected: `pjobs projects unprotect {project_id}` "
-            "first, or deprovision it with --force"
-        )
+    if (refusal := handler.protected_refusal(project, force)) is not None:
+        raise InvalidStateError(refusal)
     confirm(rt, f"Deprovision {project_id} ({project.name}) and drop its database?", yes)
-    run_and_report(rt, "deprovision_project", payload, run, render_project)
+    run_and_report(rt, job, run, render_project)
 
 
 @handler_command(retries=False)
@@ -199,7 +196,7 @@ def rotate_key(
         "revoke_now": now,
         "new_key_id": new_key_id(),
     }
-    validate(rt, "rotate_key", payload)
+    job = prepare(rt, "rotate_key", payload, run)
     with rt.control() as tx:
         key = found(tx.keys.get(key_id), "API key", key_id)
     if key.status != "active":
@@ -221,7 +218,7 @@ def rotate_key(
         return
     if run.enqueue:
         rt.note("a key made by a worker is never shown; rotate inline to see it")
-    run_and_report(rt, "rotate_key", payload, run, render_rotation)
+    run_and_report(rt, job, run, render_rotation)
 
 
 def render_rotation(result: dict[str, Any]) -> None:

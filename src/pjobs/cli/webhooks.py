@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from pjobs.cli import completion
-from pjobs.cli.jobrun import RunOptions, handler_command, run_and_report
+from pjobs.cli.jobrun import RunOptions, handler_command, prepare, run_and_report
 from pjobs.cli.options import (
     DryRunOption,
     JsonOption,
@@ -411,7 +411,9 @@ def deliver_webhook(
         tx.webhooks.add_delivery(delivery_id, endpoint_id, event, body_of(event, data, tx.now))
     attempts = run.max_attempts or settings.webhooks.max_attempts
     run = dataclasses.replace(run, max_attempts=attempts)
-    run_and_report(rt, "deliver_webhook", {"delivery_id": delivery_id}, run, render_delivery)
+    run_and_report(
+        rt, prepare(rt, "deliver_webhook", {"delivery_id": delivery_id}, run), run, render_delivery
+    )
 
 
 def render_delivery(result: dict[str, Any]) -> None:

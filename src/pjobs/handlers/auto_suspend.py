@@ -42,6 +42,15 @@ class AutoSuspendPayload(ProjectPayload):
         return self
 
 
+def protected_refusal(project: Project, pattern: str | None, force: bool) -> str | None:
+    """Why an operator's suspension (no pattern to evaluate) of a protected project is
+    refused without `force` (None: it may go on); the command says it before enqueueing,
+    the handler when it runs. An evaluated pattern on a protected project is reported."""
+    if pattern is None and project.protected and not force:
+        return f"project {project.id} is protected: suspend it with --force"
+    return None
+
+
 def judge(
     tx: ControlTx, now: datetime, settings: Settings, payload: AutoSuspendPayload, project: Project
 ) -> tuple[abuse.Evaluation, str]:
@@ -72,8 +81,8 @@ def auto_suspend(payload: AutoSuspendPayload, context: JobContext) -> dict[str, 
             project = tx.projects.get(payload.project_id)
             if project is None:
                 raise Refused(f"no project {payload.project_id}")
-            if payload.pattern is None and project.protected and not payload.force:
-                raise Refused(f"project {project.id} is protected: suspend it with --force")
+            if (refusal := protected_refusal(project, payload.pattern, payload.force)) is not None:
+                raise Refused(refusal)
             evaluation, action = judge(tx, tx.now, context.settings, payload, project)
             reason = payload.reason or f"{evaluation.pattern}: {evaluation.reason}"
             if action == "suspend":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pjobs.adapters.services import SERVICES
 from pjobs.domain.events import announce
@@ -16,6 +16,9 @@ from pjobs.handlers.lifecycle import (
 from pjobs.queue.context import JobContext
 from pjobs.queue.jobtypes import JobType, PermanentFailure, Refused, RetryPolicy
 
+if TYPE_CHECKING:
+    from pjobs.control.projects import Project
+
 STEPS = (
     *(f"deprovision.unregister_{service}" for service in SERVICES),
     "deprovision.drop_database",
@@ -26,6 +29,17 @@ STEPS = (
 
 class DeprovisionPayload(ProjectPayload):
     force: bool = False  # a protected project too
+
+
+def protected_refusal(project: Project, force: bool) -> str | None:
+    """Why a protected project is not deprovisioned without `force` (None: it may be);
+    the command says it before enqueueing, the handler when it runs."""
+    if project.protected and not force:
+        return (
+            f"project {project.id} is protected: `pjobs projects unprotect {project.id}` "
+            "first, or deprovision it with --force"
+        )
+    return None
 
 
 def deprovision_project(payload: DeprovisionPayload, context: JobContext) -> dict[str, Any]:
@@ -48,11 +62,8 @@ def _deprovision(payload: DeprovisionPayload, context: JobContext) -> dict[str, 
         raise PermanentFailure(f"no project {project_id}")
     if project.status == "deprovisioned":
         return summary(context, project_id)
-    if project.protected and not payload.force:
-        raise Refused(
-            f"project {project_id} is protected: `pjobs projects unprotect {project_id}` "
-            "first, or deprovision it with --force"
-        )
+    if (refusal := protected_refusal(project, payload.force)) is not None:
+        raise Refused(refusal)
 
     def unregister(service: str) -> Any:
         def step() -> StepResult:

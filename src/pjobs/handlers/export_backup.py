@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pjobs import ids
 from pjobs.backups import archive, retention
-from pjobs.backups.setup import backup_key, dump_database, refuse_plain_remote, storage
+from pjobs.backups.setup import backup_key, dump_database, refuse_plain_remote
 from pjobs.control import ControlPlane
 from pjobs.control.backups import Backup, new_backup_id
 from pjobs.domain.events import announce
@@ -52,7 +52,7 @@ def export_backup(payload: ExportBackupPayload, context: JobContext) -> dict[str
     try:
         key = backup_key(context.settings)
         refuse_plain_remote(context.settings, where, key, payload.unencrypted)
-        store = storage(context.integrations, context.settings, where)
+        store = context.integrations.backup_storage(where)
     except ConfigError as exc:
         raise Misconfigured(str(exc)) from None
     backup = begin(context, payload.project_id, fmt, where, key is not None)

@@ -20,15 +20,20 @@ Suspension = Literal["suspended", "already_suspended", "not_active", "busy"]
 def suspend(
     context: JobContext, tx: ControlTx, project: Project, reason: str, data: dict[str, Any]
 ) -> Suspension:
-    """Suspend an active project on `tx` (see `suspend_many`)."""
-    return suspend_many(context, tx, [(project, reason, data)])[project.id]
+    """Suspend an active project on `tx` whose lifecycle lock the caller holds
+    (`project_lock`): it is not taken again (see `suspend_many`)."""
+    return suspend_many(context, tx, [(project, reason, data)], locked=True)[project.id]
 
 
 def suspend_many(
-    context: JobContext, tx: ControlTx, suspensions: Sequence[tuple[Project, str, dict[str, Any]]]
+    context: JobContext,
+    tx: ControlTx,
+    suspensions: Sequence[tuple[Project, str, dict[str, Any]]],
+    locked: bool = False,
 ) -> dict[str, Suspension]:
     """Suspend active projects on `tx`, each for its reason (`data`: what the platform event
-    adds to it): their keys stop verifying (exit 13), their owners are told why. A project
+    adds to it): their keys stop verifying (exit 13), their owners are told why. Unless the
+    caller holds their lifecycle locks (`locked`), each is taken for the change: a project
     another lifecycle job holds is left alone ("busy"). A few statements however many."""
     outcomes: dict[str, Suspension] = {}
     active: dict[str, tuple[Project, str, dict[str, Any]]] = {}
@@ -41,9 +46,10 @@ def suspend_many(
             )
     if not active:
         return outcomes
-    held = tx.projects.take_locks(active, context.job_id)
+    held = set(active) if locked else tx.projects.take_locks(active, context.job_id)
     suspended = tx.projects.suspend({pid: active[pid][1] for pid in held})
-    tx.projects.release_locks(held, context.job_id)
+    if not locked:
+        tx.projects.release_locks(held, context.job_id)
     for pid in active:
         outcomes[pid] = (
             "suspended" if pid in suspended else "busy" if pid not in held else "not_active"

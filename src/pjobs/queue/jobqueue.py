@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -102,16 +103,18 @@ class JobQueue:
         It is a job like any other (history, attempts, leases); if this process dies, a
         worker rescues it. A retry that a `serve` process takes first is waited for.
         """
+        options = options or EnqueueOptions()
+        (new,) = prepare_jobs(
+            self.registry, self.settings, [(type_name, payload)], options, self.clock.now()
+        )
+        return self.run_prepared(new)
+
+    def run_prepared(self, new: NewJob) -> JobRecord:
+        """`run_inline` for a job `prepare_jobs` validated already (it is not again)."""
         worker_id = new_worker_id("inline")
         now = self.clock.now()
-        (new,) = prepare_jobs(
-            self.registry,
-            self.settings,
-            [(type_name, payload)],
-            options or EnqueueOptions(),
-            now,
-            worker_id,
-        )
+        lease = now + timedelta(seconds=self.settings.worker.lease_seconds)
+        new = replace(new, worker_id=worker_id, lease_expires_at=lease)
         (result,) = self.store.enqueue([new], now)
         if not result.created:
             log.info("job %d with the same idempotency key is active; waiting for it", result.id)
