@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import httpx
 
-    from pjobs.adapters import Integrations
+    from pjobs.adapters import Integrations, WebhookTransport
     from pjobs.adapters.ssrf import Resolver
     from pjobs.domain.notifications import Notifier
     from pjobs.queue.context import JobContext
@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 class App:
     """Everything a command or a worker needs, for one set of settings.
 
-    Tests pass their own clock, an open store, an httpx transport or a name resolver; what
-    the App opened itself it closes.
+    Tests pass their own clock, an open store, a transport (httpx's, for the services and
+    Telegram; a webhook transport for deliveries) or a name resolver; what the App opened
+    itself it closes.
     """
 
     def __init__(
@@ -36,6 +37,7 @@ class App:
         clock: Clock | None = None,
         store: Store | None = None,
         transport: httpx.BaseTransport | None = None,
+        webhook_transport: WebhookTransport | None = None,
         resolver: Resolver | None = None,
         check_schema: bool = True,
         create_database: bool | None = None,
@@ -44,6 +46,7 @@ class App:
         self._create_database = create_database
         self._given_clock = clock
         self._transport = transport
+        self._webhook_transport = webhook_transport
         self._resolver = resolver
         self._check_schema = check_schema
         if store is not None:
@@ -80,7 +83,9 @@ class App:
     def integrations(self) -> Integrations:
         from pjobs.adapters import Integrations
 
-        return Integrations(self.settings, lambda: self.http, self._resolver)
+        return Integrations(
+            self.settings, lambda: self.http, self._resolver, self._webhook_transport
+        )
 
     @cached_property
     def notifier(self) -> Notifier:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pjobs.settings.dburl import database_url, parse_database_url
 
@@ -28,16 +28,26 @@ if TYPE_CHECKING:
     from pjobs.settings.config import Settings
 
 
+class WebhookTransport(Protocol):
+    """The seam of webhook requests (httpcore's request interface, as its connection pool
+    has it): what the sender posts through. The real one is a pool a thread
+    (`webhook_pool`); a test may pass its own to try a handler without a server."""
+
+    def handle_request(self, request: httpcore.Request) -> httpcore.Response: ...
+
+
 class Integrations:
     def __init__(
         self,
         settings: Settings,
         http: Callable[[], httpx.Client],
         resolver: Resolver | None = None,
+        webhook_transport: WebhookTransport | None = None,
     ) -> None:
         self.settings = settings
         self._http = http  # called on first use: commands that make no request never pay it
         self._resolver = resolver  # None: the system's (tests pass their own)
+        self._webhook_transport = webhook_transport  # None: a pool of httpcore's a thread
         self._local = threading.local()
         self._webhook_pools: list[httpcore.ConnectionPool] = []
         self._lock = threading.Lock()
@@ -90,9 +100,11 @@ class Integrations:
 
         return httpx.create_ssl_context()
 
-    def webhook_pool(self) -> httpcore.ConnectionPool:
-        """This thread's connection pool for webhook deliveries: threads sharing one would
-        queue on its lock for every request and response."""
+    def webhook_pool(self) -> WebhookTransport:
+        """What this thread posts webhooks through: the transport given, else a connection
+        pool of its own (threads sharing one would queue on its lock for every request)."""
+        if self._webhook_transport is not None:
+            return self._webhook_transport
         pool: httpcore.ConnectionPool | None = getattr(self._local, "webhook_pool", None)
         if pool is None:
             from pjobs.adapters.http import build_webhook_pool

@@ -25,6 +25,7 @@ from pjobs.errors import InvalidInputError
 if TYPE_CHECKING:
     import httpcore
 
+    from pjobs.adapters import WebhookTransport
     from pjobs.settings.groups import WebhookSettings
 
 USER_AGENT = f"pjobs/{__version__} (webhooks)"
@@ -138,7 +139,7 @@ class WebhookSender:
     def __init__(
         self,
         settings: WebhookSettings,
-        pool: Callable[[], httpcore.ConnectionPool],
+        pool: Callable[[], WebhookTransport],
         resolver: Resolver,
         runners: int = 1,
     ) -> None:
