@@ -62,9 +62,15 @@ class Service:
             metrics = ServeMetrics(app)
             self.listener = Listener(build(app, tokens, metrics, self.ready), options.listen, cfg)
         self.worker: Worker = Worker(
-            app.store, app.registry, settings, app.queue.context_for, app.clock,
-            queues=options.queues, burst=options.burst, observer=metrics,
-        )  # fmt: skip
+            app.store,
+            app.registry,
+            settings,
+            app.queue.context_for,
+            app.clock,
+            queues=options.queues,
+            burst=options.burst,
+            observer=metrics,
+        )
         self.timer: Any = None
         if self.planned:
             from pjobs.queue.scheduler import Scheduler

@@ -66,6 +66,10 @@ def build_webhook_pool(tls: ssl.SSLContext) -> httpcore.ConnectionPool:
 
     redact_http_logs()
     return httpcore.ConnectionPool(
-        ssl_context=tls, max_connections=100, max_keepalive_connections=20,
-        keepalive_expiry=5.0, retries=0, network_backend=DeadlineBackend(),
-    )  # fmt: skip
+        ssl_context=tls,
+        max_connections=100,
+        max_keepalive_connections=20,
+        keepalive_expiry=5.0,
+        retries=0,
+        network_backend=DeadlineBackend(),
+    )

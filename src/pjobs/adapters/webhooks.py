@@ -193,9 +193,12 @@ class WebhookSender:
                 finally:
                     response.close()
         except (
-            httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
-            httpcore.UnsupportedProtocol, TimeoutError,
-        ) as exc:  # fmt: skip
+            httpcore.TimeoutException,
+            httpcore.NetworkError,
+            httpcore.ProtocolError,
+            httpcore.UnsupportedProtocol,
+            TimeoutError,
+        ) as exc:
             latency = (time.monotonic() - started) * 1000
             return Attempt(None, latency, _describe(exc), None, None)
         latency = (time.monotonic() - started) * 1000

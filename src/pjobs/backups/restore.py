@@ -254,10 +254,13 @@ def _sqlite(dump: Iterable[bytes], fmt: str, path: Path, force: bool) -> list[di
     if path.exists():
         conn = read_only(path)
         try:
-            found = [row[0] for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-                "ORDER BY name"
-            )]  # fmt: skip
+            found = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master "
+                    "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
             marked = conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
             refuse_target(found, marked, force, str(path))
         except sqlite3.DatabaseError:

@@ -16,9 +16,16 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Backups: list, show, verify, restore, prune.", no_args_is_help=True)
 BackupArgument = Annotated[str, typer.Argument(metavar="BACKUP_ID")]
 BACKUP_COLUMNS = (
-    "id", ("project", "project_id"), "state", "format", "storage", "encrypted", "size",
-    ("created", "created_at"), "error",
-)  # fmt: skip
+    "id",
+    ("project", "project_id"),
+    "state",
+    "format",
+    "storage",
+    "encrypted",
+    "size",
+    ("created", "created_at"),
+    "error",
+)
 
 
 def backup_of(rt: Runtime, backup_id: str) -> Backup:
@@ -146,8 +153,15 @@ def restore(
         message(f"dry run: would restore {backup.id} into {target}{replacing}", rt.quiet)
         if as_json:
             tables = (backup.manifest or {}).get("tables", [])
-            print_json({"dry_run": True, "backup_id": backup.id, "into": target, "force": force,
-                        "tables": tables})  # fmt: skip
+            print_json(
+                {
+                    "dry_run": True,
+                    "backup_id": backup.id,
+                    "into": target,
+                    "force": force,
+                    "tables": tables,
+                }
+            )
         return
     if force:
         from pjobs.cli.prompts import confirm
@@ -190,9 +204,11 @@ def render_restore(result: dict[str, Any]) -> None:
     from pjobs.cli.output import print_lines
 
     print_lines(
-        [f"restored {result['backup_id']} into {result['into']}: {result['tables']} tables, "
-         f"{result['rows']:,} rows"]
-    )  # fmt: skip
+        [
+            f"restored {result['backup_id']} into {result['into']}: {result['tables']} tables, "
+            f"{result['rows']:,} rows"
+        ]
+    )
     if result["differ"]:
         from pjobs.cli.output import error
 

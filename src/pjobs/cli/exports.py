@@ -134,9 +134,13 @@ def export_each(rt: Runtime, payloads: list[dict[str, Any]], run: RunOptions) ->
     from pjobs.cli.progress import Progress
 
     queue = rt.queue()
-    queued = [] if not run.enqueue else queue.enqueue_many(
-        [("export_backup", p) for p in payloads], enqueue_options(rt, run, key=False)
-    )  # fmt: skip
+    queued = (
+        []
+        if not run.enqueue
+        else queue.enqueue_many(
+            [("export_backup", p) for p in payloads], enqueue_options(rt, run, key=False)
+        )
+    )
     results = []
     with Progress(len(payloads), "backing up", rt.quiet) as progress:
         for index, payload in enumerate(payloads):

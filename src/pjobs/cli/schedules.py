@@ -11,8 +11,15 @@ from pjobs.cli.runtime import runtime
 
 app = typer.Typer(help="Schedules: list them, run one now.", no_args_is_help=True)
 SCHEDULE_COLUMNS = (
-    "name", "cron", "job", "enabled", "next_run", "last_tick", "last_job_id", "last_job_state",
-)  # fmt: skip
+    "name",
+    "cron",
+    "job",
+    "enabled",
+    "next_run",
+    "last_tick",
+    "last_job_id",
+    "last_job_state",
+)
 
 
 @app.command("list")

@@ -107,9 +107,14 @@ def import_lines(
     now = rt.clock().now()
     with open_input(source) as stream, control.rehearsal(now) if dry_run else control.tx(now) as tx:
         report = import_usage(
-            tx, stream, settings, now, processes or import_processes(),
-            requested_by=rt.actor(), again=again,
-        )  # fmt: skip
+            tx,
+            stream,
+            settings,
+            now,
+            processes or import_processes(),
+            requested_by=rt.actor(),
+            again=again,
+        )
         if report.error_count:
             shown = "; ".join(f"line {n}: {error}" for n, error in report.errors)
             more = report.error_count - len(report.errors)

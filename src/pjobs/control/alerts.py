@@ -42,10 +42,16 @@ class Alerts(Noun):
     ) -> int | None:
         """Keep an alert; its id, or None if this one (source, key, status) was seen."""
         row = self.tx.row(
-            "insert_alert", source=source, dedupe_key=dedupe_key, status=status, name=name,
-            project_id=project_id, pattern=pattern, labels=json.dumps(labels, sort_keys=True),
+            "insert_alert",
+            source=source,
+            dedupe_key=dedupe_key,
+            status=status,
+            name=name,
+            project_id=project_id,
+            pattern=pattern,
+            labels=json.dumps(labels, sort_keys=True),
             action=action,
-        )  # fmt: skip
+        )
         return None if row is None else int(row["id"])
 
     def acted(self, alert_id: int, action: str, job_id: int | None) -> None:

@@ -41,14 +41,24 @@ def new_backup_id(now: datetime) -> str:
 
 class Backups(Noun):
     def start(
-        self, backup_id: str, project_id: str, fmt: str, storage: str, encrypted: bool,
+        self,
+        backup_id: str,
+        project_id: str,
+        fmt: str,
+        storage: str,
+        encrypted: bool,
         job_id: int | None,
-    ) -> bool:  # fmt: skip
+    ) -> bool:
         """Record a backup being made; False if this id already completed."""
         cursor = self.tx.run(
-            "start_backup", id=backup_id, project_id=project_id, format=fmt, storage=storage,
-            encrypted=encrypted, job_id=job_id,
-        )  # fmt: skip
+            "start_backup",
+            id=backup_id,
+            project_id=project_id,
+            format=fmt,
+            storage=storage,
+            encrypted=encrypted,
+            job_id=job_id,
+        )
         return bool(cursor.rowcount == 1)
 
     def complete(
@@ -61,10 +71,13 @@ class Backups(Noun):
     ) -> None:
         """The backup is stored and verified."""
         self.tx.run(
-            "complete_backup", id=backup_id, size=size, sha256=sha256,
+            "complete_backup",
+            id=backup_id,
+            size=size,
+            sha256=sha256,
             manifest=json.dumps(manifest, sort_keys=True, default=str),
             locations=json.dumps(locations, sort_keys=True),
-        )  # fmt: skip
+        )
 
     def record_parts(self, backup_id: str, locations: dict[str, Any]) -> None:
         """What a backup being made has stored so far (removed if it is tried again)."""

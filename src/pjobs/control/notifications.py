@@ -86,9 +86,12 @@ class Notifications(Noun):
     ) -> bool:
         """Whether `recipient` was told `subject` about the project since `since`."""
         found = self.tx.row(
-            "notified_since", recipient=recipient, project_id=project_id, subject=subject,
+            "notified_since",
+            recipient=recipient,
+            project_id=project_id,
+            subject=subject,
             since=since,
-        )  # fmt: skip
+        )
         return found is not None
 
     def counts(self) -> dict[str, int]:

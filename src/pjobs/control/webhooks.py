@@ -191,9 +191,13 @@ class Webhooks(Noun):
     ) -> builtins.list[Delivery]:
         """An endpoint's deliveries, newest first."""
         return self.tx.records(
-            Delivery, "list_deliveries", endpoint_id=endpoint_id, state=state, since=since,
+            Delivery,
+            "list_deliveries",
+            endpoint_id=endpoint_id,
+            state=state,
+            since=since,
             limit=limit,
-        )  # fmt: skip
+        )
 
     def record_attempts(self, attempts: builtins.list[str]) -> None:
         """Record attempts, and what their deliveries are now (one statement where the

@@ -87,9 +87,17 @@ def _finding(row: dict[str, Any], warn_at: list[int]) -> QuotaFinding:
     if at_cap and hard:
         action = "protected" if row["protected"] else "suspend"
     return QuotaFinding(
-        row["project_id"], row["owner_id"], row["metric"], value, limit, hard,
-        bool(row["protected"]), round(percent, 2), tuple(reached) or (FULL,), action,
-    )  # fmt: skip
+        row["project_id"],
+        row["owner_id"],
+        row["metric"],
+        value,
+        limit,
+        hard,
+        bool(row["protected"]),
+        round(percent, 2),
+        tuple(reached) or (FULL,),
+        action,
+    )
 
 
 def evaluate(
@@ -107,8 +115,12 @@ def evaluate(
     for each in bad:
         log.warning(
             "%s: its %s total %s is past the bound of a total (%g): not acted on; correct "
-            "its usage", each["project_id"], each["metric"], each["value"], MAX_USAGE_TOTAL,
-        )  # fmt: skip
+            "its usage",
+            each["project_id"],
+            each["metric"],
+            each["value"],
+            MAX_USAGE_TOTAL,
+        )
     return LimitsReport(
         period=period,
         scope="all" if project_ids is None else ",".join(project_ids),

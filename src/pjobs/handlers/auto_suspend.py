@@ -96,9 +96,15 @@ def auto_suspend(payload: AutoSuspendPayload, context: JobContext) -> dict[str, 
                     f"Not suspended (protected): {reason}",
                 )
             tx.abuse.record(
-                project.id, evaluation.pattern, evaluation.held, action, reason,
-                evaluation.metrics, context.actor, context.job_id,
-            )  # fmt: skip
+                project.id,
+                evaluation.pattern,
+                evaluation.held,
+                action,
+                reason,
+                evaluation.metrics,
+                context.actor,
+                context.job_id,
+            )
     context.notifier.deliver_due()
     return {
         "project_id": project.id,
@@ -111,6 +117,9 @@ def auto_suspend(payload: AutoSuspendPayload, context: JobContext) -> dict[str, 
 
 
 JOB_TYPE = JobType(
-    "auto_suspend", AutoSuspendPayload, auto_suspend, ONE_SHOT,
+    "auto_suspend",
+    AutoSuspendPayload,
+    auto_suspend,
+    ONE_SHOT,
     description="evaluate an abuse pattern; record it; suspend the project when it holds",
-)  # fmt: skip
+)

@@ -132,6 +132,9 @@ def suspend_at_caps(
 
 
 JOB_TYPE = JobType(
-    "check_usage_limits", CheckLimitsPayload, check_usage_limits, RetryPolicy(3, 10.0, 300.0),
+    "check_usage_limits",
+    CheckLimitsPayload,
+    check_usage_limits,
+    RetryPolicy(3, 10.0, 300.0),
     description="warn at quota thresholds, suspend at 100 % of a hard cap (hourly)",
-)  # fmt: skip
+)

@@ -108,11 +108,16 @@ def finish(
     now = context.clock.now()
     state: DeliveryState = "delivered" if attempt.succeeded else "failed" if final else "pending"
     made: AttemptMade = {
-        "id": delivery.id, "attempt": delivery.attempts + 1, "at": now, "state": state,
+        "id": delivery.id,
+        "attempt": delivery.attempts + 1,
+        "at": now,
+        "state": state,
         "next_attempt_at": None if retry_in is None else now + timedelta(seconds=retry_in),
-        "status": attempt.status, "latency_ms": round(attempt.latency_ms, 1),
-        "error": attempt.error, "response": attempt.response,
-    }  # fmt: skip
+        "status": attempt.status,
+        "latency_ms": round(attempt.latency_ms, 1),
+        "error": attempt.error,
+        "response": attempt.response,
+    }
     context.with_outcome_row(record_attempts, made)
     follows = endpoint.consecutive_failures > 0 if attempt.succeeded else gone or final
     if follows:  # for the endpoint: its failures in a row reset or counted, or it is disabled
@@ -169,7 +174,11 @@ def outcome(delivery_id: str, state: str, status: int | None) -> dict[str, Any]:
 
 
 JOB_TYPE = JobType(
-    "deliver_webhook", DeliverWebhookPayload, deliver_webhook, RetryPolicy(5, 10.0, 3600.0),
-    queue="webhooks", description="deliver one event to one webhook endpoint, signed",
+    "deliver_webhook",
+    DeliverWebhookPayload,
+    deliver_webhook,
+    RetryPolicy(5, 10.0, 3600.0),
+    queue="webhooks",
+    description="deliver one event to one webhook endpoint, signed",
     preload=preload,
-)  # fmt: skip
+)

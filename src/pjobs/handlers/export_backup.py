@@ -128,10 +128,13 @@ def completed(context: JobContext, backup: Backup, made: archive.Made) -> None:
         data = {"backup_id": backup.id, "size": made.size, "sha256": made.sha256}
         announce(context, tx, "backup.completed", backup.project_id, data, target=backup.id)
         tell_owner(
-            context, tx, backup.project_id, f"Backup {backup.id} of {backup.project_id} is done",
+            context,
+            tx,
+            backup.project_id,
+            f"Backup {backup.id} of {backup.project_id} is done",
             f"{made.size:,} bytes in {backup.storage} storage, SHA-256 {made.sha256}; read "
             "back and checked.",
-        )  # fmt: skip
+        )
 
 
 def failed(context: JobContext, backup: Backup, error: str) -> None:
@@ -140,9 +143,12 @@ def failed(context: JobContext, backup: Backup, error: str) -> None:
         data = {"backup_id": backup.id, "error": error[:1000]}
         announce(context, tx, "backup.failed", backup.project_id, data, target=backup.id)
         tell_owner(
-            context, tx, backup.project_id, f"Backup of {backup.project_id} failed",
+            context,
+            tx,
+            backup.project_id,
+            f"Backup of {backup.project_id} failed",
             f"Backup {backup.id} failed after {context.attempt} attempt(s): {error[:300]}",
-        )  # fmt: skip
+        )
 
 
 def tell_owner(context: JobContext, tx: Any, project_id: str, subject: str, body: str) -> None:
@@ -179,7 +185,11 @@ def export_all(payload: ExportBackupPayload, context: JobContext) -> dict[str, A
 
 
 JOB_TYPE = JobType(
-    "export_backup", ExportBackupPayload, export_backup, RetryPolicy(3, 30.0, 1800.0),
-    queue="backups", description="back up a project's tenant database, stored and checked",
+    "export_backup",
+    ExportBackupPayload,
+    export_backup,
+    RetryPolicy(3, 30.0, 1800.0),
+    queue="backups",
+    description="back up a project's tenant database, stored and checked",
     time_limit=6 * 3600.0,
-)  # fmt: skip
+)

@@ -45,11 +45,17 @@ def queue_maintenance(payload: NoPayload, context: JobContext) -> dict[str, Any]
 JOB_TYPES = (
     JobType("expire_keys", NoPayload, sweep_keys, ONE_SHOT, description="the key expiry sweep"),
     JobType(
-        "send_notifications", NoPayload, send_notifications, ONE_SHOT,
+        "send_notifications",
+        NoPayload,
+        send_notifications,
+        ONE_SHOT,
         description="send due notifications (and retries)",
     ),
     JobType(
-        "queue_maintenance", NoPayload, queue_maintenance, ONE_SHOT,
+        "queue_maintenance",
+        NoPayload,
+        queue_maintenance,
+        ONE_SHOT,
         description="rescue expired leases, purge old finished jobs",
     ),
-)  # fmt: skip
+)

@@ -41,9 +41,12 @@ def restore_backup(payload: RestoreBackupPayload, context: JobContext) -> dict[s
         tenants.create(project.id)
         try:
             result = operations.restore(
-                context.integrations, context.settings, backup,
-                tenants.database(project.id), payload.force,
-            )  # fmt: skip
+                context.integrations,
+                context.settings,
+                backup,
+                tenants.database(project.id),
+                payload.force,
+            )
         except CorruptBackup as exc:
             raise Refused(f"backup {backup.id} is damaged: {exc}; nothing was restored") from None
         except InvalidInputError as exc:
@@ -58,6 +61,10 @@ def restore_backup(payload: RestoreBackupPayload, context: JobContext) -> dict[s
 
 
 JOB_TYPE = JobType(
-    "restore_backup", RestoreBackupPayload, restore_backup, ONE_SHOT,
-    queue="backups", description="restore a backup into a project's tenant database",
-)  # fmt: skip
+    "restore_backup",
+    RestoreBackupPayload,
+    restore_backup,
+    ONE_SHOT,
+    queue="backups",
+    description="restore a backup into a project's tenant database",
+)

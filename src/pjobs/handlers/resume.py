@@ -33,6 +33,9 @@ def resume_project(payload: ResumePayload, context: JobContext) -> dict[str, Any
 
 
 JOB_TYPE = JobType(
-    "resume_project", ResumePayload, resume_project, ONE_SHOT,
+    "resume_project",
+    ResumePayload,
+    resume_project,
+    ONE_SHOT,
     description="lift a project's suspension",
-)  # fmt: skip
+)

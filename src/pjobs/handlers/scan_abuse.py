@@ -34,11 +34,19 @@ def scan_abuse(payload: ScanAbusePayload, context: JobContext) -> dict[str, Any]
             jobs = context.enqueue_many(
                 tx,
                 "auto_suspend",
-                [{"project_id": project_id, "pattern": evaluation.pattern,
-                  "metrics": evaluation.metrics} for project_id, _, evaluation in report.findings],
-                keys=[f"auto_suspend:{project_id}:{evaluation.pattern}:{minute}"
-                      for project_id, _, evaluation in report.findings],
-            )  # fmt: skip
+                [
+                    {
+                        "project_id": project_id,
+                        "pattern": evaluation.pattern,
+                        "metrics": evaluation.metrics,
+                    }
+                    for project_id, _, evaluation in report.findings
+                ],
+                keys=[
+                    f"auto_suspend:{project_id}:{evaluation.pattern}:{minute}"
+                    for project_id, _, evaluation in report.findings
+                ],
+            )
             enqueued = [job.id for job in jobs]
         retention = settings.usage
         tx.usage.prune(
@@ -49,6 +57,9 @@ def scan_abuse(payload: ScanAbusePayload, context: JobContext) -> dict[str, Any]
 
 
 JOB_TYPE = JobType(
-    "scan_abuse", ScanAbusePayload, scan_abuse, ONE_SHOT,
+    "scan_abuse",
+    ScanAbusePayload,
+    scan_abuse,
+    ONE_SHOT,
     description="compare current request and error rates with baselines; auto_suspend",
-)  # fmt: skip
+)

@@ -179,9 +179,15 @@ def receive(app: App, source: str, alerts: list[IncomingAlert]) -> dict[str, Any
             pattern = pattern or "suspicious_pattern"
             project = alert.project_id if isinstance(alert.project_id, str) else None
             alert_id = tx.alerts.record(
-                source, alert.dedupe_key, alert.status, alert.name, project, pattern,
-                alert.labels, "received",
-            )  # fmt: skip
+                source,
+                alert.dedupe_key,
+                alert.status,
+                alert.name,
+                project,
+                pattern,
+                alert.labels,
+                "received",
+            )
             if alert_id is None:
                 continue  # seen before: acted on (or not) then
             summary["new"] += 1

@@ -75,22 +75,29 @@ class ServeMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(DatabaseCollector(app))
         self.durations = Histogram(
-            "pjobs_job_duration_seconds", "Attempt durations by job type.", ["type"],
-            registry=self.registry, buckets=DURATION_BUCKETS,
-        )  # fmt: skip
-        self.failed = Counter(
-            "pjobs_job_attempts_failed", "Failed attempts by job type.", ["type"],
+            "pjobs_job_duration_seconds",
+            "Attempt durations by job type.",
+            ["type"],
             registry=self.registry,
-        )  # fmt: skip
+            buckets=DURATION_BUCKETS,
+        )
+        self.failed = Counter(
+            "pjobs_job_attempts_failed",
+            "Failed attempts by job type.",
+            ["type"],
+            registry=self.registry,
+        )
         self.deferred = Counter(
             "pjobs_job_attempts_deferred",
             "Attempts put off without counting (a slow webhook endpoint's share was full).",
-            ["type"], registry=self.registry,
-        )  # fmt: skip
-        self.rescues = Counter(
-            "pjobs_rescues", "Jobs rescued from a worker that stopped renewing its lease.",
+            ["type"],
             registry=self.registry,
-        )  # fmt: skip
+        )
+        self.rescues = Counter(
+            "pjobs_rescues",
+            "Jobs rescued from a worker that stopped renewing its lease.",
+            registry=self.registry,
+        )
 
     def attempt(self, job: ClaimedJob, outcome: Outcome) -> None:
         if outcome.history == DEFERRED:

@@ -182,10 +182,13 @@ class Listener:
         self.socket.listen(128)
         self.address = f"{host}:{self.socket.getsockname()[1]}"
         config = uvicorn.Config(
-            asgi, log_level="warning", access_log=False, lifespan="off",
+            asgi,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
             http=bounded_protocol(settings.max_connections, settings.read_timeout_seconds),
             timeout_keep_alive=5,
-        )  # fmt: skip
+        )
         self.server: uvicorn.Server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name="pjobs-http", daemon=True)
 

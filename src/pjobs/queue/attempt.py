@@ -79,9 +79,16 @@ def run_attempt(
                 **writes(),
             )
         return Outcome(
-            job.id, job.attempt, "failed", started, finished, result, error, trace,
+            job.id,
+            job.attempt,
+            "failed",
+            started,
+            finished,
+            result,
+            error,
+            trace,
             **writes(),
-        )  # fmt: skip
+        )
 
     job_type = registry.find(job.type)
     if job_type is None:
@@ -103,9 +110,17 @@ def run_attempt(
         finished = clock.now()
         run_at = finished + timedelta(seconds=exc.seconds)
         return Outcome(
-            job.id, job.attempt, "queued", started, finished, None, f"{exc}", None, run_at,
+            job.id,
+            job.attempt,
+            "queued",
+            started,
+            finished,
+            None,
+            f"{exc}",
+            None,
+            run_at,
             history=DEFERRED,
-        )  # fmt: skip
+        )
     except RetryAfter as exc:
         return failed(f"{exc}", exc.seconds, traceback.format_exc())
     except ConfigError as exc:  # a setting is wrong: trying again cannot help (exit 78)
@@ -177,9 +192,17 @@ def timed_out(
     if job_type is not None and job.attempt < job.max_attempts:
         run_at = finished + timedelta(seconds=job_type.retry.delay(job.attempt, rng))
         return Outcome(
-            job.id, job.attempt, "queued", started, finished, None, error, None, run_at,
+            job.id,
+            job.attempt,
+            "queued",
+            started,
+            finished,
+            None,
+            error,
+            None,
+            run_at,
             history="timed_out",
-        )  # fmt: skip
+        )
     return Outcome(
         job.id, job.attempt, "failed", started, finished, None, error, history="timed_out"
     )

@@ -91,9 +91,14 @@ def trigger(schedule: Schedule) -> CronTrigger:
     weekday = re.sub(r"\d+", lambda m: WEEKDAYS[int(m.group()) % 8], weekday)
     try:
         return CronTrigger(
-            second=second, minute=minute, hour=hour, day=day, month=month,
-            day_of_week=weekday, timezone=UTC,
-        )  # fmt: skip
+            second=second,
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=weekday,
+            timezone=UTC,
+        )
     except (ValueError, IndexError) as exc:
         raise ConfigError(
             f"schedule {schedule.name!r}: invalid cron {schedule.cron!r}: {exc}"
@@ -112,9 +117,12 @@ def checked(settings: Settings, registry: Registry) -> list[tuple[Schedule, Cron
         cron = trigger(schedule)
         try:
             prepare_jobs(
-                registry, settings, [(schedule.job, schedule.payload)], EnqueueOptions(),
+                registry,
+                settings,
+                [(schedule.job, schedule.payload)],
+                EnqueueOptions(),
                 datetime.now(UTC),
-            )  # fmt: skip
+            )
         except PjobsError as exc:
             raise ConfigError(f"schedule {schedule.name!r}: {exc}") from None
         result.append((schedule, cron))
@@ -188,9 +196,15 @@ class Scheduler:
         background = BackgroundScheduler(timezone=UTC, daemon=True)
         for schedule, cron in self.schedules:
             background.add_job(
-                self._tick, cron, args=[schedule, cron], id=schedule.name, name=schedule.name,
-                coalesce=True, max_instances=1, misfire_grace_time=60,
-            )  # fmt: skip
+                self._tick,
+                cron,
+                args=[schedule, cron],
+                id=schedule.name,
+                name=schedule.name,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=60,
+            )
         background.start()
         self._background = background
 

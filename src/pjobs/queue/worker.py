@@ -107,8 +107,12 @@ class Worker:
         cfg = self.settings.worker
         for _ in range(self.concurrency):
             self._start_runner()
-        log.info("worker %s started: concurrency %d, queues %s",
-                 self.worker_id, self.concurrency, ", ".join(self.queues or ["all"]))  # fmt: skip
+        log.info(
+            "worker %s started: concurrency %d, queues %s",
+            self.worker_id,
+            self.concurrency,
+            ", ".join(self.queues or ["all"]),
+        )
         with LeaseKeeper(self.store, self.worker_id, self.settings, self.clock) as leases:
             next_rescue = 0.0
             while not self._stopping.is_set():
@@ -226,9 +230,8 @@ class Worker:
         now = time.monotonic()
         with self._running_lock:
             late = [
-                r for r in self._running.values()
-                if r.limit is not None and now - r.since > r.limit
-            ]  # fmt: skip
+                r for r in self._running.values() if r.limit is not None and now - r.since > r.limit
+            ]
             for running in late:
                 del self._running[running.job.id]
         for running in late:
@@ -236,8 +239,10 @@ class Worker:
             assert running.limit is not None
             log.warning(
                 "job %d attempt %d: over its time limit of %gs; given up on",
-                running.job.id, running.job.attempt, running.limit,
-            )  # fmt: skip
+                running.job.id,
+                running.job.attempt,
+                running.limit,
+            )
             outcome = timed_out(
                 running.job, self.registry, running.started, self.clock.now(), running.limit
             )

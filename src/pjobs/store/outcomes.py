@@ -77,9 +77,19 @@ def outcome_row(store: SqlStore, o: Outcome) -> str:
         json_value(store, t) for t in (o.started_at, o.finished_at, o.run_at)
     )
     return json.dumps(
-        [o.job_id, o.state, o.attempt, started, finished, run_at, o.result, o.error,
-         o.traceback, o.history]
-    )  # fmt: skip
+        [
+            o.job_id,
+            o.state,
+            o.attempt,
+            started,
+            finished,
+            run_at,
+            o.result,
+            o.error,
+            o.traceback,
+            o.history,
+        ]
+    )
 
 
 def outcomes_json(store: SqlStore, outcomes: Sequence[Outcome]) -> str:

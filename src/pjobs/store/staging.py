@@ -79,20 +79,32 @@ def encode_staged(dialect: str, records: list[StagedRecord]) -> StagedRecords:
     """Staged records as the dialect's store takes them. Project ids and metric names need
     no escaping (see `ids` and `usage.metrics`)."""
     if dialect == "sqlite":
-        return orjson.dumps([
-            (line, project_id, *metric, value, *at)
+        return orjson.dumps(
+            [
+                (line, project_id, *metric, value, *at)
+                for line, project_id, metric, value, at in records
+            ]
+        ).decode()
+    return "".join(
+        [
+            f"{line}\t{project_id}\t{metric}\t{value!r}\t{at}"
             for line, project_id, metric, value, at in records
-        ]).decode()  # fmt: skip
-    return "".join([
-        f"{line}\t{project_id}\t{metric}\t{value!r}\t{at}"
-        for line, project_id, metric, value, at in records
-    ])  # fmt: skip
+        ]
+    )
 
 
 def encode_records(dialect: str, records: Iterable[UsageRecord]) -> StagedRecords:
     """Usage records as the dialect's store takes them."""
-    return encode_staged(dialect, [
-        (r.line, r.project_id, metric_part(dialect, r.metric, r.gauge), r.value,
-         time_part(dialect, r.micros))
-        for r in records
-    ])  # fmt: skip
+    return encode_staged(
+        dialect,
+        [
+            (
+                r.line,
+                r.project_id,
+                metric_part(dialect, r.metric, r.gauge),
+                r.value,
+                time_part(dialect, r.micros),
+            )
+            for r in records
+        ],
+    )
