@@ -252,11 +252,11 @@ def prune(
         age = None if cfg.max_age_days is None else timedelta(days=cfg.max_age_days)
     if keep is None and age is None:
         raise UsageError("give --keep or --older-than (or set backups.keep / max_age_days)")
-    now = rt.clock().now()
+    now = rt.app().clock.now()
     with rt.control() as tx:
         chosen = retention.expired(tx.backups.list(project_id, "completed", 10**9), keep, age, now)
     if not dry_run:
-        control = ControlPlane(rt.store())
+        control = ControlPlane(rt.app().store)
         retention.prune(control, rt.app().integrations, rt.settings(), chosen, now)
     pruned = [b.id for b in chosen]
     verb = "would prune" if dry_run else "pruned"

@@ -23,7 +23,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     rt = runtime(ctx)
     url = database_url(rt.settings())
-    result = rt.store(check_schema=False, create_database=False).schema_status()
+    result = rt.app(check_schema=False, create_database=False).store.schema_status()
     data = {
         "database": url.redacted(),
         "dialect": url.dialect,
@@ -51,11 +51,11 @@ def upgrade(
     from pjobs.cli.output import print_json, print_lines
 
     rt = runtime(ctx)
-    store = rt.store(check_schema=False, create_database=not dry_run)
+    store = rt.app(check_schema=False, create_database=not dry_run).store
     if dry_run:
         applied = list(store.schema_status().pending)
     else:
-        applied = store.upgrade(rt.clock().now())
+        applied = store.upgrade(rt.app().clock.now())
     names = [f"{m.version:04d}_{m.name}" for m in applied]
     if as_json:
         print_json({"applied" if not dry_run else "would_apply": names, "dry_run": dry_run})

@@ -133,7 +133,7 @@ def scan_abuse(
         return
     settings = rt.settings()
     ids = None if all_projects else sorted(set(project_ids or []))
-    with ControlPlane(rt.store()).rehearsal(rt.clock().now()) as tx:
+    with ControlPlane(rt.app().store).rehearsal(rt.app().clock.now()) as tx:
         abuse.refresh_baselines(tx, settings, tx.now)
         report = abuse.scan(tx, settings, tx.now, ids, payload.get("window_seconds"))
     show_dry_run(rt, run, abuse.describe(report), render_scan)
@@ -184,7 +184,7 @@ def suspend(
     if not run.dry_run:
         run_and_report(rt, job, run, render_detection)
         return
-    with ControlPlane(rt.store()).rehearsal(rt.clock().now()) as tx:
+    with ControlPlane(rt.app().store).rehearsal(rt.app().clock.now()) as tx:
         model = AutoSuspendPayload.model_validate(payload)
         evaluation, action = judge(tx, tx.now, rt.settings(), model, project)
     result = {"project_id": project_id, "pattern": evaluation.pattern, "held": evaluation.held}

@@ -117,7 +117,7 @@ def plan(
 def enqueue_all(rt: Runtime, payloads: list[dict[str, Any]], run: RunOptions) -> None:
     from pjobs.cli.output import message, print_json, print_lines
 
-    queued = rt.queue().enqueue_many(
+    queued = rt.app().queue.enqueue_many(
         [("export_backup", p) for p in payloads], enqueue_options(rt, run, key=False)
     )
     if run.as_json:
@@ -133,7 +133,7 @@ def export_each(rt: Runtime, payloads: list[dict[str, Any]], run: RunOptions) ->
     from pjobs.cli.output import print_records
     from pjobs.cli.progress import Progress
 
-    queue = rt.queue()
+    queue = rt.app().queue
     queued = (
         []
         if not run.enqueue

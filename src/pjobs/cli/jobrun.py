@@ -113,7 +113,7 @@ def prepare(
 
     options = enqueue_options(rt, opts or RunOptions())
     (job,) = prepare_jobs(
-        rt.registry(), rt.settings(), [(type_name, payload)], options, rt.clock().now()
+        rt.app().registry, rt.settings(), [(type_name, payload)], options, rt.app().clock.now()
     )
     return job
 
@@ -143,7 +143,7 @@ def run_job(rt: Runtime, job: NewJob, opts: RunOptions) -> FinishedJob | None:
     if opts.delay and not opts.enqueue:
         raise UsageError("--delay goes with --enqueue")
     type_name = job.type
-    queue = rt.queue()
+    queue = rt.app().queue
     if not opts.enqueue:
         record = queue.run_prepared(job)
         return FinishedJob(record, queue.revealed.pop(record.id, {}))

@@ -116,8 +116,8 @@ def enqueue(
         requested_by=rt.actor(),
         time_limit=parse_duration(time_limit).total_seconds() if time_limit else None,
     )
-    now = rt.clock().now()
-    (job,) = prepare_jobs(rt.registry(), settings, [(job_type, data)], options, now)
+    now = rt.app().clock.now()
+    (job,) = prepare_jobs(rt.app().registry, settings, [(job_type, data)], options, now)
     if count * len(job.payload) > MAX_BATCH_BYTES:
         raise InvalidInputError(
             f"{count:,} copies of a {len(job.payload):,}-byte payload is over "
@@ -132,15 +132,15 @@ def enqueue(
             print_json({**plan, "run_at": job.run_at, "payload": json.loads(job.payload)})
         return
     if count > 1:
-        ids = rt.queue().submit_copies(job, count)
+        ids = rt.app().queue.submit_copies(job, count)
         if as_json:
             print_json_lines(ids)
         else:
             print_lines([f"{count} {job.type} jobs enqueued, ids {ids[0]} to {ids[-1]}"])
         return
-    results = rt.queue().submit([job])
+    results = rt.app().queue.submit([job])
     if wait:
-        finished = rt.queue().wait(results[0].id, timeout)
+        finished = rt.app().queue.wait(results[0].id, timeout)
         show_job(finished, as_json)
         if finished.state != "succeeded":
             from pjobs.cli.jobrun import failed_job_exit_code
@@ -178,7 +178,9 @@ def list_jobs(
     from pjobs.cli.output import print_json, print_table
 
     jobs = (
-        runtime(ctx).queue().store.list_jobs(state.value if state else None, job_type, queue, limit)
+        runtime(ctx)
+        .app()
+        .queue.store.list_jobs(state.value if state else None, job_type, queue, limit)
     )
     if as_json:
         print_json({"jobs": jobs})
@@ -194,7 +196,7 @@ def show(ctx: typer.Context, job_id: JobIdArgument, as_json: JsonOption = False)
     """
     from pjobs.cli.output import print_json, print_lines, print_table, to_jsonable
 
-    queue = runtime(ctx).queue()
+    queue = runtime(ctx).app().queue
     job = queue.get(job_id)
     attempts = queue.store.job_attempts(job_id)
     if as_json:
@@ -223,7 +225,7 @@ def stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """
     from pjobs.cli.output import print_json, print_table
 
-    data = runtime(ctx).queue().stats()
+    data = runtime(ctx).app().queue.stats()
     if as_json:
         print_json(data)
         return
@@ -252,7 +254,7 @@ def cancel(
     from pjobs.cli.output import message
 
     rt = runtime(ctx)
-    job = rt.queue().cancel(job_id, dry_run=dry_run)
+    job = rt.app().queue.cancel(job_id, dry_run=dry_run)
     message(f"job {job_id}: {'would be ' if dry_run else ''}cancelled", rt.quiet)
     show_job(job, as_json, {"dry_run": dry_run})
 
@@ -287,17 +289,17 @@ def retry(
     if job_id is not None:
         if type_name or since:
             raise UsageError("--type and --since go with --state")
-        job = rt.queue().retry(job_id, dry_run=dry_run)
+        job = rt.app().queue.retry(job_id, dry_run=dry_run)
         message(f"job {job_id}: {'would be ' if dry_run else ''}queued again", rt.quiet)
         show_job(job, as_json, {"dry_run": dry_run})
         return
     if state not in ("failed", "cancelled"):
         raise InvalidInputError(f"--state {str(state)[:40]!r}: failed or cancelled")
     if type_name is not None:
-        rt.registry().get(type_name)  # an unknown type is refused, not matched by nothing
+        rt.app().registry.get(type_name)  # an unknown type is refused, not matched by nothing
     start = rt.since(since)
-    queue = rt.queue()
-    ids = queue.store.retry_jobs(state, type_name, start, rt.clock().now(), dry_run)
+    queue = rt.app().queue
+    ids = queue.store.retry_jobs(state, type_name, start, rt.app().clock.now(), dry_run)
     verb = "would queue again" if dry_run else "queued again"
     message(f"{'dry run: ' if dry_run else ''}{verb} {len(ids)} {state} job(s)", rt.quiet)
     if as_json:
@@ -323,7 +325,7 @@ def purge(
     from pjobs.timeutil import parse_duration
 
     age = parse_duration(older_than)
-    count = runtime(ctx).queue().purge(age, dry_run=dry_run)
+    count = runtime(ctx).app().queue.purge(age, dry_run=dry_run)
     if as_json:
         print_json(
             {

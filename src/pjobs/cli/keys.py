@@ -59,7 +59,7 @@ def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
         raise UsageError("pipe the key to stdin, e.g. `pjobs keys verify < key.txt`")
     text = sys.stdin.read(4096).strip()
     rt = runtime(ctx)
-    result = apikeys.verify(rt.queue().store, text, rt.clock().now())
+    result = apikeys.verify(rt.app().queue.store, text, rt.app().clock.now())
     if as_json:
         key = result.key
         print_json(
@@ -91,7 +91,7 @@ def expire(ctx: typer.Context, dry_run: DryRunOption = False, as_json: JsonOptio
         with rt.control() as tx:
             due = [(k.id, k.project_id) for k in tx.keys.due_to_expire()]
     else:
-        due = expire_keys(rt.queue().store, rt.clock(), rt.actor())
+        due = expire_keys(rt.app().queue.store, rt.app().clock, rt.actor())
     if as_json:
         print_json({"dry_run": dry_run, "keys": [{"id": k, "project_id": p} for k, p in due]})
     else:

@@ -43,7 +43,7 @@ def set_owner(
 
         with rt.control() as tx:
             known = tx.owners.get(owner_id)
-        now = rt.clock().now()
+        now = rt.app().clock.now()
         base = known or Owner(owner_id, None, None, now)
         planned = dataclasses.replace(
             base,

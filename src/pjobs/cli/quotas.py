@@ -85,8 +85,8 @@ def change_quota(
         except ValueError:
             raise InvalidInputError(f"invalid limit {limit[:40]!r}: not a number") from None
     project_for(rt, project_id)
-    now = rt.clock().now()
-    control = ControlPlane(rt.store())
+    now = rt.app().clock.now()
+    control = ControlPlane(rt.app().store)
     with control.rehearsal(now) if dry_run else control.tx(now) as tx:
         data: dict[str, Any] = {"metric": metric}
         if number is None:

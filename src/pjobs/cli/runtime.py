@@ -23,11 +23,7 @@ if TYPE_CHECKING:
     from pjobs.app import App
     from pjobs.control import ControlTx
     from pjobs.control.projects import Project
-    from pjobs.queue.jobqueue import JobQueue
-    from pjobs.queue.jobtypes import Registry
     from pjobs.settings.config import Settings
-    from pjobs.store import Store
-    from pjobs.timeutil import Clock
 
 
 @dataclass
@@ -59,30 +55,19 @@ class Runtime:
             )
         return self._app
 
-    def clock(self) -> Clock:
-        return self.app().clock
-
     def since(self, text: str | None) -> datetime | None:
         """The time a `--since` value names (an ISO time, or a duration ago); None if unset."""
         from pjobs.timeutil import parse_time
 
-        return parse_time(text, self.clock()) if text else None
-
-    def store(self, check_schema: bool = True, create_database: bool | None = None) -> Store:
-        return self.app(check_schema, create_database).store
-
-    def registry(self) -> Registry:
-        return self.app().registry
-
-    def queue(self) -> JobQueue:
-        return self.app().queue
+        return parse_time(text, self.app().clock) if text else None
 
     @contextmanager
     def control(self, write: bool = False) -> Iterator[ControlTx]:
         """One transaction on the control plane (read-only unless `write`)."""
         from pjobs.control import ControlPlane
 
-        with ControlPlane(self.queue().store).tx(self.clock().now(), write) as tx:
+        app = self.app()
+        with ControlPlane(app.store).tx(app.clock.now(), write) as tx:
             yield tx
 
     def project_filter(self, project_id: str | None) -> str | None:

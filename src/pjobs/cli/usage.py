@@ -52,14 +52,14 @@ def record(
     rt = runtime(ctx)
     settings = rt.settings()
     values = [parse_assignment(text, settings) for text in metric]
-    now = rt.clock().now()
+    now = rt.app().clock.now()
     when = usage_time(at, now)
     project_for(rt, project_id)
     records = [
         UsageRecord(n, project_id, name, value, micros_of(when), metric_is_gauge(settings, name))
         for n, (name, value) in enumerate(values, start=1)
     ]
-    control = ControlPlane(rt.store())
+    control = ControlPlane(rt.app().store)
     with control.rehearsal(now) if dry_run else control.tx(now) as tx:
         tx.usage.add(records, now - timedelta(hours=settings.usage.minute_retention_hours))
     rows = [{"metric": n, "value": v, "at": when} for n, v in values]
@@ -103,8 +103,8 @@ def import_lines(
 
     rt = runtime(ctx)
     settings = rt.settings()
-    control = ControlPlane(rt.store())
-    now = rt.clock().now()
+    control = ControlPlane(rt.app().store)
+    now = rt.app().clock.now()
     with open_input(source) as stream, control.rehearsal(now) if dry_run else control.tx(now) as tx:
         report = import_usage(
             tx,
@@ -169,7 +169,7 @@ def usage_against_quotas(
     from pjobs.store.staging import period_of
 
     settings = rt.settings()
-    chosen = parse_period(period) if period else period_of(rt.clock().now())
+    chosen = parse_period(period) if period else period_of(rt.app().clock.now())
     project_for(rt, project_id)
     with rt.control() as tx:
         project = tx.projects.get(project_id)

@@ -353,7 +353,7 @@ def replay(
         if not dry_run:
             for delivery in chosen:
                 tx.webhooks.reopen(delivery.id)
-                enqueue_delivery(tx, rt.registry(), rt.settings(), delivery.id, rt.actor())
+                enqueue_delivery(tx, rt.app().registry, rt.settings(), delivery.id, rt.actor())
             if chosen:
                 tx.audit.append(
                     rt.actor(),
