@@ -10,7 +10,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -40,6 +40,21 @@ def _json_default(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+def ended(
+    job: ClaimedJob,
+    state: Literal["succeeded", "queued", "failed"],
+    started: datetime,
+    finished: datetime,
+    error: str | None = None,
+    trace: str | None = None,
+    **fields: Any,
+) -> Outcome:
+    """How an attempt of `job` ended: its next state (queued: tried again at `run_at`)."""
+    return Outcome(
+        job.id, job.attempt, state, started, finished, error=error, traceback=trace, **fields
+    )
+
+
 def run_attempt(
     job: ClaimedJob,
     registry: Registry,
@@ -66,29 +81,9 @@ def run_attempt(
         # what is stored with the job never carries a secret this process knows
         error, trace = redact(error), None if trace is None else redact(trace)
         if retry_in is not None and job.attempt < job.max_attempts:
-            return Outcome(
-                job.id,
-                job.attempt,
-                "queued",
-                started,
-                finished,
-                None,
-                error,
-                trace,
-                run_at=finished + timedelta(seconds=retry_in),
-                **writes(),
-            )
-        return Outcome(
-            job.id,
-            job.attempt,
-            "failed",
-            started,
-            finished,
-            result,
-            error,
-            trace,
-            **writes(),
-        )
+            run_at = finished + timedelta(seconds=retry_in)
+            return ended(job, "queued", started, finished, error, trace, run_at=run_at, **writes())
+        return ended(job, "failed", started, finished, error, trace, result=result, **writes())
 
     job_type = registry.find(job.type)
     if job_type is None:
@@ -109,18 +104,7 @@ def run_attempt(
     except Deferred as exc:
         finished = clock.now()
         run_at = finished + timedelta(seconds=exc.seconds)
-        return Outcome(
-            job.id,
-            job.attempt,
-            "queued",
-            started,
-            finished,
-            None,
-            f"{exc}",
-            None,
-            run_at,
-            history=DEFERRED,
-        )
+        return ended(job, "queued", started, finished, f"{exc}", run_at=run_at, history=DEFERRED)
     except RetryAfter as exc:
         return failed(f"{exc}", exc.seconds, traceback.format_exc())
     except ConfigError as exc:  # a setting is wrong: trying again cannot help (exit 78)
@@ -128,7 +112,7 @@ def run_attempt(
     except Exception as exc:
         delay = job_type.retry.delay(job.attempt, rng)
         return failed(f"{type(exc).__name__}: {exc}", delay, traceback.format_exc())
-    return Outcome(job.id, job.attempt, "succeeded", started, clock.now(), result, **writes())
+    return ended(job, "succeeded", started, clock.now(), result=result, **writes())
 
 
 class Preloads:
@@ -191,21 +175,8 @@ def timed_out(
     job_type = registry.find(job.type)
     if job_type is not None and job.attempt < job.max_attempts:
         run_at = finished + timedelta(seconds=job_type.retry.delay(job.attempt, rng))
-        return Outcome(
-            job.id,
-            job.attempt,
-            "queued",
-            started,
-            finished,
-            None,
-            error,
-            None,
-            run_at,
-            history="timed_out",
-        )
-    return Outcome(
-        job.id, job.attempt, "failed", started, finished, None, error, history="timed_out"
-    )
+        return ended(job, "queued", started, finished, error, run_at=run_at, history="timed_out")
+    return ended(job, "failed", started, finished, error, history="timed_out")
 
 
 def run_limited(

@@ -24,18 +24,6 @@ RowsWrite = Callable[["ControlTx", list[str]], None]
 # claimed (not yet checked): one value a payload, None where there is nothing to read.
 Preload = Callable[["ControlTx", list[Any]], list[Any]]
 
-__all__ = [
-    "ONE_SHOT",
-    "Deferred",
-    "Handler",
-    "JobType",
-    "Misconfigured",
-    "PermanentFailure",
-    "Refused",
-    "Registry",
-    "RetryAfter",
-    "RetryPolicy",
-]
 
 
 class PermanentFailure(Exception):
