@@ -15,7 +15,8 @@ from pjobs.domain import abuse
 from pjobs.handlers.lifecycle import ProjectPayload, project_lock
 from pjobs.handlers.suspension import suspend
 from pjobs.queue.context import JobContext
-from pjobs.queue.jobtypes import ONE_SHOT, JobType, Refused
+from pjobs.queue.jobtypes import JobType, Refused
+from pjobs.queue.retry import ONE_SHOT
 
 if TYPE_CHECKING:
     from pjobs.settings.config import Settings

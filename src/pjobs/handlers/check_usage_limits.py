@@ -14,7 +14,8 @@ from pjobs.domain.events import announce_many
 from pjobs.handlers.lifecycle import ProjectsScope
 from pjobs.handlers.suspension import suspend_many
 from pjobs.queue.context import JobContext
-from pjobs.queue.jobtypes import JobType, RetryPolicy
+from pjobs.queue.jobtypes import JobType
+from pjobs.queue.retry import RetryPolicy
 from pjobs.store.staging import period_of
 
 

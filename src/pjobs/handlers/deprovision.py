@@ -14,7 +14,8 @@ from pjobs.handlers.lifecycle import (
     summary,
 )
 from pjobs.queue.context import JobContext
-from pjobs.queue.jobtypes import JobType, PermanentFailure, Refused, RetryPolicy
+from pjobs.queue.jobtypes import JobType, PermanentFailure, Refused
+from pjobs.queue.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from pjobs.control.projects import Project

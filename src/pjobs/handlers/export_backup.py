@@ -17,7 +17,8 @@ from pjobs.control.backups import Backup, new_backup_id
 from pjobs.domain.events import announce
 from pjobs.errors import ConfigError, InvalidInputError
 from pjobs.queue.context import JobContext
-from pjobs.queue.jobtypes import JobType, Misconfigured, PermanentFailure, Refused, RetryPolicy
+from pjobs.queue.jobtypes import JobType, Misconfigured, PermanentFailure, Refused
+from pjobs.queue.retry import RetryPolicy
 
 BACKED_UP = ("active", "suspended")
 

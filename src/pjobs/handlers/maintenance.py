@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict
 
 from pjobs.handlers.rotate_key import expire_keys
 from pjobs.queue.context import JobContext
-from pjobs.queue.jobtypes import ONE_SHOT, JobType
+from pjobs.queue.jobtypes import JobType
 from pjobs.queue.leases import rescue
+from pjobs.queue.retry import ONE_SHOT
 
 
 class NoPayload(BaseModel):

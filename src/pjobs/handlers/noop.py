@@ -7,7 +7,8 @@ import time
 from pydantic import BaseModel, ConfigDict, Field
 
 from pjobs.queue.context import JobContext
-from pjobs.queue.jobtypes import ONE_SHOT, JobType
+from pjobs.queue.jobtypes import JobType
+from pjobs.queue.retry import ONE_SHOT
 
 
 class NoopPayload(BaseModel):

@@ -21,7 +21,8 @@ from pjobs.handlers.lifecycle import (
     summary,
 )
 from pjobs.queue.context import JobContext
-from pjobs.queue.jobtypes import JobType, PermanentFailure, Refused, RetryPolicy
+from pjobs.queue.jobtypes import JobType, PermanentFailure, Refused
+from pjobs.queue.retry import RetryPolicy
 from pjobs.tenant_schema import load_tenant_schema
 
 STEPS = (

@@ -14,7 +14,8 @@ from pjobs.backups.stream import CorruptBackup
 from pjobs.errors import ConfigError, InvalidInputError
 from pjobs.handlers.lifecycle import project_lock
 from pjobs.queue.context import JobContext
-from pjobs.queue.jobtypes import ONE_SHOT, JobType, Misconfigured, Refused
+from pjobs.queue.jobtypes import JobType, Misconfigured, Refused
+from pjobs.queue.retry import ONE_SHOT
 
 
 class RestoreBackupPayload(BaseModel):

@@ -10,7 +10,8 @@ from pjobs import ids
 from pjobs.handlers.lifecycle import ProjectPayload, project_lock, summary
 from pjobs.handlers.suspension import resume
 from pjobs.queue.context import JobContext
-from pjobs.queue.jobtypes import ONE_SHOT, JobType, Refused
+from pjobs.queue.jobtypes import JobType, Refused
+from pjobs.queue.retry import ONE_SHOT
 
 
 class ResumePayload(ProjectPayload):

@@ -13,7 +13,8 @@ from pjobs.domain import apikeys
 from pjobs.domain.events import announce
 from pjobs.handlers.lifecycle import project_lock
 from pjobs.queue.context import JobContext
-from pjobs.queue.jobtypes import ONE_SHOT, JobType, Refused
+from pjobs.queue.jobtypes import JobType, Refused
+from pjobs.queue.retry import ONE_SHOT
 from pjobs.store import Store
 from pjobs.timeutil import Clock
 

@@ -11,7 +11,8 @@ from pydantic import Field
 from pjobs.domain import abuse
 from pjobs.handlers.lifecycle import ProjectsScope
 from pjobs.queue.context import JobContext
-from pjobs.queue.jobtypes import ONE_SHOT, JobType
+from pjobs.queue.jobtypes import JobType
+from pjobs.queue.retry import ONE_SHOT
 
 
 class ScanAbusePayload(ProjectsScope):

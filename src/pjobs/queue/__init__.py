@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pjobs.queue.context import JobContext
     from pjobs.queue.jobtypes import (
-        ONE_SHOT,
         Deferred,
         JobType,
         Misconfigured,
@@ -21,8 +20,8 @@ if TYPE_CHECKING:
         Refused,
         Registry,
         RetryAfter,
-        RetryPolicy,
     )
+    from pjobs.queue.retry import ONE_SHOT, RetryPolicy
 
 __all__ = [
     "ONE_SHOT",
@@ -45,6 +44,10 @@ def __getattr__(name: str) -> Any:
         from pjobs.queue.context import JobContext
 
         return JobContext
+    if name in ("ONE_SHOT", "RetryPolicy"):
+        from pjobs.queue import retry
+
+        return getattr(retry, name)
     if name in __all__:
         from pjobs.queue import jobtypes
 

@@ -25,7 +25,6 @@ RowsWrite = Callable[["ControlTx", list[str]], None]
 Preload = Callable[["ControlTx", list[Any]], list[Any]]
 
 
-
 class PermanentFailure(Exception):
     """Raised by a handler when trying again cannot help (bad data, refused for good)."""
 
