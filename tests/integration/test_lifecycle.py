@@ -209,16 +209,20 @@ def test_owner_is_notified_on_telegram_and_a_failed_send_is_retried(
     try:
         with ControlPlane(store).tx(SystemClock().now()) as tx:
             tx.owners.update("user-456", telegram_chat_id="424242")
-        app = App(settings, store=store)
+        from datetime import timedelta
+
+        from pjobs.timeutil import FixedClock
+
+        clock = FixedClock(SystemClock().now())
+        app = App(settings, store=store, clock=clock)
         job = app.queue.run_inline("provision_project", PROJECT)
         assert job.state == "succeeded"  # the failed notification did not fail the job
         with ControlPlane(store).tx(SystemClock().now(), write=False) as tx:
             (note,) = tx.notifications.list("proj-123")
         assert (note.channel, note.state, note.attempts) == ("telegram", "pending", 1)
         assert "HTTP 500" in (note.last_error or "") and "SECRET" not in (note.last_error or "")
-        import time
-
-        time.sleep(0.05)
+        assert app.notifier.deliver_due() == (0, 0)  # not due before its backoff
+        clock.advance(timedelta(seconds=1))
         assert app.notifier.deliver_due() == (1, 0)
         with ControlPlane(store).tx(SystemClock().now(), write=False) as tx:
             (note,) = tx.notifications.list("proj-123")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -72,13 +71,28 @@ def test_four_provisions_at_once_make_one_key_set(slow_cli: CLI) -> None:
         assert actions.count("project.provisioned") == 1 and actions.count("key.created") == 2
 
 
+def reached(cli: CLI, project_id: str, steps: int) -> Callable[[], bool]:
+    """Whether the project exists with at least `steps` of its provisioning recorded."""
+
+    def check() -> bool:
+        shown = cli("projects", "show", project_id, "--json")
+        return shown.returncode == 0 and len(json.loads(shown.stdout).get("steps", [])) >= steps
+
+    return check
+
+
 def test_provision_racing_deprovision_always_converges(slow_cli: CLI) -> None:
-    for round_, head_start in enumerate((0.0, 0.4, 0.8)):
+    """Deprovision starts at once, once the project exists, and once provisioning has
+    recorded its first steps: three interleavings, chosen by what happened, not by time."""
+    from support.waiting import until
+
+    for round_, steps in enumerate((None, 0, 2)):
         project_id = f"proj-mixed-{round_}"
         provision = start(
             slow_cli, "provision", project_id, "--name", "Mixed", "--owner", "user-1", "--json"
         )
-        time.sleep(head_start)
+        if steps is not None:
+            until(reached(slow_cli, project_id, steps), 60, f"{project_id} at step {steps}")
         deprovision = start(slow_cli, "deprovision", project_id, "--yes", "--json")
         p_code, p_out, p_err = finish(provision)
         d_code, _, d_err = finish(deprovision)
