@@ -17,6 +17,9 @@ SKIPPED = {"serve"}  # logs, no data
 def run(cli: CLI, *args: str, code: int = 0, stdin: str | None = None) -> Any:
     done = cli(*args, "--json", input=stdin)
     assert done.returncode == code, (args, done.stderr)
+    if code:  # an error: one line on stderr, nothing on stdout
+        assert done.stdout == "" and done.stderr.count("\n") == 1, done
+        return None
     return json.loads(done.stdout)  # one document: extra output would not parse
 
 
@@ -74,7 +77,14 @@ def test_every_command_prints_one_json_document(cli: CLI) -> None:
     j("check-limits", "--all")
     j("scan-abuse", "--all")
     j("suspend", "proj-json", "--reason", "checking")
+    page = j("projects", "describe", "proj-json")
+    assert page["suspension"]["reason"] == "checking" and page["suspension"]["by"]
     j("resume", "proj-json")
+    actions = [e["what"] for e in j("projects", "timeline", "proj-json")["events"]]
+    assert actions[:1] == ["project.created"] or "project.provisioned" in actions, actions
+    assert "project.suspended" in actions and "project.resumed" in actions
+    j("abuse", "list", "--project", "proj-json")
+    j("quotas", "checks")
     endpoint = j("webhooks", "add", "proj-json", "http://127.0.0.1:9/hook")["id"]
     j("webhooks", "list")
     j("webhooks", "show", endpoint)
@@ -103,6 +113,7 @@ def test_every_command_prints_one_json_document(cli: CLI) -> None:
     j("schedules", "list")
     j("schedules", "run", "expire-keys")
     j("alerts", "list")
+    j("alerts", "show", "1", code=4)
     j("audit", "list")
     j("notifications", "list")
     j("notifications", "send", "--dry-run")

@@ -5,7 +5,6 @@ makes one pending auto_suspend, and the operators hear of it once."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,8 +26,7 @@ def hooks(
     store: Store, make_settings: Callable[..., Settings]
 ) -> Iterator[tuple[App, Callable[..., httpx.Response]]]:
     """The App and a function that posts a body to a hook of a listener serving it."""
-    from pjobs.http.metrics import ServeMetrics
-    from pjobs.http.server import Listener, build, receiver_tokens
+    from support.listener import listening
 
     settings = make_settings(receiver={"token": TOKEN, "max_alerts": 50})
     app = App(settings, store=store)
@@ -37,23 +35,8 @@ def hooks(
         for project in ("proj-123", "proj-456"):
             tx.projects.insert(project, project, "owner-1", "eu", "free")
             tx.projects.set_status(project, "active")
-    ready = threading.Event()
-    ready.set()
-    tokens = receiver_tokens(settings.receiver)
-    listener = Listener(
-        build(app, tokens, ServeMetrics(app), ready), "127.0.0.1:0", settings.receiver
-    )
-    listener.start()
-    base = f"http://{listener.address}"
-    until(lambda: listener.server.started, 10, "the listener")
-
-    def post(source: str, body: Any) -> httpx.Response:
-        content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        return httpx.post(f"{base}/hooks/{source}", content=content, headers=headers, timeout=10)
-
-    yield app, post
-    listener.stop(10)
+    with listening(app, TOKEN) as post:
+        yield app, post
     app.close()
 
 

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "backups": ("backups", "app", True),
     "schedules": ("schedules", "app", True),
     "alerts": ("alerts", "app", True),
+    "abuse": ("abuse", "app", True),
     "audit": ("audit", "app", True),
     "notifications": ("notifications", "app", True),
     "db": ("db", "app", True),

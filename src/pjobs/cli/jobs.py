@@ -168,20 +168,31 @@ def list_jobs(
     state: Annotated[StateChoice | None, typer.Option(help="Only jobs in this state.")] = None,
     job_type: opt.JobTypeOption = None,
     queue: Annotated[str | None, typer.Option(help="Only this queue.")] = None,
+    project: opt.ProjectFilterOption = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 50,
     as_json: JsonOption = False,
 ) -> None:
-    """List jobs, newest first.
+    """List jobs, newest first (with --project, the jobs whose payload names it).
 
     Example: pjobs jobs list --state failed --type deliver_webhook
     """
     from pjobs.cli.output import print_json, print_table
 
-    jobs = (
-        runtime(ctx)
-        .app()
-        .queue.store.list_jobs(state.value if state else None, job_type, queue, limit)
-    )
+    rt = runtime(ctx)
+    wanted = state.value if state else None
+    project_id = rt.project_filter(project)
+    if project_id is None:
+        jobs = rt.app().store.list_jobs(wanted, job_type, queue, limit)
+    else:
+        with rt.control() as tx:
+            found = tx.jobs.of_project(project_id, 10 * limit)
+        jobs = [
+            job
+            for job in found
+            if wanted in (None, job.state)
+            and job_type in (None, job.type)
+            and queue in (None, job.queue)
+        ][:limit]
     if as_json:
         print_json({"jobs": jobs})
     else:

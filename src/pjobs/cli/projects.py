@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from pjobs.cli.options import DryRunOption, JsonOption, LimitOption, ProjectArgument
+from pjobs.cli.options import DryRunOption, JsonOption, LimitOption, ProjectArgument, SinceOption
 from pjobs.cli.runtime import runtime
 
-app = typer.Typer(help="Tenants' projects: list, show, protect, unprotect.", no_args_is_help=True)
+app = typer.Typer(
+    help="Tenants' projects: list, show, describe, timeline, protect, unprotect.",
+    no_args_is_help=True,
+)
 
 PROJECT_COLUMNS = (
     "id",
@@ -106,3 +109,107 @@ protection_command(
     "protect", True, "Protect a project: never suspended automatically, only reported."
 )
 protection_command("unprotect", False, "Lift a project's protection.")
+
+
+@app.command("describe")
+def describe_project(
+    ctx: typer.Context, project_id: ProjectArgument, as_json: JsonOption = False
+) -> None:
+    """Everything about one project: its status and why (who asked, the alert or check
+    behind it, the figures), quota use this period (thresholds already warned), request
+    and error rates against its baseline, recent detections, alerts and audit events,
+    keys, webhook endpoints and their health, backups, pending and failed jobs.
+
+    Example: pjobs projects describe proj-123
+    """
+    from pjobs.cli.output import print_json
+    from pjobs.domain.projects import describe
+
+    rt = runtime(ctx)
+    project = rt.project(project_id)
+    with rt.control() as tx:
+        page = describe(tx, rt.settings(), project, tx.now)
+    if as_json:
+        print_json(page)
+        return
+    render_description(page)
+
+
+QUOTA_COLUMNS = ("metric", "value", "limit", "percent", "hard", "warned", "source")
+SECTIONS = (
+    ("detections", ("at", "pattern", "held", "action", "reason", "actor")),
+    ("alerts", ("id", "received_at", "source", "name", "status", "pattern", "outcome")),
+    ("audit", ("at", "actor", "action")),
+    ("keys", ("id", "kind", "version", "status", "expires_at")),
+    ("webhooks", ("id", "url", "enabled", "failures_in_a_row", "disabled_reason")),
+)
+
+
+def render_description(page: dict[str, Any]) -> None:
+    """`projects describe` for a person: the project, why it is suspended, its quotas and
+    rates, then each section that has something to show."""
+    from pjobs.cli.output import print_fields, print_lines, print_records
+
+    shown = page["project"]
+    print_fields([(k, shown[k]) for k in ("id", "name", "owner", "plan", "region", "status")])
+    if shown["protected"]:
+        print_lines(["protected: never suspended automatically, only reported"])
+    suspension = page["suspension"]
+    if suspension is not None:
+        cause = suspension.get("alert")
+        alert = f"{cause['id']} ({cause['source']} {cause['name']})" if cause else "-"
+        print_lines(["", "why suspended"])
+        print_fields(
+            [(k, suspension.get(k)) for k in ("at", "by", "reason", "figures")]
+            + [("alert", alert), ("lift it", f"pjobs resume {shown['id']}")]
+        )
+    print_lines(["", f"quotas ({page['quotas']['period']})"])
+    print_records("quotas", page["quotas"]["metrics"], QUOTA_COLUMNS, False)
+    rates = page["rates"]
+    print_lines(["", f"rates (last {rates['window_seconds']:g} s)"])
+    print_fields([(k, v) for k, v in rates.items() if k != "window_seconds"])
+    page = {**page, "alerts": [{**a, "outcome": outcome(a)} for a in page["alerts"]]}
+    for name, columns in SECTIONS:
+        if page[name]:
+            print_lines(["", name])
+            print_records(name, page[name], columns, False)
+    backups = page["backups"]
+    latest = backups["latest_completed"]
+    print_lines(["", "backups"])
+    failed = ", ".join(backups["failed"]) or "-"
+    latest_id = latest and latest["id"]
+    print_fields([("count", backups["count"]), ("latest completed", latest_id), ("failed", failed)])
+    jobs = page["jobs"]["pending"] + [{**j, "state": "failed"} for j in page["jobs"]["failed"]]
+    if jobs:
+        print_lines(["", "jobs"])
+        print_records("jobs", jobs, ("id", "type", "state", "error"), False)
+
+
+def outcome(alert: dict[str, Any]) -> str:
+    """An alert's outcome in a word or two: the evaluation's action, else the receiver's."""
+    found = alert["outcome"]
+    return str(found.get("action") or found.get("receiver"))
+
+
+@app.command("timeline")
+def project_timeline(
+    ctx: typer.Context,
+    project_id: ProjectArgument,
+    since: SinceOption = None,
+    limit: LimitOption = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """Every kind of event of one project in time order: lifecycle, keys, quota warnings,
+    alerts, abuse evaluations, suspensions and resumes, webhooks, backups.
+
+    Example: pjobs projects timeline proj-123 --since 7d
+    """
+    from pjobs.cli.output import print_records
+    from pjobs.domain.projects import timeline
+
+    rt = runtime(ctx)
+    rt.project(project_id)
+    start = rt.since(since)
+    with rt.control() as tx:
+        items = timeline(tx, project_id, start, limit)
+    print_records("events", items, ("at", "kind", "what", "by", "job_id"), as_json)

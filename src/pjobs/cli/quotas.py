@@ -3,11 +3,18 @@ project's own (set, unset) — and how a project's usage stands against them."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
 
-from pjobs.cli.options import DryRunOption, JsonOption, ProjectArgument
+from pjobs.cli.options import (
+    DryRunOption,
+    JsonOption,
+    LimitOption,
+    ProjectArgument,
+    ProjectFilterOption,
+)
 from pjobs.cli.runtime import runtime
 from pjobs.cli.usage import project_for, show
 
@@ -104,3 +111,33 @@ def change_quota(
     message(f"{verb}{'change' if changed else 'leave'} {project_id}'s {metric} quota", rt.quiet)
     if as_json:
         print_json({"project_id": project_id, "changed": changed, "dry_run": dry_run, **data})
+
+
+@app.command("checks")
+def list_checks(
+    ctx: typer.Context,
+    project: ProjectFilterOption = None,
+    limit: LimitOption = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Quota checks, newest first (the seed's `recordQuotaCheck`): who ran each, its scope,
+    how many projects it checked, warned and suspended; with --project, the checks that
+    found that project, and what they found.
+
+    Example: pjobs quotas checks --project proj-123
+    """
+    from pjobs.cli.output import print_records
+
+    rt = runtime(ctx)
+    project_id = rt.project_filter(project)
+    with rt.control() as tx:
+        checks = tx.quotas.checks(limit if project_id is None else max(limit, 1000))
+    rows = [
+        {**asdict(check), "findings": [f for f in check.findings if f["project_id"] == project_id]}
+        if project_id
+        else asdict(check)
+        for check in checks
+        if project_id is None or any(f["project_id"] == project_id for f in check.findings)
+    ][:limit]
+    columns = ("id", "at", "actor", "period", "scope", "enforced", "checked", "warned")
+    print_records("checks", rows, (*columns, "suspended", "protected"), as_json)

@@ -163,33 +163,13 @@ def show(
 def usage_against_quotas(
     rt: Runtime, project_id: str, period: str | None
 ) -> tuple[list[dict[str, Any]], str]:
-    """Each metric with a value or a quota: value, limit, hard, percent, where the limit
-    comes from."""
+    """Each metric with a value or a quota (`domain.quotas.standing`), and the period."""
+    from pjobs.domain.quotas import standing
     from pjobs.domain.usage import parse_period
     from pjobs.store.staging import period_of
 
-    settings = rt.settings()
     chosen = parse_period(period) if period else period_of(rt.app().clock.now())
-    project_for(rt, project_id)
+    project = rt.project(project_id)
     with rt.control() as tx:
-        project = tx.projects.get(project_id)
-        totals = {t.metric: t.value for t in tx.usage.totals(project_id, chosen)}
-        overrides = {o.metric: o for o in tx.quotas.overrides(project_id)}
-    assert project is not None
-    plan = settings.quotas.plans.get(project.plan, {})
-    rows = []
-    for metric, kind in sorted(settings.usage.metrics.items()):
-        value = totals.get(metric, 0.0)
-        override = overrides.get(metric)
-        quota = plan.get(metric)
-        limit = override.quota_limit if override else quota.limit if quota else None
-        hard = override.hard if override else quota.hard if quota else None
-        if limit is None and metric not in totals:
-            continue
-        source = "project" if override else f"plan {project.plan}" if quota else None
-        percent = None if not limit else round(value * 100 / limit, 2)
-        rows.append(
-            {"metric": metric, "kind": kind, "value": value, "limit": limit, "hard": hard}
-            | {"percent": percent, "source": source}
-        )
+        rows = standing(tx, rt.settings(), project, chosen)
     return rows, chosen

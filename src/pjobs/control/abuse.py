@@ -23,6 +23,7 @@ class Detection:
     action: str  # suspended, protected, already_suspended, not_active, nothing
     reason: str
     metrics: Annotated[dict[str, Any], JSON_TEXT]
+    sources: Annotated[dict[str, str], JSON_TEXT]  # each figure's: "alert" or "pjobs"
     actor: str
     job_id: int | None
 
@@ -38,8 +39,9 @@ class AbuseDetections(Noun):
         metrics: dict[str, Any],
         actor: str,
         job_id: int | None,
+        sources: dict[str, str] | None = None,
     ) -> int:
-        """Record one evaluation; its id."""
+        """Record one evaluation (`sources`: where each figure came from); its id."""
         row = self.tx.row(
             "insert_abuse_detection",
             project_id=project_id,
@@ -48,14 +50,17 @@ class AbuseDetections(Noun):
             action=action,
             reason=reason,
             metrics=json.dumps(metrics, sort_keys=True),
+            sources=json.dumps(sources or {}, sort_keys=True),
             actor=actor,
             job_id=job_id,
         )
         assert row is not None
         return int(row["id"])
 
-    def list(self, project_id: str | None = None, limit: int = 1000) -> list[Detection]:
-        """Detections newest first, optionally of one project."""
+    def list(
+        self, project_id: str | None = None, since: datetime | None = None, limit: int = 1000
+    ) -> list[Detection]:
+        """Detections newest first, optionally of one project, since a time."""
         return self.tx.records(
-            Detection, "list_abuse_detections", project_id=project_id, limit=limit
+            Detection, "list_abuse_detections", project_id=project_id, since=since, limit=limit
         )

@@ -24,6 +24,7 @@ class AlertRecord:
     project_id: str | None
     pattern: str | None
     labels: Annotated[dict[str, Any], JSON_TEXT]
+    metrics: Annotated[dict[str, float], JSON_TEXT]  # the figures it carried
     action: str
     job_id: int | None
 
@@ -39,6 +40,7 @@ class Alerts(Noun):
         pattern: str | None,
         labels: dict[str, Any],
         action: str,
+        metrics: dict[str, float] | None = None,
     ) -> int | None:
         """Keep an alert; its id, or None if this one (source, key, status) was seen."""
         row = self.tx.row(
@@ -50,19 +52,38 @@ class Alerts(Noun):
             project_id=project_id,
             pattern=pattern,
             labels=json.dumps(labels, sort_keys=True),
+            metrics=json.dumps(metrics or {}, sort_keys=True),
             action=action,
         )
         return None if row is None else int(row["id"])
+
+    def get(self, alert_id: int) -> AlertRecord | None:
+        found = self.tx.records(AlertRecord, "get_alert", id=alert_id)
+        return found[0] if found else None
+
+    def firing_of(self, source: str, dedupe_key: str) -> AlertRecord | None:
+        """The firing alert a resolution of this source and key ends, if it was received."""
+        found = self.tx.records(
+            AlertRecord, "firing_alert_of", source=source, dedupe_key=dedupe_key
+        )
+        return found[0] if found else None
 
     def acted(self, alert_id: int, action: str, job_id: int | None) -> None:
         """What was done about an alert."""
         self.tx.run("set_alert_action", id=alert_id, action=action, job_id=job_id)
 
     def list(
-        self, source: str | None = None, since: datetime | None = None, limit: int = 1000
+        self,
+        source: str | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+        project_id: str | None = None,
     ) -> builtins.list[AlertRecord]:
-        """Alerts newest first."""
-        return self.tx.records(AlertRecord, "list_alerts", source=source, since=since, limit=limit)
+        """Alerts newest first, of a source and a project (or any)."""
+        return self.tx.records(
+            AlertRecord, "list_alerts", source=source, since=since, limit=limit,
+            project_id=project_id,
+        )  # fmt: skip
 
     def counts(self) -> dict[tuple[str, str], int]:
         """Alerts received by (source, status)."""

@@ -55,6 +55,10 @@ class Audit(Noun):
             ],
         )
 
+    def recent(self, project_id: str, limit: int = 20) -> list[AuditEvent]:
+        """A project's latest events, newest first."""
+        return self.tx.records(AuditEvent, "recent_audit_of", project_id=project_id, limit=limit)
+
     def list(
         self, project_id: str | None = None, since: datetime | None = None, limit: int = 1000
     ) -> list[AuditEvent]:

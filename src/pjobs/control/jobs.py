@@ -10,10 +10,22 @@ from typing import TYPE_CHECKING
 from pjobs.control.noun import Noun
 
 if TYPE_CHECKING:
-    from pjobs.store.records import EnqueueResult, NewJob
+    from pjobs.store.records import EnqueueResult, JobRecord, NewJob
 
 
 class JobsOnTx(Noun):
+    def get(self, job_id: int) -> JobRecord | None:
+        """A job, as this transaction sees it."""
+        from pjobs.store.records import JobRecord
+
+        return self.tx.record(JobRecord, "get_job", id=job_id)
+
+    def of_project(self, project_id: str, limit: int = 100) -> list[JobRecord]:
+        """The jobs whose payload names the project, newest first."""
+        from pjobs.store.records import JobRecord
+
+        return self.tx.records(JobRecord, "jobs_of_project", project_id=project_id, limit=limit)
+
     def enqueue(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
         """Insert validated jobs (`enqueue.prepare_jobs`) on this transaction."""
         return self.tx.store.enqueue_on(self.tx.cursor, jobs, self.tx.now)

@@ -30,6 +30,25 @@ class Evaluation:
     held: bool
     reason: str
     metrics: dict[str, float]
+    sources: dict[str, str] = field(default_factory=dict)  # each figure's: alert or pjobs
+
+
+def with_evidence(
+    pattern: str, given: dict[str, float], measured: dict[str, float], settings: Settings
+) -> Evaluation:
+    """`evaluate` on the figures an alert gave (`given`), pjobs' own usage (`measured`)
+    for the rest; where each came from is kept. A figure pjobs would derive from others
+    is not mixed with the alert's: an error rate given stands instead of pjobs' error
+    count, and errors or requests given stand instead of pjobs' error rate."""
+    measured = dict(measured)
+    if "error_rate" in given and "errors" not in given:
+        measured.pop("errors", None)
+    if "errors" in given or "requests" in given:
+        measured.pop("error_rate", None)
+    metrics = {**measured, **given}
+    sources = {name: "alert" if name in given else "pjobs" for name in metrics}
+    found = evaluate(pattern, metrics, settings)
+    return Evaluation(found.pattern, found.held, found.reason, found.metrics, sources)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pjobs.domain.usage import MAX_USAGE_TOTAL
 
 if TYPE_CHECKING:
     from pjobs.control import ControlTx
+    from pjobs.control.projects import Project
     from pjobs.settings.config import Settings
 
 FULL = 100
@@ -144,3 +145,33 @@ def warning_rows(report: LimitsReport) -> list[dict[str, Any]]:
         for f in report.findings
         for threshold in f.thresholds
     ]
+
+
+def standing(
+    tx: ControlTx, settings: Settings, project: Project, period: str
+) -> list[dict[str, Any]]:
+    """A project's usage in a period against its quotas: each metric with a value or a
+    quota — value, limit, hard, percent, where the limit comes from (the project's own, or
+    its plan's), the thresholds already warned about this period."""
+    totals = {t.metric: t.value for t in tx.usage.totals(project.id, period)}
+    overrides = {o.metric: o for o in tx.quotas.overrides(project.id)}
+    warned: dict[str, list[int]] = {}
+    for warning in tx.quotas.warnings(project.id, period):
+        warned.setdefault(warning.metric, []).append(warning.threshold)
+    plan = settings.quotas.plans.get(project.plan, {})
+    rows = []
+    for metric, kind in sorted(settings.usage.metrics.items()):
+        value = totals.get(metric, 0.0)
+        override = overrides.get(metric)
+        quota = plan.get(metric)
+        limit = override.quota_limit if override else quota.limit if quota else None
+        hard = override.hard if override else quota.hard if quota else None
+        if limit is None and metric not in totals:
+            continue
+        source = "project" if override else f"plan {project.plan}" if quota else None
+        percent = None if not limit else round(value * 100 / limit, 2)
+        rows.append(
+            {"metric": metric, "kind": kind, "value": value, "limit": limit, "hard": hard}
+            | {"percent": percent, "source": source, "warned": sorted(warned.get(metric, []))}
+        )
+    return rows

@@ -30,6 +30,10 @@ class AutoSuspendPayload(ProjectPayload):
     metrics: dict[str, Any] = Field(default_factory=dict, max_length=50)
     reason: str | None = Field(None, pattern=ids.text_pattern(500))
     force: bool = False  # an operator suspends a protected project on purpose
+    # the monitoring system's word is enough (receiver.policies: act): no evaluation
+    decided: bool = False
+    # the seed's enforceAction: false evaluates and records, and suspends nothing
+    enforce: bool = True
 
     @model_validator(mode="after")
     def _pattern_or_reason(self) -> AutoSuspendPayload:
@@ -57,12 +61,17 @@ def judge(
 ) -> tuple[abuse.Evaluation, str]:
     """The evaluation and what it calls for (suspend, protected, already_suspended,
     not_active, nothing); changes nothing, so dry runs use it too."""
+    given = {name: float(value) for name, value in payload.metrics.items()}
     if payload.pattern is None:
-        evaluation = abuse.Evaluation(OPERATOR, True, payload.reason or "", payload.metrics)
+        evaluation = abuse.Evaluation(OPERATOR, True, payload.reason or "", given)
+    elif payload.decided:
+        why = "the monitoring alert is enough (receiver policy act)"
+        evaluation = abuse.Evaluation(
+            payload.pattern, True, why, given, dict.fromkeys(given, "alert")
+        )
     else:
-        window = settings.abuse.window_seconds
-        metrics = {**abuse.measured(tx, project.id, now, window), **payload.metrics}
-        evaluation = abuse.evaluate(payload.pattern, metrics, settings)
+        measured = abuse.measured(tx, project.id, now, settings.abuse.window_seconds)
+        evaluation = abuse.with_evidence(payload.pattern, given, measured, settings)
     if not evaluation.held:
         return evaluation, "nothing"
     if project.protected and not payload.force:
@@ -85,7 +94,9 @@ def auto_suspend(payload: AutoSuspendPayload, context: JobContext) -> dict[str, 
             if (refusal := protected_refusal(project, payload.pattern, payload.force)) is not None:
                 raise Refused(refusal)
             evaluation, action = judge(tx, tx.now, context.settings, payload, project)
-            reason = payload.reason or f"{evaluation.pattern}: {evaluation.reason}"
+            reason = reason_of(payload, evaluation)
+            if action == "suspend" and not payload.enforce:
+                action = "not_enforced"  # would suspend: recorded only
             if action == "suspend":
                 data = {"pattern": evaluation.pattern, "metrics": evaluation.metrics}
                 action = suspend(context, tx, project, reason, data)
@@ -105,6 +116,7 @@ def auto_suspend(payload: AutoSuspendPayload, context: JobContext) -> dict[str, 
                 evaluation.metrics,
                 context.actor,
                 context.job_id,
+                evaluation.sources,
             )
     context.notifier.deliver_due()
     return {
@@ -114,7 +126,17 @@ def auto_suspend(payload: AutoSuspendPayload, context: JobContext) -> dict[str, 
         "action": action,
         "reason": reason,
         "metrics": evaluation.metrics,
+        "sources": evaluation.sources,
     }
+
+
+def reason_of(payload: AutoSuspendPayload, evaluation: abuse.Evaluation) -> str:
+    """What a suspension says: an operator's reason, else the pattern's verdict with its
+    figures (and what the alert said, when it said something)."""
+    if payload.pattern is None:
+        return payload.reason or ""
+    verdict = f"{evaluation.pattern}: {evaluation.reason}"
+    return f"{verdict} ({payload.reason})" if payload.reason else verdict
 
 
 JOB_TYPE = JobType(

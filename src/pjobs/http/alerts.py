@@ -18,9 +18,18 @@ from pjobs.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from pjobs.app import App
+    from pjobs.control import ControlTx
+    from pjobs.settings.config import Settings
 
 SOURCES = ("alertmanager", "grafana", "datadog", "generic")
 PATTERNS = ("excessive_usage", "error_spike", "suspicious_pattern")
+FIGURES = (
+    "requests_per_minute",
+    "baseline_requests_per_minute",
+    "error_rate",
+    "requests",
+    "errors",
+)
 Status = Literal["firing", "resolved"]
 
 
@@ -52,9 +61,39 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def _prometheus(data: Any) -> list[IncomingAlert]:
+def _number(value: Any, name: str) -> float:
+    """A figure an alert gives: a number, or a string of one (`{{ $value }}`); finite."""
+    if isinstance(value, bool):
+        raise BadAlert(f"figure {name!r} is not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BadAlert(f"figure {name!r} is not a number: {str(value)[:40]!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise BadAlert(f"figure {name!r} must be a finite number ≥ 0")
+    return number
+
+
+def figures(
+    named: dict[str, Any], alert_name: str | None, names: dict[str, str]
+) -> dict[str, float]:
+    """The figures abuse patterns judge among what an alert carries (labels, annotations,
+    values, fields): each under its own name (`requests_per_minute`, …), or a name
+    `receiver.metric_names` maps to one (`ALERTNAME.NAME` first, then `NAME`)."""
+    found: dict[str, float] = {}
+    for name, value in named.items():
+        metric = names.get(f"{alert_name}.{name}") or names.get(name)
+        metric = metric or (name if name in FIGURES else None)
+        if metric is not None:
+            found[metric] = _number(value, name)
+    return found
+
+
+def _prometheus(data: Any, names: dict[str, str]) -> list[IncomingAlert]:
     """Alertmanager (version 4) and Grafana: {"alerts": [{status, labels, annotations,
-    startsAt, fingerprint, …}], …}."""
+    startsAt, fingerprint, …, and Grafana's `values`}], …}. Figures come from labels and
+    annotations, and from Grafana's values (a `metric_KEY` label says which figure the
+    value KEY is)."""
     if not isinstance(data, dict) or not isinstance(data.get("alerts"), list):
         raise BadAlert("expected an object with a list of alerts")
     found = []
@@ -63,25 +102,37 @@ def _prometheus(data: Any) -> list[IncomingAlert]:
             raise BadAlert("each alert needs a status, firing or resolved")
         labels = _strings(alert.get("labels"), "labels")
         notes = _strings(alert.get("annotations"), "annotations")
+        values = alert.get("values") or {}
+        if not isinstance(values, dict):
+            raise BadAlert("values must be an object")
         starts = str(alert.get("startsAt") or "")
         fingerprint = str(alert.get("fingerprint") or _key(json.dumps(labels, sort_keys=True)))
+        name = labels.get("alertname")
+        by_label = {
+            labels[f"metric_{key}"]: value
+            for key, value in values.items()
+            if labels.get(f"metric_{key}") in FIGURES
+        }
+        named = {**labels, **notes, **values, **by_label}
         found.append(
             IncomingAlert(
                 _key(fingerprint, starts),
                 alert["status"],
-                labels.get("alertname"),
+                name,
                 labels.get("project_id"),
                 labels.get("pattern"),
                 labels,
+                figures(named, name, names),
                 reason=notes.get("summary") or notes.get("description"),
             )
         )
     return found
 
 
-def _datadog(data: Any) -> list[IncomingAlert]:
+def _datadog(data: Any, names: dict[str, str]) -> list[IncomingAlert]:
     """A Datadog webhook with the payload README gives: alert_cycle_key, alert_transition,
-    title and tags ("project_id:proj-123,pattern:error_spike" or a list)."""
+    title and tags ("project_id:proj-123,pattern:error_spike" or a list); figures from
+    `alert_metric` and `value` ($ALERT_METRIC and the monitor's value), and from tags."""
     if not isinstance(data, dict):
         raise BadAlert("expected a JSON object")
     transition = str(data.get("alert_transition") or "")
@@ -94,11 +145,15 @@ def _datadog(data: Any) -> list[IncomingAlert]:
         raise BadAlert("tags must be a string or a list")
     labels = {}
     for tag in tags:
-        name, _, value = str(tag).strip().partition(":")
-        if name:
-            labels[name] = value
+        tag_name, _, value = str(tag).strip().partition(":")
+        if tag_name:
+            labels[tag_name] = value
     status: Status = "resolved" if transition.lower().startswith("recover") else "firing"
     title = str(data.get("title") or "") or None
+    named: dict[str, Any] = dict(labels)
+    metric, given = data.get("alert_metric"), data.get("value")
+    if isinstance(metric, str) and metric and given not in (None, ""):
+        named[metric] = given
     return [
         IncomingAlert(
             _key(str(cycle)),
@@ -107,14 +162,15 @@ def _datadog(data: Any) -> list[IncomingAlert]:
             labels.get("project_id"),
             labels.get("pattern"),
             labels,
+            figures(named, title, names),
             reason=title,
         )
     ]
 
 
-def _generic(data: Any) -> list[IncomingAlert]:
-    """{"project_id", "pattern", "metrics", "reason", "status", "dedupe_key"}, or a list
-    of them under "alerts"."""
+def _generic(data: Any, names: dict[str, str]) -> list[IncomingAlert]:
+    """{"project_id", "pattern", "metrics", "reason", "status", "dedupe_key", "name"}, or
+    a list of them under "alerts"."""
     items = data.get("alerts") if isinstance(data, dict) and "alerts" in data else [data]
     if not isinstance(items, list):
         raise BadAlert("alerts must be a list")
@@ -133,15 +189,16 @@ def _generic(data: Any) -> list[IncomingAlert]:
         ):
             raise BadAlert("metrics must be an object of finite numbers")
         reason = item.get("reason")
+        name = str(item.get("name") or "") or None
         found.append(
             IncomingAlert(
                 _key(key),
                 status,
-                str(item.get("name") or "") or None,
+                name,
                 item.get("project_id"),
                 item.get("pattern"),
                 {"dedupe_key": key},
-                metrics,
+                figures(metrics, name, names),
                 reason if isinstance(reason, str) else None,
             )
         )
@@ -151,9 +208,10 @@ def _generic(data: Any) -> list[IncomingAlert]:
 PARSERS = {"alertmanager": _prometheus, "grafana": _prometheus, "datadog": _datadog}
 
 
-def parse(source: str, data: Any) -> list[IncomingAlert]:
-    """The alerts of a request body; BadAlert if it is not one of its source."""
-    return PARSERS.get(source, _generic)(data)
+def parse(source: str, data: Any, names: dict[str, str] | None = None) -> list[IncomingAlert]:
+    """The alerts of a request body; BadAlert if it is not one of its source. `names`:
+    `receiver.metric_names`."""
+    return PARSERS.get(source, _generic)(data, names or {})
 
 
 def _safe_reason(text: str | None) -> str | None:
@@ -165,41 +223,65 @@ def _safe_reason(text: str | None) -> str | None:
         return None  # bidi characters and the like: no reason is better than a forged one
 
 
+Policy = Literal["evaluate", "act", "record"]
+
+
+def policy_of(settings: Settings, source: str, name: str | None) -> Policy:
+    """What an alert may do (`receiver.policies`: by SOURCE.ALERTNAME, ALERTNAME, SOURCE):
+    `evaluate` (the default: the pattern must hold on the evidence), `act` (the alert is
+    enough), `record` (nothing is done)."""
+    policies = settings.receiver.policies
+    for key in (f"{source}.{name}", name or "", source):
+        if key in policies:
+            return policies[key]
+    return "evaluate"
+
+
+def pattern_of(settings: Settings, alert: IncomingAlert, policy: Policy) -> str | None:
+    """The pattern an alert raises: its `pattern` label or tag, else what
+    `receiver.patterns` maps its name to; else, only when its word is enough (`act`),
+    `suspicious_pattern`. None: nothing to evaluate."""
+    pattern = alert.pattern if alert.pattern in PATTERNS else None
+    pattern = pattern or settings.receiver.patterns.get(alert.name or "")
+    return pattern or ("suspicious_pattern" if policy == "act" else None)
+
+
 def receive(app: App, source: str, alerts: list[IncomingAlert]) -> dict[str, Any]:
-    """Keep every alert and act on the new firing ones that name a known project, in one
-    transaction; what was done."""
+    """Keep every alert (with the figures it carried) and act on the new firing ones that
+    name a known project, per their policy, in one transaction; what was done. A resolved
+    alert never suspends: when the one it ends led to a suspension, the owner is told the
+    alert is over and that `pjobs resume` lifts the suspension."""
     from pjobs.control import ControlPlane
     from pjobs.queue.enqueue import EnqueueOptions, enqueue_on
 
+    settings = app.settings
     summary: dict[str, Any] = {"received": len(alerts), "new": 0, "auto_suspend_jobs": []}
     with ControlPlane(app.store).tx(app.clock.now()) as tx:
         for alert in alerts:
-            pattern = alert.pattern if alert.pattern in PATTERNS else None
-            pattern = pattern or app.settings.receiver.patterns.get(alert.name or "")
-            pattern = pattern or "suspicious_pattern"
+            policy = policy_of(settings, source, alert.name)
+            pattern = pattern_of(settings, alert, policy)
             project = alert.project_id if isinstance(alert.project_id, str) else None
             alert_id = tx.alerts.record(
-                source,
-                alert.dedupe_key,
-                alert.status,
-                alert.name,
-                project,
-                pattern,
-                alert.labels,
-                "received",
-            )
+                source, alert.dedupe_key, alert.status, alert.name, project, pattern,
+                alert.labels, "received", alert.metrics,
+            )  # fmt: skip
             if alert_id is None:
                 continue  # seen before: acted on (or not) then
             summary["new"] += 1
             if alert.status == "resolved":
-                tx.alerts.acted(alert_id, "resolved: nothing to do", None)
+                tx.alerts.acted(alert_id, resolved(app, tx, source, alert), None)
             elif project is None:
                 tx.alerts.acted(alert_id, "names no project: ignored", None)
             elif not ids.PROJECT_ID.matches(project) or tx.projects.get(project) is None:
                 tx.alerts.acted(alert_id, f"no project {project[:60]!r}: ignored", None)
+            elif policy == "record":
+                tx.alerts.acted(alert_id, "recorded (policy record): nothing done", None)
+            elif pattern is None:
+                why = f"no pattern, and {alert.name or 'its name'} maps to none: not evaluated"
+                tx.alerts.acted(alert_id, why, None)
             else:
                 payload: dict[str, Any] = {"project_id": project, "pattern": pattern}
-                payload["metrics"] = alert.metrics
+                payload |= {"metrics": alert.metrics, "decided": policy == "act"}
                 reason = _safe_reason(alert.reason)
                 if reason:
                     payload["reason"] = reason
@@ -209,10 +291,32 @@ def receive(app: App, source: str, alerts: list[IncomingAlert]) -> dict[str, Any
                     requested_by=f"alert:{source}",
                 )
                 items = [("auto_suspend", payload)]
-                (job,) = enqueue_on(tx, app.registry, app.settings, items, options)
+                (job,) = enqueue_on(tx, app.registry, settings, items, options)
                 if job.created:
-                    tx.alerts.acted(alert_id, "auto_suspend enqueued", job.id)
+                    tx.alerts.acted(alert_id, f"auto_suspend enqueued ({policy})", job.id)
                     summary["auto_suspend_jobs"].append(job.id)
                 else:
                     tx.alerts.acted(alert_id, "auto_suspend already pending", job.id)
     return summary
+
+
+def resolved(app: App, tx: ControlTx, source: str, alert: IncomingAlert) -> str:
+    """What a resolution comes to: nothing, unless the firing alert it ends led to a
+    suspension that still stands; then the owner is told, and the action says how to lift
+    it."""
+    firing = tx.alerts.firing_of(source, alert.dedupe_key)
+    job = tx.jobs.get(firing.job_id) if firing is not None and firing.job_id else None
+    result = job.result if job is not None and isinstance(job.result, dict) else {}
+    project = tx.projects.get(firing.project_id) if firing and firing.project_id else None
+    if result.get("action") != "suspended" or project is None or project.status != "suspended":
+        return "resolved: nothing to do"
+    app.notifier.to_owner(
+        tx,
+        project.owner_id,
+        project.id,
+        f"The alert behind the suspension of {project.id} is resolved",
+        f"{firing.name or 'The alert'} ({source}) that led to the suspension of "  # type: ignore[union-attr]
+        f"{project.name!r} is resolved. The project stays suspended until an operator "
+        f"lifts it: pjobs resume {project.id}",
+    )
+    return f"resolved; {project.id} stays suspended: pjobs resume {project.id}"

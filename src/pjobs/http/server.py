@@ -103,7 +103,7 @@ def build(
             return JSONResponse({"error": "a bearer token is needed"}, status_code=401)
         try:
             data = json.loads(await read_limited(request, limit), parse_constant=_not_json)
-            alerts = parse(source, data)
+            alerts = parse(source, data, dict(app.settings.receiver.metric_names))
         except TooLarge:
             return JSONResponse({"error": f"the body is over {limit} bytes"}, status_code=413)
         except (ValueError, BadAlert) as exc:

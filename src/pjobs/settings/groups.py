@@ -168,6 +168,12 @@ class WebhookSettings(Group):
         return value
 
 
+# The figures abuse patterns judge, which an alert may carry (`domain.abuse.FIGURES`).
+Figure = Literal[
+    "requests_per_minute", "baseline_requests_per_minute", "error_rate", "requests", "errors"
+]
+
+
 class ReceiverSettings(Group):
     listen: str | None = Field(
         None, pattern=r"^[^\s:]*:\d{1,5}$", description="HOST:PORT for `serve` (or --http)"
@@ -190,6 +196,14 @@ class ReceiverSettings(Group):
     patterns: dict[str, Literal["excessive_usage", "error_spike", "suspicious_pattern"]] = Field(
         default_factory=dict,
         description="alert name -> abuse pattern, for alerts without a pattern label or tag",
+    )
+    metric_names: dict[str, Figure] = Field(
+        default_factory=dict,
+        description="a figure's name in alerts (or ALERTNAME.NAME) -> the metric it is",
+    )
+    policies: dict[str, Literal["evaluate", "act", "record"]] = Field(
+        default_factory=dict,
+        description="per SOURCE, ALERTNAME or SOURCE.ALERTNAME: evaluate (default), act, record",
     )
 
 

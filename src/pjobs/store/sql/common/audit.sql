@@ -11,3 +11,7 @@ WHERE coalesce(project_id, '') = coalesce(:project_id, project_id, '')
   AND at >= coalesce(:since, at)
 ORDER BY id
 LIMIT :limit;
+
+-- name: recent_audit_of
+-- A project's latest audit events, newest first.
+SELECT * FROM audit_events WHERE project_id = :project_id ORDER BY id DESC LIMIT :limit;

@@ -150,3 +150,8 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 -- name: lock_migrations
 SELECT pg_advisory_xact_lock(7235004113);
+
+-- name: jobs_of_project
+-- The jobs whose payload names a project, newest first (read backwards by id: recent jobs
+-- come first, without an index on the payload that every enqueue would pay for).
+SELECT * FROM jobs WHERE payload->>'project_id' = %(project_id)s ORDER BY id DESC LIMIT %(limit)s;

@@ -138,3 +138,9 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     name TEXT NOT NULL,
     applied_at TEXT NOT NULL
 );
+
+-- name: jobs_of_project
+-- The jobs whose payload names a project, newest first (read backwards by id: recent jobs
+-- come first, without an index on the payload that every enqueue would pay for).
+SELECT * FROM jobs WHERE json_extract(payload, '$.project_id') = :project_id
+ORDER BY id DESC LIMIT :limit;

@@ -1,0 +1,45 @@
+"""The listener of `serve --http`, the real one on a free loopback port in this process,
+and a way to post to its hooks as a monitoring system does."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from support.waiting import until
+
+if TYPE_CHECKING:
+    from pjobs.app import App
+
+Post = Callable[[str, Any], httpx.Response]
+
+
+@contextmanager
+def listening(app: App, token: str) -> Iterator[Post]:
+    """Serve `app`'s hooks while the block runs; yields post(source, body)."""
+    from pjobs.http.metrics import ServeMetrics
+    from pjobs.http.server import Listener, build, receiver_tokens
+
+    settings = app.settings.receiver
+    ready = threading.Event()
+    ready.set()
+    asgi = build(app, receiver_tokens(settings), ServeMetrics(app), ready)
+    listener = Listener(asgi, "127.0.0.1:0", settings)
+    listener.start()
+    base = f"http://{listener.address}"
+    until(lambda: listener.server.started, 10, "the listener")
+
+    def post(source: str, body: Any) -> httpx.Response:
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {token}"}
+        return httpx.post(f"{base}/hooks/{source}", content=content, headers=headers, timeout=10)
+
+    try:
+        yield post
+    finally:
+        listener.stop(10)
