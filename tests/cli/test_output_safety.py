@@ -5,44 +5,14 @@ and tab-separated output reads back as the rows it holds."""
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
-import subprocess
-import sys
 
 import pytest
 
 from conftest import CLI
+from support.terminal import on_a_terminal
 
 HOSTILE = "a\x1b]0;pwned\x07b\x1b[31mred\rc\u202eevil\u2028d\x01e\x9bf\tg\nh\\i"
 RAW = ["\x1b]0;pwned", "\x1b[31m", "\x07", "\u202e", "\u2028", "\x01", "\x9b"]
-
-
-def on_a_terminal(cli: CLI, *args: str, columns: int = 400) -> str:
-    """`pjobs ARGS` with its stdout and stderr on a pseudo-terminal; what it printed."""
-    leader, follower = pty.openpty()
-    env = {**cli.env, "COLUMNS": str(columns)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pjobs", *args], env=env, stdout=follower, stderr=follower,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    os.close(follower)
-    output = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 30)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the other side closed
-            break
-        if not chunk:
-            break
-        output += chunk
-    process.wait(30)
-    os.close(leader)
-    return output.decode(errors="replace").replace("\r\n", "\n")
 
 
 def unescape(field: str) -> str:

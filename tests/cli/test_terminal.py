@@ -13,9 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from test_output_safety import on_a_terminal
-
 from conftest import CLI
+from support.terminal import on_a_terminal
 
 COLOR = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-9]|9[0-7]|4[0-9])(?:;\d+)*m")  # SGR colors
 

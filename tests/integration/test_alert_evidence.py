@@ -220,3 +220,66 @@ def test_a_queued_auto_suspend_that_does_not_enforce_records_only(
     assert [e["what"] for e in events if e["kind"] == "detection"] == [
         "error_spike held: not_enforced"
     ]
+
+
+def test_one_page_and_one_timeline_tell_a_project_s_story(
+    received: Callable[..., tuple[App, Post]], cli: Any
+) -> None:
+    """Provisioned, warned at 80 % of a quota, suspended by an alert with figures, the
+    alert resolved (the owner told how to lift it), resumed: `projects describe` and
+    `projects timeline` show each step with its cause, as JSON and on an 80-column
+    terminal."""
+    import json
+
+    from support.terminal import on_a_terminal
+
+    def run(*args: str) -> Any:
+        done = cli(*args)
+        assert done.returncode == 0, (args, done.stderr)
+        return json.loads(done.stdout) if "--json" in args else done.stdout
+
+    run("provision", "proj-life", "--name", "Life", "--owner", "o-life", "--json")
+    run("quotas", "set", "proj-life", "requests", "1000")
+    run("usage", "record", "proj-life", "-m", "requests=850")
+    run("check-limits", "--all", "--json")
+    app, post = received()
+    figures = {"requests_per_minute": "7000", "baseline_requests_per_minute": "500"}
+    firing = alertmanager("Crawler", "proj-life", "life1", **figures)
+    run_jobs(app, post("alertmanager", firing))
+    page = run("projects", "describe", "proj-life", "--json")
+    assert page["project"]["status"] == "suspended"
+    why = page["suspension"]
+    assert why["by"] == "alert:alertmanager" and why["alert"]["name"] == "Crawler"
+    assert why["figures"]["requests_per_minute"] == 7000.0 and "14.0x" in why["reason"]
+    requests = next(m for m in page["quotas"]["metrics"] if m["metric"] == "requests")
+    assert (requests["value"], requests["warned"]) == (850.0, [80])
+    assert page["alerts"][0]["outcome"]["action"] == "suspended"
+    shown = on_a_terminal(cli, "projects", "describe", "proj-life", columns=80)
+    assert "why suspended" in shown and "alert:alertmanager" in shown
+    assert "pjobs resume proj-life" in shown and "Crawler" in shown
+    resolution = {**firing, "status": "resolved"}
+    resolution["alerts"] = [{**firing["alerts"][0], "status": "resolved"}]
+    assert post("alertmanager", resolution).status_code == 202
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        resolved = next(a for a in tx.alerts.list() if a.status == "resolved")
+        told = [n.subject for n in tx.notifications.list("proj-life")]
+    assert resolved.action == "resolved; proj-life stays suspended: pjobs resume proj-life"
+    assert "The alert behind the suspension of proj-life is resolved" in told
+    run("resume", "proj-life")
+    events = run("projects", "timeline", "proj-life", "--json")["events"]
+    story = [(e["kind"], e["what"]) for e in events]
+    wanted = [
+        ("audit", "project.provisioned"),
+        ("audit", "quota.warning"),
+        ("alert", "alert firing: Crawler"),
+        ("audit", "project.suspended"),
+        ("detection", "excessive_usage held: suspended"),
+        ("alert", "alert resolved: Crawler"),
+        ("audit", "project.resumed"),
+    ]
+    assert [step for step in story if step in wanted] == wanted, story
+    by = {e["what"]: e["by"] for e in events}
+    assert by["project.suspended"] == "alert:alertmanager"
+    assert by["quota.warning"] == "schedule:check-limits" or by["quota.warning"]
+    terminal = on_a_terminal(cli, "projects", "timeline", "proj-life", columns=80)
+    assert "project.resumed" in terminal and "alert firing: Crawler" in terminal

@@ -5,6 +5,7 @@ makes one pending auto_suspend, and the operators hear of it once."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from pjobs.app import App
 from pjobs.control import ControlPlane
+from pjobs.http.alerts import SOURCES
 from pjobs.settings.config import Settings
 from pjobs.store import Store
 from support.waiting import until
@@ -152,3 +154,25 @@ def test_the_listener_binds_loopback_unless_told_and_tokens_are_long_and_per_hoo
     finally:
         listener.stop(10)
         app.close()
+
+
+def test_the_openapi_document_validates_and_every_example_it_gives_is_accepted(
+    hooks: tuple[App, Callable[..., httpx.Response]],
+) -> None:
+    """/openapi.json is OpenAPI 3 (a well-kept validator says so), and each hook's example
+    payload, posted to the listener, is received (202)."""
+    from openapi_spec_validator import validate
+
+    from pjobs.http.server import openapi_document
+
+    _, post = hooks
+    document = json.loads(openapi_document())
+    validate(document)
+    hooks_documented = [p for p in document["paths"] if p.startswith("/hooks/")]
+    assert sorted(hooks_documented) == sorted(f"/hooks/{s}" for s in SOURCES)
+    for path in hooks_documented:
+        content = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        for example in content["examples"].values():
+            answer = post(path.removeprefix("/hooks/"), example["value"])
+            assert answer.status_code == 202, (path, answer.text)
+            assert answer.json()["new"] == 1, path

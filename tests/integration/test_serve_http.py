@@ -213,6 +213,7 @@ def test_metrics_parse_and_match_jobs_stats(served: tuple[CLI, str, Background])
         families
     )
     assert httpx.get(base + "/readyz", timeout=5).json()["ready"] is True
+    assert httpx.get(base + "/openapi.json", timeout=5).json()["openapi"].startswith("3.")
 
 
 def test_healthz_reports_a_database_outage_and_the_worker_recovers(

@@ -53,6 +53,14 @@ async def read_limited(request: Request, limit: int) -> bytes:
 MIN_TOKEN_LENGTH = 32
 
 
+def openapi_document() -> bytes:
+    """The listener's OpenAPI 3 document (`http/openapi.json`: each hook's shape, with a
+    real example payload), as it ships with the package."""
+    from importlib import resources
+
+    return (resources.files("pjobs.http") / "openapi.json").read_bytes()
+
+
 def receiver_tokens(settings: ReceiverSettings) -> dict[str, str]:
     """The bearer token each hook takes: its source's own (`receiver.tokens.SOURCE`), else
     the shared `receiver.token`. ConfigError (78) for a hook left without one, or a token
@@ -135,6 +143,9 @@ def build(
         ok = await run_in_threadpool(database_answers)
         return JSONResponse({"database": ok}, status_code=200 if ok else 503)
 
+    async def openapi(request: Request) -> Response:
+        return Response(openapi_document(), media_type="application/json")
+
     async def readyz(request: Request) -> Response:
         ok = ready.is_set() and await run_in_threadpool(database_answers)
         body = {"ready": ok, "shutting_down": not ready.is_set()}
@@ -146,6 +157,7 @@ def build(
             Route("/metrics", metrics_page, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ]
     )
 
