@@ -52,10 +52,18 @@ def serve(
     """Run jobs from the queue until SIGTERM/SIGINT (or, with --burst, until none is due).
 
     Fires the schedules (`pjobs schedules list`): each tick enqueues its job once across
-    every serve process. With --http it also receives monitoring alerts and serves
-    /metrics, /healthz and /readyz. On SIGTERM or SIGINT it stops the listener, the
-    schedules and then the worker: running jobs get worker.shutdown_timeout seconds, what
-    did not finish is put back, and it exits 0. A second signal cuts the wait.
+    every serve process. With --http (loopback unless a host is given) it also receives
+    monitoring alerts — POST /hooks/alertmanager, /hooks/grafana, /hooks/datadog and
+    /hooks/generic, each with `Authorization: Bearer TOKEN` (receiver.tokens.SOURCE, else
+    receiver.token: PJOBS_RECEIVER__TOKEN or receiver.token_file, 32 characters at
+    least) — whose figures (requests_per_minute, baseline_requests_per_minute, error_rate,
+    requests, errors) are the evidence their auto_suspend evaluation judges, per
+    receiver.policies (evaluate, act, record); and it serves /metrics, /healthz, /readyz
+    and /openapi.json (each hook's shape, with examples).
+
+    On SIGTERM or SIGINT it stops the listener, the schedules and then the worker: running
+    jobs get worker.shutdown_timeout seconds, what did not finish is put back, and it
+    exits 0. A second signal cuts the wait.
 
     With --processes N it starts N - 1 more processes that run jobs too (one process
     runs Python on one core at a time); they stop with it, and should one of them fail,
