@@ -242,6 +242,9 @@ def test_one_page_and_one_timeline_tell_a_project_s_story(
     run("quotas", "set", "proj-life", "requests", "1000")
     run("usage", "record", "proj-life", "-m", "requests=850")
     run("check-limits", "--all", "--json")
+    (check,) = run("quotas", "checks", "--project", "proj-life", "--json")["checks"]
+    (finding,) = check["findings"]
+    assert (finding["metric"], finding["percent"], check["warned"]) == ("requests", 85.0, 1)
     app, post = received()
     figures = {"requests_per_minute": "7000", "baseline_requests_per_minute": "500"}
     firing = alertmanager("Crawler", "proj-life", "life1", **figures)
