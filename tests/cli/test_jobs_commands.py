@@ -122,20 +122,22 @@ def test_list_show_cancel_retry_purge(cli: CLI) -> None:
     assert [a["outcome"] for a in shown["attempts_log"]] == ["succeeded"]
     assert cli("jobs", "cancel", str(first)).returncode == 65
     assert "would purge 2" in cli("jobs", "purge", "--older-than", "0s", "--dry-run").stdout
-    purged = json.loads(cli("jobs", "purge", "--older-than", "0s", "--json").stdout)
+    unconfirmed = cli("jobs", "purge", "--older-than", "0s", "--json")
+    assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
+    purged = json.loads(cli("jobs", "purge", "--older-than", "0s", "--yes", "--json").stdout)
     assert purged["purged"] == 2
     assert json.loads(cli("jobs", "list", "--json").stdout)["jobs"] == []
 
 
 def test_wait_exits_by_outcome(cli: CLI) -> None:
-    timed_out = cli("jobs", "enqueue", "noop", "--wait", "--timeout", "0.3")
+    timed_out = cli("jobs", "enqueue", "noop", "--wait", "--timeout", "300ms")
     assert timed_out.returncode == 75 and "still queued" in timed_out.stderr
     worker = cli.popen("serve")
     try:
         failed = cli("jobs", "enqueue", "broken", "-p", '{"count": 1}', "--wait", "--json")
         assert failed.returncode == 1, failed.stderr
         assert json.loads(failed.stdout)["state"] == "failed"
-        ok = cli("jobs", "enqueue", "shaped", "-p", '{"count": 1}', "--wait", "--timeout", "20")
+        ok = cli("jobs", "enqueue", "shaped", "-p", '{"count": 1}', "--wait", "--timeout", "20s")
         assert ok.returncode == 0, ok.stderr
         assert "succeeded" in ok.stdout
     finally:
@@ -183,12 +185,12 @@ def test_dead_letters_are_retried_in_bulk(cli: CLI) -> None:
     planned = json.loads(cli("jobs", "retry", "--state", "failed", "--dry-run", "--json").stdout)
     assert planned["dry_run"] and len(planned["jobs"]) == 3
     assert json.loads(cli("jobs", "stats", "--json").stdout)["states"]["failed"] == 3
-    none = cli("jobs", "retry", "--state", "failed", "--type", "shaped", "--json")
+    none = cli("jobs", "retry", "--state", "failed", "--type", "shaped", "--yes", "--json")
     assert json.loads(none.stdout)["jobs"] == []
-    later = cli("jobs", "retry", "--state", "failed", "--since", "2030-01-01T00:00:00")
+    later = cli("jobs", "retry", "--state", "failed", "--since", "2030-01-01T00:00:00", "-y")
     assert later.returncode == 0 and later.stdout == ""
     done = json.loads(
-        cli("jobs", "retry", "--state", "failed", "--type", "broken", "--json").stdout
+        cli("jobs", "retry", "--state", "failed", "--type", "broken", "--yes", "--json").stdout
     )
     assert done["jobs"] == planned["jobs"]
     states = json.loads(cli("jobs", "stats", "--json").stdout)["states"]

@@ -162,6 +162,13 @@ def test_keys_verify_exit_codes(cli: CLI) -> None:
     # its grace over (as the database says, not by waiting an hour)
     grace_over(cli.env["PJOBS_DATABASE_URL"], second_id)
     assert cli("keys", "verify", input=second).returncode == 11  # expired
+    keys = json.loads(cli("keys", "list", "proj-123", "--json").stdout)["keys"]
+    status = {k["id"]: k["status"] for k in keys}
+    assert status[second_id] == "expired"  # as verify says, before any sweep marks it
+    third_id = next(k["id"] for k in keys if k["kind"] == "secret" and k["status"] == "active")
+    # the first key, replaced twice since: verify names the key active now, not the next
+    first = cli("keys", "verify", input=secret)
+    assert first.returncode == 10 and f"the active key is {third_id}" in first.stdout
     assert cli("deprovision", "proj-123", "--yes").returncode == 0
     assert cli("keys", "verify", input=secret).returncode == 12
 
@@ -200,7 +207,7 @@ def test_deprovision_asks_and_projects_commands(cli: CLI) -> None:
 def test_provision_waits_for_a_worker(cli: CLI) -> None:
     worker = cli.popen("serve")
     try:
-        result = cli(*PROVISION, "--enqueue", "--wait", "--timeout", "60", "--json")
+        result = cli(*PROVISION, "--enqueue", "--wait", "--timeout", "60s", "--json")
         assert result.returncode == 0, result.stderr
         data = json.loads(result.stdout)
         assert data["result"]["status"] == "active" and data["secrets"] == {}
@@ -233,7 +240,7 @@ def test_a_rotation_that_lost_a_race_is_refused_with_65(cli: CLI) -> None:
     key_id = data["result"]["keys"][1]["id"]  # type: ignore[index]
     first = cli("rotate-key", key_id, "--enqueue")
     assert first.returncode == 0, first.stderr
-    second = cli.popen("rotate-key", key_id, "--enqueue", "--wait", "--timeout", "60")
+    second = cli.popen("rotate-key", key_id, "--enqueue", "--wait", "--timeout", "60s")
 
     deadline = time.monotonic() + 30
     while len(json.loads(cli("jobs", "list", "--type", "rotate_key", "--json").stdout)["jobs"]) < 2:

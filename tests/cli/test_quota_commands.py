@@ -96,7 +96,7 @@ def test_bad_input_gets_its_exit_code_and_changes_nothing(
         (("quotas", "set", "proj-nope", "requests", "10"), 4, "no project"),
         (("check-limits", "--all", "--period", "2026-13"), 65, "period"),
         (("check-limits",), 2, "--all"),
-        (("suspend", "proj-123"), 65, "pattern"),
+        (("suspend", "proj-123"), 2, "--pattern"),
         (("suspend", "proj-123", "--pattern", "weird"), 65, "pattern"),
         (("suspend", "proj-nope", "--reason", "x"), 4, "no project"),
         (("suspend", "proj-123", "--reason", "bad\x1b[31mreason"), 65, "reason"),

@@ -67,12 +67,16 @@ def test_a_missed_tick_is_fired_once_and_older_ones_never(
     clock = FixedClock(datetime(2026, 11, 29, 12, 0, 1, tzinfo=UTC))
     app = App(settings, store=store, clock=clock)
     timer = scheduler.Scheduler(app, scheduler.checked(settings, app.registry))
-    assert len(timer.catch_up()) == 1  # 12:00:00, the latest tick
-    assert timer.catch_up() == []  # fired already: not again, by this process or another
+    # the first serve on a new database: 12:00:00 is from before the schedules were first
+    # seen (12:00:01), and the daily tick too: neither is fired
+    assert timer.catch_up() == []
     clock.advance(timedelta(seconds=11))  # five ticks missed while no serve ran
     assert len(timer.catch_up()) == 1  # only the latest, 12:00:12
+    assert timer.catch_up() == []  # fired already: not again, by this process or another
+    clock.advance(timedelta(seconds=4))
+    assert len(timer.catch_up()) == 1  # 12:00:16
     keys = sorted(j.idempotency_key or "" for j in store.list_jobs(type="noop"))
-    assert keys == ["schedule:tick:20261129T120000", "schedule:tick:20261129T120012"]
+    assert keys == ["schedule:tick:20261129T120012", "schedule:tick:20261129T120016"]
     app.close()
 
 

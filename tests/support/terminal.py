@@ -11,17 +11,22 @@ import sys
 from conftest import CLI
 
 
-def on_a_terminal(cli: CLI, *args: str, columns: int = 400) -> str:
-    """`pjobs ARGS` with its stdout and stderr on a pseudo-terminal; what it printed."""
+def on_a_terminal(cli: CLI, *args: str, columns: int = 400, answer: str | None = None) -> str:
+    """`pjobs ARGS` with its stdout and stderr on a pseudo-terminal; what it printed. With
+    `answer`, stdin is the terminal too, and `answer` is typed once a `[y/N]` question
+    shows."""
     leader, follower = pty.openpty()
     env = {**cli.env, "COLUMNS": str(columns)}
     process = subprocess.Popen(
         [sys.executable, "-m", "pjobs", *args], env=env, stdout=follower, stderr=follower,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if answer is None else follower,
     )  # fmt: skip
     os.close(follower)
     output = b""
     while True:
+        if answer is not None and b"[y/N]" in output:
+            os.write(leader, answer.encode() + b"\n")
+            answer = None
         ready, _, _ = select.select([leader], [], [], 30)
         if not ready:
             break

@@ -129,10 +129,20 @@ def test_durations() -> None:
     assert parse_duration("7d") == timedelta(days=7)
     assert parse_duration("1h30m") == timedelta(minutes=90)
     assert parse_duration("250ms") == timedelta(milliseconds=250)
-    assert parse_duration("45") == timedelta(seconds=45)
     for bad in ("", "soon", "5 parsecs", "-3h", "3hh"):
         with pytest.raises(InvalidInputError):
             parse_duration(bad)
+    for bare in ("45", "7", "0.5"):  # no unit: refused, the units named
+        with pytest.raises(InvalidInputError, match="has no unit: give one of s, m, h or d"):
+            parse_duration(bare)
+    from datetime import UTC, datetime
+
+    from pjobs.timeutil import parse_time
+
+    assert parse_time("2026-12") == datetime(2026, 12, 1, tzinfo=UTC)
+    assert parse_time("2026-12-06") == datetime(2026, 12, 6, tzinfo=UTC)
+    with pytest.raises(InvalidInputError, match=r"an ISO time .* or a duration ago"):
+        parse_time("7")
 
 
 def test_the_example_config_loads_and_its_schedules_check() -> None:

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pjobs.cli.jobrun import RunOptions, prepare, run_and_report
-from pjobs.cli.options import DryRunOption, JsonOption, LimitOption, OptionalProjectArgument
+from pjobs.cli.options import (
+    DryRunOption,
+    JsonOption,
+    LimitOption,
+    OptionalProjectArgument,
+    YesOption,
+)
+from pjobs.cli.prompts import confirm
 from pjobs.cli.runtime import Runtime, runtime
 
 if TYPE_CHECKING:
@@ -144,13 +151,15 @@ def restore(
         raise UsageError("give --into PROJECT_ID or --into-database URL (one of them)")
     backup = backup_of(rt, backup_id)
     target = into or "the database"
+    # a backup of another project: said wherever the restore is (prompt, output, audit)
+    whose = "" if backup.project_id == into else f" (a backup of {backup.project_id})"
     if into is not None:
         rt.project(into)
     if dry_run:
         from pjobs.cli.output import message, print_json
 
         replacing = ", replacing what it holds" if force else " (refused if it is not empty)"
-        message(f"dry run: would restore {backup.id} into {target}{replacing}", rt.quiet)
+        message(f"dry run: would restore {backup.id}{whose} into {target}{replacing}", rt.quiet)
         if as_json:
             tables = (backup.manifest or {}).get("tables", [])
             print_json(
@@ -166,7 +175,7 @@ def restore(
     if force:
         from pjobs.cli.prompts import confirm
 
-        confirm(rt, f"Replace what {target} holds with backup {backup.id}?", yes)
+        confirm(rt, f"Replace what {target} holds with backup {backup.id}{whose}?", yes)
     if into is not None:
         payload = {"backup_id": backup.id, "project_id": into, "force": force}
         run_and_report(
@@ -203,10 +212,12 @@ def restore_into_database(rt: Runtime, backup: Backup, url: str, force: bool, js
 def render_restore(result: dict[str, Any]) -> None:
     from pjobs.cli.output import print_lines
 
+    of = result.get("backup_of")
+    whose = f" (a backup of {of})" if of and of != result.get("project_id") else ""
     print_lines(
         [
-            f"restored {result['backup_id']} into {result['into']}: {result['tables']} tables, "
-            f"{result['rows']:,} rows"
+            f"restored {result['backup_id']}{whose} into {result['into']}: "
+            f"{result['tables']} tables, {result['rows']:,} rows"
         ]
     )
     if result["differ"]:
@@ -224,13 +235,16 @@ def prune(
         int | None, typer.Option("--keep", min=1, help="Completed backups kept a project.")
     ] = None,
     older_than: Annotated[
-        str | None, typer.Option("--older-than", help="Prune those older than this: 30d.")
+        str | None,
+        typer.Option("--older-than", metavar="DURATION", help="Prune those older than this: 30d."),
     ] = None,
+    yes: YesOption = False,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Remove old backups from storage (default: the retention settings); a project's
-    newest completed backup always stays.
+    newest completed backup always stays. The count is said, and confirmed on a terminal,
+    before anything is removed.
 
     Example: pjobs backups prune --keep 7 --dry-run
     """
@@ -255,7 +269,8 @@ def prune(
     now = rt.app().clock.now()
     with rt.control() as tx:
         chosen = retention.expired(tx.backups.list(project_id, "completed", 10**9), keep, age, now)
-    if not dry_run:
+    if not dry_run and chosen:
+        confirm(rt, f"Remove {len(chosen)} backup(s) from storage?", yes)
         control = ControlPlane(rt.app().store)
         retention.prune(control, rt.app().integrations, rt.settings(), chosen, now)
     pruned = [b.id for b in chosen]

@@ -30,6 +30,18 @@ def job_types(ctx: Any, incomplete: str) -> list[str]:
     return sorted(n for n in names if n.startswith(incomplete))
 
 
+def plans(ctx: Any, incomplete: str) -> list[str]:
+    """The configured plans (the built-in ones when the configuration does not load)."""
+    names = {"free", "pro"}
+    try:
+        from pjobs.settings.config import load_settings
+
+        names = set(load_settings(ctx.find_root().params.get("config")).quotas.plans)
+    except Exception:
+        pass
+    return sorted(n for n in names if n.startswith(incomplete))
+
+
 def event_names(ctx: Any, incomplete: str) -> list[str]:
     from pjobs.domain.webhooks import EVENTS
 

@@ -4,14 +4,17 @@ exit 3 when they found something."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pjobs.cli.jobrun import RunOptions, handler_command, prepare, run_and_report
-from pjobs.cli.options import ProjectArgument
+from pjobs.cli.options import ProjectArgument, YesOption
 from pjobs.cli.runtime import Runtime, runtime
 from pjobs.errors import ExitCode, InvalidStateError, UsageError
+
+if TYPE_CHECKING:
+    from pjobs.control.projects import Project
 
 ProjectsArgument = Annotated[
     list[str] | None, typer.Argument(metavar="[PROJECT_ID]...", show_default=False)
@@ -111,7 +114,10 @@ def scan_abuse(
     project_ids: ProjectsArgument = None,
     all_projects: AllOption = False,
     window: Annotated[
-        str | None, typer.Option("--window", help="Measure over this window [abuse.window].")
+        str | None,
+        typer.Option(
+            "--window", metavar="DURATION", help="Measure over this window [abuse.window]."
+        ),
     ] = None,
 ) -> None:
     """Compare projects' current request and error rates with their baselines; suspend
@@ -169,8 +175,14 @@ def suspend(
     Example: pjobs suspend proj-123 --reason "phishing"
     """
     from pjobs.control import ControlPlane
+    from pjobs.errors import UsageError
     from pjobs.handlers.auto_suspend import AutoSuspendPayload, judge
 
+    if pattern is None and reason is None:
+        raise UsageError(
+            "give --reason WHY (an operator's suspension) or --pattern PATTERN (suspend only "
+            "if it holds)"
+        )
     rt = runtime(ctx)
     payload: dict[str, Any] = {"project_id": project_id, "force": force}
     payload |= {k: v for k, v in (("pattern", pattern), ("reason", reason)) if v is not None}
@@ -209,12 +221,16 @@ def resume(
     project_id: ProjectArgument,
     run: RunOptions,
     reason: Annotated[str | None, typer.Option(help="Why it is lifted.")] = None,
+    yes: YesOption = False,
 ) -> None:
-    """Lift a project's suspension: it is active again and its keys verify.
+    """Lift a project's suspension: it is active again and its keys verify. A project still
+    over a hard cap is said so first (the next check-limits suspends it again): confirmed
+    on a terminal, --yes without one.
 
     Example: pjobs resume proj-123 --reason "owner upgraded"
     """
-    from pjobs.cli.lifecycle import print_plan, render_project
+    from pjobs.cli.lifecycle import print_plan
+    from pjobs.cli.prompts import confirm
 
     rt = runtime(ctx)
     payload = {"project_id": project_id, **({"reason": reason} if reason else {})}
@@ -228,4 +244,34 @@ def resume(
         return
     if project.status != "suspended":
         rt.note(f"project {project_id} is {project.status}, not suspended: nothing to lift")
-    run_and_report(rt, job, run, render_project)
+    over = over_hard_caps(rt, project)
+    if over and project.status == "suspended":
+        rt.note(
+            f"{project_id} is still over its hard cap: {over}; the next check-limits suspends "
+            f"it again. Raise the quota first: pjobs quotas set {project_id} METRIC LIMIT"
+        )
+        confirm(rt, f"Resume {project_id} all the same?", yes)
+    before = project.status
+    run_and_report(rt, job, run, lambda result: render_resumed(result, before, reason))
+
+
+def over_hard_caps(rt: Runtime, project: Project) -> str:
+    """The hard caps a project's usage this period is at or over ("" if none), in words."""
+    from pjobs.domain.quotas import standing
+    from pjobs.store.staging import period_of
+
+    with rt.control() as tx:
+        rows = standing(tx, rt.settings(), project, period_of(tx.now))
+    return ", ".join(
+        f"{r['metric']} {r['value']:,.0f} of {r['limit']:,.0f} ({r['percent']:g} %)"
+        for r in rows
+        if r["hard"] and r["percent"] is not None and r["percent"] >= 100
+    )
+
+
+def render_resumed(result: dict[str, Any], before: str, reason: str | None) -> None:
+    """One line: `proj-123: suspended → active (reason)`."""
+    from pjobs.cli.output import print_lines
+
+    why = f" ({reason})" if reason else ""
+    print_lines([f"{result['project_id']}: {before} → {result['status']}{why}"])

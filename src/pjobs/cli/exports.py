@@ -16,6 +16,7 @@ from pjobs.cli.jobrun import (
     run_and_report,
 )
 from pjobs.cli.runtime import Runtime, runtime
+from pjobs.timeutil import seconds
 
 RESULT_COLUMNS = ("project_id", "state", "backup_id", "size", "parts", "error")
 
@@ -145,7 +146,7 @@ def export_each(rt: Runtime, payloads: list[dict[str, Any]], run: RunOptions) ->
     with Progress(len(payloads), "backing up", rt.quiet) as progress:
         for index, payload in enumerate(payloads):
             if run.enqueue:
-                job = queue.wait(queued[index].id, run.timeout)
+                job = queue.wait(queued[index].id, seconds(run.timeout))
             else:
                 job = queue.run_inline(
                     "export_backup", payload, enqueue_options(rt, run, key=False)

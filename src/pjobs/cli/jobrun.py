@@ -27,6 +27,7 @@ from pjobs.cli.options import (
 )
 from pjobs.cli.runtime import Runtime
 from pjobs.errors import ExitCode, UsageError
+from pjobs.timeutil import seconds
 
 if TYPE_CHECKING:
     from pjobs.queue.enqueue import EnqueueOptions
@@ -41,7 +42,7 @@ class RunOptions:
 
     enqueue: bool = False
     wait: bool = False
-    timeout: float | None = None
+    timeout: str | None = None  # a duration
     dry_run: bool = False
     max_attempts: int | None = None
     delay: str | None = None
@@ -155,7 +156,7 @@ def run_job(rt: Runtime, job: NewJob, opts: RunOptions) -> FinishedJob | None:
             print_lines([result.id])
         message(f"enqueued {type_name} job {result.id}", rt.quiet)
         return None
-    return FinishedJob(queue.wait(result.id, opts.timeout), {})
+    return FinishedJob(queue.wait(result.id, seconds(opts.timeout)), {})
 
 
 def run_and_report(

@@ -13,9 +13,11 @@ import typer
 
 from pjobs.cli import completion
 from pjobs.cli import options as opt
-from pjobs.cli.options import DryRunOption, JobTypeOption, JsonOption, SinceOption
+from pjobs.cli.options import DryRunOption, JobTypeOption, JsonOption, SinceOption, YesOption
+from pjobs.cli.prompts import confirm
 from pjobs.cli.runtime import runtime
 from pjobs.errors import InvalidInputError, UsageError
+from pjobs.timeutil import seconds
 
 MAX_BATCH_BYTES = 256 * 2**20  # copies times payload bytes in one `jobs enqueue --count`
 
@@ -140,7 +142,7 @@ def enqueue(
         return
     results = rt.app().queue.submit([job])
     if wait:
-        finished = rt.app().queue.wait(results[0].id, timeout)
+        finished = rt.app().queue.wait(results[0].id, seconds(timeout))
         show_job(finished, as_json)
         if finished.state != "succeeded":
             from pjobs.cli.jobrun import failed_job_exit_code
@@ -258,16 +260,19 @@ def cancel(
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Cancel a queued job.
+    """Cancel a queued job; one line says so.
 
     Example: pjobs jobs cancel 42
     """
-    from pjobs.cli.output import message
+    from pjobs.cli.output import print_lines
 
     rt = runtime(ctx)
     job = rt.app().queue.cancel(job_id, dry_run=dry_run)
-    message(f"job {job_id}: {'would be ' if dry_run else ''}cancelled", rt.quiet)
-    show_job(job, as_json, {"dry_run": dry_run})
+    if as_json:
+        show_job(job, as_json, {"dry_run": dry_run})
+        return
+    done = "would be cancelled" if dry_run else "cancelled"
+    print_lines([f"job {job_id} ({job.type}): {done}"])
 
 
 @app.command("retry")
@@ -285,10 +290,12 @@ def retry(
     ] = None,
     type_name: JobTypeOption = None,
     since: SinceOption = None,
+    yes: YesOption = False,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Queue failed or cancelled jobs again, with fresh attempts: one by id, or in bulk.
+    """Queue failed or cancelled jobs again, with fresh attempts: one by id, or in bulk
+    (the count is said, and confirmed on a terminal, before anything is queued).
 
     Example: pjobs jobs retry --state failed --type deliver_webhook --since 2h --dry-run
     """
@@ -310,7 +317,12 @@ def retry(
         rt.app().registry.get(type_name)  # an unknown type is refused, not matched by nothing
     start = rt.since(since)
     queue = rt.app().queue
-    ids = queue.store.retry_jobs(state, type_name, start, rt.app().clock.now(), dry_run)
+    now = rt.app().clock.now()
+    if not dry_run:
+        found = len(queue.store.retry_jobs(state, type_name, start, now, dry_run=True))
+        if found:
+            confirm(rt, f"Queue {found} {state} job(s) again?", yes)
+    ids = queue.store.retry_jobs(state, type_name, start, now, dry_run)
     verb = "would queue again" if dry_run else "queued again"
     message(f"{'dry run: ' if dry_run else ''}{verb} {len(ids)} {state} job(s)", rt.quiet)
     if as_json:
@@ -323,12 +335,17 @@ def retry(
 def purge(
     ctx: typer.Context,
     older_than: Annotated[
-        str, typer.Option(help="Delete finished jobs that finished longer ago than this.")
+        str,
+        typer.Option(
+            metavar="DURATION", help="Delete finished jobs that finished longer ago than this."
+        ),
     ] = "7d",
+    yes: YesOption = False,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Delete finished jobs (succeeded, failed, cancelled) and their attempts.
+    """Delete finished jobs (succeeded, failed, cancelled) and their attempts (the count is
+    said, and confirmed on a terminal, before anything is deleted).
 
     Example: pjobs jobs purge --older-than 30d --dry-run
     """
@@ -336,7 +353,13 @@ def purge(
     from pjobs.timeutil import parse_duration
 
     age = parse_duration(older_than)
-    count = runtime(ctx).app().queue.purge(age, dry_run=dry_run)
+    rt = runtime(ctx)
+    queue = rt.app().queue
+    if not dry_run:
+        found = queue.purge(age, dry_run=True)
+        if found:
+            confirm(rt, f"Delete {found} finished job(s) older than {older_than}?", yes)
+    count = queue.purge(age, dry_run=dry_run)
     if as_json:
         print_json(
             {

@@ -26,13 +26,19 @@ def list_keys(
 
     Example: pjobs keys list proj-123
     """
+    from dataclasses import asdict
+
     from pjobs.cli.output import print_records
+    from pjobs.domain.apikeys import status_now
 
     rt = runtime(ctx)
     rt.project(project_id)
     with rt.control() as tx:
         keys = tx.keys.list(project_id)
-    print_records("keys", keys, (*KEY_COLUMNS, "replaced_by"), as_json)
+        now = tx.now
+    # the status `keys verify` would give now: an expiring key past its grace is expired
+    rows = [{**asdict(key), "status": status_now(key, now)} for key in keys]
+    print_records("keys", rows, (*KEY_COLUMNS, "replaced_by"), as_json)
 
 
 @app.command("verify", context_settings={"allow_extra_args": True})

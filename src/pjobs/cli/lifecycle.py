@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pjobs.cli import completion
 from pjobs.cli.jobrun import RunOptions, handler_command, prepare, run_and_report
 from pjobs.cli.options import KeyArgument, ProjectArgument
 from pjobs.cli.runtime import Runtime, runtime
@@ -74,7 +75,13 @@ def provision(
     owner: Annotated[str, typer.Option("--owner", help="Owner id (created if new).")],
     run: RunOptions,
     region: Annotated[str | None, typer.Option(help="Region [default_region].")] = None,
-    plan: Annotated[str | None, typer.Option(help="Plan [default_plan].")] = None,
+    plan: Annotated[
+        str | None,
+        typer.Option(
+            help="A plan of quotas.plans (built in: free, pro) [default_plan].",
+            autocompletion=completion.plans,
+        ),
+    ] = None,
 ) -> None:
     """Provision a project: tenant database and schema, service registrations, API keys.
 
@@ -84,6 +91,7 @@ def provision(
 
     Example: pjobs provision proj-123 --name 'Acme shop' --owner user-42 --plan pro
     """
+    from pjobs.domain.quotas import known_plan
     from pjobs.handlers import provision as handler
     from pjobs.tenant_schema import load_tenant_schema
 
@@ -94,7 +102,7 @@ def provision(
         "name": name,
         "owner_id": owner,
         "region": region or settings.default_region,
-        "plan": plan or settings.default_plan,
+        "plan": known_plan(settings, plan or settings.default_plan),
     }
     if run.dry_run:
         prepare(rt, "provision_project", payload, run)
@@ -170,7 +178,10 @@ def rotate_key(
     key_id: KeyArgument,
     run: RunOptions,
     grace: Annotated[
-        str | None, typer.Option(help="How long the old key stays valid [keys.rotation_grace].")
+        str | None,
+        typer.Option(
+            metavar="DURATION", help="How long the old key stays valid [keys.rotation_grace]."
+        ),
     ] = None,
     now: Annotated[bool, typer.Option("--now", help="Revoke the old key at once.")] = False,
 ) -> None:

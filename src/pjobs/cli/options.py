@@ -9,6 +9,9 @@ import typer
 from pjobs.cli import completion
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask to confirm (needed without a terminal).")
+]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print what would be done; change nothing.")
 ]
@@ -23,8 +26,10 @@ WaitOption = Annotated[
     ),
 ]
 TimeoutOption = Annotated[
-    float | None,
-    typer.Option("--timeout", min=0, help="With --wait: give up after SECONDS (exit 75)."),
+    str | None,
+    typer.Option(
+        "--timeout", metavar="DURATION", help="With --wait: give up after this long (exit 75)."
+    ),
 ]
 MaxAttemptsOption = Annotated[
     int | None,
@@ -33,7 +38,9 @@ MaxAttemptsOption = Annotated[
 DelayOption = Annotated[
     str | None,
     typer.Option(
-        "--delay", help="Run no earlier than this from now: 30s, 15m, 2h (handlers: --enqueue)."
+        "--delay",
+        metavar="DURATION",
+        help="Run no earlier than this from now: 30s, 15m, 2h (handlers: --enqueue).",
     ),
 ]
 PriorityOption = Annotated[int, typer.Option("--priority", help="Higher runs first.")]
@@ -47,6 +54,7 @@ TimeLimitOption = Annotated[
     str | None,
     typer.Option(
         "--time-limit",
+        metavar="DURATION",
         help="An attempt running longer is given up on and retried: 90s, 30m, 2h "
         "[worker.time_limit_seconds].",
     ),
@@ -56,7 +64,12 @@ LimitOption = Annotated[
 ]
 SinceOption = Annotated[
     str | None,
-    typer.Option("--since", help="Only those since: an ISO time, or a duration ago (2h)."),
+    typer.Option(
+        "--since",
+        metavar="TIME",
+        help="Only those since: an ISO time (2026-12-06T10:00, 2026-12), or a duration ago "
+        "(2h, 7d).",
+    ),
 ]
 ProjectFilterOption = Annotated[
     str | None,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pjobs.cli.options import JsonOption
+from pjobs.cli.options import DryRunOption, JsonOption
 from pjobs.cli.runtime import runtime
 
 app = typer.Typer(help="Schedules: list them, run one now.", no_args_is_help=True)
@@ -60,6 +60,7 @@ def list_schedules(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def run_schedule(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME")],
+    dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Enqueue a schedule's job now (a tick of its own); print the job id.
@@ -74,6 +75,11 @@ def run_schedule(
     found = {s.name: s for s in scheduler.effective(rt.settings())}.get(name)
     if found is None:
         raise NotFoundError(f"no schedule {name[:60]!r} (see `pjobs schedules list`)")
+    if dry_run:
+        message(f"dry run: would enqueue {found.job} for schedule {name}", rt.quiet)
+        if as_json:
+            print_json({"dry_run": True, "schedule": name, "job": found.job})
+        return
     app = rt.app()
     job_id = scheduler.Scheduler(app, []).fire(found, app.clock.now())
     message(f"schedule {name}: enqueued {found.job} job {job_id}", rt.quiet)

@@ -229,7 +229,9 @@ def remove(
 def rotate_secret(
     ctx: typer.Context,
     endpoint_id: EndpointArgument,
-    grace: Annotated[str, typer.Option(help="The old secret signs too for this long.")] = "24h",
+    grace: Annotated[
+        str, typer.Option(metavar="DURATION", help="The old secret signs too for this long.")
+    ] = "24h",
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -333,7 +335,7 @@ def replay(
     """
     from pjobs.cli.output import message, print_json, print_lines
     from pjobs.domain.webhooks import enqueue_delivery
-    from pjobs.errors import UsageError, found
+    from pjobs.errors import InvalidStateError, UsageError, found
 
     check_state(state)
     if (delivery_id is None) == (endpoint is None):
@@ -345,10 +347,16 @@ def replay(
     with rt.control(write=not dry_run) as tx:
         if delivery_id is not None:
             chosen = [found(tx.webhooks.delivery(delivery_id), "webhook delivery", delivery_id)]
+            endpoint = chosen[0].endpoint_id
         else:
             assert endpoint is not None
-            found(tx.webhooks.endpoint(endpoint), "webhook endpoint", endpoint)
             chosen = tx.webhooks.deliveries(endpoint, state, start, 100_000)
+        target = found(tx.webhooks.endpoint(endpoint), "webhook endpoint", endpoint)
+        if not target.enabled:  # the job would only fail: say so, and how to go on
+            raise InvalidStateError(
+                f"webhook endpoint {target.id} is disabled ({target.disabled_reason}): "
+                f"`pjobs webhooks enable {target.id}` first"
+            )
         chosen = [d for d in chosen if d.state != "pending"]
         if not dry_run:
             for delivery in chosen:

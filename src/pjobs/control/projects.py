@@ -114,6 +114,13 @@ class Projects(Noun):
         while another queued or running job holds it."""
         return project_id in self.take_locks([project_id], job_id)
 
+    def of_unknown_plans(self, plans: Iterable[str], limit: int = 1000) -> builtins.list[str]:
+        """Active projects whose plan is none of `plans` (the configured ones)."""
+        ids = self.tx.store.array(sorted(plans))
+        return [
+            row["id"] for row in self.tx.rows("projects_of_unknown_plans", plans=ids, limit=limit)
+        ]
+
     def take_locks(self, project_ids: Iterable[str], job_id: int) -> set[str]:
         """`take_lock` for many projects in one statement: those the job holds now."""
         ids = self.tx.store.array(list(project_ids))

@@ -19,6 +19,13 @@ class Tick:
 
 
 class ScheduleTicks(Noun):
+    def first_seen(self, schedule: str) -> datetime:
+        """When a serve first saw the schedule (now, if this is the first time)."""
+        self.tx.run("see_schedule", schedule=schedule)
+        row = self.tx.row("schedule_first_seen", schedule=schedule)
+        assert row is not None
+        return self.tx.store.from_ts(row["first_seen"])
+
     def fire_tick(self, schedule: str, fire_at: datetime) -> bool:
         """Claim a schedule's tick; False if another process fired it already."""
         return self.tx.row("insert_tick", schedule=schedule, fire_at=fire_at) is not None

@@ -106,6 +106,30 @@ class Verification:
     key: ApiKey | None = None
 
 
+def status_now(key: ApiKey, now: datetime) -> str:
+    """A key's status as `verify` judges it now: an expiring key past its grace is expired,
+    before the sweep marks it so."""
+    if key.status == "expiring" and key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return key.status
+
+
+def active_successor(tx: ControlTx, key: ApiKey) -> str | None:
+    """The key that is active now in a replaced key's place (following every rotation
+    since), if there is one."""
+    seen = {key.id}
+    current = key
+    while current.replaced_by and current.replaced_by not in seen:
+        found = tx.keys.get(current.replaced_by)
+        if found is None:
+            return None
+        if found.status == "active":
+            return found.id
+        seen.add(found.id)
+        current = found
+    return None
+
+
 def verify(store: Store, key: str, now: datetime) -> Verification:
     """What a presented key is worth now. The checksum is checked before any look-up; a key
     past its expiry counts as expired even before the sweep has marked it."""
@@ -118,12 +142,14 @@ def verify(store: Store, key: str, now: datetime) -> Verification:
     with ControlPlane(store).tx(now, write=False) as tx:
         found = tx.keys.by_hash(digest(key))
         project = tx.projects.get(found.project_id) if found else None
+        successor = active_successor(tx, found) if found else None
     if found is None or project is None:
         return Verification("unknown", "no such key")
+    active_now = f"; the active key is {successor}" if successor else ""
     if found.status == "revoked":
-        return Verification("revoked", f"key {found.id} is revoked", found)
-    if found.status == "expired" or (found.expires_at is not None and found.expires_at <= now):
-        return Verification("expired", f"key {found.id} expired", found)
+        return Verification("revoked", f"key {found.id} is revoked{active_now}", found)
+    if status_now(found, now) == "expired":
+        return Verification("expired", f"key {found.id} expired{active_now}", found)
     if project.status != "active":
         return Verification(
             "project_not_active",
@@ -133,8 +159,8 @@ def verify(store: Store, key: str, now: datetime) -> Verification:
     if found.status == "expiring":
         return Verification(
             "expiring",
-            f"key {found.id} is valid until {found.expires_at:%Y-%m-%dT%H:%M:%SZ}; "
-            f"replaced by {found.replaced_by}",
+            f"key {found.id} is valid until {found.expires_at:%Y-%m-%dT%H:%M:%SZ}"
+            f"{active_now or f'; replaced by {found.replaced_by}'}",
             found,
         )
     return Verification("valid", f"key {found.id} is valid", found)

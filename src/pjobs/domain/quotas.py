@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pjobs.domain.usage import MAX_USAGE_TOTAL
+from pjobs.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from pjobs.control import ControlTx
@@ -54,6 +55,8 @@ class LimitsReport:
     busy: list[str] = field(default_factory=list)  # another lifecycle job held them
     # totals past MAX_USAGE_TOTAL (data of an earlier pjobs): reported, never acted on
     bad_data: list[dict[str, Any]] = field(default_factory=list)
+    # active projects whose plan the configuration lost: no quota applies to them
+    unknown_plans: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -64,6 +67,7 @@ class LimitsReport:
             "suspended": len(self.suspended),
             "protected": len(self.protected),
             **({"bad_data": self.bad_data} if self.bad_data else {}),
+            **({"unknown_plans": self.unknown_plans} if self.unknown_plans else {}),
         }
 
 
@@ -113,6 +117,14 @@ def evaluate(
         for row in rows
         if not 0 <= float(row["value"]) <= MAX_USAGE_TOTAL
     ]
+    unknown = tx.projects.of_unknown_plans(settings.quotas.plans)
+    if project_ids is not None:
+        unknown = [p for p in unknown if p in project_ids]
+    if unknown:
+        log.warning(
+            "%d project(s) of a plan the configuration does not have: no quota applies "
+            "to them: %s", len(unknown), ", ".join(unknown[:10]),
+        )  # fmt: skip
     for each in bad:
         log.warning(
             "%s: its %s total %s is past the bound of a total (%g): not acted on; correct "
@@ -128,6 +140,7 @@ def evaluate(
         checked=tx.quotas.count_active(project_ids),
         findings=[_finding(row, warn_at) for row in sane],
         bad_data=bad,
+        unknown_plans=unknown,
     )
 
 
@@ -175,3 +188,19 @@ def standing(
             | {"percent": percent, "source": source, "warned": sorted(warned.get(metric, []))}
         )
     return rows
+
+
+def known_plan(settings: Settings, plan: str) -> str:
+    """`plan` if the configuration has it; InvalidInputError (65) naming the plans (and
+    the one meant, if it is close) otherwise: a project of an unknown plan has no quotas
+    at all."""
+    plans = sorted(settings.quotas.plans)
+    if plan in plans:
+        return plan
+    from difflib import get_close_matches
+
+    close = get_close_matches(plan, plans, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise InvalidInputError(
+        f"unknown plan {plan[:40]!r} (configured: {', '.join(plans) or 'none'}){hint}"
+    )

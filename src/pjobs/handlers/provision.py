@@ -12,6 +12,8 @@ from pjobs.adapters.tenants import ForeignDatabase
 from pjobs.control.projects import Project
 from pjobs.domain import apikeys
 from pjobs.domain.events import announce
+from pjobs.domain.quotas import known_plan
+from pjobs.errors import InvalidInputError
 from pjobs.handlers.lifecycle import (
     ProjectPayload,
     StepResult,
@@ -86,7 +88,12 @@ def provision_project(payload: ProvisionPayload, context: JobContext) -> dict[st
     secret API key (revealed once to an inline caller), marks the project active, writes
     the audit trail and notifies the owner. A project already active is left as it is.
     When its last attempt fails, the project is marked `failed` with the failing step.
-    It holds the project's lifecycle lock throughout (see `project_lock`)."""
+    It holds the project's lifecycle lock throughout (see `project_lock`). A plan the
+    configuration does not have is refused (a project of it would have no quotas)."""
+    try:
+        known_plan(context.settings, payload.plan)
+    except InvalidInputError as exc:
+        raise Refused(str(exc)) from None
     _create_record(payload, context)
     with project_lock(context, payload.project_id):
         return _provision(payload, context)

@@ -57,8 +57,9 @@ def restore_backup(payload: RestoreBackupPayload, context: JobContext) -> dict[s
         tenants.mark(project.id)  # a restored SQLite file is a new file
         with context.tx() as tx:
             data = {k: result[k] for k in ("tables", "rows", "differ")}
+            data["backup_of"] = backup.project_id
             context.audit(tx, "backup.restored", project.id, backup.id, data)
-    return {**result, "project_id": project.id}
+    return {**result, "project_id": project.id, "backup_of": backup.project_id}
 
 
 JOB_TYPE = JobType(

@@ -172,12 +172,29 @@ class Scheduler:
         return job.id
 
     def catch_up(self) -> list[int]:
-        """Fire, once, each schedule's latest tick missed within the grace."""
-        grace = timedelta(seconds=self.app.settings.scheduling.grace_seconds)
-        now = self.app.clock.now()
+        """Fire, once, each schedule's latest tick missed within the grace; a tick from
+        before the schedule was first seen (on a new database: before it existed) is
+        skipped, and said so."""
+        from pjobs.control import ControlPlane
+
+        app = self.app
+        grace = timedelta(seconds=app.settings.scheduling.grace_seconds)
+        now = app.clock.now()
+        with ControlPlane(app.store).tx(now) as tx:
+            seen = {
+                schedule.name: tx.schedules.first_seen(schedule.name)
+                for schedule, _ in self.schedules
+            }
         jobs = []
         for schedule, cron in self.schedules:
             missed = last_fire(cron, now, grace) if grace else None
+            if missed is not None and missed < seen[schedule.name]:
+                log.info(
+                    "schedule %s: tick %s is from before the schedule was first seen "
+                    "(%s): skipped", schedule.name, missed.isoformat(),
+                    seen[schedule.name].isoformat(),
+                )  # fmt: skip
+                continue
             if missed is not None and (job := self.fire(schedule, missed)) is not None:
                 jobs.append(job)
         return jobs

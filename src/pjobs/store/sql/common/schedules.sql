@@ -17,3 +17,11 @@ WHERE t.fire_at = (SELECT max(fire_at) FROM schedule_ticks AS u WHERE u.schedule
 
 -- name: ticks_of
 SELECT * FROM schedule_ticks WHERE schedule = :schedule ORDER BY fire_at DESC LIMIT :limit;
+
+-- name: see_schedule
+-- The first time a serve saw the schedule (kept), and returned: when that was.
+INSERT INTO schedules_seen (schedule, first_seen) VALUES (:schedule, :now)
+ON CONFLICT (schedule) DO NOTHING;
+
+-- name: schedule_first_seen
+SELECT first_seen FROM schedules_seen WHERE schedule = :schedule;

@@ -28,3 +28,9 @@ UPDATE projects AS p SET status = 'suspended', suspension_reason = r.reason, upd
 FROM json_to_recordset(%(rows)s::json) AS r (id text, reason text)
 WHERE p.id = r.id AND p.status = 'active'
 RETURNING p.id;
+
+-- name: projects_of_unknown_plans
+-- Active projects whose plan the configuration no longer has (no quotas apply to them).
+SELECT id FROM projects
+WHERE status = 'active' AND NOT (plan = ANY(%(plans)s::text[]))
+ORDER BY id LIMIT %(limit)s;

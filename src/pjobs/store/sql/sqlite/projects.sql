@@ -30,3 +30,9 @@ FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.reason') 
       FROM json_each(:rows)) AS r
 WHERE projects.id = r.id AND +projects.status = 'active'
 RETURNING projects.id;
+
+-- name: projects_of_unknown_plans
+-- Active projects whose plan the configuration no longer has (no quotas apply to them).
+SELECT id FROM projects
+WHERE status = 'active' AND plan NOT IN (SELECT value FROM json_each(:plans))
+ORDER BY id LIMIT :limit;
