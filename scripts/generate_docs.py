@@ -180,7 +180,7 @@ def man_page(command: Any, ctx: Any, root: Any, version: str) -> str:
             f"The global options of \\fB{PROG}\\fR(1) (\\-\\-db, \\-\\-config, \\-\\-actor, "
             "\\-q, \\-v, \\-\\-no\\-color) go before the command.",
         ]
-    lines += [".SH EXIT STATUS", *exit_status()]
+    lines += [".SH EXIT STATUS", *exit_status(name)]
     lines.append(".SH ENVIRONMENT")
     for variable, meaning in ENVIRONMENT:
         lines += [".TP", f"\\fB{roff(variable)}\\fR", roff(meaning)]
@@ -195,11 +195,15 @@ def man_page(command: Any, ctx: Any, root: Any, version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def exit_status() -> list[str]:
-    from pjobs.errors import EXIT_CODES_MEANING
+def exit_status(page: str) -> list[str]:
+    """Every page's exit codes; the keys page also those of `keys verify` alone."""
+    from pjobs.errors import EXIT_CODES_MEANING, KEY_VERDICTS_MEANING
 
+    codes = dict(EXIT_CODES_MEANING)
+    if page == f"{PROG}-keys":
+        codes |= KEY_VERDICTS_MEANING
     lines = []
-    for code, meaning in EXIT_CODES_MEANING.items():
+    for code, meaning in sorted(codes.items()):
         lines += [".TP", f"\\fB{int(code)}\\fR", roff(meaning)]
     return lines
 

@@ -16,7 +16,8 @@ as one line on stderr and exits with its code, never with a traceback.
     │   ├── DatabaseFull            disk or quota full
     │   └── DatabaseConflict        busy, locked, serialization failure, deadlock
     ├── ConfigError (78)
-    └── JobFailedError (1)
+    ├── JobFailedError (1)
+    └── CommandFailed           a job or batch that failed, with its exit code
 
 Database driver errors are turned into these kinds in one place, `pjobs.store.errors`.
 """
@@ -24,10 +25,7 @@ Database driver errors are turned into these kinds in one place, `pjobs.store.er
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING, TypeVar
-
-if TYPE_CHECKING:
-    from pydantic import ValidationError
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -64,15 +62,18 @@ EXIT_CODES_MEANING: dict[int, str] = {
     ExitCode.USAGE: "usage error",
     ExitCode.FINDINGS: "findings (a dry-run check found something)",
     ExitCode.NOT_FOUND: "not found",
-    KeyVerdict.EXPIRING: "keys verify: expiring (valid during its grace)",
-    KeyVerdict.EXPIRED: "keys verify: expired",
-    KeyVerdict.REVOKED: "keys verify: revoked",
-    KeyVerdict.PROJECT_NOT_ACTIVE: "keys verify: its project is not active",
     ExitCode.INVALID_INPUT: "invalid input data",
     ExitCode.UNAVAILABLE: "a service (database, storage, HTTP) is unavailable",
     ExitCode.TEMPORARY: "temporary failure (retry later)",
     ExitCode.CONFIG: "configuration error",
     ExitCode.INTERRUPTED: "interrupted",
+}
+# `keys verify` alone exits with these too (its help and the keys man page say so).
+KEY_VERDICTS_MEANING: dict[int, str] = {
+    KeyVerdict.EXPIRING: "keys verify: expiring (valid during its grace)",
+    KeyVerdict.EXPIRED: "keys verify: expired",
+    KeyVerdict.REVOKED: "keys verify: revoked",
+    KeyVerdict.PROJECT_NOT_ACTIVE: "keys verify: its project is not active",
 }
 EXIT_CODES_HELP = (
     "Exit codes: "
@@ -129,6 +130,15 @@ class JobFailedError(PjobsError):
     exit_code = ExitCode.FAILURE
 
 
+class CommandFailed(PjobsError):
+    """A command that ran and failed (a job, some of a batch), with the code it exits with
+    (a refused job's own)."""
+
+    def __init__(self, message: str, exit_code: int = ExitCode.FAILURE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[assignment]
+
+
 class InvalidStateError(InvalidInputError):
     """The request does not fit the current state of the thing (e.g. cancel a finished job)."""
 
@@ -153,13 +163,9 @@ class DatabaseConflict(TemporaryError):
     """Another writer was in the way (busy, locked, serialization failure, deadlock)."""
 
 
-def describe_validation_error(
-    error: ValidationError, subject: str, whole: str, within: str = ""
-) -> str:
-    """One line for a pydantic error: `{subject} {field}: {message}`, naming the first
-    problem and counting the rest; `whole` names the field when the error is on all of it,
-    `within` what holds the fields."""
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in (within, *first["loc"]) if part) or whole
-    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"{subject} {where}: {first['msg']}{more}"
+def choice_hint(given: str, choices: list[str]) -> str:
+    """ "; did you mean X?" when `given` is close to one of `choices` (else "")."""
+    from difflib import get_close_matches
+
+    close = get_close_matches(given, choices, n=1)
+    return f"; did you mean {close[0]}?" if close else ""

@@ -19,9 +19,11 @@ def test_unknown_type_and_bad_payloads_are_refused_and_nothing_is_written(
 ) -> None:
     with pytest.raises(InvalidInputError, match="unknown job type 'nope'"):
         job_queue.enqueue("nope", {})
-    with pytest.raises(InvalidInputError, match=r"invalid payload for shaped: count: .*integer"):
+    with pytest.raises(
+        InvalidInputError, match=r"invalid payload for shaped: count: not a whole number"
+    ):
         job_queue.enqueue("shaped", {"count": "many"})
-    with pytest.raises(InvalidInputError, match="count: Field required"):
+    with pytest.raises(InvalidInputError, match="count: required"):
         job_queue.enqueue("shaped", {})
     with pytest.raises(InvalidInputError, match="expected a JSON object"):
         job_queue.enqueue("noop", [1, 2])  # type: ignore[arg-type]

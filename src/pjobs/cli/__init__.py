@@ -11,13 +11,14 @@ catch_early(sys.argv)  # first: a stop signal during the imports below is kept f
 
 import importlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from pjobs import __version__
+from pjobs.cli import wording
 from pjobs.cli.commands import COMMANDS, GLOBAL_OPTIONS, command_named
-from pjobs.cli.output import error
+from pjobs.cli.output import fail, wants_json
 from pjobs.cli.runtime import Runtime
 from pjobs.errors import EXIT_CODES_HELP, ExitCode, PjobsError
 from pjobs.redaction import redact
@@ -37,6 +38,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 _registered: set[str] = set()
+wording.install()
 
 
 def register(names: list[str] | None = None, subcommand: str | None = None) -> typer.Typer:
@@ -154,6 +156,12 @@ def main() -> None:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
     from typer._click.exceptions import UsageError as ClickUsageError
 
+    as_json = wants_json(sys.argv[1:])
+
+    def fail_with(text: str, code: int) -> NoReturn:
+        fail(redact(text), code, as_json)
+        sys.exit(code)
+
     try:
         result = app(prog_name="pjobs", standalone_mode=False)
     except NoArgsIsHelpError as exc:  # `pjobs`, `pjobs jobs`: the help, as a usage error
@@ -161,26 +169,21 @@ def main() -> None:
         sys.exit(int(ExitCode.USAGE))
     except ClickUsageError as exc:  # one line, as every other error
         where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
-        message = exc.format_message().replace("\n", " ")
         option = getattr(exc, "option_name", None)
         if option in GLOBAL_OPTIONS:
             where += f"; global options such as {option} go before the command"
-        error(redact(message) + where)
-        sys.exit(int(ExitCode.USAGE))
+        fail_with(wording.usage_error(exc) + where, int(ExitCode.USAGE))
     except ClickException as exc:
-        error(redact(exc.format_message()))
-        sys.exit(exc.exit_code)
+        fail_with(exc.format_message(), exc.exit_code)
     except PjobsError as exc:
-        error(redact(str(exc)))
-        sys.exit(int(exc.exit_code))
+        fail_with(str(exc), int(exc.exit_code))
     except (Abort, KeyboardInterrupt):
-        sys.stderr.write("pjobs: interrupted\n")
-        sys.exit(int(ExitCode.INTERRUPTED))
+        fail_with("interrupted", int(ExitCode.INTERRUPTED))
     except Exception as exc:
         if "-vv" in sys.argv or "--verbose" in sys.argv:
             raise
-        error(
-            f"unexpected error: {type(exc).__name__}: {redact(str(exc))} (run with -vv for details)"
+        fail_with(
+            f"unexpected error: {type(exc).__name__}: {exc} (run with -vv for details)",
+            int(ExitCode.FAILURE),
         )
-        sys.exit(int(ExitCode.FAILURE))
     sys.exit(result if isinstance(result, int) else 0)

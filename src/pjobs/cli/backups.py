@@ -13,6 +13,7 @@ from pjobs.cli.options import (
     LimitOption,
     OptionalProjectArgument,
     YesOption,
+    duration_option,
 )
 from pjobs.cli.prompts import confirm
 from pjobs.cli.runtime import Runtime, runtime
@@ -133,9 +134,7 @@ def restore(
     force: Annotated[
         bool, typer.Option("--force", help="Replace what a non-empty database holds.")
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm --force.")] = (
-        False
-    ),
+    yes: YesOption = False,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -221,10 +220,10 @@ def render_restore(result: dict[str, Any]) -> None:
         ]
     )
     if result["differ"]:
-        from pjobs.cli.output import error
+        from pjobs.errors import CommandFailed
 
-        error(f"row counts differ from the manifest in: {', '.join(result['differ'])}")
-        raise typer.Exit(1)
+        differ = ", ".join(result["differ"])
+        raise CommandFailed(f"row counts differ from the manifest in: {differ}")
 
 
 @app.command("prune")
@@ -236,7 +235,7 @@ def prune(
     ] = None,
     older_than: Annotated[
         str | None,
-        typer.Option("--older-than", metavar="DURATION", help="Prune those older than this: 30d."),
+        duration_option("--older-than", "Prune those older than this: 30d."),
     ] = None,
     yes: YesOption = False,
     dry_run: DryRunOption = False,

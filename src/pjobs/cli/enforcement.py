@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pjobs.cli import completion
 from pjobs.cli.jobrun import RunOptions, handler_command, prepare, run_and_report
-from pjobs.cli.options import ProjectArgument, YesOption
+from pjobs.cli.options import ProjectArgument, YesOption, duration_option
 from pjobs.cli.runtime import Runtime, runtime
 from pjobs.errors import ExitCode, InvalidStateError, UsageError
 
@@ -17,7 +18,13 @@ if TYPE_CHECKING:
     from pjobs.control.projects import Project
 
 ProjectsArgument = Annotated[
-    list[str] | None, typer.Argument(metavar="[PROJECT_ID]...", show_default=False)
+    list[str] | None,
+    typer.Argument(
+        metavar="PROJECT_ID",
+        help="These projects (or --all).",
+        show_default=False,
+        autocompletion=completion.project_ids,
+    ),
 ]
 AllOption = Annotated[bool, typer.Option("--all", help="Every active project.")]
 FINDING_COLUMNS = ("project_id", "metric", "value", "limit", "percent", "hard", "action")
@@ -61,7 +68,7 @@ def check_limits(
 ) -> None:
     """Check usage against quotas: warn at each threshold once, suspend at a hard cap.
 
-    Example: pjobs check-limits --all        (hourly from cron; `serve` schedules it too)
+    Example: pjobs check-limits --all      (hourly: cron, or serve's schedule)
     """
     from pjobs.domain import quotas
     from pjobs.handlers.check_usage_limits import finding_json
@@ -115,9 +122,7 @@ def scan_abuse(
     all_projects: AllOption = False,
     window: Annotated[
         str | None,
-        typer.Option(
-            "--window", metavar="DURATION", help="Measure over this window [abuse.window]."
-        ),
+        duration_option("--window", "Measure over this window [abuse.window]."),
     ] = None,
 ) -> None:
     """Compare projects' current request and error rates with their baselines; suspend

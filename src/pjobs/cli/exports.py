@@ -54,7 +54,7 @@ def export_backup(
     """Back up tenant databases: dump, compress, encrypt (with a backup key), store, read
     back and check; print the backup id.
 
-    Example: pjobs export-backup --all         (nightly from cron, or the backups schedule)
+    Example: pjobs export-backup --all     (nightly: cron, or serve's schedule)
     """
     from pjobs.cli.enforcement import scope
 
@@ -160,7 +160,6 @@ def export_each(rt: Runtime, payloads: list[dict[str, Any]], run: RunOptions) ->
     print_records("backups", results, RESULT_COLUMNS, run.as_json)
     failed = sum(r["state"] != "succeeded" for r in results)
     if failed:
-        from pjobs.cli.output import error
+        from pjobs.errors import CommandFailed
 
-        error(f"{failed} of {len(results)} backups failed")
-        raise typer.Exit(1)
+        raise CommandFailed(f"{failed} of {len(results)} backups failed")

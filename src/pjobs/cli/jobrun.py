@@ -11,8 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import typer
-
 from pjobs.cli.options import (
     DelayOption,
     DryRunOption,
@@ -26,7 +24,7 @@ from pjobs.cli.options import (
     WaitOption,
 )
 from pjobs.cli.runtime import Runtime
-from pjobs.errors import ExitCode, UsageError
+from pjobs.errors import CommandFailed, ExitCode, UsageError
 from pjobs.timeutil import seconds
 
 if TYPE_CHECKING:
@@ -194,14 +192,13 @@ def report(finished: FinishedJob, as_json: bool, render: Callable[[Any], None]) 
             print_lines(["", "Secrets (shown this once; store them now):"])
             print_lines([f"  {label}: {secret}" for label, secret in finished.revealed.items()])
     if job.state != "succeeded":
-        error = (job.last_error or job.state).splitlines()[0]
-        from pjobs.cli.output import error as print_error
-
-        print_error(f"job {job.id} {job.state}: {error}")
-        raise typer.Exit(failed_job_exit_code(job))
+        raise job_failed(job)
 
 
-def failed_job_exit_code(job: JobRecord) -> int:
-    """1 for a failed job; a refused one (`jobtypes.Refused`) exits with its own code."""
+def job_failed(job: JobRecord) -> CommandFailed:
+    """What a command that ran `job` fails with: the job's first error line, and exit 1
+    (a refused job, `jobtypes.Refused`, exits with its own code)."""
     refused = job.result.get("exit_code") if isinstance(job.result, dict) else None
-    return int(refused) if isinstance(refused, int) else int(ExitCode.FAILURE)
+    code = int(refused) if isinstance(refused, int) else int(ExitCode.FAILURE)
+    first = (job.last_error or job.state).splitlines()[0]
+    return CommandFailed(f"job {job.id} {job.state}: {first}", code)

@@ -13,7 +13,14 @@ import typer
 
 from pjobs.cli import completion
 from pjobs.cli import options as opt
-from pjobs.cli.options import DryRunOption, JobTypeOption, JsonOption, SinceOption, YesOption
+from pjobs.cli.options import (
+    DryRunOption,
+    JobTypeOption,
+    JsonOption,
+    SinceOption,
+    YesOption,
+    duration_option,
+)
 from pjobs.cli.prompts import confirm
 from pjobs.cli.runtime import runtime
 from pjobs.errors import InvalidInputError, UsageError
@@ -145,9 +152,9 @@ def enqueue(
         finished = rt.app().queue.wait(results[0].id, seconds(timeout))
         show_job(finished, as_json)
         if finished.state != "succeeded":
-            from pjobs.cli.jobrun import failed_job_exit_code
+            from pjobs.cli.jobrun import job_failed
 
-            raise typer.Exit(failed_job_exit_code(finished))
+            raise job_failed(finished)
         return
     if as_json:
         print_json(results[0])
@@ -280,7 +287,7 @@ def retry(
     ctx: typer.Context,
     job_id: Annotated[
         int | None,
-        typer.Argument(metavar="[ID]", help="One job.", min=1, max=2**63 - 1, show_default=False),
+        typer.Argument(metavar="ID", help="One job.", min=1, max=2**63 - 1, show_default=False),
     ] = None,
     state: Annotated[
         str | None,
@@ -297,7 +304,7 @@ def retry(
     """Queue failed or cancelled jobs again, with fresh attempts: one by id, or in bulk
     (the count is said, and confirmed on a terminal, before anything is queued).
 
-    Example: pjobs jobs retry --state failed --type deliver_webhook --since 2h --dry-run
+    Example: pjobs jobs retry --state failed --type deliver_webhook --dry-run
     """
     from pjobs.cli.output import message, print_json, print_lines
 
@@ -336,9 +343,7 @@ def purge(
     ctx: typer.Context,
     older_than: Annotated[
         str,
-        typer.Option(
-            metavar="DURATION", help="Delete finished jobs that finished longer ago than this."
-        ),
+        duration_option("--older-than", "Delete finished jobs that finished longer ago than this."),
     ] = "7d",
     yes: YesOption = False,
     dry_run: DryRunOption = False,

@@ -8,7 +8,7 @@ import typer
 
 from pjobs.cli import completion
 from pjobs.cli.jobrun import RunOptions, handler_command, prepare, run_and_report
-from pjobs.cli.options import KeyArgument, ProjectArgument
+from pjobs.cli.options import KeyArgument, ProjectArgument, YesOption, duration_option
 from pjobs.cli.runtime import Runtime, runtime
 from pjobs.errors import InvalidStateError, UsageError, found
 
@@ -89,7 +89,7 @@ def provision(
     secrets are shown. Keys made by a worker (--enqueue) are never shown: issue ones you
     can see with `pjobs rotate-key KEY_ID --now`.
 
-    Example: pjobs provision proj-123 --name 'Acme shop' --owner user-42 --plan pro
+    Example: pjobs provision proj-123 --name Acme --owner user-42 --plan pro
     """
     from pjobs.domain.quotas import known_plan
     from pjobs.handlers import provision as handler
@@ -139,7 +139,7 @@ def deprovision(
     ctx: typer.Context,
     project_id: ProjectArgument,
     run: RunOptions,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
     force: Annotated[bool, typer.Option("--force", help="A protected project too.")] = False,
 ) -> None:
     """Remove a project: unregister it, drop its tenant database, revoke its keys.
@@ -179,9 +179,7 @@ def rotate_key(
     run: RunOptions,
     grace: Annotated[
         str | None,
-        typer.Option(
-            metavar="DURATION", help="How long the old key stays valid [keys.rotation_grace]."
-        ),
+        duration_option("--grace", "How long the old key stays valid [keys.rotation_grace]."),
     ] = None,
     now: Annotated[bool, typer.Option("--now", help="Revoke the old key at once.")] = False,
 ) -> None:

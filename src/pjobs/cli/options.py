@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from pjobs.cli import completion
+
+
+def _checked_duration(param: typer.CallbackParam, value: str | None) -> str | None:
+    """A DURATION's text, checked as the command line is read: `7` without a unit is
+    refused (65) before the command does anything."""
+    from pjobs.timeutil import parse_duration
+
+    return _checked(param, value, parse_duration)
+
+
+def _checked_time(param: typer.CallbackParam, value: str | None) -> str | None:
+    """A TIME's text, checked as the command line is read."""
+    from pjobs.timeutil import parse_time
+
+    return _checked(param, value, parse_time)
+
+
+def _checked(param: typer.CallbackParam, value: str | None, parse: Any) -> str | None:
+    from pjobs.errors import InvalidInputError
+
+    if value is not None:
+        try:
+            parse(value)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{param.opts[0]}: {exc}") from None
+    return value
+
+
+def duration_option(name: str, help: str) -> Any:
+    """An option taking a DURATION (`30s`, `15m`, `24h`, `7d`, `1h30m`; never a bare
+    number), checked as it is read."""
+    return typer.Option(name, metavar="DURATION", help=help, callback=_checked_duration)
+
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 YesOption = Annotated[
@@ -26,10 +59,7 @@ WaitOption = Annotated[
     ),
 ]
 TimeoutOption = Annotated[
-    str | None,
-    typer.Option(
-        "--timeout", metavar="DURATION", help="With --wait: give up after this long (exit 75)."
-    ),
+    str | None, duration_option("--timeout", "With --wait: give up after this long (exit 75).")
 ]
 MaxAttemptsOption = Annotated[
     int | None,
@@ -37,10 +67,8 @@ MaxAttemptsOption = Annotated[
 ]
 DelayOption = Annotated[
     str | None,
-    typer.Option(
-        "--delay",
-        metavar="DURATION",
-        help="Run no earlier than this from now: 30s, 15m, 2h (handlers: --enqueue).",
+    duration_option(
+        "--delay", "Run no earlier than this from now: 30s, 15m, 2h (handlers: --enqueue)."
     ),
 ]
 PriorityOption = Annotated[int, typer.Option("--priority", help="Higher runs first.")]
@@ -52,10 +80,9 @@ IdempotencyKeyOption = Annotated[
 ]
 TimeLimitOption = Annotated[
     str | None,
-    typer.Option(
+    duration_option(
         "--time-limit",
-        metavar="DURATION",
-        help="An attempt running longer is given up on and retried: 90s, 30m, 2h "
+        "An attempt running longer is given up on and retried: 90s, 30m, 2h "
         "[worker.time_limit_seconds].",
     ),
 ]
@@ -67,6 +94,7 @@ SinceOption = Annotated[
     typer.Option(
         "--since",
         metavar="TIME",
+        callback=_checked_time,
         help="Only those since: an ISO time (2026-12-06T10:00, 2026-12), or a duration ago "
         "(2h, 7d).",
     ),
@@ -87,7 +115,10 @@ ProjectArgument = Annotated[
     ),
 ]
 OptionalProjectArgument = Annotated[
-    str | None, typer.Argument(metavar="[PROJECT_ID]", autocompletion=completion.project_ids)
+    str | None,
+    typer.Argument(
+        metavar="PROJECT_ID", help="Only this project's.", autocompletion=completion.project_ids
+    ),
 ]
 KeyArgument = Annotated[
     str,

@@ -234,3 +234,18 @@ def message(text: str, quiet: bool = False) -> None:
 def error(text: str) -> None:
     """`pjobs: TEXT` on stderr: one line, whatever the text holds."""
     sys.stderr.write(f"pjobs: {visible(text)}\n")
+
+
+def wants_json(argv: list[str]) -> bool:
+    """Whether the command line asks for JSON (`--json` before any `--`)."""
+    return "--json" in (argv[: argv.index("--")] if "--" in argv else argv)
+
+
+def fail(text: str, code: int, as_json: bool) -> None:
+    """The error a command ends with, on stderr: `pjobs: TEXT`, or, when the command was
+    asked for JSON, one document `{"error": {"code": CODE, "message": TEXT}}`."""
+    if as_json:
+        document = {"error": {"code": code, "message": visible(text)}}
+        sys.stderr.write(json.dumps(document, ensure_ascii=False) + "\n")
+    else:
+        error(text)

@@ -25,7 +25,7 @@ def set_owner(
 ) -> None:
     """Create an owner or update their contact details.
 
-    Example: pjobs owners set user-42 --email ops@example.com --telegram-chat-id 123456
+    Example: pjobs owners set user-42 --email ops@example.com
     """
     from pjobs import ids
 

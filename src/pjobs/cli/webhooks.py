@@ -17,6 +17,8 @@ from pjobs.cli.options import (
     ProjectArgument,
     ProjectFilterOption,
     SinceOption,
+    YesOption,
+    duration_option,
 )
 from pjobs.cli.runtime import Runtime, runtime
 
@@ -88,7 +90,7 @@ def add(
 ) -> None:
     """Add an endpoint to a project; print its id and signing secret (shown this once).
 
-    Example: pjobs webhooks add proj-123 https://hooks.example.com/pjobs -e project.suspended
+    Example: pjobs webhooks add proj-123 https://example.com/in -e webhook.test
     """
     import sys
 
@@ -190,7 +192,7 @@ switch_command("disable", False, "Disable an endpoint: no deliveries until enabl
 def remove(
     ctx: typer.Context,
     endpoint_id: EndpointArgument,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -230,7 +232,7 @@ def rotate_secret(
     ctx: typer.Context,
     endpoint_id: EndpointArgument,
     grace: Annotated[
-        str, typer.Option(metavar="DURATION", help="The old secret signs too for this long.")
+        str, duration_option("--grace", "The old secret signs too for this long.")
     ] = "24h",
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
@@ -319,7 +321,9 @@ def deliveries(
 @app.command("replay")
 def replay(
     ctx: typer.Context,
-    delivery_id: Annotated[str | None, typer.Argument(metavar="[DELIVERY_ID]")] = None,
+    delivery_id: Annotated[
+        str | None, typer.Argument(metavar="DELIVERY_ID", help="One delivery.")
+    ] = None,
     endpoint: Annotated[
         str | None, typer.Option("--endpoint", help="Every delivery of this endpoint…")
     ] = None,
@@ -331,7 +335,7 @@ def replay(
     """Send deliveries again (the same webhook-id; `pjobs serve` sends them): one by id, or
     an endpoint's, e.g. after an outage: --endpoint ID --since 2h --state failed.
 
-    Example: pjobs webhooks replay --endpoint we_0123456789abcdef --since 2h --state failed
+    Example: pjobs webhooks replay --endpoint we_0123456789abcdef --since 2h
     """
     from pjobs.cli.output import message, print_json, print_lines
     from pjobs.domain.webhooks import enqueue_delivery
@@ -395,7 +399,7 @@ def deliver_webhook(
 ) -> None:
     """Send one event to one endpoint, signed, retried like any delivery.
 
-    Example: pjobs deliver-webhook we_0123456789abcdef --event webhook.test -p '{"hello": 1}'
+    Example: pjobs deliver-webhook we_0123456789abcdef -p '{"hello": 1}'
     """
     from pjobs.cli.inputs import read_json_argument
     from pjobs.cli.lifecycle import print_plan

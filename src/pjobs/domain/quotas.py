@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pjobs.domain.usage import MAX_USAGE_TOTAL
-from pjobs.errors import InvalidInputError
+from pjobs.errors import InvalidInputError, choice_hint
 
 if TYPE_CHECKING:
     from pjobs.control import ControlTx
@@ -197,10 +197,7 @@ def known_plan(settings: Settings, plan: str) -> str:
     plans = sorted(settings.quotas.plans)
     if plan in plans:
         return plan
-    from difflib import get_close_matches
-
-    close = get_close_matches(plan, plans, n=1)
-    hint = f"; did you mean {close[0]}?" if close else ""
     raise InvalidInputError(
-        f"unknown plan {plan[:40]!r} (configured: {', '.join(plans) or 'none'}){hint}"
+        f"unknown plan {plan[:40]!r} (configured: {', '.join(plans) or 'none'})"
+        + choice_hint(plan, plans)
     )

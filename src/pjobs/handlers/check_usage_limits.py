@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
+from pjobs import ids
 from pjobs.control import ControlTx
 from pjobs.domain import quotas
 from pjobs.domain.events import announce_many
@@ -20,7 +21,7 @@ from pjobs.store.staging import period_of
 
 
 class CheckLimitsPayload(ProjectsScope):
-    period: str | None = Field(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")  # default: this month
+    period: str | None = Field(None, pattern=ids.PERIOD.pattern)  # default: this month
 
 
 def check_usage_limits(payload: CheckLimitsPayload, context: JobContext) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pjobs import ids
 from pjobs.adapters.webhooks import Attempt, signed_headers
 from pjobs.control import ControlTx
 from pjobs.control.webhooks import AttemptMade, Delivery, DeliveryState, Endpoint
@@ -25,7 +26,7 @@ GONE = 410
 class DeliverWebhookPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    delivery_id: str = Field(pattern=r"^msg_[0-9a-f]{24}$")
+    delivery_id: str = Field(pattern=ids.DELIVERY_ID.pattern)
 
 
 def deliver_webhook(payload: DeliverWebhookPayload, context: JobContext) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from pjobs import ids
-from pjobs.errors import InvalidInputError, describe_validation_error
+from pjobs.errors import InvalidInputError
+from pjobs.ids import describe_validation_error
 from pjobs.store.records import NewJob
 
 if TYPE_CHECKING:

@@ -32,7 +32,8 @@ from typing import (
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from pjobs import ids
-from pjobs.errors import ConfigError, describe_validation_error
+from pjobs.errors import ConfigError
+from pjobs.ids import describe_validation_error
 from pjobs.settings.locations import config_file_path, default_data_dir, read_toml
 
 if TYPE_CHECKING:
