@@ -164,3 +164,38 @@ def state_of(cli: CLI) -> tuple[object, ...]:
             ("audit", "list"),
         ]
     )
+
+
+def help_at_80_columns(name: str) -> str:
+    from typer.testing import CliRunner
+
+    from pjobs.cli import register
+
+    done = CliRunner().invoke(register(), [*name.split(), "--help"], env={"COLUMNS": "80"})
+    assert done.exit_code == 0, (name, done.output)
+    return done.output
+
+
+def test_help_reads_as_an_operator_types_at_80_columns() -> None:
+    groups = {name.split()[0] for name in COMMANDS if " " in name}
+    for name in ["", *sorted(groups), *COMMANDS]:
+        text = help_at_80_columns(name)
+        for leaked in ("<str", "<int", "<list", "<float", "<=x", "x>=", "[["):
+            assert leaked not in text, (name, leaked, text)
+        for line in text.splitlines():
+            assert len(line) <= 80, (name, line)
+            if "Example:" in line:  # an example is one line, the whole command
+                assert line.strip().startswith("Example: pjobs"), (name, line)
+        if "Commands:" in text:  # every summary whole: wrapped, never cut with "..."
+            listed = text.split("Commands:")[1]
+            assert not any(line.endswith("...") for line in listed.splitlines()), name
+    assert "10 keys verify" not in help_at_80_columns("")
+    assert "10 expiring" in help_at_80_columns("keys verify")
+
+
+def test_only_the_keys_man_page_names_the_exit_codes_of_keys_verify() -> None:
+    from pathlib import Path
+
+    man = Path(__file__).parents[2] / "man"
+    naming = sorted(p.name for p in man.glob("*.1") if "keys verify: expired" in p.read_text())
+    assert naming == ["pjobs-keys.1"]
