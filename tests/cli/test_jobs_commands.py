@@ -109,7 +109,7 @@ def test_list_show_cancel_retry_purge(cli: CLI) -> None:
     listed = json.loads(cli("jobs", "list", "--json", "--state", "queued").stdout)
     assert [j["id"] for j in listed["jobs"]] == [second["id"], first]
     plain = cli("jobs", "list").stdout.splitlines()
-    assert plain[0].split("\t")[:4] == ["id", "type", "queue", "state"]
+    assert plain[0].split("\t")[:4] == ["id", "type", "state", "attempts"]
     assert cli("jobs", "cancel", str(first), "--dry-run").returncode == 0
     assert json.loads(cli("jobs", "show", str(first), "--json").stdout)["state"] == "queued"
     cancelled = json.loads(cli("jobs", "cancel", str(first), "--json").stdout)

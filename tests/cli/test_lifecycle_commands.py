@@ -195,12 +195,12 @@ def test_deprovision_asks_and_projects_commands(cli: CLI) -> None:
         "deprovisioned"
     )
     audit = json.loads(cli("audit", "list", "--project", "proj-123", "--json").stdout)
-    assert audit["events"][-1]["action"] == "project.deprovisioned"
+    assert audit["events"][0]["action"] == "project.deprovisioned"  # newest first
     assert json.loads(cli("audit", "list", "--since", "1h", "--json").stdout)["events"]
     notes = json.loads(cli("notifications", "list", "--json").stdout)["notifications"]
-    assert [n["subject"] for n in notes] == [
-        "Project proj-123 is ready",
+    assert [n["subject"] for n in notes] == [  # newest first
         "Project proj-123 was removed",
+        "Project proj-123 is ready",
     ]
 
 
@@ -229,7 +229,7 @@ def test_the_audit_trail_names_who_asked(cli: CLI) -> None:
     automation = CLI({**cli.env, "PJOBS_ACTOR": "cron:nightly"}, cli.logs)
     assert automation("owners", "set", "user-456", "--email", "o@example.com").returncode == 0
     events = json.loads(cli("audit", "list", "--json").stdout)["events"]
-    assert events[-1]["actor"] == "cron:nightly" and events[-1]["job_id"] is None
+    assert events[0]["actor"] == "cron:nightly" and events[0]["job_id"] is None
     for bad in ("al\x1bice", "bob\n", ""):
         refused = cli("--actor", bad, "jobs", "list")
         assert refused.returncode == 78 and "actor" in refused.stderr, refused.stderr

@@ -90,10 +90,10 @@ def test_platform_events_are_listed_and_fanned_out(
     assert hooks("suspend", "proj-123", "--reason", "phishing").returncode == 0
     assert hooks("resume", "proj-123").returncode == 0
     events = json.loads(hooks("events", "list", "--project", "proj-123", "--json").stdout)
-    assert [e["type"] for e in events["events"]] == [
-        "project.provisioned",
-        "project.suspended",
+    assert [e["type"] for e in events["events"]] == [  # newest first
         "project.resumed",
+        "project.suspended",
+        "project.provisioned",
     ]
     assert hooks("serve", "--burst").returncode == 0
     assert [r.body["type"] for r in receiver.received] == ["project.suspended"]

@@ -96,7 +96,7 @@ def test_provision_creates_a_real_tenant_database_and_deprovision_removes_it(
     assert tenant_tables(settings, queue, "proj-123") == []
     assert {k["status"] for k in gone.result["keys"]} == {"revoked"}
     with ControlPlane(store).tx(SystemClock().now(), write=False) as tx:
-        actions = [e.action for e in tx.audit.list("proj-123")]
+        actions = [e.action for e in reversed(tx.audit.list("proj-123"))]  # oldest first
     assert actions == [
         "project.created",
         "key.created",

@@ -67,7 +67,7 @@ def check(app: App, **payload: Any) -> dict[str, Any]:
 def warnings_sent(app: App, project_id: str) -> list[tuple[str, str]]:
     with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
         notes = tx.notifications.list(project_id)
-    return [(n.recipient, n.subject) for n in notes]
+    return [(n.recipient, n.subject) for n in reversed(notes)]  # oldest first
 
 
 def status(app: App, project_id: str) -> str:
@@ -109,7 +109,7 @@ def test_thresholds_warn_once_per_period_and_a_hard_cap_suspends(
     assert project is not None and "bandwidth_bytes 1,000 of 1,000" in (
         project.suspension_reason or ""
     )
-    assert events.count("quota.warning") == 4 and events[-1] == "project.suspended"
+    assert events.count("quota.warning") == 4 and events[0] == "project.suspended"  # newest
 
     resumed = app.queue.run_inline("resume_project", {"project_id": "proj-q", "reason": "paid"})
     assert resumed.state == "succeeded" and status(app, "proj-q") == "active"

@@ -17,7 +17,7 @@ import typer
 
 from pjobs import __version__
 from pjobs.cli import wording
-from pjobs.cli.commands import COMMANDS, GLOBAL_OPTIONS, command_named
+from pjobs.cli.commands import COMMANDS, GLOBAL_OPTIONS, command_named, with_optional_values
 from pjobs.cli.output import fail, wants_json
 from pjobs.cli.runtime import Runtime
 from pjobs.errors import EXIT_CODES_HELP, ExitCode, PjobsError
@@ -163,7 +163,9 @@ def main() -> None:
         sys.exit(code)
 
     try:
-        result = app(prog_name="pjobs", standalone_mode=False)
+        result = app(
+            args=with_optional_values(sys.argv[1:]), prog_name="pjobs", standalone_mode=False
+        )
     except NoArgsIsHelpError as exc:  # `pjobs`, `pjobs jobs`: the help, as a usage error
         sys.stderr.write(exc.format_message() + "\n")
         sys.exit(int(ExitCode.USAGE))

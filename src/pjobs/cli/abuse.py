@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import typer
 
-from pjobs.cli.options import JsonOption, LimitOption, ProjectFilterOption, SinceOption
+from pjobs.cli.listing import Columns, ListView, list_options, print_listing
+from pjobs.cli.options import ProjectFilterOption, SinceOption
 from pjobs.cli.runtime import runtime
 
 app = typer.Typer(
@@ -14,25 +15,28 @@ app = typer.Typer(
 )
 
 
+DETECTION_COLUMNS = Columns(
+    ("id", "at", ("project", "project_id"), "pattern", "held", "action", "reason"),
+    keep=("action",),
+    wide=("actor", "job_id"),
+)
+
+
 @app.command("list")
+@list_options(100)
 def list_detections(
     ctx: typer.Context,
+    view: ListView,
     project: ProjectFilterOption = None,
     since: SinceOption = None,
-    limit: LimitOption = 100,
-    as_json: JsonOption = False,
 ) -> None:
     """Abuse evaluations, newest first: pattern, whether it held, what was done (suspended,
     protected, not_enforced, nothing, …), the reason with its figures, who asked.
 
     Example: pjobs abuse list --project proj-123 --since 7d
     """
-    from pjobs.cli.output import print_records
-
     rt = runtime(ctx)
     project_id = rt.project_filter(project)
     start = rt.since(since)
-    with rt.control() as tx:
-        found = tx.abuse.list(project_id, start, limit)
-    columns = ("id", "at", ("project", "project_id"), "pattern", "held", "action", "reason")
-    print_records("detections", found, (*columns, "actor", "job_id"), as_json)
+    page = rt.reader(lambda tx: tx.abuse.list(project_id, start, view.limit, view.offset))
+    print_listing(view, "detections", page, DETECTION_COLUMNS)

@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pjobs.cli.options import JsonOption, LimitOption, ProjectFilterOption, SinceOption
+from pjobs.cli.listing import Columns, ListView, list_options, print_listing
+from pjobs.cli.options import JsonOption, ProjectFilterOption, SinceOption
 from pjobs.cli.runtime import runtime
+
+if TYPE_CHECKING:
+    from pjobs.control import ControlTx
 
 app = typer.Typer(help="Monitoring alerts received by `serve --http`.", no_args_is_help=True)
 
 
+ALERT_COLUMNS = Columns(
+    ("id", "received_at", "source", "status", "name", ("project", "project_id"), "outcome"),
+    keep=("outcome",),
+    wide=("pattern", "job_id"),
+)
+
+
 @app.command("list")
+@list_options(100, watch=True)
 def list_alerts(
     ctx: typer.Context,
+    view: ListView,
     source: Annotated[
         str | None, typer.Option(help="alertmanager, grafana, datadog or generic.")
     ] = None,
     project: ProjectFilterOption = None,
     since: SinceOption = None,
-    limit: LimitOption = 100,
-    as_json: JsonOption = False,
 ) -> None:
     """Alerts received, newest first, each with what came of it: what the receiver did
     and, where it asked for an evaluation, its outcome (suspended, protected, nothing —
@@ -30,17 +41,17 @@ def list_alerts(
 
     Example: pjobs alerts list --source alertmanager --since 24h
     """
-    from pjobs.cli.output import print_records
     from pjobs.domain.projects import alert_outcome
 
     rt = runtime(ctx)
     start = rt.since(since)
     project_id = rt.project_filter(project)
-    with rt.control() as tx:
-        found = tx.alerts.list(source, start, limit, project_id)
-        rows = [{**asdict(a), "outcome": outcome_of(alert_outcome(tx, a))} for a in found]
-    columns = ("id", "received_at", "source", "status", "name", ("project", "project_id"))
-    print_records("alerts", rows, (*columns, "pattern", "outcome", "job_id"), as_json)
+
+    def page(tx: ControlTx) -> list[dict[str, Any]]:
+        found = tx.alerts.list(source, start, view.limit, project_id, view.offset)
+        return [{**asdict(a), "outcome": outcome_of(alert_outcome(tx, a))} for a in found]
+
+    print_listing(view, "alerts", rt.reader(page), ALERT_COLUMNS)
 
 
 def outcome_of(found: dict[str, Any]) -> str:

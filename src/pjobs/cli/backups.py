@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pjobs.cli.jobrun import RunOptions, prepare, run_and_report
+from pjobs.cli.listing import Columns, ListView, list_options, print_listing
 from pjobs.cli.options import (
     DryRunOption,
     JsonOption,
-    LimitOption,
     OptionalProjectArgument,
     YesOption,
     duration_option,
@@ -23,16 +23,10 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Backups: list, show, verify, restore, prune.", no_args_is_help=True)
 BackupArgument = Annotated[str, typer.Argument(metavar="BACKUP_ID")]
-BACKUP_COLUMNS = (
-    "id",
-    ("project", "project_id"),
-    "state",
-    "format",
-    "storage",
-    "encrypted",
-    "size",
-    ("created", "created_at"),
-    "error",
+BACKUP_COLUMNS = Columns(
+    ("id", ("project", "project_id"), "state", "size", ("created", "created_at"), "error"),
+    keep=("state",),
+    wide=("format", "storage", "encrypted", "finished_at", "job_id"),
 )
 
 
@@ -47,30 +41,29 @@ def backup_of(rt: Runtime, backup_id: str) -> Backup:
 
 
 @app.command("list")
+@list_options(1000)
 def list_backups(
     ctx: typer.Context,
+    view: ListView,
     project_id: OptionalProjectArgument = None,
     state: Annotated[
         str | None, typer.Option("--state", help="running, completed, failed or pruned.")
     ] = None,
-    limit: LimitOption = 1000,
-    as_json: JsonOption = False,
 ) -> None:
     """Backups, newest first.
 
     Example: pjobs backups list proj-123 --state completed
     """
     from pjobs import ids
-    from pjobs.cli.output import print_records
     from pjobs.errors import InvalidInputError
 
     if project_id is not None:
         ids.PROJECT_ID.check(project_id)
     if state not in (None, "running", "completed", "failed", "pruned"):
         raise InvalidInputError(f"invalid state {state[:40]!r}: running, completed, failed, pruned")
-    with runtime(ctx).control() as tx:
-        found = tx.backups.list(project_id, state, limit)
-    print_records("backups", found, BACKUP_COLUMNS, as_json)
+    rt = runtime(ctx)
+    page = rt.reader(lambda tx: tx.backups.list(project_id, state, view.limit, view.offset))
+    print_listing(view, "backups", page, BACKUP_COLUMNS)
 
 
 @app.command("show")

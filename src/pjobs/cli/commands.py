@@ -54,3 +54,29 @@ def command_named(argv: list[str]) -> tuple[str, str | None] | None:
         else:
             return (word, next(words, None)) if word in COMMANDS else None
     return None
+
+
+WATCH_EVERY = 2  # seconds, for a bare --watch
+
+
+def with_optional_values(argv: list[str]) -> list[str]:
+    """`argv` with the value an option may go without made explicit: `--watch` not followed
+    by a number of seconds watches every WATCH_EVERY (click's options always take one)."""
+    out: list[str] = []
+    for n, word in enumerate(argv):
+        out.append(word)
+        if word == "--":
+            return out + argv[n + 1 :]
+        if word == "--watch":
+            following = argv[n + 1] if n + 1 < len(argv) else ""
+            if not _is_number(following):
+                out.append(str(WATCH_EVERY))
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

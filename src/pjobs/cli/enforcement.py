@@ -4,6 +4,7 @@ exit 3 when they found something."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -27,7 +28,8 @@ ProjectsArgument = Annotated[
     ),
 ]
 AllOption = Annotated[bool, typer.Option("--all", help="Every active project.")]
-FINDING_COLUMNS = ("project_id", "metric", "value", "limit", "percent", "hard", "action")
+FINDING_COLUMNS = ("project_id", "metric", "value", "limit", "percent", "hard", "this_run")
+ACTED = ("warned", "suspended", "reported", "warn", "suspend", "report")  # (would) do now
 
 
 def scope(all_projects: bool, project_ids: list[str] | None) -> dict[str, Any]:
@@ -42,18 +44,35 @@ def exit_found(found: bool) -> None:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
-def render_limits(result: dict[str, Any]) -> None:
-    from pjobs.cli.output import print_lines, print_records
+def limits_renderer(quiet: bool, dry_run: bool) -> Callable[[dict[str, Any]], None]:
+    """How a check's result is printed: a summary of what this run did (or would do) and
+    every finding with it; with -q, nothing unless the run did (or would do) something."""
 
-    print_lines(
-        [
-            f"period {result['period']}: checked {result['checked']}, over a threshold "
-            f"{result['over_threshold']}, warned {result['warned']}, suspended "
-            f"{result['suspended']}, protected {result['protected']}"
-        ]
-    )
-    if result["findings"]:
-        print_records("findings", result["findings"], FINDING_COLUMNS, False)
+    def render(result: dict[str, Any]) -> None:
+        from pjobs.cli.output import print_lines, print_records
+
+        findings = result["findings"]
+        doing = [f["this_run"].removeprefix("would ") for f in findings]
+        if quiet and not any(d in ACTED for d in doing):
+            return
+        warned, suspended = doing.count("warned") + doing.count("warn"), doing.count("suspend")
+        suspended += doing.count("suspended")
+        reported = doing.count("reported") + doing.count("report")
+        did = (
+            f"a run now would warn {warned}, suspend {suspended}, report {reported} protected"
+            if dry_run
+            else f"this run warned {warned}, suspended {suspended}, reported {reported} protected"
+        )
+        print_lines(
+            [
+                f"period {result['period']}: checked {result['checked']}; {did}; "
+                f"{result['already_warned']} already warned"
+            ]
+        )
+        if findings:
+            print_records("findings", findings, FINDING_COLUMNS, False)
+
+    return render
 
 
 @handler_command()
@@ -76,8 +95,9 @@ def check_limits(
     rt = runtime(ctx)
     payload = {**scope(all_projects, project_ids), **({"period": period} if period else {})}
     job = prepare(rt, "check_usage_limits", payload, run)
+    render = limits_renderer(rt.quiet, run.dry_run)
     if not run.dry_run:
-        run_and_report(rt, job, run, render_limits)
+        run_and_report(rt, job, run, render)
         return
     from pjobs.store.staging import period_of
 
@@ -85,9 +105,9 @@ def check_limits(
         chosen = period or period_of(tx.now)
         ids = None if all_projects else sorted(set(project_ids or []))
         report = quotas.evaluate(tx, rt.settings(), chosen, ids)
-    result = {**report.summary(), "findings": [finding_json(f) for f in report.findings]}
-    show_dry_run(rt, run, result, render_limits)
-    exit_found(bool(report.findings))
+    result = {**report.summary(), "findings": [finding_json(f, None) for f in report.findings]}
+    show_dry_run(rt, run, result, render)
+    exit_found(any(f.acts_now for f in report.findings))
 
 
 def show_dry_run(rt: Runtime, run: RunOptions, result: dict[str, Any], render: Any) -> None:
@@ -98,6 +118,17 @@ def show_dry_run(rt: Runtime, run: RunOptions, result: dict[str, Any], render: A
         print_json({"dry_run": True, **result})
     else:
         render(result)
+
+
+def scan_renderer(quiet: bool) -> Callable[[dict[str, Any]], None]:
+    """How a scan's result is printed; with -q, nothing unless it found something (which
+    a real scan acts on)."""
+
+    def render(result: dict[str, Any]) -> None:
+        if not (quiet and not result["findings"]):
+            render_scan(result)
+
+    return render
 
 
 def render_scan(result: dict[str, Any]) -> None:
@@ -140,14 +171,14 @@ def scan_abuse(
         payload["window_seconds"] = parse_duration(window).total_seconds()
     job = prepare(rt, "scan_abuse", payload, run)
     if not run.dry_run:
-        run_and_report(rt, job, run, render_scan)
+        run_and_report(rt, job, run, scan_renderer(rt.quiet))
         return
     settings = rt.settings()
     ids = None if all_projects else sorted(set(project_ids or []))
     with ControlPlane(rt.app().store).rehearsal(rt.app().clock.now()) as tx:
         abuse.refresh_baselines(tx, settings, tx.now)
         report = abuse.scan(tx, settings, tx.now, ids, payload.get("window_seconds"))
-    show_dry_run(rt, run, abuse.describe(report), render_scan)
+    show_dry_run(rt, run, abuse.describe(report), scan_renderer(rt.quiet))
     exit_found(bool(report.findings))
 
 

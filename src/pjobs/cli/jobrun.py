@@ -5,8 +5,6 @@ printed and the exit code it decides."""
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,6 +20,7 @@ from pjobs.cli.options import (
     TimeLimitOption,
     TimeoutOption,
     WaitOption,
+    gathered,
 )
 from pjobs.cli.runtime import Runtime
 from pjobs.errors import CommandFailed, ExitCode, UsageError
@@ -68,31 +67,8 @@ def handler_command(*, retries: bool = True) -> Callable[[F], F]:
     """Give a command the handler options; it receives them as one `run: RunOptions`.
 
     `retries=False` leaves out --max-attempts (one-shot job types)."""
-
-    def decorate(command: F) -> F:
-        own = inspect.signature(command, eval_str=True)
-        names = [f.name for f in fields(RunOptions) if retries or f.name != "max_attempts"]
-        shared = [
-            inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=getattr(RunOptions(), name),
-                annotation=_OPTION_TYPES[name],
-            )
-            for name in names
-        ]
-        params = [p for p in own.parameters.values() if p.name != "run"] + shared
-
-        @functools.wraps(command)
-        def with_options(*args: Any, **kwargs: Any) -> None:
-            run = RunOptions(**{name: kwargs.pop(name) for name in names})
-            command(*args, run=run, **kwargs)
-
-        with_options.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
-        with_options.__annotations__ = {p.name: p.annotation for p in params}
-        return with_options  # type: ignore[return-value]
-
-    return decorate
+    names = [f.name for f in fields(RunOptions) if retries or f.name != "max_attempts"]
+    return gathered(RunOptions(), "run", {name: _OPTION_TYPES[name] for name in names})
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ or every dead letter) and purge."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterable
@@ -13,6 +14,17 @@ import typer
 
 from pjobs.cli import completion
 from pjobs.cli import options as opt
+from pjobs.cli.listing import (
+    Columns,
+    LastOption,
+    ListView,
+    WatchOption,
+    field_of,
+    follow,
+    list_options,
+    print_listing,
+    watch,
+)
 from pjobs.cli.options import (
     DryRunOption,
     JobTypeOption,
@@ -47,21 +59,18 @@ class StateChoice(StrEnum):
 
 JobIdArgument = Annotated[int, typer.Argument(metavar="ID", help="Job id.", min=1, max=2**63 - 1)]
 
-JOB_COLUMNS = ("id", "type", "queue", "state", "attempts", "priority", "run_at", "last_error")
+JOB_COLUMNS = Columns(
+    ("id", "type", "state", "attempts", "run_at", "last_error"),
+    keep=("state", "last_error"),
+    wide=("queue", "priority", "created_at", "finished_at", "requested_by"),
+)
 
 
-def job_row(job: JobRecord) -> list[Any]:
+def job_row(job: JobRecord) -> dict[str, Any]:
+    """A job as a table shows it: attempts of the most, the first line of its error."""
     error = (job.last_error or "").splitlines()[0][:80] if job.last_error else None
-    return [
-        job.id,
-        job.type,
-        job.queue,
-        job.state,
-        f"{job.attempts}/{job.max_attempts}",
-        job.priority,
-        job.run_at,
-        error,
-    ]
+    shown = {field.name: getattr(job, field.name) for field in dataclasses.fields(job)}
+    return {**shown, "attempts": f"{job.attempts}/{job.max_attempts}", "last_error": error}
 
 
 def show_job(job: JobRecord, as_json: bool, extra: dict[str, Any] | None = None) -> None:
@@ -172,40 +181,37 @@ def print_json_lines(ids: Iterable[int]) -> None:
 
 
 @app.command("list")
+@list_options(50, watch=True)
 def list_jobs(
     ctx: typer.Context,
+    view: ListView,
     state: Annotated[StateChoice | None, typer.Option(help="Only jobs in this state.")] = None,
     job_type: opt.JobTypeOption = None,
     queue: Annotated[str | None, typer.Option(help="Only this queue.")] = None,
     project: opt.ProjectFilterOption = None,
-    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 50,
-    as_json: JsonOption = False,
 ) -> None:
     """List jobs, newest first (with --project, the jobs whose payload names it).
 
     Example: pjobs jobs list --state failed --type deliver_webhook
     """
-    from pjobs.cli.output import print_json, print_table
-
     rt = runtime(ctx)
     wanted = state.value if state else None
     project_id = rt.project_filter(project)
-    if project_id is None:
-        jobs = rt.app().store.list_jobs(wanted, job_type, queue, limit)
-    else:
+
+    def page() -> list[JobRecord]:
+        if project_id is None:
+            return rt.app().store.list_jobs(wanted, job_type, queue, view.limit, view.offset)
         with rt.control() as tx:
-            found = tx.jobs.of_project(project_id, 10 * limit)
-        jobs = [
+            found = tx.jobs.of_project(project_id, 10 * (view.offset + view.limit))
+        return [
             job
             for job in found
             if wanted in (None, job.state)
             and job_type in (None, job.type)
             and queue in (None, job.queue)
-        ][:limit]
-    if as_json:
-        print_json({"jobs": jobs})
-    else:
-        print_table(JOB_COLUMNS, [job_row(job) for job in jobs])
+        ][view.offset : view.offset + view.limit]
+
+    print_listing(view, "jobs", page, JOB_COLUMNS, job_row)
 
 
 @app.command("show")
@@ -237,27 +243,70 @@ def show(ctx: typer.Context, job_id: JobIdArgument, as_json: JsonOption = False)
         print_lines((traced[-1].traceback or "").rstrip().splitlines())
 
 
+TAIL_WINDOW = 200  # the newest jobs a tail follows the state of
+
+
+@app.command("tail")
+def tail(ctx: typer.Context, last: LastOption = 10) -> None:
+    """Follow jobs: the last ones, then each new job and each change of state, a line each,
+    until Ctrl-C (PostgreSQL wakes it at once for new jobs; changes are read every second).
+
+    Example: pjobs jobs tail --last 0
+    """
+    import threading
+
+    store, stop = runtime(ctx).app().store, threading.Event()
+    pairs = JOB_COLUMNS.pairs(None, False)
+
+    def rows(jobs: list[JobRecord]) -> list[list[Any]]:
+        return [[field_of(job_row(job), f) for _, f in pairs] for job in reversed(jobs)]
+
+    known = store.list_jobs(limit=TAIL_WINDOW)
+    follow(
+        [header for header, _ in pairs],
+        rows(known[:last]) if last else [],
+        lambda: rows(store.list_jobs(limit=TAIL_WINDOW)),
+        lambda: store.wait_for("jobs", 1.0, stop),
+        skip=rows(known[last:]),
+    )
+
+
+STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
 @app.command("stats")
-def stats(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def stats(ctx: typer.Context, every: WatchOption = None, as_json: JsonOption = False) -> None:
     """Counts by state and type, and the age of the oldest due job.
 
-    Example: pjobs jobs stats --json
+    Example: pjobs jobs stats --watch
     """
     from pjobs.cli.output import print_json, print_table
 
-    data = runtime(ctx).app().queue.stats()
+    queue = runtime(ctx).app().queue
+    if every is not None:
+        watch(
+            ListView(watch=every, as_json=as_json),
+            ("type", *STATES),
+            lambda: stats_rows(queue.stats()),
+        )
+        return
+    data = queue.stats()
     if as_json:
         print_json(data)
         return
-    states = ("queued", "running", "succeeded", "failed", "cancelled")
-    rows = [
-        [type_name, *(counts.get(state, 0) for state in states)]
-        for type_name, counts in sorted(data["types"].items())
-    ]
-    rows.append(["(all)", *(data["states"].get(state, 0) for state in states)])
-    print_table(("type", *states), rows)
+    print_table(("type", *STATES), stats_rows(data))
     age = data["oldest_due_age_seconds"]
     print_table(("oldest_due_age_seconds",), [[f"{age:.1f}" if age is not None else "-"]])
+
+
+def stats_rows(data: dict[str, Any]) -> list[list[Any]]:
+    """A row of counts by state per job type, and one of every type."""
+    rows = [
+        [type_name, *(counts.get(state, 0) for state in STATES)]
+        for type_name, counts in sorted(data["types"].items())
+    ]
+    rows.append(["(all)", *(data["states"].get(state, 0) for state in STATES)])
+    return rows
 
 
 @app.command("cancel")

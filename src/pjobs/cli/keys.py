@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
+from pjobs.cli.listing import Columns, ListView, list_options, print_listing
 from pjobs.cli.options import DryRunOption, JsonOption, ProjectArgument
 from pjobs.cli.runtime import runtime
 from pjobs.errors import KeyVerdict as VerifyExit
+
+if TYPE_CHECKING:
+    from pjobs.control import ControlTx
 
 KEY_COLUMNS = (("key", "id"), "kind", "version", "prefix", "status", "expires_at")
 
@@ -17,28 +23,26 @@ app = typer.Typer(
 
 
 @app.command("list")
-def list_keys(
-    ctx: typer.Context,
-    project_id: ProjectArgument,
-    as_json: JsonOption = False,
-) -> None:
+@list_options(1000)
+def list_keys(ctx: typer.Context, view: ListView, project_id: ProjectArgument) -> None:
     """A project's keys: id, kind, version, prefix, status, expiry.
 
     Example: pjobs keys list proj-123
     """
     from dataclasses import asdict
 
-    from pjobs.cli.output import print_records
     from pjobs.domain.apikeys import status_now
 
     rt = runtime(ctx)
     rt.project(project_id)
-    with rt.control() as tx:
-        keys = tx.keys.list(project_id)
-        now = tx.now
-    # the status `keys verify` would give now: an expiring key past its grace is expired
-    rows = [{**asdict(key), "status": status_now(key, now)} for key in keys]
-    print_records("keys", rows, (*KEY_COLUMNS, "replaced_by"), as_json)
+
+    def page(tx: ControlTx) -> list[dict[str, Any]]:
+        # the status `keys verify` would give now: an expiring key past its grace is expired
+        keys = tx.keys.list(project_id)[view.offset : view.offset + view.limit]
+        return [{**asdict(key), "status": status_now(key, tx.now)} for key in keys]
+
+    columns = Columns(KEY_COLUMNS, keep=("status",), wide=("replaced_by", "created_at"))
+    print_listing(view, "keys", rt.reader(page), columns)
 
 
 @app.command("verify", context_settings={"allow_extra_args": True})

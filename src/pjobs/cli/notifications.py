@@ -6,46 +6,39 @@ from typing import Annotated
 
 import typer
 
-from pjobs.cli.options import DryRunOption, JsonOption, LimitOption, ProjectFilterOption
+from pjobs.cli.listing import Columns, ListView, list_options, print_listing
+from pjobs.cli.options import DryRunOption, JsonOption, ProjectFilterOption
 from pjobs.cli.runtime import runtime
 
 app = typer.Typer(help="The notification outbox.", no_args_is_help=True)
 
-NOTIFICATION_COLUMNS = (
-    "id",
-    "created_at",
-    ("project", "project_id"),
-    "recipient",
-    "channel",
-    "state",
-    "attempts",
-    "subject",
-    "last_error",
+NOTIFICATION_COLUMNS = Columns(
+    ("id", "created_at", ("project", "project_id"), "recipient", "channel", "state", "subject"),
+    keep=("state",),
+    wide=("attempts", "last_error"),
 )
 
 
 @app.command("list")
+@list_options(1000)
 def list_notifications(
     ctx: typer.Context,
+    view: ListView,
     project: ProjectFilterOption = None,
     state: Annotated[str | None, typer.Option(help="pending, sent or failed.")] = None,
-    limit: LimitOption = 1000,
-    as_json: JsonOption = False,
 ) -> None:
-    """Notifications, oldest first, with channel and delivery state.
+    """Notifications, newest first, with channel and delivery state.
 
     Example: pjobs notifications list --state failed
     """
-    from pjobs.cli.output import print_records
     from pjobs.errors import UsageError
 
     if state not in (None, "pending", "sent", "failed"):
         raise UsageError("--state is pending, sent or failed")
     rt = runtime(ctx)
     project = rt.project_filter(project)
-    with rt.control() as tx:
-        notes = tx.notifications.list(project, state, limit)
-    print_records("notifications", notes, NOTIFICATION_COLUMNS, as_json)
+    page = rt.reader(lambda tx: tx.notifications.list(project, state, view.limit, view.offset))
+    print_listing(view, "notifications", page, NOTIFICATION_COLUMNS)
 
 
 @app.command("send")

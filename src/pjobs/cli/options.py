@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -86,9 +89,6 @@ TimeLimitOption = Annotated[
         "[worker.time_limit_seconds].",
     ),
 ]
-LimitOption = Annotated[
-    int, typer.Option("--limit", min=1, max=1_000_000, help="At most this many rows.")
-]
 SinceOption = Annotated[
     str | None,
     typer.Option(
@@ -130,3 +130,35 @@ JobTypeOption = Annotated[
     str | None,
     typer.Option("--type", help="Only jobs of this type.", autocompletion=completion.job_types),
 ]
+
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def gathered(defaults: Any, name: str, options: dict[str, Any]) -> Callable[[F], F]:
+    """Give a command `options` (field name -> option annotation), received as one
+    argument `name`: the dataclass `defaults` is an instance of, built from them."""
+
+    def decorate(command: F) -> F:
+        own = inspect.signature(command, eval_str=True)
+        shared = [
+            inspect.Parameter(
+                field,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=getattr(defaults, field),
+                annotation=annotation,
+            )
+            for field, annotation in options.items()
+        ]
+        params = [p for p in own.parameters.values() if p.name != name] + shared
+
+        @functools.wraps(command)
+        def with_options(*args: Any, **kwargs: Any) -> None:
+            values = {field: kwargs.pop(field) for field in options}
+            command(*args, **{name: type(defaults)(**values)}, **kwargs)
+
+        with_options.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+        with_options.__annotations__ = {p.name: p.annotation for p in params}
+        return with_options  # type: ignore[return-value]
+
+    return decorate

@@ -93,12 +93,21 @@ def cell(value: Any) -> str:
     if isinstance(value, list) and all(isinstance(v, str | int) for v in value):
         return ", ".join(str(v) for v in value) if value else "none"
     if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
+        return timestamp(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"))
     return str(value)
+
+
+def timestamp(value: datetime) -> str:
+    """A time as every table, line and message shows it: UTC, to the second,
+    `2026-12-06T10:00:00Z` (JSON keeps the full ISO value)."""
+    from datetime import UTC
+
+    utc = value.astimezone(UTC) if value.tzinfo is not None else value
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_id_column(header: str) -> bool:
@@ -110,23 +119,12 @@ SHORT = 20  # a value this long or shorter is never wrapped in a table
 ID_COLUMNS = {"id", "key", "job", "job_id", "project", "owner", "endpoint", "backup"}
 
 
-def ago(value: datetime, now: datetime) -> str:
-    """A time relative to now, as people read it on a terminal: 3 min ago, in 2 h."""
-    seconds = (now - value).total_seconds()
-    span = abs(seconds)
-    for size, unit in ((86_400, "d"), (3600, "h"), (60, "min"), (1, "s")):
-        if span >= size or unit == "s":
-            amount = f"{int(span // size)} {unit}"
-            break
-    return f"{amount} ago" if seconds >= 0 else f"in {amount}"
-
-
 def fitting_columns(
-    columns: Sequence[str], texts: list[list[str]], width: int
+    columns: Sequence[str], texts: list[list[str]], width: int, keep: Sequence[str] = ()
 ) -> tuple[list[int], list[str]]:
     """The columns that fit `width`, whole (ids and short values) or wrapped (long text):
-    long text is dropped first, then short values, the last columns first, ids never;
-    and the names of those dropped."""
+    long text is dropped first, then short values, the last columns first; ids and the
+    columns in `keep` (what an operator acts on) never; and the names of those dropped."""
 
     def longest(n: int) -> int:
         return max([len(columns[n]), *(len(line[n]) for line in texts)])
@@ -135,33 +133,32 @@ def fitting_columns(
         return (longest(n) if is_id_column(columns[n]) or longest(n) <= SHORT else SHORT) + 3
 
     kept = list(range(len(columns)))
-    # long text first, then short values, each from the right; ids never
+    # long text first, then short values, each from the right; ids and `keep` never
     droppable = sorted(
-        (n for n in kept if not is_id_column(columns[n])), key=lambda n: (longest(n) <= SHORT, -n)
+        (n for n in kept if not is_id_column(columns[n]) and columns[n] not in keep),
+        key=lambda n: (longest(n) <= SHORT, -n),
     )
     while sum(need(n) for n in kept) + 1 > width and droppable:
         kept.remove(droppable.pop(0))
     return kept, [columns[n] for n in range(len(columns)) if n not in kept]
 
 
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> None:
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    title: str = "",
+    keep: Sequence[str] = (),
+) -> None:
     """A table on a terminal (ids whole, other values wrapped rather than cut, times
-    relative), tab-separated text otherwise."""
+    to the second, UTC; on a narrow one, `keep` stays), tab-separated text otherwise."""
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
         from rich.text import Text
 
-        from pjobs.timeutil import utcnow
-
-        now = utcnow()
-
-        def shown(value: Any) -> str:
-            return ago(value, now) if isinstance(value, datetime) else visible(cell(value))
-
-        texts = [[shown(v) for v in row] for row in rows]
+        texts = [[visible(cell(v)) for v in row] for row in rows]
         console = Console(no_color=_color_off())
-        kept, dropped = fitting_columns(columns, texts, console.width)
+        kept, dropped = fitting_columns(columns, texts, console.width, keep)
         table = Table(title=title or None, title_justify="left")
         for n in kept:
             longest = max((len(line[n]) for line in texts), default=0)
@@ -172,7 +169,7 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
         for line in texts:
             table.add_row(*(Text(line[n]) for n in kept))  # Text: no markup
         if dropped:
-            table.caption = f"not shown: {', '.join(dropped)} (a wider terminal, or --json)"
+            table.caption = f"not shown: {', '.join(dropped)} (--columns, a wider terminal, --json)"
             table.caption_justify = "left"
         console.print(table)
         return
@@ -186,9 +183,14 @@ Column = str | tuple[str, str]  # a field name, or (header, field name)
 
 
 def print_records(
-    name: str, records: Sequence[Any], columns: Sequence[Column], as_json: bool
+    name: str,
+    records: Sequence[Any],
+    columns: Sequence[Column],
+    as_json: bool,
+    keep: Sequence[str] = (),
 ) -> None:
-    """A listing: `{name: [records…]}` with --json, else a table of the given columns."""
+    """Records: `{name: [records…]}` with --json, else a table of the given columns (on a
+    narrow terminal, those in `keep` stay)."""
     if as_json:
         print_json({name: records})
         return
@@ -200,6 +202,7 @@ def print_records(
     print_table(
         [header for header, _ in pairs],
         [[get(record, field) for _, field in pairs] for record in records],
+        keep=keep,
     )
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pjobs.cli.listing import Columns, ListView, list_options, print_listing
 from pjobs.cli.options import DryRunOption, JsonOption
 from pjobs.cli.runtime import runtime
 
@@ -83,17 +84,16 @@ def show_owner(owner: Any, as_json: bool) -> None:
         )
 
 
+OWNER_COLUMNS = Columns((("owner", "id"), "email", "telegram_chat_id", "created_at"))
+
+
 @app.command("list")
-def list_owners(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List owners.
+@list_options(1000)
+def list_owners(ctx: typer.Context, view: ListView) -> None:
+    """List owners, by id.
 
     Example: pjobs owners list --json
     """
-    from pjobs.cli.output import print_records
-
     rt = runtime(ctx)
-    with rt.control() as tx:
-        owners = tx.owners.list()
-    print_records(
-        "owners", owners, (("owner", "id"), "email", "telegram_chat_id", "created_at"), as_json
-    )
+    page = rt.reader(lambda tx: tx.owners.list(view.limit, view.offset))
+    print_listing(view, "owners", page, OWNER_COLUMNS)

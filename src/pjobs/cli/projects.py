@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from pjobs.cli.options import DryRunOption, JsonOption, LimitOption, ProjectArgument, SinceOption
+from pjobs.cli.listing import Columns, LimitOption, ListView, list_options, print_listing
+from pjobs.cli.options import DryRunOption, JsonOption, ProjectArgument, SinceOption
 from pjobs.cli.runtime import runtime
 
 app = typer.Typer(
@@ -15,14 +16,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-PROJECT_COLUMNS = (
-    "id",
-    "name",
-    ("owner", "owner_id"),
-    "region",
-    "plan",
-    "status",
-    "suspension_reason",
+PROJECT_COLUMNS = Columns(
+    ("id", "name", ("owner", "owner_id"), "plan", "status", "suspension_reason"),
+    keep=("status",),
+    wide=("region", "protected", "created_at", "tenant_database"),
 )
 
 
@@ -35,23 +32,21 @@ class StatusChoice(StrEnum):
 
 
 @app.command("list")
+@list_options(1000)
 def list_projects(
     ctx: typer.Context,
+    view: ListView,
     status: Annotated[StatusChoice | None, typer.Option(help="Only this status.")] = None,
     owner: Annotated[str | None, typer.Option(help="Only this owner's.")] = None,
-    limit: LimitOption = 1000,
-    as_json: JsonOption = False,
 ) -> None:
-    """List projects by id.
+    """List projects, newest first.
 
     Example: pjobs projects list --status suspended
     """
-    from pjobs.cli.output import print_records
-
     rt = runtime(ctx)
-    with rt.control() as tx:
-        projects = tx.projects.list(status.value if status else None, owner, limit)
-    print_records("projects", projects, PROJECT_COLUMNS, as_json)
+    wanted = status.value if status else None
+    page = rt.reader(lambda tx: tx.projects.list(wanted, owner, view.limit, view.offset))
+    print_listing(view, "projects", page, PROJECT_COLUMNS)
 
 
 @app.command("show")
@@ -212,4 +207,4 @@ def project_timeline(
     start = rt.since(since)
     with rt.control() as tx:
         items = timeline(tx, project_id, start, limit)
-    print_records("events", items, ("at", "kind", "what", "by", "job_id"), as_json)
+    print_records("events", items, ("at", "kind", "what", "by", "job_id"), as_json, ("what",))

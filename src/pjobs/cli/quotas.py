@@ -4,18 +4,21 @@ project's own (set, unset) — and how a project's usage stands against them."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pjobs.cli.listing import Columns, ListView, list_options, print_listing
 from pjobs.cli.options import (
     DryRunOption,
     JsonOption,
-    LimitOption,
     ProjectArgument,
     ProjectFilterOption,
 )
 from pjobs.cli.runtime import runtime
+
+if TYPE_CHECKING:
+    from pjobs.control import ControlTx
 from pjobs.cli.usage import project_for, show
 
 app = typer.Typer(
@@ -113,12 +116,19 @@ def change_quota(
         print_json({"project_id": project_id, "changed": changed, "dry_run": dry_run, **data})
 
 
+CHECK_COLUMNS = Columns(
+    ("id", "at", "actor", "period", "scope", "checked", "warned", "suspended"),
+    keep=("suspended",),
+    wide=("enforced", "protected", "job_id"),
+)
+
+
 @app.command("checks")
+@list_options(100)
 def list_checks(
     ctx: typer.Context,
+    view: ListView,
     project: ProjectFilterOption = None,
-    limit: LimitOption = 100,
-    as_json: JsonOption = False,
 ) -> None:
     """Quota checks, newest first (the seed's `recordQuotaCheck`): who ran each, its scope,
     how many projects it checked, warned and suspended; with --project, the checks that
@@ -126,18 +136,18 @@ def list_checks(
 
     Example: pjobs quotas checks --project proj-123
     """
-    from pjobs.cli.output import print_records
-
     rt = runtime(ctx)
     project_id = rt.project_filter(project)
-    with rt.control() as tx:
-        checks = tx.quotas.checks(limit if project_id is None else max(limit, 1000))
-    rows = [
-        {**asdict(check), "findings": [f for f in check.findings if f["project_id"] == project_id]}
-        if project_id
-        else asdict(check)
-        for check in checks
-        if project_id is None or any(f["project_id"] == project_id for f in check.findings)
-    ][:limit]
-    columns = ("id", "at", "actor", "period", "scope", "enforced", "checked", "warned")
-    print_records("checks", rows, (*columns, "suspended", "protected"), as_json)
+
+    def page(tx: ControlTx) -> list[dict[str, Any]]:
+        if project_id is None:
+            return [asdict(check) for check in tx.quotas.checks(view.limit, view.offset)]
+        # the checks that found the project, with only its findings (read from the
+        # latest ten thousand checks)
+        return [
+            {**asdict(c), "findings": [f for f in c.findings if f["project_id"] == project_id]}
+            for c in tx.quotas.checks(10_000)
+            if any(f["project_id"] == project_id for f in c.findings)
+        ][view.offset : view.offset + view.limit]
+
+    print_listing(view, "checks", rt.reader(page), CHECK_COLUMNS)

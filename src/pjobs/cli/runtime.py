@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from pjobs.control import ControlTx
     from pjobs.control.projects import Project
     from pjobs.settings.config import Settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -69,6 +71,16 @@ class Runtime:
         app = self.app()
         with ControlPlane(app.store).tx(app.clock.now(), write) as tx:
             yield tx
+
+    def reader(self, query: Callable[[ControlTx], T]) -> Callable[[], T]:
+        """`query`, to be run in a read-only transaction of its own each time it is called
+        (a listing's page, again on every --watch)."""
+
+        def read() -> T:
+            with self.control() as tx:
+                return query(tx)
+
+        return read
 
     def project_filter(self, project_id: str | None) -> str | None:
         """A `--project` filter: the id of a project that exists (65 malformed, 4 unknown,

@@ -96,7 +96,7 @@ def import_lines(
     Example: pjobs usage import usage-2026-11-29.jsonl
     """
     from pjobs.cli.inputs import open_input
-    from pjobs.cli.output import message, print_json, print_lines
+    from pjobs.cli.output import message, print_json, print_lines, timestamp
     from pjobs.control import ControlPlane
     from pjobs.domain.usage_import import import_processes, import_usage
     from pjobs.errors import InvalidInputError
@@ -124,7 +124,7 @@ def import_lines(
             )
     data = {**report.summary(), "dry_run": dry_run}
     if report.already is not None:
-        when = report.already.imported_at.isoformat(timespec="seconds")
+        when = timestamp(report.already.imported_at)
         message(
             f"this content was imported at {when}: nothing added (--again imports it again)",
             rt.quiet,

@@ -4,16 +4,16 @@ their deliveries and replays; and `pjobs deliver-webhook`, which sends an event 
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pjobs.cli import completion
 from pjobs.cli.jobrun import RunOptions, handler_command, prepare, run_and_report
+from pjobs.cli.listing import Columns, ListView, list_options, print_listing
 from pjobs.cli.options import (
     DryRunOption,
     JsonOption,
-    LimitOption,
     ProjectArgument,
     ProjectFilterOption,
     SinceOption,
@@ -22,20 +22,19 @@ from pjobs.cli.options import (
 )
 from pjobs.cli.runtime import Runtime, runtime
 
+if TYPE_CHECKING:
+    from pjobs.control import ControlTx
+
 app = typer.Typer(
     help="Webhook endpoints, their deliveries and replays; events are signed per "
     "Standard Webhooks.",
     no_args_is_help=True,
 )
 EndpointArgument = Annotated[str, typer.Argument(metavar="ENDPOINT_ID")]
-ENDPOINT_COLUMNS = (
-    "id",
-    ("project", "project_id"),
-    "url",
-    "events",
-    "enabled",
-    ("failures", "consecutive_failures"),
-    "disabled_reason",
+ENDPOINT_COLUMNS = Columns(
+    ("id", ("project", "project_id"), "url", "enabled", ("failures", "consecutive_failures")),
+    keep=("enabled",),
+    wide=("events", "disabled_reason", "description", "created_at"),
 )
 
 
@@ -49,9 +48,7 @@ def endpoint_of(rt: Runtime, endpoint_id: str) -> Any:
 
 def public(endpoint: Any) -> dict[str, Any]:
     """An endpoint as shown: never its sealed secrets."""
-    from pjobs.cli.output import to_jsonable
-
-    shown: dict[str, Any] = to_jsonable(endpoint)
+    shown: dict[str, Any] = dataclasses.asdict(endpoint)
     for sealed in ("secret", "previous_secret"):
         shown.pop(sealed)
     return shown
@@ -124,20 +121,18 @@ def add(
 
 
 @app.command("list")
-def list_endpoints(
-    ctx: typer.Context, project: ProjectFilterOption = None, as_json: JsonOption = False
-) -> None:
+@list_options(1000)
+def list_endpoints(ctx: typer.Context, view: ListView, project: ProjectFilterOption = None) -> None:
     """Endpoints (never their secrets), by project.
 
     Example: pjobs webhooks list --project proj-123
     """
-    from pjobs.cli.output import print_records
-
     rt = runtime(ctx)
     project = rt.project_filter(project)
-    with rt.control() as tx:
-        endpoints = [public(e) for e in tx.webhooks.endpoints(project)]
-    print_records("endpoints", endpoints, ENDPOINT_COLUMNS, as_json)
+    page = rt.reader(
+        lambda tx: [public(e) for e in tx.webhooks.endpoints(project, view.limit, view.offset)]
+    )
+    print_listing(view, "endpoints", page, ENDPOINT_COLUMNS)
 
 
 @app.command("show")
@@ -259,15 +254,12 @@ def rotate_secret(
 
 
 StateOption = Annotated[str | None, typer.Option("--state", help="pending, delivered or failed.")]
-DELIVERY_COLUMNS = (
-    "id",
-    "event_type",
-    "state",
-    "attempts",
-    "last_status",
-    "last_error",
-    "created_at",
+DELIVERY_COLUMNS = Columns(
+    ("id", "event_type", "state", "attempts", "last_status", "last_error", "next_attempt_at"),
+    keep=("state", "last_error"),
+    wide=("created_at", "finished_at", "job_id"),
 )
+ATTEMPT_COLUMNS = ("delivery_id", "attempt", "at", "status", "latency_ms", "error", "response")
 
 
 def check_state(state: str | None) -> None:
@@ -278,44 +270,30 @@ def check_state(state: str | None) -> None:
 
 
 @app.command("deliveries")
+@list_options(50, watch=True)
 def deliveries(
-    ctx: typer.Context,
-    endpoint_id: EndpointArgument,
-    state: StateOption = None,
-    limit: LimitOption = 50,
-    as_json: JsonOption = False,
+    ctx: typer.Context, view: ListView, endpoint_id: EndpointArgument, state: StateOption = None
 ) -> None:
     """An endpoint's deliveries, newest first, each with its attempts (time, status,
     latency, error, the first KiB of the response, next retry).
 
     Example: pjobs webhooks deliveries we_0123456789abcdef --state failed
     """
-    from pjobs.cli.output import print_json, print_records
+    from pjobs.cli.output import print_records
 
     check_state(state)
     rt = runtime(ctx)
     endpoint_of(rt, endpoint_id)
-    with rt.control() as tx:
-        found = tx.webhooks.deliveries(endpoint_id, state, None, limit)
-        attempts = {d.id: tx.webhooks.attempts(d.id) for d in found}
-    if as_json:
-        print_json(
-            {
-                "deliveries": [
-                    {**dataclasses.asdict(d), "attempts_log": attempts[d.id]} for d in found
-                ]
-            }
-        )
-        return
-    print_records("deliveries", found, (*DELIVERY_COLUMNS, "next_attempt_at"), False)
-    for delivery in found:
-        if attempts[delivery.id]:
-            print_records(
-                "attempts",
-                attempts[delivery.id],
-                ("delivery_id", "attempt", "at", "status", "latency_ms", "error", "response"),
-                False,
-            )
+
+    def page(tx: ControlTx) -> list[dict[str, Any]]:
+        found = tx.webhooks.deliveries(endpoint_id, state, None, view.limit, view.offset)
+        return [
+            {**dataclasses.asdict(d), "attempts_log": tx.webhooks.attempts(d.id)} for d in found
+        ]
+
+    for delivery in print_listing(view, "deliveries", rt.reader(page), DELIVERY_COLUMNS):
+        if delivery["attempts_log"]:
+            print_records("attempts", delivery["attempts_log"], ATTEMPT_COLUMNS, False)
 
 
 @app.command("replay")

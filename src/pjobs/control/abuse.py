@@ -58,9 +58,18 @@ class AbuseDetections(Noun):
         return int(row["id"])
 
     def list(
-        self, project_id: str | None = None, since: datetime | None = None, limit: int = 1000
+        self,
+        project_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+        offset: int = 0,
     ) -> list[Detection]:
         """Detections newest first, optionally of one project, since a time."""
         return self.tx.records(
-            Detection, "list_abuse_detections", project_id=project_id, since=since, limit=limit
+            Detection,
+            "list_abuse_detections",
+            project_id=project_id,
+            since=since,
+            limit=limit,
+            offset=offset,
         )

@@ -78,12 +78,18 @@ class Alerts(Noun):
         since: datetime | None = None,
         limit: int = 1000,
         project_id: str | None = None,
+        offset: int = 0,
     ) -> builtins.list[AlertRecord]:
         """Alerts newest first, of a source and a project (or any)."""
         return self.tx.records(
-            AlertRecord, "list_alerts", source=source, since=since, limit=limit,
+            AlertRecord,
+            "list_alerts",
+            source=source,
+            since=since,
+            limit=limit,
             project_id=project_id,
-        )  # fmt: skip
+            offset=offset,
+        )
 
     def counts(self) -> dict[tuple[str, str], int]:
         """Alerts received by (source, status)."""

@@ -60,9 +60,13 @@ class Audit(Noun):
         return self.tx.records(AuditEvent, "recent_audit_of", project_id=project_id, limit=limit)
 
     def list(
-        self, project_id: str | None = None, since: datetime | None = None, limit: int = 1000
+        self,
+        project_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 1000,
+        offset: int = 0,
     ) -> list[AuditEvent]:
-        """Events oldest first, optionally of one project and since a time."""
+        """Events newest first, optionally of one project and since a time."""
         return self.tx.records(
-            AuditEvent, "list_audit", project_id=project_id, since=since, limit=limit
+            AuditEvent, "list_audit", project_id=project_id, since=since, limit=limit, offset=offset
         )

@@ -100,9 +100,13 @@ class Backups(Noun):
         return self.tx.record(Backup, "get_backup_of_job", job_id=job_id)
 
     def list(
-        self, project_id: str | None = None, state: str | None = None, limit: int = 1000
+        self,
+        project_id: str | None = None,
+        state: str | None = None,
+        limit: int = 1000,
+        offset: int = 0,
     ) -> builtins.list[Backup]:
         """Backups newest first."""
         return self.tx.records(
-            Backup, "list_backups", project_id=project_id, state=state, limit=limit
+            Backup, "list_backups", project_id=project_id, state=state, limit=limit, offset=offset
         )

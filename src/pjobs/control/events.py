@@ -4,6 +4,7 @@ reports, for webhooks to fan out."""
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,9 +45,30 @@ class Events(Noun):
         )
 
     def list(
-        self, project_id: str | None = None, event_type: str | None = None, limit: int = 1000
+        self,
+        project_id: str | None = None,
+        event_type: str | None = None,
+        limit: int = 1000,
+        offset: int = 0,
     ) -> list[Event]:
-        """Events oldest first, optionally of one project and type."""
+        """Events newest first, optionally of one project and type."""
         return self.tx.records(
-            Event, "list_events", project_id=project_id, type=event_type, limit=limit
+            Event, "list_events", project_id=project_id, type=event_type, limit=limit, offset=offset
+        )
+
+    def after(
+        self,
+        after_id: int,
+        project_id: str | None = None,
+        event_type: str | None = None,
+        limit: int = 1000,
+    ) -> builtins.list[Event]:
+        """Events added after the event `after_id`, oldest first (for following them)."""
+        return self.tx.records(
+            Event,
+            "events_after",
+            after=after_id,
+            project_id=project_id,
+            type=event_type,
+            limit=limit,
         )

@@ -20,11 +20,13 @@ class JobsOnTx(Noun):
 
         return self.tx.record(JobRecord, "get_job", id=job_id)
 
-    def of_project(self, project_id: str, limit: int = 100) -> list[JobRecord]:
+    def of_project(self, project_id: str, limit: int = 100, offset: int = 0) -> list[JobRecord]:
         """The jobs whose payload names the project, newest first."""
         from pjobs.store.records import JobRecord
 
-        return self.tx.records(JobRecord, "jobs_of_project", project_id=project_id, limit=limit)
+        return self.tx.records(
+            JobRecord, "jobs_of_project", project_id=project_id, limit=limit, offset=offset
+        )
 
     def enqueue(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
         """Insert validated jobs (`enqueue.prepare_jobs`) on this transaction."""

@@ -74,11 +74,20 @@ class Notifications(Noun):
         )
 
     def list(
-        self, project_id: str | None = None, state: str | None = None, limit: int = 1000
+        self,
+        project_id: str | None = None,
+        state: str | None = None,
+        limit: int = 1000,
+        offset: int = 0,
     ) -> list[Notification]:
-        """Messages oldest first, optionally of one project and state."""
+        """Messages newest first, optionally of one project and state."""
         return self.tx.records(
-            Notification, "list_notifications", project_id=project_id, state=state, limit=limit
+            Notification,
+            "list_notifications",
+            project_id=project_id,
+            state=state,
+            limit=limit,
+            offset=offset,
         )
 
     def told_since(

@@ -33,9 +33,9 @@ class Owners(Noun):
         """The owner, or None."""
         return self.tx.record(Owner, "get_owner", id=owner_id)
 
-    def list(self, limit: int = 1000) -> list[Owner]:
+    def list(self, limit: int = 1000, offset: int = 0) -> list[Owner]:
         """Owners by id."""
-        return self.tx.records(Owner, "list_owners", limit=limit)
+        return self.tx.records(Owner, "list_owners", limit=limit, offset=offset)
 
     def chat_ids(self, owner_ids: Iterable[str]) -> dict[str, str | None]:
         """The Telegram chat id of each of these owners that exists (one query)."""

@@ -56,11 +56,15 @@ class Projects(Noun):
         return self.tx.record(Project, "get_project", id=project_id)
 
     def list(
-        self, status: str | None = None, owner_id: str | None = None, limit: int = 1000
+        self,
+        status: str | None = None,
+        owner_id: str | None = None,
+        limit: int = 1000,
+        offset: int = 0,
     ) -> list[Project]:
-        """Projects by id, optionally of one status or owner."""
+        """Projects newest first, optionally of one status or owner."""
         return self.tx.records(
-            Project, "list_projects", status=status, owner_id=owner_id, limit=limit
+            Project, "list_projects", status=status, owner_id=owner_id, limit=limit, offset=offset
         )
 
     def backed_up(self) -> builtins.list[str]:

@@ -93,6 +93,11 @@ class Quotas(Noun):
         inserted = self.tx.rows("insert_quota_warnings", rows=json.dumps(rows), job_id=job_id)
         return {(r["project_id"], r["metric"], int(r["threshold"])) for r in inserted}
 
+    def warned_in(self, period: str) -> set[tuple[str, str, int]]:
+        """The (project, metric, threshold) of every warning sent in a period."""
+        rows = self.tx.rows("warned_in_period", period=period)
+        return {(r["project_id"], r["metric"], int(r["threshold"])) for r in rows}
+
     def warnings(self, project_id: str, period: str) -> list[QuotaWarning]:
         """The warnings sent to a project in one period."""
         return self.tx.records(
@@ -107,6 +112,6 @@ class Quotas(Noun):
         assert row is not None
         return int(row["id"])
 
-    def checks(self, limit: int = 100) -> list[QuotaCheck]:
+    def checks(self, limit: int = 100, offset: int = 0) -> list[QuotaCheck]:
         """The latest checks, newest first."""
-        return self.tx.records(QuotaCheck, "list_quota_checks", limit=limit)
+        return self.tx.records(QuotaCheck, "list_quota_checks", limit=limit, offset=offset)

@@ -105,9 +105,13 @@ class Webhooks(Noun):
         """The endpoint, or None."""
         return self.tx.record(Endpoint, "get_endpoint", id=endpoint_id)
 
-    def endpoints(self, project_id: str | None = None, limit: int = 1000) -> list[Endpoint]:
+    def endpoints(
+        self, project_id: str | None = None, limit: int = 1000, offset: int = 0
+    ) -> list[Endpoint]:
         """Endpoints by project, optionally of one project."""
-        return self.tx.records(Endpoint, "list_endpoints", project_id=project_id, limit=limit)
+        return self.tx.records(
+            Endpoint, "list_endpoints", project_id=project_id, limit=limit, offset=offset
+        )
 
     def subscribers(
         self, project_ids: Iterable[str], event_type: str
@@ -188,6 +192,7 @@ class Webhooks(Noun):
         state: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> builtins.list[Delivery]:
         """An endpoint's deliveries, newest first."""
         return self.tx.records(
@@ -197,6 +202,7 @@ class Webhooks(Noun):
             state=state,
             since=since,
             limit=limit,
+            offset=offset,
         )
 
     def record_attempts(self, attempts: builtins.list[str]) -> None:

@@ -37,10 +37,35 @@ class QuotaFinding:
     percent: float
     thresholds: tuple[int, ...]  # every threshold reached (the warnings, and 100 at the cap)
     action: Action
+    fresh: tuple[int, ...] = ()  # the thresholds reached that no check has warned of yet
 
     @property
     def top(self) -> int:
         return self.thresholds[-1]
+
+    @property
+    def acts_now(self) -> bool:
+        """Whether a check run now does something about it: suspends, warns of a threshold
+        not warned of yet, or reports a protected project newly at its cap."""
+        if self.action == "suspend":
+            return True
+        return FULL in self.fresh if self.action == "protected" else bool(self.fresh)
+
+
+def this_run(finding: QuotaFinding, report: LimitsReport | None) -> str:
+    """What a check does about a finding, in words: what it would do (`report` None: a dry
+    run), or what the check of `report` did."""
+    if report is None:
+        would = {"suspend": "would suspend", "protected": "would report", "warn": "would warn"}
+        return would[finding.action] if finding.acts_now else "already warned"
+    if not report.enforced:
+        return "not enforced"
+    if finding.action == "suspend":
+        return "suspended" if finding.project_id in report.suspended else "left to another job"
+    warned = {(w["project_id"], w["metric"]) for w in report.warned}
+    if finding.action == "protected":
+        return "reported" if finding.acts_now else "already warned"
+    return "warned" if (finding.project_id, finding.metric) in warned else "already warned"
 
 
 @dataclass
@@ -57,12 +82,14 @@ class LimitsReport:
     bad_data: list[dict[str, Any]] = field(default_factory=list)
     # active projects whose plan the configuration lost: no quota applies to them
     unknown_plans: list[str] = field(default_factory=list)
+    enforced: bool = True
 
     def summary(self) -> dict[str, Any]:
         return {
             "period": self.period,
             "checked": self.checked,
             "over_threshold": len(self.findings),
+            "already_warned": sum(not f.acts_now for f in self.findings),
             "warned": len(self.warned),
             "suspended": len(self.suspended),
             "protected": len(self.protected),
@@ -80,7 +107,9 @@ def plan_limits(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
-def _finding(row: dict[str, Any], warn_at: list[int]) -> QuotaFinding:
+def _finding(
+    row: dict[str, Any], warn_at: list[int], warned: set[tuple[str, str, int]]
+) -> QuotaFinding:
     value, limit, hard = float(row["value"]), float(row["quota_limit"]), bool(row["hard"])
     percent = FULL if limit == 0 else value * 100 / limit
     # integer arithmetic for the boundaries: 80 % of 100 is reached by 80, not by 79.99
@@ -91,6 +120,8 @@ def _finding(row: dict[str, Any], warn_at: list[int]) -> QuotaFinding:
     action: Action = "warn"
     if at_cap and hard:
         action = "protected" if row["protected"] else "suspend"
+    thresholds = tuple(reached) or (FULL,)
+    key = (row["project_id"], row["metric"])
     return QuotaFinding(
         row["project_id"],
         row["owner_id"],
@@ -100,8 +131,9 @@ def _finding(row: dict[str, Any], warn_at: list[int]) -> QuotaFinding:
         hard,
         bool(row["protected"]),
         round(percent, 2),
-        tuple(reached) or (FULL,),
+        thresholds,
         action,
+        tuple(t for t in thresholds if (*key, t) not in warned),
     )
 
 
@@ -117,6 +149,7 @@ def evaluate(
         for row in rows
         if not 0 <= float(row["value"]) <= MAX_USAGE_TOTAL
     ]
+    warned = tx.quotas.warned_in(period) if sane else set()
     unknown = tx.projects.of_unknown_plans(settings.quotas.plans)
     if project_ids is not None:
         unknown = [p for p in unknown if p in project_ids]
@@ -138,7 +171,7 @@ def evaluate(
         period=period,
         scope="all" if project_ids is None else ",".join(project_ids),
         checked=tx.quotas.count_active(project_ids),
-        findings=[_finding(row, warn_at) for row in sane],
+        findings=[_finding(row, warn_at, warned) for row in sane],
         bad_data=bad,
         unknown_plans=unknown,
     )

@@ -33,6 +33,7 @@ def check_usage_limits(payload: CheckLimitsPayload, context: JobContext) -> dict
     with context.tx() as tx:
         period = payload.period or period_of(tx.now)
         report = quotas.evaluate(tx, context.settings, period, payload.selected)
+        report.enforced = payload.enforce
         if payload.enforce:
             enforce(context, tx, report)
         summary = report.summary()
@@ -47,11 +48,11 @@ def check_usage_limits(payload: CheckLimitsPayload, context: JobContext) -> dict
                 "warned": len(report.warned),
                 "suspended": len(report.suspended),
                 "protected": len(report.protected),
-                "findings": [finding_json(f) for f in report.findings],
+                "findings": [finding_json(f, report) for f in report.findings],
             }
         )
     context.notifier.deliver_due()
-    return {**summary, "findings": [finding_json(f) for f in report.findings]}
+    return {**summary, "findings": [finding_json(f, report) for f in report.findings]}
 
 
 def number(value: float) -> str:
@@ -59,7 +60,11 @@ def number(value: float) -> str:
     return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
 
 
-def finding_json(finding: quotas.QuotaFinding) -> dict[str, Any]:
+def finding_json(
+    finding: quotas.QuotaFinding, report: quotas.LimitsReport | None
+) -> dict[str, Any]:
+    """A finding as checks record and print it, with what the check of `report` did about
+    it (None: what a check would do now)."""
     return {
         "project_id": finding.project_id,
         "metric": finding.metric,
@@ -68,6 +73,7 @@ def finding_json(finding: quotas.QuotaFinding) -> dict[str, Any]:
         "percent": finding.percent,
         "hard": finding.hard,
         "action": finding.action,
+        "this_run": quotas.this_run(finding, report),
     }
 
 

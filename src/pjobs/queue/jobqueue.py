@@ -163,7 +163,7 @@ class JobQueue:
                     outcome.attempt,
                     job.max_attempts,
                     outcome.error,
-                    outcome.run_at.isoformat(timespec="seconds"),
+                    f"{outcome.run_at:%Y-%m-%dT%H:%M:%SZ}",
                 )
                 followups.clear()  # what the failed attempt enqueued was rolled back
                 time.sleep(max((outcome.run_at - self.clock.now()).total_seconds(), 0))

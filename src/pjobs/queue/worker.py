@@ -137,7 +137,7 @@ class Worker:
                 else:
                     self._guarded(
                         "waiting for jobs",
-                        lambda: self.store.wait_for_jobs(cfg.poll_interval, self._stopping),
+                        lambda: self.store.wait_for("jobs", cfg.poll_interval, self._stopping),
                     )
             self._shutdown(self._runners)
         log.info("worker %s stopped after %d jobs", self.worker_id, self.processed)

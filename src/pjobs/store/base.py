@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pjobs.errors import IntegrityConflict, InvalidStateError, PjobsError
 from pjobs.store import migrate
@@ -34,6 +34,9 @@ from pjobs.store.staging import StagedRecords
 
 R = TypeVar("R")
 NO_MARGIN = timedelta(0)
+
+# What a store can wait for news of (PostgreSQL: a LISTEN channel, pjobs_TOPIC).
+Topic = Literal["jobs", "events"]
 
 
 class SqlStore(ABC):
@@ -102,8 +105,9 @@ class SqlStore(ABC):
         """Bring stale planner statistics of the jobs up to date (the worker's maintenance)."""
 
     @abstractmethod
-    def wait_for_jobs(self, timeout: float, stop: threading.Event) -> None:
-        """Block until jobs may be waiting, `timeout` passes, or `stop` is set."""
+    def wait_for(self, topic: Topic, timeout: float, stop: threading.Event) -> None:
+        """Block until there may be news of `topic` (new jobs, new platform events),
+        `timeout` passes, or `stop` is set."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -256,8 +260,9 @@ class SqlStore(ABC):
         type: str | None = None,
         queue: str | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[JobRecord]:
-        params = {"state": state, "type": type, "queue": queue, "limit": limit}
+        params = {"state": state, "type": type, "queue": queue, "limit": limit, "offset": offset}
         return [self.record(JobRecord, row) for row in self._rows("list_jobs", params)]
 
     def job_attempts(self, job_id: int) -> list[AttemptRecord]:

@@ -18,7 +18,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from pjobs.errors import DatabaseUnavailable, PjobsError
-from pjobs.store.base import SqlStore, iter_chunks
+from pjobs.store.base import SqlStore, Topic, iter_chunks
 from pjobs.store.errors import first_line, postgres_error
 from pjobs.store.outcomes import outcome_row
 from pjobs.store.queries import Migration
@@ -64,7 +64,7 @@ class PostgresStore(SqlStore):
             open=True,
             name="pjobs",
         )
-        self._listener: psycopg.Connection[Any] | None = None
+        self._listeners: dict[Topic, psycopg.Connection[Any]] = {}
 
     def translate(self, exc: psycopg.Error) -> PjobsError:
         """The pjobs error of this kind (unavailable when the kind is not known)."""
@@ -120,9 +120,9 @@ class PostgresStore(SqlStore):
         return None if values is None else list(values)
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        for listener in self._listeners.values():
+            listener.close()
+        self._listeners.clear()
         self._pool.close()
 
     def apply_migration(self, cursor: psycopg.Cursor[Any], migration: Migration) -> None:
@@ -233,19 +233,22 @@ class PostgresStore(SqlStore):
             if cursor.fetchone() == (True,):
                 cursor.execute(self.queries["analyze_jobs"])
 
-    def wait_for_jobs(self, timeout: float, stop: threading.Event) -> None:
+    def wait_for(self, topic: Topic, timeout: float, stop: threading.Event) -> None:
+        """LISTEN on pjobs_TOPIC (a connection of its own, kept) until a NOTIFY comes."""
         try:
-            if self._listener is None:
-                self._listener = psycopg.connect(self._url, autocommit=True, **self._connect_kwargs)
-                self._listener.execute(self.queries["listen_jobs"])
+            listener = self._listeners.get(topic)
+            if listener is None:
+                listener = psycopg.connect(self._url, autocommit=True, **self._connect_kwargs)
+                self._listeners[topic] = listener
+                listener.execute(self.queries[f"listen_{topic}"])
             remaining = timeout
             while remaining > 0 and not stop.is_set():
                 slice_ = min(remaining, WAIT_SLICE_SECONDS)
-                for _ in self._listener.notifies(timeout=slice_, stop_after=1):
+                for _ in listener.notifies(timeout=slice_, stop_after=1):
                     return
                 remaining -= slice_
         except psycopg.Error as exc:
-            if self._listener is not None:
-                self._listener.close()
-                self._listener = None
+            dropped = self._listeners.pop(topic, None)
+            if dropped is not None:
+                dropped.close()
             raise self.translate(exc) from None

@@ -15,7 +15,7 @@ from typing import Any
 from pjobs.errors import ConfigError, DatabaseConflict, DatabaseReadOnly, DatabaseUnavailable
 from pjobs.settings.secretfile import warn_if_open
 from pjobs.store import sqlite_functions
-from pjobs.store.base import SqlStore
+from pjobs.store.base import SqlStore, Topic
 from pjobs.store.errors import sqlite_error
 from pjobs.store.files import (
     begin_immediate,
@@ -327,5 +327,5 @@ class SQLiteStore(SqlStore):
         """Nothing: SQLite plans the queue's statements by their indexes alone (pjobs never
         runs ANALYZE on it)."""
 
-    def wait_for_jobs(self, timeout: float, stop: threading.Event) -> None:
+    def wait_for(self, topic: Topic, timeout: float, stop: threading.Event) -> None:
         stop.wait(timeout)

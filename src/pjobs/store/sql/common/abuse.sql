@@ -11,4 +11,4 @@ RETURNING id;
 SELECT * FROM abuse_detections
 WHERE project_id = coalesce(:project_id, project_id) AND at >= coalesce(:since, at)
 ORDER BY id DESC
-LIMIT :limit;
+LIMIT :limit OFFSET :offset;

@@ -24,7 +24,7 @@ SELECT * FROM alerts
 WHERE source = coalesce(:source, source) AND received_at >= coalesce(:since, received_at)
   AND coalesce(project_id, '') = coalesce(:project_id, project_id, '')
 ORDER BY id DESC
-LIMIT :limit;
+LIMIT :limit OFFSET :offset;
 
 -- name: count_alerts
 SELECT source, status, count(*) AS count FROM alerts GROUP BY source, status;

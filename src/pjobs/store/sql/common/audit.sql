@@ -9,8 +9,8 @@ VALUES (:now, :actor, :action, :project_id, :target, :data, :job_id);
 SELECT * FROM audit_events
 WHERE coalesce(project_id, '') = coalesce(:project_id, project_id, '')
   AND at >= coalesce(:since, at)
-ORDER BY id
-LIMIT :limit;
+ORDER BY id DESC
+LIMIT :limit OFFSET :offset;
 
 -- name: recent_audit_of
 -- A project's latest audit events, newest first.

@@ -34,4 +34,4 @@ SELECT * FROM backups WHERE job_id = :job_id ORDER BY created_at DESC LIMIT 1;
 SELECT * FROM backups
 WHERE project_id = coalesce(:project_id, project_id) AND state = coalesce(:state, state)
 ORDER BY created_at DESC, id
-LIMIT :limit;
+LIMIT :limit OFFSET :offset;

@@ -8,5 +8,13 @@ VALUES (:now, :type, :project_id, :data, :actor, :job_id);
 SELECT * FROM events
 WHERE coalesce(project_id, '') = coalesce(:project_id, project_id, '')
   AND type = coalesce(:type, type)
+ORDER BY id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: events_after
+SELECT * FROM events
+WHERE id > :after
+  AND coalesce(project_id, '') = coalesce(:project_id, project_id, '')
+  AND type = coalesce(:type, type)
 ORDER BY id
 LIMIT :limit;

@@ -23,8 +23,8 @@ WHERE id = :id AND state = 'pending';
 SELECT * FROM notifications
 WHERE coalesce(project_id, '') = coalesce(:project_id, project_id, '')
   AND state = coalesce(:state, state)
-ORDER BY id
-LIMIT :limit;
+ORDER BY id DESC
+LIMIT :limit OFFSET :offset;
 
 -- name: count_notifications
 SELECT state, count(*) AS count FROM notifications GROUP BY state;

@@ -17,4 +17,4 @@ WHERE id = :id;
 SELECT * FROM owners WHERE id = :id;
 
 -- name: list_owners
-SELECT * FROM owners ORDER BY id LIMIT :limit;
+SELECT * FROM owners ORDER BY id LIMIT :limit OFFSET :offset;

@@ -12,8 +12,8 @@ SELECT * FROM projects WHERE id = :id;
 -- name: list_projects
 SELECT * FROM projects
 WHERE status = coalesce(:status, status) AND owner_id = coalesce(:owner_id, owner_id)
-ORDER BY id
-LIMIT :limit;
+ORDER BY created_at DESC, id
+LIMIT :limit OFFSET :offset;
 
 -- name: backed_up_project_ids
 SELECT id FROM projects WHERE status IN ('active', 'suspended') ORDER BY id;

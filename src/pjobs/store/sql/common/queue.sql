@@ -70,7 +70,7 @@ WHERE state = coalesce(:state, state)
   AND type = coalesce(:type, type)
   AND queue = coalesce(:queue, queue)
 ORDER BY id DESC
-LIMIT :limit;
+LIMIT :limit OFFSET :offset;
 
 -- name: job_attempts
 SELECT * FROM job_attempts WHERE job_id = :id ORDER BY id;

@@ -17,6 +17,9 @@ SELECT * FROM quota_overrides WHERE project_id = :project_id ORDER BY metric;
 SELECT * FROM quota_warnings WHERE project_id = :project_id AND period = :period
 ORDER BY metric, threshold;
 
+-- name: warned_in_period
+SELECT project_id, metric, threshold FROM quota_warnings WHERE period = :period;
+
 -- name: insert_quota_check
 INSERT INTO quota_checks (at, actor, job_id, period, scope, enforced, checked, warned, suspended,
                           protected, findings)
@@ -25,4 +28,4 @@ VALUES (:now, :actor, :job_id, :period, :scope, :enforced, :checked, :warned, :s
 RETURNING id;
 
 -- name: list_quota_checks
-SELECT * FROM quota_checks ORDER BY id DESC LIMIT :limit;
+SELECT * FROM quota_checks ORDER BY id DESC LIMIT :limit OFFSET :offset;

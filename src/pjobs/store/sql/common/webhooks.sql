@@ -12,7 +12,7 @@ SELECT * FROM webhook_endpoints WHERE id = :id;
 SELECT * FROM webhook_endpoints
 WHERE project_id = coalesce(:project_id, project_id)
 ORDER BY project_id, created_at, id
-LIMIT :limit;
+LIMIT :limit OFFSET :offset;
 
 -- name: set_endpoint_enabled
 UPDATE webhook_endpoints
@@ -71,7 +71,7 @@ SELECT * FROM webhook_deliveries
 WHERE endpoint_id = :endpoint_id AND state = coalesce(:state, state)
   AND created_at >= coalesce(:since, created_at)
 ORDER BY created_at DESC, id
-LIMIT :limit;
+LIMIT :limit OFFSET :offset;
 
 -- name: delivery_attempts
 SELECT * FROM webhook_attempts WHERE delivery_id = :delivery_id ORDER BY id;

@@ -37,6 +37,9 @@ SELECT pg_notify('pjobs_jobs', '');
 -- name: listen_jobs
 LISTEN pjobs_jobs;
 
+-- name: listen_events
+LISTEN pjobs_events;
+
 -- name: claim_jobs
 UPDATE jobs
 SET state = 'running', attempts = attempts + 1, worker_id = %(worker_id)s,
@@ -154,4 +157,4 @@ SELECT pg_advisory_xact_lock(7235004113);
 -- name: jobs_of_project
 -- The jobs whose payload names a project, newest first (read backwards by id: recent jobs
 -- come first, without an index on the payload that every enqueue would pay for).
-SELECT * FROM jobs WHERE payload->>'project_id' = %(project_id)s ORDER BY id DESC LIMIT %(limit)s;
+SELECT * FROM jobs WHERE payload->>'project_id' = %(project_id)s ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s;

@@ -143,4 +143,4 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 -- The jobs whose payload names a project, newest first (read backwards by id: recent jobs
 -- come first, without an index on the payload that every enqueue would pay for).
 SELECT * FROM jobs WHERE json_extract(payload, '$.project_id') = :project_id
-ORDER BY id DESC LIMIT :limit;
+ORDER BY id DESC LIMIT :limit OFFSET :offset;
