@@ -230,6 +230,7 @@ def test_one_page_and_one_timeline_tell_a_project_s_story(
     `projects timeline` show each step with its cause, as JSON and on an 80-column
     terminal."""
     import json
+    import re
 
     from support.terminal import on_a_terminal
 
@@ -286,3 +287,7 @@ def test_one_page_and_one_timeline_tell_a_project_s_story(
     assert by["quota.warning"] == "schedule:check-limits" or by["quota.warning"]
     terminal = on_a_terminal(cli, "projects", "timeline", "proj-life", columns=80)
     assert "project.resumed" in terminal and "alert firing: Crawler" in terminal
+    alerts = on_a_terminal(cli, "--no-color", "alerts", "list", columns=80)
+    assert "outcome" in alerts and "suspended" in alerts, alerts  # what came of it: kept
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", alerts).splitlines()  # bold is not a color
+    assert all(len(line) <= 80 for line in lines), alerts
