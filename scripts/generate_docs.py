@@ -27,6 +27,7 @@ COMPLETIONS = {"bash": "pjobs.bash", "zsh": "_pjobs", "fish": "pjobs.fish"}
 ENVIRONMENT = [
     ("PJOBS_DATABASE_URL", "The control database (as --db): sqlite:///PATH or postgresql://…"),
     ("PJOBS_CONFIG", "The TOML configuration file (as --config)."),
+    ("PJOBS_PROFILE", "The config file's profile in use (as --profile)."),
     ("PJOBS_DATA_DIR", "Where the default SQLite database, tenant files and backups live."),
     ("PJOBS_ACTOR", "Who the audit trail names as asking (as --actor)."),
     (
@@ -177,8 +178,8 @@ def man_page(command: Any, ctx: Any, root: Any, version: str) -> str:
     if not is_root:
         lines += [
             ".PP",
-            f"The global options of \\fB{PROG}\\fR(1) (\\-\\-db, \\-\\-config, \\-\\-actor, "
-            "\\-q, \\-v, \\-\\-no\\-color) go before the command.",
+            f"The global options of \\fB{PROG}\\fR(1) (\\-\\-db, \\-\\-config, \\-\\-profile, "
+            "\\-\\-actor, \\-q, \\-v, \\-\\-no\\-color) go before the command.",
         ]
     lines += [".SH EXIT STATUS", *exit_status(name)]
     lines.append(".SH ENVIRONMENT")

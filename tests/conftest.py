@@ -220,6 +220,14 @@ def tenant_prefix(backend: str) -> Iterator[str]:
         drop_databases(prefix)
 
 
+def as_at_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it: the suite itself may run with SIGINT ignored
+    (nohup, `&` in a script), which a child would inherit, and Python then leaves it so."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class CLI:
     """`pjobs` run as a user runs it: a separate process, its own environment."""
@@ -256,6 +264,7 @@ class CLI:
                 env=self.env,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
+                preexec_fn=as_at_a_terminal,
             )
         return Background(process, log)
 

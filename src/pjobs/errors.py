@@ -17,6 +17,7 @@ as one line on stderr and exits with its code, never with a traceback.
     │   └── DatabaseConflict        busy, locked, serialization failure, deadlock
     ├── ConfigError (78)
     ├── JobFailedError (1)
+    ├── JobInterrupted (130)    Ctrl-C during an inline run: its job is cancelled
     └── CommandFailed           a job or batch that failed, with its exit code
 
 Database driver errors are turned into these kinds in one place, `pjobs.store.errors`.
@@ -128,6 +129,19 @@ class ConfigError(PjobsError):
 
 class JobFailedError(PjobsError):
     exit_code = ExitCode.FAILURE
+
+
+class JobInterrupted(PjobsError):
+    """An inline run stopped by Ctrl-C: its job is cancelled, not left for a worker (whose
+    results, such as new keys, nobody would see)."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, job_id: int, job_type: str) -> None:
+        super().__init__(
+            f"interrupted: job {job_id} ({job_type}) is cancelled; no worker will run it"
+        )
+        self.job_id = job_id
 
 
 class CommandFailed(PjobsError):

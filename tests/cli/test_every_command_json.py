@@ -118,6 +118,8 @@ def test_every_command_prints_one_json_document(cli: CLI) -> None:
     j("notifications", "list")
     j("notifications", "send", "--dry-run")
     j("notifications", "send")
+    j("config", "show")
+    j("config", "profiles")
     j("db", "status")
     j("db", "upgrade")
     before = j("jobs", "stats")["states"]

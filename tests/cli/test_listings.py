@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from conftest import CLI
+from conftest import CLI, as_at_a_terminal
 from support.terminal import on_a_terminal
 from support.waiting import until
 
@@ -83,6 +83,7 @@ def test_watch_on_a_terminal_redraws(cli: CLI) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "pjobs", "jobs", "stats", "--watch", "0.2"],
         env=env, stdout=follower, stderr=follower, stdin=subprocess.DEVNULL,
+        preexec_fn=as_at_a_terminal,
     )  # fmt: skip
     os.close(follower)
     seen = b""

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conftest import CLI
+from conftest import CLI, as_at_a_terminal
 from support.terminal import on_a_terminal
 
 COLOR = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-9]|9[0-7]|4[0-9])(?:;\d+)*m")  # SGR colors
@@ -35,13 +35,7 @@ def test_tables_on_a_terminal_tab_separated_without_and_never_colored_when_asked
             assert not COLOR.search(out), (env, args, command, out)
 
 
-def as_at_a_terminal() -> None:
-    """Ctrl-C as a terminal delivers it: the suite itself may run with SIGINT ignored
-    (nohup, `&` in a script), which a child would inherit, and Python then leaves it so."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def test_ctrl_c_exits_130_and_the_attempt_is_recorded(
+def test_ctrl_c_inline_cancels_the_job_says_where_things_are_and_the_command_again_finishes(
     cli: CLI, stub_server: Callable[..., Any]
 ) -> None:
     auth = stub_server(delay=30)  # a service that does not answer in time
@@ -58,9 +52,19 @@ def test_ctrl_c_exits_130_and_the_attempt_is_recorded(
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
+    assert err == (
+        "pjobs: interrupted: job 1 (provision_project) is cancelled; no worker will run it; "
+        "project proj-abc is provisioning. Run the same command again to finish it\n"
+    )
     job = json.loads(cli("jobs", "show", "1", "--json").stdout)
     assert [a["outcome"] for a in job["attempts_log"]] == ["interrupted"]
-    assert job["state"] == "queued" and job["attempts"] == 1  # a worker will try again
+    assert job["state"] == "cancelled"  # no serve finishes it where nobody sees the keys
+    assert cli("serve", "--burst").returncode == 0
+    assert json.loads(cli("jobs", "show", "1", "--json").stdout)["state"] == "cancelled"
+    again = cli("provision", "proj-abc", "--name", "P", "--owner", "o-1", "--json")
+    assert again.returncode == 0, again.stderr
+    finished = json.loads(again.stdout)
+    assert finished["result"]["status"] == "active" and len(finished["secrets"]) == 2
 
 
 def test_usage_errors_are_one_plain_line_that_says_where_to_look(cli: CLI) -> None:

@@ -8,7 +8,7 @@ import select
 import subprocess
 import sys
 
-from conftest import CLI
+from conftest import CLI, as_at_a_terminal
 
 
 def on_a_terminal(cli: CLI, *args: str, columns: int = 400, answer: str | None = None) -> str:
@@ -20,6 +20,7 @@ def on_a_terminal(cli: CLI, *args: str, columns: int = 400, answer: str | None =
     process = subprocess.Popen(
         [sys.executable, "-m", "pjobs", *args], env=env, stdout=follower, stderr=follower,
         stdin=subprocess.DEVNULL if answer is None else follower,
+        preexec_fn=as_at_a_terminal,
     )  # fmt: skip
     os.close(follower)
     output = b""

@@ -16,7 +16,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from pjobs import __version__
-from pjobs.cli import wording
+from pjobs.cli import completion, wording
 from pjobs.cli.commands import COMMANDS, GLOBAL_OPTIONS, command_named, with_optional_values
 from pjobs.cli.output import fail, wants_json
 from pjobs.cli.runtime import Runtime
@@ -105,6 +105,17 @@ def global_options(
             dir_okay=False,
         ),
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            metavar="NAME",
+            envvar="PJOBS_PROFILE",
+            help="The config file's [profiles.NAME] settings, over its others.",
+            show_default=False,
+            autocompletion=completion.profiles,
+        ),
+    ] = None,
     actor: Annotated[
         str | None,
         typer.Option(
@@ -129,7 +140,13 @@ def global_options(
     ] = False,
 ) -> None:
     runtime = Runtime(
-        db=db, config=config, actor_flag=actor, quiet=quiet, verbose=verbose, no_color=no_color
+        db=db,
+        config=config,
+        profile=profile,
+        actor_flag=actor,
+        quiet=quiet,
+        verbose=verbose,
+        no_color=no_color,
     )
     runtime.configure_logging()
     if no_color:

@@ -32,9 +32,10 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "audit": ("audit", "app", True),
     "notifications": ("notifications", "app", True),
     "db": ("db", "app", True),
+    "config": ("config", "app", True),
 }
 # Global options that take a value (the command is the first word after the options).
-_VALUED_OPTIONS = ("--db", "--config", "--actor")
+_VALUED_OPTIONS = ("--db", "--config", "--profile", "--actor")
 _FLAGS = ("-q", "--quiet", "-v", "-vv", "-vvv", "--verbose", "--no-color")
 GLOBAL_OPTIONS = (*_VALUED_OPTIONS, *_FLAGS)
 

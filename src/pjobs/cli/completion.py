@@ -21,10 +21,8 @@ def job_types(ctx: Any, incomplete: str) -> list[str]:
     names = set(handlers.MODULES)
     try:
         from pjobs.queue.plugins import load_registry
-        from pjobs.settings.config import load_settings
 
-        root = ctx.find_root().params
-        names.update(load_registry(load_settings(root.get("config"))).names())
+        names.update(load_registry(_settings(ctx)).names())
     except Exception:  # a broken configuration completes the built-in types
         pass
     return sorted(n for n in names if n.startswith(incomplete))
@@ -34,12 +32,28 @@ def plans(ctx: Any, incomplete: str) -> list[str]:
     """The configured plans (the built-in ones when the configuration does not load)."""
     names = {"free", "pro"}
     try:
-        from pjobs.settings.config import load_settings
-
-        names = set(load_settings(ctx.find_root().params.get("config")).quotas.plans)
+        names = set(_settings(ctx).quotas.plans)
     except Exception:
         pass
     return sorted(n for n in names if n.startswith(incomplete))
+
+
+def profiles(ctx: Any, incomplete: str) -> list[str]:
+    """The profiles of the config file (none when it does not load)."""
+    try:
+        from pjobs.settings.config import profiles_of
+
+        names = profiles_of(ctx.find_root().params.get("config"))[1]
+    except Exception:
+        return []
+    return sorted(n for n in names if n.startswith(incomplete))
+
+
+def _settings(ctx: Any) -> Any:
+    from pjobs.settings.config import load_settings
+
+    root = ctx.find_root().params
+    return load_settings(root.get("config"), root.get("profile"))
 
 
 def event_names(ctx: Any, incomplete: str) -> list[str]:
@@ -73,6 +87,9 @@ def local_database(ctx: Any) -> Path | None:
     if not url:
         path = config_file_path(root.get("config"))
         file = read_toml(path) if path is not None else {}
+        profile = root.get("profile") or os.environ.get("PJOBS_PROFILE")
+        chosen = file.get("profiles", {}).get(profile, {}) if profile else {}
+        file = {**file, **(chosen if isinstance(chosen, dict) else {})}
         url = file.get("database_url")
         data_dir = data_dir or file.get("data_dir")
     if not url:

@@ -5,6 +5,7 @@ printed and the exit code it decides."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,7 +24,7 @@ from pjobs.cli.options import (
     gathered,
 )
 from pjobs.cli.runtime import Runtime
-from pjobs.errors import CommandFailed, ExitCode, UsageError
+from pjobs.errors import CommandFailed, ExitCode, JobInterrupted, UsageError
 from pjobs.timeutil import seconds
 
 if TYPE_CHECKING:
@@ -120,7 +121,10 @@ def run_job(rt: Runtime, job: NewJob, opts: RunOptions) -> FinishedJob | None:
     type_name = job.type
     queue = rt.app().queue
     if not opts.enqueue:
-        record = queue.run_prepared(job)
+        try:
+            record = queue.run_prepared(job)
+        except JobInterrupted as stopped:
+            raise interrupted(rt, stopped, json.loads(job.payload)) from None
         return FinishedJob(record, queue.revealed.pop(record.id, {}))
     (result,) = queue.submit([job])
     if not opts.wait:
@@ -131,6 +135,20 @@ def run_job(rt: Runtime, job: NewJob, opts: RunOptions) -> FinishedJob | None:
         message(f"enqueued {type_name} job {result.id}", rt.quiet)
         return None
     return FinishedJob(queue.wait(result.id, seconds(opts.timeout)), {})
+
+
+def interrupted(rt: Runtime, stopped: JobInterrupted, payload: Any) -> JobInterrupted:
+    """Ctrl-C during an inline run, said whole: the job is cancelled (a worker would run it
+    where nobody sees what it makes, such as new keys), the state its project is in, and
+    what to run: the same command again, which resumes from the steps already done."""
+    project_id = payload.get("project_id") if isinstance(payload, dict) else None
+    where = ""
+    if isinstance(project_id, str):
+        with rt.control() as tx:
+            project = tx.projects.get(project_id)
+        where = f"; project {project_id} is {project.status}" if project else ""
+    stopped.message += f"{where}. Run the same command again to finish it"
+    return stopped
 
 
 def run_and_report(

@@ -32,6 +32,7 @@ T = TypeVar("T")
 class Runtime:
     db: str | None = None
     config: Path | None = None
+    profile: str | None = None
     actor_flag: str | None = None
     quiet: bool = False
     verbose: int = 0
@@ -43,7 +44,9 @@ class Runtime:
         if self._settings is None:
             from pjobs.settings.config import load_settings
 
-            self._settings = load_settings(self.config, database_url=self.db, actor=self.actor_flag)
+            self._settings = load_settings(
+                self.config, self.profile, database_url=self.db, actor=self.actor_flag
+            )
         return self._settings
 
     def app(self, check_schema: bool = True, create_database: bool | None = None) -> App:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pjobs.errors import InvalidStateError, NotFoundError, TemporaryError
+from pjobs.errors import InvalidStateError, JobInterrupted, NotFoundError, TemporaryError
 from pjobs.queue.attempt import run_limited, time_limit
 from pjobs.queue.enqueue import EnqueueOptions, prepare_jobs
 from pjobs.queue.leases import LeaseKeeper, new_worker_id
@@ -151,7 +151,12 @@ class JobQueue:
                 limit = time_limit(job, self.registry, self.settings.worker.time_limit_seconds)
                 try:
                     outcome = run_limited(job, self.registry, self.context_for, self.clock, limit)
-                except BaseException:  # Ctrl-C: the attempt is recorded, and counts
+                except KeyboardInterrupt:  # Ctrl-C: the attempt is recorded; the job stops
+                    error = "interrupted: the command was stopped before the attempt ended"
+                    now = self.clock.now()
+                    self.store.interrupt(worker_id, [job.id], now, error, cancel=True)
+                    raise JobInterrupted(job.id, job.type) from None
+                except BaseException:  # the attempt is recorded, and counts
                     error = "interrupted: the command was stopped before the attempt ended"
                     self.store.interrupt(worker_id, [job.id], self.clock.now(), error)
                     raise

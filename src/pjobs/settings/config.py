@@ -264,6 +264,53 @@ def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     return into
 
 
+def settings_document(settings: Settings) -> dict[str, Any]:
+    """Every setting in effect, as JSON values, the groups included; secrets as `**********`
+    and passwords in URLs hidden (what `pjobs config show` prints)."""
+    import json
+
+    from pjobs.redaction import redact
+
+    document: dict[str, Any] = settings.model_dump(mode="json")
+    for name in SECTIONS:
+        value = getattr(settings, name)
+        document[name] = (
+            {key: each.model_dump(mode="json") for key, each in value.items()}
+            if isinstance(value, dict)
+            else value.model_dump(mode="json")
+        )
+    hidden: dict[str, Any] = json.loads(redact(json.dumps(document)))
+    return hidden
+
+
+def profile_name(flag: str | None) -> str | None:
+    """The profile in use: --profile, else PJOBS_PROFILE, else none."""
+    return flag or os.environ.get("PJOBS_PROFILE") or None
+
+
+def profile_table(profiles: Any, name: str, path: Path | None) -> dict[str, Any]:
+    """The settings of one named profile of the config file; ConfigError (78) naming the
+    profiles there are when it has none of that name."""
+    from pjobs.errors import choice_hint
+
+    names = sorted(profiles) if isinstance(profiles, dict) else []
+    table = profiles.get(name) if isinstance(profiles, dict) else None
+    if not isinstance(table, dict):
+        where = f"{path}" if path is not None else "no config file"
+        raise ConfigError(
+            f"no profile {name[:40]!r} in {where} (profiles: {', '.join(names) or 'none'})"
+            + choice_hint(name, names)
+        )
+    return dict(table)
+
+
+def profiles_of(config_file: Path | None) -> tuple[Path | None, dict[str, dict[str, Any]]]:
+    """The config file and its profiles (name -> their settings, as written)."""
+    path = config_file_path(config_file)
+    profiles = (read_toml(path) if path is not None else {}).get("profiles", {})
+    return path, {k: v for k, v in profiles.items() if isinstance(v, dict)}
+
+
 def environment_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     """The settings `PJOBS_*` variables give, as nested tables. Variables that name no
     setting group (`PJOBS_CONFIG`, …) are not settings; a misspelt key inside a group is
@@ -289,10 +336,18 @@ def environment_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     return found
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings; `overrides` are command-line flags (None means not given)."""
+def load_settings(
+    config_file: Path | None = None, profile: str | None = None, **overrides: Any
+) -> Settings:
+    """Build the settings: the config file, its `[profiles.NAME]` table for `profile`
+    (else PJOBS_PROFILE's), the environment, then `overrides`, the command-line flags
+    (None means not given), each over the one before."""
     path = config_file_path(config_file)
     data = read_toml(path) if path is not None else {}
+    profiles = data.pop("profiles", {})
+    chosen = profile_name(profile)
+    if chosen is not None:
+        _merge(data, profile_table(profiles, chosen, path))
     _merge(data, environment_settings(os.environ))
     _merge(data, {key: value for key, value in overrides.items() if value is not None})
     settings = Settings(**data)

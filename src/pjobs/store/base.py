@@ -207,9 +207,17 @@ class SqlStore(ABC):
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs
 
-    def interrupt(self, worker_id: str, job_ids: Sequence[int], now: datetime, error: str) -> int:
+    def interrupt(
+        self,
+        worker_id: str,
+        job_ids: Sequence[int],
+        now: datetime,
+        error: str,
+        cancel: bool = False,
+    ) -> int:
         """Stop attempts that are running and will not end here: each is recorded
-        `interrupted` and counts, so a job that never ends reaches `failed` at last."""
+        `interrupted` and counts, so a job that never ends reaches `failed` at last; with
+        `cancel`, the jobs are cancelled instead of put back (an operator stopped them)."""
         rows = [
             {"id": job_id, "worker_id": worker_id, "now": self.ts(now), "error": error}
             for job_id in job_ids
@@ -218,7 +226,9 @@ class SqlStore(ABC):
             return 0
         with self.transaction() as cursor:
             cursor.executemany(self.queries["record_interrupted_attempt"], rows)
-            cursor.executemany(self.queries["interrupt_job"], rows)
+            cursor.executemany(
+                self.queries["cancel_interrupted_job" if cancel else "interrupt_job"], rows
+            )
             return int(cursor.rowcount)
 
     def claim_job(

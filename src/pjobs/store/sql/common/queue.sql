@@ -105,6 +105,12 @@ SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
     worker_id = NULL, lease_expires_at = NULL, last_error = :error
 WHERE id = :id AND worker_id = :worker_id AND state = 'running';
 
+-- name: cancel_interrupted_job
+UPDATE jobs
+SET state = 'cancelled', finished_at = :now, worker_id = NULL, lease_expires_at = NULL,
+    last_error = :error
+WHERE id = :id AND worker_id = :worker_id AND state = 'running';
+
 -- name: savepoint_outcome
 -- An outcome recorded on a savepoint of its own (when a batch's writes failed).
 SAVEPOINT outcome;
