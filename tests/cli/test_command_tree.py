@@ -121,14 +121,14 @@ def test_under_json_every_error_is_a_json_document(cli: CLI) -> None:
 def test_destructive_commands_ask_on_a_terminal_and_need_yes_without_one(cli: CLI) -> None:
     made = world(cli)
     before = state_of(cli)
-    for name, args in DESTRUCTIVE.items():
-        command = tuple(part.format(**made) for part in args)
-        scripted = cli(*command)
-        assert scripted.returncode == 2, (name, scripted.stderr)
-        assert "needs --yes when there is no terminal" in scripted.stderr, name
+    commands = [tuple(part.format(**made) for part in args) for args in DESTRUCTIVE.values()]
+    for command, scripted in zip(commands, in_parallel(cli, commands), strict=True):
+        assert scripted.returncode == 2, (command, scripted.stderr)
+        assert "needs --yes when there is no terminal" in scripted.stderr, command
+    for command in commands:
         asked = on_a_terminal(cli, *command, columns=80, answer="n")
-        assert "[y/N]" in asked and "nothing done" in asked, (name, asked)
-        assert state_of(cli) == before, name
+        assert "[y/N]" in asked and "nothing done" in asked, (command, asked)
+    assert state_of(cli) == before  # not one of them changed anything
 
 
 def world(cli: CLI) -> dict[str, str]:
