@@ -74,12 +74,12 @@ def job_row(job: JobRecord) -> dict[str, Any]:
 
 
 def show_job(job: JobRecord, as_json: bool, extra: dict[str, Any] | None = None) -> None:
-    from pjobs.cli.output import print_fields, print_json, to_jsonable
+    from pjobs.cli.output import fields_of, print_fields, print_json, to_jsonable
 
     if as_json:
         print_json({**to_jsonable(job), **(extra or {})})
         return
-    print_fields([(name, value) for name, value in to_jsonable(job).items()])
+    print_fields(fields_of(job))
 
 
 @app.command("enqueue")

@@ -94,11 +94,16 @@ def cell(value: Any) -> str:
         return ", ".join(str(v) for v in value) if value else "none"
     if isinstance(value, datetime):
         return timestamp(value)
+    if isinstance(value, str) and _ISO_TIME.fullmatch(value):  # a time a job result holds
+        return timestamp(datetime.fromisoformat(value))
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"))
     return str(value)
+
+
+_ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 
 
 def timestamp(value: datetime) -> str:
@@ -204,6 +209,12 @@ def print_records(
         [[get(record, field) for _, field in pairs] for record in records],
         keep=keep,
     )
+
+
+def fields_of(record: Any) -> list[tuple[str, Any]]:
+    """A dataclass record's (field, value) pairs as they are (times stay times, for
+    `cell` to show in the one format)."""
+    return [(f.name, getattr(record, f.name)) for f in dataclasses.fields(record)]
 
 
 def print_fields(pairs: Sequence[tuple[str, Any]]) -> None:

@@ -60,7 +60,7 @@ def show_project(
     Example: pjobs projects show proj-123
     """
     from pjobs.cli.keys import KEY_COLUMNS
-    from pjobs.cli.output import print_fields, print_json, print_records, to_jsonable
+    from pjobs.cli.output import fields_of, print_fields, print_json, print_records, to_jsonable
 
     rt = runtime(ctx)
     project = rt.project(project_id)
@@ -70,7 +70,7 @@ def show_project(
     if as_json:
         print_json({**to_jsonable(project), "steps": steps, "keys": keys})
         return
-    print_fields(list(to_jsonable(project).items()))
+    print_fields(fields_of(project))
     print_records("steps", steps, ("step", "outcome", "completed_at", "detail"), False)
     print_records("keys", keys, KEY_COLUMNS, False)
 
