@@ -121,7 +121,7 @@ def report(
                 line += f"{'-':>26}"
                 continue
             ratios = [tree / ref for tree, ref in pairs]
-            line += f"   {statistics.median(ratios):5.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
+            line += f"   {statistics.median(ratios):5.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
         print(line)
     for key in sorted({k for a in anchors for k in a}):
         taken = [a[key] for a in anchors if isinstance(a.get(key), float)]

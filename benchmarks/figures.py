@@ -84,7 +84,7 @@ def latency(samples: int) -> dict[str, float]:
 
 
 def webhooks(deliveries: int) -> dict[str, float]:
-    """Deliveries a second of `serve --burst` (1 × 10 and 2 × 5) over a bare httpx loop of
+    """Deliveries a second of `serve --burst` (1 x 10 and 2 x 5) over a bare httpx loop of
     10 threads against the same receiver, in turns, on both stores."""
     import run
     import webhooks as hooks  # the checkout's benchmarks/webhooks.py
