@@ -33,6 +33,41 @@ log = logging.getLogger("pjobs.worker")
 MAX_PAUSE = 30.0  # seconds between tries while a fault lasts
 
 
+class Prefetch:
+    """How many jobs a worker claims beyond its concurrency: the setting when set; else
+    what it finished in the last quarter of a second (a moving average), so that a queue of
+    quick jobs is claimed in whole batches while slow jobs are left to other workers, at
+    least `LEAST` and at most two batches."""
+
+    LEAST = 10
+    WINDOW = 0.25  # seconds of work held beyond the running jobs
+
+    def __init__(
+        self,
+        fixed: int | None,
+        batch_size: int,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fixed, self.most = fixed, max(2 * batch_size, self.LEAST)
+        self._monotonic = monotonic
+        self._rate = 0.0  # jobs finished a second
+        self._since = monotonic()
+        self._finished = 0
+
+    def finished(self, count: int) -> None:
+        self._finished += count
+        now = self._monotonic()
+        if now - self._since >= self.WINDOW:
+            self._rate = (self._rate + self._finished / (now - self._since)) / 2
+            self._since, self._finished = now, 0
+
+    @property
+    def jobs(self) -> int:
+        if self.fixed is not None:
+            return self.fixed
+        return min(max(int(self._rate * self.WINDOW), self.LEAST), self.most)
+
+
 class Observer(Protocol):
     """What the worker reports to (the metrics of `serve --http`)."""
 
@@ -82,6 +117,7 @@ class Worker:
         # Finished attempts; a None wakes the main loop (stop requested).
         self._outbox: queue_module.SimpleQueue[Outcome | None] = queue_module.SimpleQueue()
         self._held: dict[int, ClaimedJob] = {}  # claimed and not yet acknowledged
+        self._prefetch = Prefetch(settings.worker.prefetch, settings.worker.batch_size)
         self._preloads = Preloads(registry, store, clock)  # read for claimed jobs
         self._unacknowledged: list[Outcome] = []
         self.processed = 0
@@ -182,10 +218,13 @@ class Worker:
         """Record the attempts that ended and claim what there is room for (when
         `claiming`), on one transaction; returns how many jobs were claimed."""
         batch = self._unacknowledged
-        room = self.concurrency + self.settings.worker.prefetch - len(self._held) + len(batch)
+        prefetch = self._prefetch.jobs
+        room = self.concurrency + prefetch - len(self._held) + len(batch)
         if room <= 0 or not claiming:
             self._acknowledge()
             return 0
+        if room < prefetch // 2 and self._inbox.qsize() > self.concurrency:
+            return 0  # the runners have work: claim (and record) in bigger turns
         limit = min(room, self.settings.worker.batch_size)
         claim = Claim(self.queues, limit, self.clock.now(), lease_expires_at)
         acknowledged, jobs = self.store.acknowledge_and_claim(self.worker_id, batch, claim)
@@ -278,6 +317,7 @@ class Worker:
             if self.observer is not None and job is not None:
                 self.observer.attempt(job, outcome)
         self.processed += len(batch)
+        self._prefetch.finished(len(batch))
         self._unacknowledged = []
 
     def _rescue(self) -> None:

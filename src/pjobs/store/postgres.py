@@ -22,7 +22,7 @@ from pjobs.store.base import SqlStore, Topic, iter_chunks
 from pjobs.store.errors import first_line, postgres_error
 from pjobs.store.outcomes import outcome_row
 from pjobs.store.queries import Migration
-from pjobs.store.records import EnqueueResult, NewJob, Outcome
+from pjobs.store.records import Claim, ClaimedJob, EnqueueResult, NewJob, Outcome
 from pjobs.store.staging import StagedRecords
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -213,9 +213,15 @@ class PostgresStore(SqlStore):
         self, cursor: psycopg.Cursor[Any], worker_id: str, outcomes: Sequence[Outcome]
     ) -> set[int]:
         by_id = ",".join(f'"{o.job_id}":{outcome_row(self, o)}' for o in outcomes)
-        params = {"worker_id": worker_id, "ids": [o.job_id for o in outcomes]}
+        params = {"worker_id": worker_id, "ids": ",".join(str(o.job_id) for o in outcomes)}
         cursor.execute(self.queries["acknowledge_jobs"], params | {"outcomes": f"{{{by_id}}}"})
         return {row[0] for row in cursor.fetchall()}
+
+    def claim_on(
+        self, cursor: psycopg.Cursor[Any], worker_id: str, claim: Claim
+    ) -> list[ClaimedJob]:
+        cursor.execute(self.queries["plan_claim"])
+        return super().claim_on(cursor, worker_id, claim)
 
     def release(self, worker_id: str, job_ids: Sequence[int]) -> int:
         return self._rowcount("release_jobs", {"worker_id": worker_id, "ids": list(job_ids)})

@@ -73,7 +73,21 @@ ORDER BY id DESC
 LIMIT :limit OFFSET :offset;
 
 -- name: job_attempts
-SELECT * FROM job_attempts WHERE job_id = :id ORDER BY id;
+-- Every attempt of a job in the order they ended: the rows of job_attempts, then the one
+-- that succeeded, kept on the job's row (succeeded_by; a job that succeeded before that
+-- was so has a row for it already).
+SELECT attempt, worker_id, outcome, started_at, finished_at, error, traceback
+FROM (
+    SELECT id AS seq, attempt, worker_id, outcome, started_at, finished_at, error, traceback
+    FROM job_attempts WHERE job_id = :id
+    UNION ALL
+    SELECT NULL, attempts, succeeded_by, 'succeeded', started_at, finished_at, NULL, NULL
+    FROM jobs
+    WHERE id = :id AND state = 'succeeded' AND NOT EXISTS (
+        SELECT 1 FROM job_attempts AS a
+        WHERE a.job_id = jobs.id AND a.outcome = 'succeeded')
+) AS attempts
+ORDER BY seq IS NULL, seq;
 
 -- name: count_jobs
 SELECT state, type, count(*) AS count FROM jobs GROUP BY state, type ORDER BY state, type;

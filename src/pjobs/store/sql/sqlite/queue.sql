@@ -58,16 +58,21 @@ RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, st
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone. :outcomes is a
 -- JSON array of [id, state, attempt, started_at, finished_at, run_at, result, error,
 -- traceback, history]; a late outcome of an attempt given up on (the job is on a later
--- attempt) is ignored. A deferred attempt (history 'deferred') is given back.
+-- attempt) is ignored. A deferred attempt (history 'deferred') is given back. A job that
+-- succeeded keeps that attempt on its own row (succeeded_by, started_at, finished_at): no
+-- attempts row is written for it (`job_attempts` reads it from there).
 UPDATE jobs
 SET state = json_extract(o.value, '$[1]'),
     attempts = jobs.attempts - (json_extract(o.value, '$[9]') IS 'deferred'),
+    started_at = CASE WHEN json_extract(o.value, '$[1]') = 'succeeded'
+                      THEN json_extract(o.value, '$[3]') ELSE jobs.started_at END,
     finished_at = CASE WHEN json_extract(o.value, '$[1]') = 'queued' THEN NULL
                        ELSE json_extract(o.value, '$[4]') END,
     run_at = coalesce(json_extract(o.value, '$[5]'), jobs.run_at),
     result = json_extract(o.value, '$[6]'),
     last_error = json_extract(o.value, '$[7]'),
     worker_id = NULL,
+    succeeded_by = CASE WHEN json_extract(o.value, '$[1]') = 'succeeded' THEN jobs.worker_id END,
     lease_expires_at = NULL
 FROM json_each(:outcomes) AS o
 WHERE jobs.id = json_extract(o.value, '$[0]') AND jobs.worker_id = :worker_id
@@ -76,7 +81,7 @@ RETURNING id;
 
 -- name: insert_acknowledged_attempts
 -- The attempts of the outcomes just acknowledged (:acknowledged, a JSON array of their ids),
--- but deferred ones.
+-- but deferred ones and successes (kept on the job's row).
 INSERT INTO job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at, error,
                           traceback)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[2]'), :worker_id,
@@ -87,7 +92,8 @@ SELECT json_extract(value, '$[0]'), json_extract(value, '$[2]'), :worker_id,
        json_extract(value, '$[8]')
 FROM json_each(:outcomes)
 WHERE json_extract(value, '$[0]') IN (SELECT value FROM json_each(:acknowledged))
-  AND json_extract(value, '$[9]') IS NOT 'deferred';
+  AND json_extract(value, '$[9]') IS NOT 'deferred'
+  AND json_extract(value, '$[1]') IS NOT 'succeeded';
 
 -- name: insert_attempts
 -- :attempts is a JSON array of [job_id, attempt, worker_id, outcome, started_at,
