@@ -70,7 +70,7 @@ def run_attempt(
 
     def writes() -> dict[str, Any]:
         """What the attempt asked to write with its outcome, as the Outcome's fields."""
-        if context is None:
+        if context is None or not (context.outcome_writes or context.outcome_rows):
             return {}
         return {"writes": context.writes_with_outcome(), "rows": context.rows_with_outcome()}
 

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from pjobs.timeutil import Clock
 
 
+JOB_LOG = logging.getLogger("pjobs.job")
+
+
 @dataclass
 class JobContext:
     """What a handler may use. Handlers reach for nothing else, so tests can pass fakes."""
@@ -42,7 +45,7 @@ class JobContext:
     requested_by: str | None = None  # the operator or automation that enqueued the job
     # Jobs this attempt enqueued; an inline run runs them inline too, once it succeeded.
     followups: list[int] = field(default_factory=list)
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("pjobs.job"))
+    log: logging.Logger = JOB_LOG
     # What `with_outcome` and `with_outcome_row` were given, in order.
     outcome_writes: list[Callable[[ControlTx], None]] = field(default_factory=list)
     outcome_rows: list[tuple[RowsWrite, str]] = field(default_factory=list)

@@ -41,6 +41,7 @@ class Prefetch:
 
     LEAST = 10
     WINDOW = 0.25  # seconds of work held beyond the running jobs
+    MEASURE = 0.05  # seconds over which the rate is measured
 
     def __init__(
         self,
@@ -50,22 +51,24 @@ class Prefetch:
     ) -> None:
         self.fixed, self.most = fixed, max(2 * batch_size, self.LEAST)
         self._monotonic = monotonic
-        self._rate = 0.0  # jobs finished a second
+        self._rate: float | None = None  # jobs finished a second
         self._since = monotonic()
         self._finished = 0
 
     def finished(self, count: int) -> None:
         self._finished += count
         now = self._monotonic()
-        if now - self._since >= self.WINDOW:
-            self._rate = (self._rate + self._finished / (now - self._since)) / 2
+        if now - self._since >= self.MEASURE:
+            rate = self._finished / (now - self._since)
+            self._rate = rate if self._rate is None else (self._rate + rate) / 2
             self._since, self._finished = now, 0
 
     @property
     def jobs(self) -> int:
         if self.fixed is not None:
             return self.fixed
-        return min(max(int(self._rate * self.WINDOW), self.LEAST), self.most)
+        rate = self._rate or 0.0
+        return min(max(int(rate * self.WINDOW), self.LEAST), self.most)
 
 
 class Observer(Protocol):

@@ -214,7 +214,12 @@ class PostgresStore(SqlStore):
     ) -> set[int]:
         by_id = ",".join(f'"{o.job_id}":{outcome_row(self, o)}' for o in outcomes)
         params = {"worker_id": worker_id, "ids": ",".join(str(o.job_id) for o in outcomes)}
-        cursor.execute(self.queries["acknowledge_jobs"], params | {"outcomes": f"{{{by_id}}}"})
+        # Planned each time, never prepared: a prepared statement's generic plan keeps the
+        # ids a parameter, split again and searched one by one for every running job it
+        # reads (75 ms for 1,000 outcomes instead of 11); planned with them, they are one
+        # constant the server hashes once.
+        params |= {"outcomes": f"{{{by_id}}}"}
+        cursor.execute(self.queries["acknowledge_jobs"], params, prepare=False)
         return {row[0] for row in cursor.fetchall()}
 
     def claim_on(

@@ -59,8 +59,8 @@ WHERE id = ANY(ARRAY(
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ))
-RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at,
-          requested_by, time_limit;
+RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, requested_by,
+          time_limit;
 
 -- name: acknowledge_jobs
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone. :outcomes is a

@@ -51,8 +51,8 @@ WHERE id IN (
     ORDER BY priority DESC, run_at, id
     LIMIT :limit
 )
-RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at,
-          requested_by, time_limit;
+RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, requested_by,
+          time_limit;
 
 -- name: acknowledge_jobs
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone. :outcomes is a
