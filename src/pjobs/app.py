@@ -67,8 +67,9 @@ class App:
         url = database_url(self.settings)
         return open_store(
             url,
-            # PostgreSQL's pool (SQLite has none): a connection a running job, two spare
-            pool_size=self.settings.worker.concurrency + 2 if url.dialect == "postgresql" else 0,
+            # PostgreSQL's pool (SQLite has none): a connection a running job, two for the
+            # worker's turn (`acknowledge_and_claim`), one spare
+            pool_size=self.settings.worker.concurrency + 3 if url.dialect == "postgresql" else 0,
             check_schema=self._check_schema,
             create=self._create_database,
         )

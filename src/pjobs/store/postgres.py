@@ -6,10 +6,12 @@ share one queue; enqueues `NOTIFY pjobs_jobs` and idle workers `LISTEN`.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -20,11 +22,12 @@ from psycopg_pool import ConnectionPool
 from pjobs.errors import DatabaseUnavailable, PjobsError
 from pjobs.store.base import SqlStore, Topic, iter_chunks
 from pjobs.store.errors import first_line, postgres_error
-from pjobs.store.outcomes import outcome_row
+from pjobs.store.outcomes import acknowledge_outcomes, outcome_row
 from pjobs.store.queries import Migration
 from pjobs.store.records import Claim, ClaimedJob, EnqueueResult, NewJob, Outcome
 from pjobs.store.staging import StagedRecords
 
+log = logging.getLogger("pjobs.store")
 CONNECT_TIMEOUT_SECONDS = 5
 INSERT_CHUNK = 20_000
 # A pooled connection unused for longer is checked before it is handed out.
@@ -65,6 +68,8 @@ class PostgresStore(SqlStore):
             name="pjobs",
         )
         self._listeners: dict[Topic, psycopg.Connection[Any]] = {}
+        # Records a worker's outcomes while its claim runs (`acknowledge_and_claim`).
+        self._recorder: ThreadPoolExecutor | None = None
 
     def translate(self, exc: psycopg.Error) -> PjobsError:
         """The pjobs error of this kind (unavailable when the kind is not known)."""
@@ -120,6 +125,9 @@ class PostgresStore(SqlStore):
         return None if values is None else list(values)
 
     def close(self) -> None:
+        if self._recorder is not None:
+            self._recorder.shutdown()
+            self._recorder = None
         for listener in self._listeners.values():
             listener.close()
         self._listeners.clear()
@@ -221,6 +229,47 @@ class PostgresStore(SqlStore):
         params |= {"outcomes": f"{{{by_id}}}"}
         cursor.execute(self.queries["acknowledge_jobs"], params, prepare=False)
         return {row[0] for row in cursor.fetchall()}
+
+    def acknowledge_and_claim(
+        self, worker_id: str, outcomes: Sequence[Outcome], claim: Claim
+    ) -> tuple[set[int], list[ClaimedJob]]:
+        """Record the outcomes and claim at once, on two connections and transactions: the
+        server records on one backend while it claims on another, and this process decodes
+        the claimed jobs meanwhile. They commit together, as on one transaction: the
+        outcomes once the claim was made, then the claim once they are committed; either
+        failing, neither is (and the error is raised). Only a claim whose commit fails
+        after the outcomes' did leaves them recorded and nothing claimed."""
+        if not outcomes:
+            return set(), self.claim(worker_id, *claim)
+        if self._recorder is None:
+            self._recorder = ThreadPoolExecutor(1, thread_name_prefix="pjobs-recorder")
+        claimed = Future[bool]()  # whether the claim was made (then the outcomes commit)
+
+        def once_claimed(cursor: Any) -> None:
+            if not claimed.result():
+                raise RuntimeError("the claim failed")  # rolls the outcomes back
+
+        recorded = self._recorder.submit(
+            acknowledge_outcomes, self, worker_id, outcomes, once_claimed
+        )
+        committing = False
+        try:
+            with self.transaction() as cursor:
+                try:
+                    jobs = self.claim_on(cursor, worker_id, claim)
+                except BaseException:
+                    claimed.set_result(False)
+                    recorded.exception()  # waited for: the outcomes are rolled back
+                    raise
+                claimed.set_result(True)
+                acknowledged = recorded.result()  # raised: the claim is rolled back
+                committing = True
+        except Exception:
+            if not committing:
+                raise
+            log.warning("claiming failed after outcomes were recorded", exc_info=True)
+            return acknowledged, []
+        return acknowledged, jobs
 
     def claim_on(
         self, cursor: psycopg.Cursor[Any], worker_id: str, claim: Claim
