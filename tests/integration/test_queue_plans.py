@@ -86,3 +86,29 @@ def test_an_acknowledgement_is_never_prepared(pg_store: Store) -> None:
         prepared = [row[0] for row in cursor.fetchall()]
     assert any("claim" in s or "UPDATE jobs" in s for s in prepared), prepared  # it would be
     assert not any("acknowledged AS" in statement for statement in prepared), prepared
+
+
+def finish_every_job(store: Store) -> None:
+    """Every job finished (a dead row each), counted where the server's statistics show."""
+    with store.transaction() as cursor:
+        cursor.execute("UPDATE jobs SET state = 'succeeded', finished_at = now()")
+    with store.transaction() as cursor:  # the one connection's counts, flushed as it ends
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+
+
+def vacuumed(store: Store) -> bool:
+    with store.transaction(write=False) as cursor:
+        cursor.execute("SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'jobs'")
+        (last,) = cursor.fetchone()
+    return last is not None
+
+
+def test_a_worker_vacuums_the_jobs_once_finished_rows_pile_up(pg_store: Store) -> None:
+    pg_store.enqueue(queued(4_000), utcnow())
+    finish_every_job(pg_store)  # 4,000 dead rows: fewer than 10,000
+    pg_store.reclaim_finished()
+    assert not vacuumed(pg_store)
+    pg_store.enqueue(queued(16_000), utcnow())
+    finish_every_job(pg_store)
+    pg_store.reclaim_finished()
+    assert vacuumed(pg_store)

@@ -131,6 +131,7 @@ class Worker:
         self._running_lock = threading.Lock()
         self._pause = settings.worker.poll_interval  # after a fault; doubles while they last
         self._claiming = True  # false while the heartbeat cannot renew leases
+        self._reclaiming: threading.Thread | None = None  # `_reclaim`, while it runs
 
     # -- control --------------------------------------------------------------------------
 
@@ -325,11 +326,24 @@ class Worker:
 
     def _rescue(self) -> None:
         self.store.refresh_statistics()  # maintenance, as often
+        if self._reclaiming is None or not self._reclaiming.is_alive():
+            self._reclaiming = threading.Thread(
+                target=self._reclaim, name="pjobs-reclaim", daemon=True
+            )
+            self._reclaiming.start()
         rescued = rescue(self.store, self.settings, self.clock, spare=self.worker_id)
         if rescued:
             log.warning("rescued %d job(s) whose worker stopped renewing its lease", rescued)
             if self.observer is not None:
                 self.observer.rescued(rescued)
+
+    def _reclaim(self) -> None:
+        """The store's reclaiming of finished jobs' space, on a thread of its own (a vacuum
+        of a million rows takes a second or two): a fault is logged, and tried next time."""
+        try:
+            self.store.reclaim_finished()
+        except Exception as exc:
+            log.warning("reclaiming the space of finished jobs failed: %s", exc)
 
     def _shutdown(self, runners: list[threading.Thread]) -> None:
         """Release what never started, give running jobs until the deadline, release the rest."""

@@ -105,6 +105,11 @@ class SqlStore(ABC):
         """Bring stale planner statistics of the jobs up to date (the worker's maintenance)."""
 
     @abstractmethod
+    def reclaim_finished(self) -> None:
+        """Reclaim the space of the jobs' rows that finished (the worker's maintenance, on
+        a thread of its own)."""
+
+    @abstractmethod
     def wait_for(self, topic: Topic, timeout: float, stop: threading.Event) -> None:
         """Block until there may be news of `topic` (new jobs, new platform events),
         `timeout` passes, or `stop` is set."""

@@ -327,5 +327,8 @@ class SQLiteStore(SqlStore):
         """Nothing: SQLite plans the queue's statements by their indexes alone (pjobs never
         runs ANALYZE on it)."""
 
+    def reclaim_finished(self) -> None:
+        """Nothing: SQLite updates its rows in place, and leaves no dead ones behind."""
+
     def wait_for(self, topic: Topic, timeout: float, stop: threading.Event) -> None:
         stop.wait(timeout)

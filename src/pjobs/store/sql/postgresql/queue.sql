@@ -113,6 +113,15 @@ WHERE s.relid = 'jobs'::regclass;
 -- name: analyze_jobs
 ANALYZE jobs;
 
+-- name: jobs_dead_rows_many
+-- Whether the jobs' dead rows outnumber a twentieth of them, and 10,000.
+SELECT s.n_dead_tup > 10000 + 0.05 * greatest(c.reltuples, 0)
+FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
+WHERE s.relid = 'jobs'::regclass;
+
+-- name: vacuum_jobs
+VACUUM (SKIP_LOCKED) jobs;
+
 -- name: release_jobs
 UPDATE jobs
 SET state = 'queued', attempts = attempts - 1, worker_id = NULL, lease_expires_at = NULL,
