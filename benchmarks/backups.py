@@ -25,7 +25,7 @@ from pathlib import Path
 import psycopg
 from run import SERVER, pg_database
 
-from pjobs.backups.dump import pg_environment
+from pjobs.backups.dump import pg_client
 
 MEASURE = """
 import resource, sys
@@ -113,9 +113,10 @@ def main() -> None:
                 size = fill(url, rows)
                 for fmt, flag in (("sql", "--format=plain"), ("custom", "--format=custom")):
                     out = Path(tmp) / f"plain-{rows}-{fmt}"
+                    connect, pg_env = pg_client(url)
                     baseline, _ = timed(  # the same dump pjobs asks pg_dump for
-                        ["pg_dump", flag, "--compress=3", "--no-owner", "-f", str(out)],
-                        pg_environment(url),
+                        ["pg_dump", flag, "--compress=3", "--no-owner", "-f", str(out), *connect],
+                        pg_env,
                     )
                     dumped = out.stat().st_size
                     args = [*pjobs, "export-backup", project, "--format", fmt, "--json"]
