@@ -78,7 +78,7 @@ ACTOR = IdRule(
     "1 to 128 letters, digits or . _ @ + : -, starting with a letter or digit",
 )
 # What pjobs' own automation names itself: an operator's actor may not start with them.
-RESERVED_ACTORS = ("schedule:", "alert:", "job:", "api:")
+RESERVED_ACTORS = ("schedule:", "alert:", "job:", "api:", "sql:")
 TELEGRAM_CHAT_ID = IdRule(
     "Telegram chat id", r"-?\d{1,20}|@\w{5,32}", "a number, or @ and a channel's name"
 )

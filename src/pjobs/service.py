@@ -107,8 +107,15 @@ class Service:
                 list(options.sibling_command), options.sibling_env, options.processes - 1
             )
             self.siblings.start(on_failure=self.worker.stop)
+        outage = self.app.settings.worker.max_outage_seconds
+        if options.worker_of is None:  # the job types SQL may enqueue (`pjobs_enqueue`)
+            app = self.app
+
+            def record() -> None:
+                app.registry.record(app.store, app.clock.now())
+
+            waited_out(record, "recording job types", outage, stopping)
         if self.timer is not None:
-            outage = self.app.settings.worker.max_outage_seconds
             waited_out(self.timer.catch_up, "catching up on schedules", outage, stopping)
             self.timer.start()
         if self.listener is not None:

@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "pjobs.backups": 5,
     "pjobs.handlers": 6,
     "pjobs.app": 7,
+    "pjobs.client": 7,  # for the platform's other Python services: enqueue, read
     "pjobs.service": 7,
     "pjobs.queue.jobqueue": 7,
     "pjobs.queue.scheduler": 7,

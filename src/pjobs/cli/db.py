@@ -55,7 +55,9 @@ def upgrade(
     if dry_run:
         applied = list(store.schema_status().pending)
     else:
-        applied = store.upgrade(rt.app().clock.now())
+        app = rt.app()
+        applied = store.upgrade(app.clock.now())
+        app.registry.record(store, app.clock.now())  # for pjobs_enqueue
     names = [f"{m.version:04d}_{m.name}" for m in applied]
     if as_json:
         print_json({"applied" if not dry_run else "would_apply": names, "dry_run": dry_run})

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pjobs.store.records import DEFERRED
+from pjobs.store.records import DEFERRED, INVALID_PAYLOAD
 
 if TYPE_CHECKING:
     from pjobs.app import App
@@ -93,6 +93,12 @@ class ServeMetrics:
             ["type"],
             registry=self.registry,
         )
+        self.invalid = Counter(
+            "pjobs_jobs_invalid_payload",
+            "Jobs failed when claimed: their payload does not fit their type (enqueued in SQL).",
+            ["type"],
+            registry=self.registry,
+        )
         self.rescues = Counter(
             "pjobs_rescues",
             "Jobs rescued from a worker that stopped renewing its lease.",
@@ -107,6 +113,8 @@ class ServeMetrics:
         self.durations.labels(job.type).observe(max(seconds, 0.0))
         if outcome.state != "succeeded":
             self.failed.labels(job.type).inc()
+            if (outcome.error or "").startswith(INVALID_PAYLOAD):
+                self.invalid.labels(job.type).inc()
 
     def rescued(self, count: int) -> None:
         self.rescues.inc(count)

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from pjobs.errors import ConfigError
+from pjobs.ids import describe_validation_error
 from pjobs.queue.context import JobContext
 from pjobs.queue.jobtypes import Deferred, PermanentFailure, Preload, Registry, RetryAfter
 from pjobs.redaction import redact
-from pjobs.store.records import DEFERRED, ClaimedJob, Outcome
+from pjobs.store.records import DEFERRED, INVALID_PAYLOAD, ClaimedJob, Outcome
 
 if TYPE_CHECKING:
     from pjobs.store import Store
@@ -91,7 +92,8 @@ def run_attempt(
     try:
         payload = job_type.payload.model_validate(job.payload)
     except ValidationError as exc:
-        return failed(f"invalid payload: {exc.errors()[0]['msg']}", None)
+        subject = f"{INVALID_PAYLOAD} for {job.type}:"
+        return failed(describe_validation_error(exc, subject, "(payload)"), None)
     try:
         context = context_for(job)
         context.preloaded = preloaded

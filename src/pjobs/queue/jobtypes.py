@@ -15,8 +15,11 @@ from pjobs.errors import ConfigError, InvalidInputError
 from pjobs.queue.retry import ONE_SHOT, RetryPolicy
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from pjobs.control import ControlTx
     from pjobs.queue.context import JobContext
+    from pjobs.store import Store
 
 # Writes the rows many attempts asked to make with their outcomes (`with_outcome_row`).
 RowsWrite = Callable[["ControlTx", list[str]], None]
@@ -98,6 +101,13 @@ class Registry:
 
     def names(self) -> list[str]:
         return sorted(self._types)
+
+    def record(self, store: Store, now: datetime) -> None:
+        """Record every job type (loaded all) with the defaults its jobs get, for the
+        platform's own enqueues (`pjobs_enqueue` on PostgreSQL): `db upgrade`, `serve`."""
+        self.load_all()
+        types = [self.get(name) for name in self.names()]
+        store.record_job_types([(t.name, t.queue, t.retry.max_attempts) for t in types], now)
 
     def load_all(self) -> None:
         """Load every job type now; here each was added already."""

@@ -105,6 +105,10 @@ class SqlStore(ABC):
         """Bring stale planner statistics of the jobs up to date (the worker's maintenance)."""
 
     @abstractmethod
+    def record_job_types(self, types: Sequence[tuple[str, str, int]], now: datetime) -> None:
+        """Record job types (name, queue, max attempts) for enqueues made in SQL."""
+
+    @abstractmethod
     def reclaim_finished(self) -> None:
         """Reclaim the space of the jobs' rows that finished (the worker's maintenance, on
         a thread of its own)."""

@@ -293,6 +293,12 @@ class PostgresStore(SqlStore):
             if cursor.fetchone() == (True,):
                 cursor.execute(self.queries["analyze_jobs"])
 
+    def record_job_types(self, types: Sequence[tuple[str, str, int]], now: datetime) -> None:
+        names, queues, attempts = (list(column) for column in zip(*types, strict=True))
+        params = {"names": names, "queues": queues, "attempts": attempts, "now": now}
+        with self.transaction() as cursor:
+            cursor.execute(self.queries["record_job_types"], params)
+
     def reclaim_finished(self) -> None:
         """VACUUM the jobs once their dead rows outnumber a twentieth of them (and 10,000):
         a job that ran leaves a dead row behind each state it went through, and the claim's

@@ -97,6 +97,9 @@ class OutcomeRow:
 # An outcome's history for an attempt that did not start its work (`jobtypes.Deferred`):
 # the job is queued again with the attempt given back, and no attempt is recorded.
 DEFERRED = "deferred"
+# How the error of an attempt whose payload its type's model refused begins (a job enqueued
+# in SQL, `pjobs_enqueue`, is checked when claimed): failed for good, counted in /metrics.
+INVALID_PAYLOAD = "invalid payload"
 
 
 @dataclass(frozen=True, slots=True)

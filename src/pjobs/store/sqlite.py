@@ -327,6 +327,9 @@ class SQLiteStore(SqlStore):
         """Nothing: SQLite plans the queue's statements by their indexes alone (pjobs never
         runs ANALYZE on it)."""
 
+    def record_job_types(self, types: Sequence[tuple[str, str, int]], now: datetime) -> None:
+        """Nothing: only PostgreSQL has `pjobs_enqueue` (SQLite has no other clients)."""
+
     def reclaim_finished(self) -> None:
         """Nothing: SQLite updates its rows in place, and leaves no dead ones behind."""
 

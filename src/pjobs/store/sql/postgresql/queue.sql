@@ -113,6 +113,15 @@ WHERE s.relid = 'jobs'::regclass;
 -- name: analyze_jobs
 ANALYZE jobs;
 
+-- name: record_job_types
+-- The job types this pjobs runs, and their defaults, for pjobs_enqueue (migration 0017).
+INSERT INTO job_types (name, queue, max_attempts, recorded_at)
+SELECT * FROM unnest(%(names)s::text[], %(queues)s::text[], %(attempts)s::int[]),
+       (VALUES (%(now)s::timestamptz)) AS at(now)
+ON CONFLICT (name) DO UPDATE
+SET queue = excluded.queue, max_attempts = excluded.max_attempts,
+    recorded_at = excluded.recorded_at;
+
 -- name: jobs_dead_rows_many
 -- Whether the jobs' dead rows outnumber a twentieth of them, and 10,000.
 SELECT s.n_dead_tup > 10000 + 0.05 * greatest(c.reltuples, 0)

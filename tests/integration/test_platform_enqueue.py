@@ -1,0 +1,217 @@
+"""The platform enqueues in its own transactions, from any language: `pjobs_enqueue()` in
+SQL (made and given its job types by `pjobs db upgrade`), `psql`, and `pjobs.client`."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from conftest import CLI, cli_env
+from pjobs import client
+from pjobs.errors import InvalidInputError
+from support.waiting import until
+
+ENQUEUE = "SELECT pjobs_enqueue(%s, %s::jsonb)"
+
+
+@pytest.fixture
+def platform(tmp_path: Path, pg_database: str) -> Iterator[tuple[CLI, str]]:
+    """A database `pjobs db upgrade` made current (its job types recorded), and the CLI."""
+    cli = CLI(cli_env(tmp_path, pg_database), tmp_path / "logs")
+    upgraded = cli("db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    yield cli, pg_database
+
+
+def jobs(url: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT id, type, state, attempts, queue, max_attempts, requested_by, last_error "
+            "FROM jobs ORDER BY id"
+        ).fetchall()
+
+
+def test_a_job_exists_if_and_only_if_the_caller_commits(platform: tuple[CLI, str]) -> None:
+    _, url = platform
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE gateway_projects (id text PRIMARY KEY)")
+        conn.execute("INSERT INTO gateway_projects VALUES ('p-1')")
+        conn.execute(ENQUEUE, ("noop", "{}"))
+        conn.rollback()
+    assert jobs(url) == []
+    with psycopg.connect(url) as conn:  # committed when the block ends
+        (job_id,) = conn.execute(ENQUEUE, ("noop", "{}")).fetchone() or ()
+    ((found, kind, state, attempts, queue, max_attempts, requested_by, _),) = jobs(url)
+    assert (found, kind, state, attempts) == (job_id, "noop", "queued", 0)
+    assert queue == "default" and max_attempts == 1  # the type's defaults, as the CLI's
+    assert requested_by == "sql:postgres"
+
+
+def test_unknown_types_and_options_out_of_range_are_refused_by_the_function(
+    platform: tuple[CLI, str],
+) -> None:
+    _, url = platform
+    with psycopg.connect(url) as conn:
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown job type 'nope'"):
+            conn.execute(ENQUEUE, ("nope", "{}"))
+        conn.rollback()
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="expected a JSON object"):
+            conn.execute(ENQUEUE, ("noop", "[1]"))
+        conn.rollback()
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="max attempts"):
+            conn.execute("SELECT pjobs_enqueue('noop', '{}', max_attempts => 0)")
+    assert jobs(url) == []
+
+
+def test_an_invalid_payload_fails_when_claimed_for_good_naming_its_field(
+    platform: tuple[CLI, str],
+) -> None:
+    cli, url = platform
+    with psycopg.connect(url) as conn:
+        payload = json.dumps({"sleep_seconds": "soon"})
+        conn.execute("SELECT pjobs_enqueue('noop', %s::jsonb, max_attempts => 5)", (payload,))
+    served = cli("serve", "--burst")
+    assert served.returncode == 0, served.stderr
+    ((_, _, state, attempts, _, _, _, error),) = jobs(url)
+    assert (state, attempts) == ("failed", 1)  # no retries, though 5 were allowed
+    assert error.startswith("invalid payload for noop: sleep_seconds:"), error
+
+
+def test_idempotency_keys_behave_as_on_the_command_line(platform: tuple[CLI, str]) -> None:
+    cli, url = platform
+    keyed = "SELECT pjobs_enqueue('noop', '{}', idempotency_key => %s)"
+    with psycopg.connect(url, autocommit=True) as conn:
+        (first,) = conn.execute(keyed, ("order-7",)).fetchone() or ()
+        (again,) = conn.execute(keyed, ("order-7",)).fetchone() or ()
+    by_cli = cli("jobs", "enqueue", "noop", "--idempotency-key", "order-7", "--json")
+    assert by_cli.returncode == 0, by_cli.stderr
+    assert first == again == json.loads(by_cli.stdout)["id"]
+    assert cli("serve", "--burst").returncode == 0  # the job finishes: the key is free
+    with psycopg.connect(url, autocommit=True) as conn:
+        (later,) = conn.execute(keyed, ("order-7",)).fetchone() or ()
+    assert later != first and len(jobs(url)) == 2
+
+
+def test_a_commit_wakes_an_idle_serve_at_once(platform: tuple[CLI, str]) -> None:
+    cli, url = platform
+    serve = cli.popen("serve", "--concurrency", "2")
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:  # let it claim and go idle
+            conn.execute(ENQUEUE, ("noop", "{}"))
+        until(lambda: jobs(url)[-1][2] == "succeeded", what="the first job done")
+        lags = []
+        for _ in range(5):
+            with psycopg.connect(url) as conn:
+                (job_id,) = conn.execute(ENQUEUE, ("noop", "{}")).fetchone() or ()
+                conn.commit()
+                committed = datetime.now(UTC)
+            until(lambda: jobs(url)[-1][2] == "succeeded", what=f"job {job_id} done")
+            with psycopg.connect(url) as conn:
+                (started,) = (
+                    conn.execute("SELECT started_at FROM jobs WHERE id = %s", (job_id,)).fetchone()
+                    or ()
+                )
+            lags.append((started - committed).total_seconds())
+        assert sorted(lags)[2] < 0.1, lags  # the median: woken by NOTIFY, not by polling
+    finally:
+        serve.send_signal(15)
+        assert serve.wait(30) == 0, serve.output()
+
+
+def test_a_role_granted_only_execute_enqueues_and_reads_nothing(
+    platform: tuple[CLI, str],
+) -> None:
+    _, url = platform
+    role = f"gateway_{secrets.token_hex(4)}"
+    signature = "pjobs_enqueue(text, jsonb, text, timestamptz, integer, integer, text)"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        as_role = make_conninfo(url, user=role)
+        with psycopg.connect(as_role) as conn:  # not granted yet
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(ENQUEUE, ("noop", "{}"))
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'GRANT EXECUTE ON FUNCTION {signature} TO "{role}"')
+        with psycopg.connect(as_role) as conn:
+            (job_id,) = conn.execute(ENQUEUE, ("noop", "{}")).fetchone() or ()
+        assert [row[0] for row in jobs(url)] == [job_id]
+        for table in ("jobs", "job_types", "projects", "api_keys", "audit_events"):
+            with (
+                psycopg.connect(as_role) as conn,
+                pytest.raises(psycopg.errors.InsufficientPrivilege),
+            ):
+                conn.execute(f"SELECT * FROM {table}")
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP OWNED BY "{role}"')
+            admin.execute(f'DROP ROLE "{role}"')
+
+
+def test_psql_enqueues_with_nothing_of_python(platform: tuple[CLI, str]) -> None:
+    _, url = platform
+    if shutil.which("psql") is None:
+        pytest.skip("psql is not installed (Debian: postgresql-client)")
+    script = (
+        "BEGIN;\nSELECT pjobs_enqueue('noop', '{\"sleep_seconds\": 0}', priority => 5);\nCOMMIT;\n"
+    )
+    done = subprocess.run(
+        ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", url],
+        input=script, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    ((job_id, kind, state, *_),) = jobs(url)
+    assert done.stdout.strip() == str(job_id) and (kind, state) == ("noop", "queued")
+
+
+def test_the_python_client_enqueues_in_the_callers_transaction(
+    platform: tuple[CLI, str],
+) -> None:
+    _, url = platform
+    with psycopg.connect(url) as conn:
+        client.enqueue("noop", {}, connection=conn)
+        conn.rollback()
+    assert jobs(url) == []
+    with psycopg.connect(url) as conn:
+        first = client.enqueue("noop", {}, connection=conn, idempotency_key="k", priority=3)
+    assert client.enqueue("noop", {}, database_url=url, idempotency_key="k") == first
+    with pytest.raises(InvalidInputError, match="unknown job type 'nope'"):
+        client.enqueue("nope", {}, database_url=url)
+    assert [row[0] for row in jobs(url)] == [first]
+
+
+def test_a_job_enqueued_in_sql_runs(platform: tuple[CLI, str]) -> None:
+    cli, url = platform
+    with psycopg.connect(url) as conn:
+        conn.execute("SELECT pjobs_enqueue('noop', '{\"sleep_seconds\": 0.01}')")
+    started = time.monotonic()
+    assert cli("serve", "--burst").returncode == 0
+    assert time.monotonic() - started < 30
+    assert [row[2] for row in jobs(url)] == ["succeeded"]
+
+
+def test_the_python_client_reads_what_the_data_layer_read(platform: tuple[CLI, str]) -> None:
+    cli, url = platform
+    made = cli("provision", "p-read", "--name", "Reader", "--owner", "owner-1", "--region", "eu-1")
+    assert made.returncode == 0, made.stderr
+    details = client.project_details("p-read", database_url=url)
+    assert details is not None
+    assert (details["id"], details["name"], details["owner_id"]) == ("p-read", "Reader", "owner-1")
+    owner = client.project_owner("p-read", database_url=url)
+    assert owner is not None and owner["id"] == "owner-1"
+    metrics = client.project_metrics("p-read", database_url=url)
+    assert metrics["requests"] == 0 and "requests_per_minute" in metrics
+    assert client.project_baseline("p-read", database_url=url) is None  # none computed yet
+    assert client.project_details("nope", database_url=url) is None
+    assert client.project_owner("nope", database_url=url) is None
