@@ -75,17 +75,32 @@ def test_unknown_types_and_options_out_of_range_are_refused_by_the_function(
 
 
 def test_an_invalid_payload_fails_when_claimed_for_good_naming_its_field(
-    platform: tuple[CLI, str],
+    platform: tuple[CLI, str], tmp_path: Path
 ) -> None:
-    cli, url = platform
+    from pjobs.app import App
+    from pjobs.http.metrics import ServeMetrics
+    from pjobs.queue.worker import Worker
+    from pjobs.settings.config import load_settings
+
+    _, url = platform
     with psycopg.connect(url) as conn:
         payload = json.dumps({"sleep_seconds": "soon"})
         conn.execute("SELECT pjobs_enqueue('noop', %s::jsonb, max_attempts => 5)", (payload,))
-    served = cli("serve", "--burst")
-    assert served.returncode == 0, served.stderr
+    app = App(load_settings(None, database_url=url, data_dir=tmp_path / "data"))
+    try:
+        metrics = ServeMetrics(app)
+        worker = Worker(
+            app.store, app.registry, app.settings, app.queue.context_for, app.clock,
+            burst=True, observer=metrics,
+        )  # fmt: skip
+        worker.run()
+        counted = metrics.exposition().decode()
+    finally:
+        app.close()
     ((_, _, state, attempts, _, _, _, error),) = jobs(url)
     assert (state, attempts) == ("failed", 1)  # no retries, though 5 were allowed
     assert error.startswith("invalid payload for noop: sleep_seconds:"), error
+    assert 'pjobs_jobs_invalid_payload_total{type="noop"} 1.0' in counted
 
 
 def test_idempotency_keys_behave_as_on_the_command_line(platform: tuple[CLI, str]) -> None:
