@@ -54,13 +54,16 @@ class Service:
         self.listener: Listener | None = None
         metrics = None
         if options.listen and not options.burst and options.worker_of is None:
+            from pjobs.http.api import api_tokens
             from pjobs.http.metrics import ServeMetrics
             from pjobs.http.server import Listener, build, receiver_tokens
 
             cfg = settings.receiver
             tokens = receiver_tokens(cfg)
+            callers = api_tokens(settings.api, app.registry.names())
             metrics = ServeMetrics(app)
-            self.listener = Listener(build(app, tokens, metrics, self.ready), options.listen, cfg)
+            asgi = build(app, tokens, metrics, self.ready, callers)
+            self.listener = Listener(asgi, options.listen, cfg)
         self.worker: Worker = Worker(
             app.store,
             app.registry,

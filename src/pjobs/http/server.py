@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from pjobs.errors import PjobsError, UnavailableError
 from pjobs.http.alerts import SOURCES, BadAlert, parse, receive
+from pjobs.http.bodies import TooLarge, read_limited
 
 if TYPE_CHECKING:
     import uvicorn
@@ -32,22 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pjobs.http")
 HEALTH_TIMEOUT_SECONDS = 2.0  # a health check answers within about this, database or not
-
-
-class TooLarge(Exception):
-    pass
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise TooLarge
-    return bytes(body)
 
 
 MIN_TOKEN_LENGTH = 32
@@ -94,10 +79,17 @@ def _not_json(constant: str) -> Any:
 
 
 def build(
-    app: App, tokens: dict[str, str], metrics: ServeMetrics, ready: threading.Event
+    app: App,
+    tokens: dict[str, str],
+    metrics: ServeMetrics,
+    ready: threading.Event,
+    callers: dict[bytes, Any] | None = None,
 ) -> Starlette:
     """The ASGI application; `tokens`: the bearer token of each source (`receiver_tokens`);
-    `ready` is cleared when the process starts to shut down."""
+    `ready` is cleared when the process starts to shut down; `callers`: the enqueue API's
+    tokens (`api.api_tokens`; none: every API request is refused)."""
+    from pjobs.http.api import routes
+
     limit = app.settings.receiver.max_body_bytes
     most_alerts = app.settings.receiver.max_alerts
     expected = {source: f"Bearer {token}".encode() for source, token in tokens.items()}
@@ -158,6 +150,7 @@ def build(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
+            *routes(app, callers or {}, limit),
         ]
     )
 

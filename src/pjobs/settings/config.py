@@ -38,6 +38,7 @@ from pjobs.settings.locations import config_file_path, default_data_dir, read_to
 
 if TYPE_CHECKING:
     from pjobs.settings.groups import (
+        ApiSettings,
         BackupSettings,
         KeySettings,
         NotificationSettings,
@@ -150,6 +151,7 @@ class Settings(BaseModel):
     abuse: ClassVar[Section[AbuseSettings]] = Section(LIMITS, "AbuseSettings")
     webhooks: ClassVar[Section[WebhookSettings]] = Section(GROUPS, "WebhookSettings")
     receiver: ClassVar[Section[ReceiverSettings]] = Section(GROUPS, "ReceiverSettings")
+    api: ClassVar[Section[ApiSettings]] = Section(GROUPS, "ApiSettings")
     backups: ClassVar[Section[BackupSettings]] = Section(GROUPS, "BackupSettings")
     scheduling: ClassVar[Section[SchedulingSettings]] = Section(GROUPS, "SchedulingSettings")
     schedules: ClassVar[Section[dict[str, ScheduleSettings]]] = Section(

@@ -211,6 +211,25 @@ class ReceiverSettings(Group):
     )
 
 
+class ApiToken(Group):
+    """A token of the enqueue API (`POST /api/jobs`) and the job types it may enqueue."""
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="who enqueues with it: api:NAME in the audit trail",
+    )
+    token_file: Path = Field(description="a file holding the token (32 characters or more)")
+    job_types: list[str] = Field(min_length=1, description="the job types it may enqueue")
+
+
+class ApiSettings(Group):
+    tokens: list[ApiToken] = Field(
+        default_factory=list,
+        description="tokens of POST /api/jobs on `serve --http`, each scoped to job types: "
+        "[{name, token_file, job_types}]",
+    )
+
+
 class ScheduleSettings(Group):
     """A schedule of config: a built-in one's changes (any field), or a new one (cron and
     job needed)."""

@@ -1,0 +1,170 @@
+"""The enqueue API of `serve --http`: `POST /api/jobs` and `GET /api/jobs/{id}`, for a
+platform's services in any language. Each token (`api.tokens`) may enqueue the job types
+it names and read the jobs it enqueued; a job it enqueues is `requested_by` `api:NAME`.
+The payload is checked before anything is written (400 naming the field); an
+`Idempotency-Key` held by a queued or running job answers that job (200, not 201)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from pjobs.errors import InvalidInputError, NotFoundError, PjobsError
+
+if TYPE_CHECKING:
+    from pjobs.app import App
+    from pjobs.settings.groups import ApiSettings
+
+MIN_TOKEN_LENGTH = 32
+OPTIONS: dict[str, type | tuple[type, ...]] = {
+    "queue": str,
+    "priority": int,
+    "delay_seconds": (int, float),
+    "max_attempts": int,
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    job_types: frozenset[str]
+
+    @property
+    def actor(self) -> str:
+        return f"api:{self.name}"
+
+
+def api_tokens(settings: ApiSettings, known: list[str]) -> dict[bytes, Caller]:
+    """Each token's `Authorization` header, and who it is. ConfigError (78) for a token
+    file that cannot be read, a token shorter than MIN_TOKEN_LENGTH, one given twice, or
+    a job type this pjobs does not run."""
+    from pjobs.errors import ConfigError
+    from pjobs.settings.secretfile import read_secret
+
+    callers: dict[bytes, Caller] = {}
+    for index, entry in enumerate(settings.tokens):
+        where = f"api.tokens[{index}] ({entry.name})"
+        token = read_secret(None, entry.token_file, f"the token of {where}") or ""
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise ConfigError(
+                f"{where}: the token is shorter than {MIN_TOKEN_LENGTH} characters: make one "
+                "with `openssl rand -hex 32`"
+            )
+        unknown = sorted(set(entry.job_types) - set(known))
+        if unknown:
+            raise ConfigError(f"{where}: no job type {', '.join(unknown)} here")
+        header = f"Bearer {token}".encode()
+        if header in callers:
+            raise ConfigError(f"{where}: the same token as {callers[header].name}")
+        callers[header] = Caller(entry.name, frozenset(entry.job_types))
+    return callers
+
+
+def routes(app: App, callers: dict[bytes, Caller], limit: int) -> list[Any]:
+    from starlette.routing import Route
+
+    from pjobs.http.bodies import TooLarge, read_limited
+
+    def caller_of(request: Request) -> Caller | None:
+        given = request.headers.get("authorization", "").encode()
+        found = None
+        for header, caller in callers.items():  # every one compared: no early answer
+            if hmac.compare_digest(given, header):
+                found = caller
+        return found
+
+    async def enqueue(request: Request) -> Response:
+        caller = caller_of(request)
+        if caller is None:
+            return error(401, "a bearer token of api.tokens is needed")
+        try:
+            body = json.loads(await read_limited(request, limit))
+        except TooLarge:
+            return error(413, f"the body is over {limit} bytes")
+        except ValueError:
+            return error(400, "the body is not JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+            return error(400, 'expected a JSON object with "type" (and "payload")')
+        job_type = body["type"]
+        if job_type not in caller.job_types:
+            allowed = ", ".join(sorted(caller.job_types))
+            return error(403, f"this token may enqueue {allowed}; not {job_type}")
+        try:
+            options = enqueue_options(body, request.headers.get("idempotency-key"), caller)
+            result = await run_in_threadpool(
+                app.queue.enqueue, job_type, body.get("payload", {}), options
+            )
+            job = await run_in_threadpool(app.queue.get, result.id)
+        except InvalidInputError as exc:
+            return error(400, str(exc))
+        except PjobsError as exc:
+            return error(503, str(exc))
+        shown = {"id": job.id, "created": result.created, **described(job)}
+        return JSONResponse(shown, status_code=201 if result.created else 200)
+
+    async def show(request: Request) -> Response:
+        caller = caller_of(request)
+        if caller is None:
+            return error(401, "a bearer token of api.tokens is needed")
+        text = request.path_params["job_id"]
+        if not text.isdigit():
+            return error(404, f"no job {text}")
+        try:
+            job = await run_in_threadpool(app.queue.get, int(text))
+        except NotFoundError:
+            job = None
+        except PjobsError as exc:
+            return error(503, str(exc))
+        if job is None or job.requested_by != caller.actor:  # others' jobs are not seen
+            return error(404, f"no job {text}")
+        return JSONResponse({"id": job.id, **described(job)})
+
+    return [
+        Route("/api/jobs", enqueue, methods=["POST"]),
+        Route("/api/jobs/{job_id}", show, methods=["GET"]),
+    ]
+
+
+def enqueue_options(body: dict[str, Any], key: str | None, caller: Caller) -> Any:
+    """The body's options (InvalidInputError naming one of the wrong type)."""
+    from pjobs.queue.enqueue import EnqueueOptions
+
+    extra = sorted(set(body) - {"type", "payload", *OPTIONS})
+    if extra:
+        raise InvalidInputError(
+            f"unknown field {extra[0]} (fields: type, payload, {', '.join(OPTIONS)})"
+        )
+    for name, kind in OPTIONS.items():
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            raise InvalidInputError(f"{name}: expected {'text' if kind is str else 'a number'}")
+    delay = body.get("delay_seconds")
+    return EnqueueOptions(
+        queue=body.get("queue"),
+        priority=body.get("priority") or 0,
+        delay=None if delay is None else timedelta(seconds=delay),
+        max_attempts=body.get("max_attempts"),
+        idempotency_key=key,
+        requested_by=caller.actor,
+    )
+
+
+def described(job: Any) -> dict[str, Any]:
+    times = {
+        name: None if value is None else value.isoformat()
+        for name in ("created_at", "run_at", "started_at", "finished_at")
+        for value in [getattr(job, name)]
+    }
+    fields = ("type", "queue", "state", "attempts", "max_attempts", "result", "last_error")
+    return {name: getattr(job, name) for name in fields} | times
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
