@@ -230,3 +230,54 @@ def test_the_python_client_reads_what_the_data_layer_read(platform: tuple[CLI, s
     assert client.project_baseline("p-read", database_url=url) is None  # none computed yet
     assert client.project_details("nope", database_url=url) is None
     assert client.project_owner("nope", database_url=url) is None
+
+
+# The usage examples of the seed's README, as its enqueue functions wrote them (its field
+# names; the key is one the provisioning made, the seed's example id not being one).
+SEED_EXAMPLES: list[tuple[str, Any]] = [
+    (
+        "provision_project",
+        {"projectId": "proj-123", "projectName": "My Project", "ownerId": "user-456",
+         "region": "us-east-1"},
+    ),
+    ("rotate_key", "KEY"),  # enqueueRotateKeyJob('key-…'): the key's id alone
+    ("export_backup", {"projectId": "proj-123", "exportType": "full"}),
+    ("check_usage_limits", {"checkAll": True}),
+    ("check_usage_limits", {"projectIds": ["proj-123"]}),
+    ("check_usage_limits", {"checkAll": True, "enforceLimits": False}),
+    (
+        "auto_suspend",
+        {"projectId": "proj-123", "patternType": "EXCESSIVE_USAGE",
+         "metrics": {"requests_per_minute": 5000, "baseline_requests_per_minute": 500},
+         "enforceAction": True},
+    ),
+]  # fmt: skip
+
+
+def test_the_seeds_examples_enqueued_in_sql_run_unchanged(platform: tuple[CLI, str]) -> None:
+    cli, url = platform
+    results: dict[str, Any] = {}
+    for job_type, payload in SEED_EXAMPLES:
+        if payload == "KEY":
+            listed = cli("keys", "list", "proj-123", "--json")
+            assert listed.returncode == 0, listed.stderr
+            payload = json.loads(listed.stdout)["keys"][0]["id"]
+        with psycopg.connect(url) as conn:
+            row = conn.execute(
+                "SELECT pjobs_enqueue(%s, %s::jsonb)", (job_type, json.dumps(payload))
+            ).fetchone()
+        assert row is not None
+        served = cli("serve", "--burst")
+        assert served.returncode == 0, served.stderr
+        shown = json.loads(cli("jobs", "show", str(row[0]), "--json").stdout)
+        assert shown["state"] == "succeeded", (job_type, payload, shown["last_error"])
+        results[job_type] = shown["result"]
+    project = json.loads(cli("projects", "show", "proj-123", "--json").stdout)
+    assert (project["name"], project["owner_id"], project["plan"]) == (
+        "My Project", "user-456", "free",  # the plan: default_plan, the seed names none
+    )  # fmt: skip
+    assert results["rotate_key"]["new_version"] == 2
+    assert results["export_backup"]["project_id"] == "proj-123"
+    judged = results["auto_suspend"]  # the seed's rule: suspended above 10 x, not at it
+    assert judged["pattern"] == "excessive_usage" and judged["metrics"]["requests_per_minute"]
+    assert "10.0x the baseline 500" in judged["reason"] and project["status"] == "active"

@@ -41,7 +41,11 @@ def leases_expired(cli: CLI, lease_seconds: float = 1.0) -> bool:
 
 def test_two_workers_run_each_job_exactly_once(tmp_path: Path, pg_database: str) -> None:
     cli = CLI(cli_env(tmp_path, pg_database), tmp_path / "logs")
-    assert cli("jobs", "enqueue", "noop", "--count", "5000").returncode == 0
+    # 2 ms of work a job: one worker of 4 runners takes seconds for all of them, so the
+    # other, starting a moment later, finds its share (one alone drains no-op jobs faster
+    # than a process starts)
+    noop = ["jobs", "enqueue", "noop", "-p", '{"sleep_seconds": 0.002}', "--count", "5000"]
+    assert cli(*noop).returncode == 0
     workers = [cli.popen("serve", "--burst", "--concurrency", "4") for _ in range(2)]
     for worker in workers:
         assert worker.wait(120) == 0, worker.output()

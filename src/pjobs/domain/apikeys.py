@@ -73,6 +73,14 @@ def new_key_id() -> str:
     return "key_" + secrets.token_hex(8)
 
 
+def key_id_of_job(job_id: int) -> str:
+    """The id of the key a rotation job makes when it was given none: the same on every
+    attempt of that job (so it rotates once), another for every job."""
+    import hashlib
+
+    return "key_" + hashlib.sha256(f"pjobs-rotation:{job_id}".encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class IssuedKey:
     """A key just stored: its record's fields, and the secret to show once."""

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pjobs import ids
 from pjobs.control import ControlTx
 from pjobs.control.projects import Project
 from pjobs.domain import abuse
-from pjobs.handlers.lifecycle import ProjectPayload, project_lock
+from pjobs.handlers.lifecycle import ProjectPayload, project_lock, seed
 from pjobs.handlers.suspension import suspend
 from pjobs.queue.context import JobContext
 from pjobs.queue.jobtypes import JobType, Refused
@@ -26,14 +26,21 @@ OPERATOR = "operator"  # the pattern recorded for an operator's suspension
 
 
 class AutoSuspendPayload(ProjectPayload):
-    pattern: Pattern | None = None
+    # the seed's patternType: EXCESSIVE_USAGE, ERROR_SPIKE, SUSPICIOUS_PATTERN
+    pattern: Pattern | None = Field(None, validation_alias=seed("pattern", "patternType"))
     metrics: dict[str, Any] = Field(default_factory=dict, max_length=50)
     reason: str | None = Field(None, pattern=ids.text_pattern(500))
     force: bool = False  # an operator suspends a protected project on purpose
     # the monitoring system's word is enough (receiver.policies: act): no evaluation
     decided: bool = False
     # the seed's enforceAction: false evaluates and records, and suspends nothing
-    enforce: bool = True
+    enforce: bool = Field(True, validation_alias=seed("enforce", "enforceAction"))
+
+    @field_validator("pattern", mode="before")
+    @classmethod
+    def _seed_pattern(cls, value: Any) -> Any:
+        """The seed's AbusePatternType values are pjobs' in capitals."""
+        return value.lower() if isinstance(value, str) and value.isupper() else value
 
     @model_validator(mode="after")
     def _pattern_or_reason(self) -> AutoSuspendPayload:

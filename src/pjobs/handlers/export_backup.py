@@ -16,6 +16,7 @@ from pjobs.control import ControlPlane
 from pjobs.control.backups import Backup, new_backup_id
 from pjobs.domain.events import announce
 from pjobs.errors import ConfigError, InvalidInputError
+from pjobs.handlers.lifecycle import seed
 from pjobs.queue.context import JobContext
 from pjobs.queue.jobtypes import JobType, Misconfigured, PermanentFailure, Refused
 from pjobs.queue.retry import RetryPolicy
@@ -26,8 +27,14 @@ BACKED_UP = ("active", "suspended")
 class ExportBackupPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    project_id: str | None = Field(None, pattern=ids.PROJECT_ID.pattern)
+    project_id: str | None = Field(
+        None, pattern=ids.PROJECT_ID.pattern, validation_alias=seed("project_id", "projectId")
+    )
     all: bool = False
+    # the seed's exportType: its one kind, "full", is what every backup is
+    export_type: Literal["full"] | None = Field(
+        None, validation_alias=seed("export_type", "exportType"), exclude=True
+    )
     format: Literal["sql", "custom"] | None = None  # default: backups.format
     storage: Literal["local", "telegram"] | None = None  # default: backups.storage
     unencrypted: bool = False  # an operator's word: to Telegram without a backup key

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from pjobs import ids
 from pjobs.control.projects import StepOutcome
@@ -19,12 +19,20 @@ StepResult = tuple[StepOutcome, dict[str, Any]]
 StepAction = Callable[[], StepResult]
 
 
+def seed(name: str, seed_name: str) -> AliasChoices:
+    """A field taken by its name or by the seed's (the TypeScript original's camelCase):
+    jobs its enqueue functions wrote run unchanged; pjobs' own name is the one shown."""
+    return AliasChoices(name, seed_name)
+
+
 class ProjectPayload(BaseModel):
     """The payload of a job about one project (more fields in subclasses)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    project_id: str = Field(pattern=ids.PROJECT_ID.pattern)
+    project_id: str = Field(
+        pattern=ids.PROJECT_ID.pattern, validation_alias=seed("project_id", "projectId")
+    )
 
 
 @contextmanager
@@ -61,11 +69,12 @@ class ProjectsScope(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    all: bool = False
+    all: bool = Field(False, validation_alias=seed("all", "checkAll"))
     project_ids: list[Annotated[str, Field(pattern=ids.PROJECT_ID.pattern)]] = Field(
-        default_factory=list, max_length=100_000
+        default_factory=list, max_length=100_000, validation_alias=seed("project_ids", "projectIds")
     )
-    enforce: bool = True  # False: find and record, change nothing else (the seed's dry run)
+    # False: find and record, change nothing else (the seed's dry run)
+    enforce: bool = Field(True, validation_alias=seed("enforce", "enforceLimits"))
 
     @model_validator(mode="after")
     def _one_scope(self) -> ProjectsScope:

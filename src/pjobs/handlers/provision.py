@@ -20,6 +20,7 @@ from pjobs.handlers.lifecycle import (
     failed_step,
     project_lock,
     run_steps,
+    seed,
     summary,
 )
 from pjobs.queue.context import JobContext
@@ -37,10 +38,17 @@ STEPS = (
 
 
 class ProvisionPayload(ProjectPayload):
-    name: str = Field(pattern=ids.text_pattern(200))
-    owner_id: str = Field(pattern=ids.OWNER_ID.pattern)
+    name: str = Field(pattern=ids.text_pattern(200), validation_alias=seed("name", "projectName"))
+    owner_id: str = Field(
+        pattern=ids.OWNER_ID.pattern, validation_alias=seed("owner_id", "ownerId")
+    )
     region: str = Field(pattern=ids.REGION.pattern)
-    plan: str = Field(pattern=ids.PLAN.pattern)
+    plan: str | None = Field(None, pattern=ids.PLAN.pattern)  # None: the default_plan setting
+
+    @property
+    def chosen_plan(self) -> str:
+        assert self.plan is not None, "provision_project chooses it first"
+        return self.plan
 
 
 def _create_record(payload: ProvisionPayload, context: JobContext) -> None:
@@ -48,7 +56,7 @@ def _create_record(payload: ProvisionPayload, context: JobContext) -> None:
     with context.tx() as tx:
         tx.owners.ensure(payload.owner_id)
         created = tx.projects.insert(
-            payload.project_id, payload.name, payload.owner_id, payload.region, payload.plan
+            payload.project_id, payload.name, payload.owner_id, payload.region, payload.chosen_plan
         )
         if created:
             context.audit(tx, "project.created", payload.project_id, data=payload.model_dump())
@@ -90,8 +98,10 @@ def provision_project(payload: ProvisionPayload, context: JobContext) -> dict[st
     When its last attempt fails, the project is marked `failed` with the failing step.
     It holds the project's lifecycle lock throughout (see `project_lock`). A plan the
     configuration does not have is refused (a project of it would have no quotas)."""
+    if payload.plan is None:  # the seed's jobs name none
+        payload = payload.model_copy(update={"plan": context.settings.default_plan})
     try:
-        known_plan(context.settings, payload.plan)
+        known_plan(context.settings, payload.chosen_plan)
     except InvalidInputError as exc:
         raise Refused(str(exc)) from None
     _create_record(payload, context)
@@ -154,7 +164,7 @@ def _provision(payload: ProvisionPayload, context: JobContext) -> dict[str, Any]
                 "project.provisioned",
                 project_id,
                 {"name": payload.name, "owner_id": payload.owner_id, "region": payload.region}
-                | {"plan": payload.plan},
+                | {"plan": payload.chosen_plan},
             )
             context.notifier.to_owner(
                 tx,

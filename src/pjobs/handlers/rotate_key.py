@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pjobs import ids
 from pjobs.control import ControlPlane
 from pjobs.domain import apikeys
 from pjobs.domain.events import announce
-from pjobs.handlers.lifecycle import project_lock
+from pjobs.handlers.lifecycle import project_lock, seed
 from pjobs.queue.context import JobContext
 from pjobs.queue.jobtypes import JobType, Refused
 from pjobs.queue.retry import ONE_SHOT
@@ -22,11 +22,18 @@ from pjobs.timeutil import Clock
 class RotateKeyPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key_id: str = Field(pattern=ids.KEY_ID.pattern)
+    key_id: str = Field(pattern=ids.KEY_ID.pattern, validation_alias=seed("key_id", "keyId"))
     grace_seconds: float = Field(86_400, ge=0, le=90 * 86_400)
     revoke_now: bool = False
-    # Chosen when the job is enqueued, so running the job twice rotates once.
-    new_key_id: str = Field(default_factory=apikeys.new_key_id, pattern=ids.KEY_ID.pattern)
+    # Chosen when the job is enqueued (the command does), so running the job twice rotates
+    # once; a job enqueued without one (in SQL, by the seed) gets one its id decides.
+    new_key_id: str | None = Field(None, pattern=ids.KEY_ID.pattern)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_key_id(cls, data: Any) -> Any:
+        """The seed enqueued a rotation as the key's id alone."""
+        return {"key_id": data} if isinstance(data, str) else data
 
 
 def rotate_key(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]:
@@ -38,11 +45,15 @@ def rotate_key(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]
         key = tx.keys.get(payload.key_id)
     if key is None:
         raise Refused(f"no API key {payload.key_id}")
+    if payload.new_key_id is None:
+        chosen = apikeys.key_id_of_job(context.job_id)
+        payload = payload.model_copy(update={"new_key_id": chosen})
     with project_lock(context, key.project_id):
         return _rotate(payload, context)
 
 
 def _rotate(payload: RotateKeyPayload, context: JobContext) -> dict[str, Any]:
+    assert payload.new_key_id is not None  # chosen by now
     with context.tx() as tx:
         now = tx.now
         old = tx.keys.get(payload.key_id)

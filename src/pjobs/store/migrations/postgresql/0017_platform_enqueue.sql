@@ -38,7 +38,8 @@ BEGIN
             USING ERRCODE = '22023',
                   HINT = 'the job types this pjobs runs are in the job_types table';
     END IF;
-    IF jsonb_typeof(pjobs_enqueue.payload) IS DISTINCT FROM 'object' THEN
+    -- an object; or a string, the seed's payload of a rotation (the key's id alone)
+    IF jsonb_typeof(pjobs_enqueue.payload) NOT IN ('object', 'string') THEN
         RAISE EXCEPTION 'invalid payload for %: expected a JSON object', pjobs_enqueue.job_type
             USING ERRCODE = '22023';
     END IF;
