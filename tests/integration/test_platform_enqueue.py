@@ -3,12 +3,13 @@ SQL (made and given its job types by `pjobs db upgrade`), `psql`, and `pjobs.cli
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,11 @@ SEED_EXAMPLES: list[tuple[str, Any]] = [
          "region": "us-east-1"},
     ),
     ("rotate_key", "KEY"),  # enqueueRotateKeyJob('key-…'): the key's id alone
+    (
+        "deliver_webhook",
+        {"webhookId": "ENDPOINT", "projectId": "proj-123", "url": "URL",
+         "payload": {"event": "project.created"}},
+    ),
     ("export_backup", {"projectId": "proj-123", "exportType": "full"}),
     ("check_usage_limits", {"checkAll": True}),
     ("check_usage_limits", {"projectIds": ["proj-123"]}),
@@ -254,14 +260,26 @@ SEED_EXAMPLES: list[tuple[str, Any]] = [
 ]  # fmt: skip
 
 
-def test_the_seeds_examples_enqueued_in_sql_run_unchanged(platform: tuple[CLI, str]) -> None:
+def test_the_seeds_examples_enqueued_in_sql_run_unchanged(
+    platform: tuple[CLI, str], stub_server: Callable[..., Any]
+) -> None:
     cli, url = platform
+    cli.env |= {
+        "PJOBS_WEBHOOKS__SECRET_KEY": base64.b64encode(bytes(range(32))).decode(),
+        "PJOBS_WEBHOOKS__ALLOW_CIDRS": '["127.0.0.1/32"]',
+    }
+    receiver = stub_server()
     results: dict[str, Any] = {}
     for job_type, payload in SEED_EXAMPLES:
         if payload == "KEY":
             listed = cli("keys", "list", "proj-123", "--json")
             assert listed.returncode == 0, listed.stderr
             payload = json.loads(listed.stdout)["keys"][0]["id"]
+        if job_type == "deliver_webhook":  # an endpoint of the project, at a loopback URL
+            added = cli("webhooks", "add", "proj-123", receiver.url + "/hooks", "--json")
+            assert added.returncode == 0, added.stderr
+            endpoint = json.loads(added.stdout)["id"]
+            payload = {**payload, "webhookId": endpoint, "url": receiver.url + "/hooks"}
         with psycopg.connect(url) as conn:
             row = conn.execute(
                 "SELECT pjobs_enqueue(%s, %s::jsonb)", (job_type, json.dumps(payload))
@@ -281,3 +299,6 @@ def test_the_seeds_examples_enqueued_in_sql_run_unchanged(platform: tuple[CLI, s
     judged = results["auto_suspend"]  # the seed's rule: suspended above 10 x, not at it
     assert judged["pattern"] == "excessive_usage" and judged["metrics"]["requests_per_minute"]
     assert "10.0x the baseline 500" in judged["reason"] and project["status"] == "active"
+    (posted,) = [r for r in receiver.received if r.body["type"] == "project.created"]
+    assert posted.body["data"] == {"event": "project.created"}  # the seed's payload
+    assert posted.headers["webhook-signature"].startswith("v1,")  # signed, as every one

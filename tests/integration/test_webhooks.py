@@ -515,3 +515,25 @@ def test_a_slow_endpoint_holds_at_most_its_share_of_the_runners(
     first_slow_done = min(r.at for r in slow.received[1:]) + 0.8
     assert max(r.at for r in fast.received) < first_slow_done  # never waited behind it
     app.close()
+
+
+def test_a_job_of_the_seeds_shape_posts_only_to_its_endpoints_own_url(
+    app: App, stub_server: Callable[..., Any]
+) -> None:
+    """{webhookId, projectId, url, payload}: the endpoint must be the project's and have
+    that URL (a job cannot send a payload anywhere else); its delivery is recorded once,
+    the same on a second run of the job."""
+    receiver = stub_server()
+    endpoint_id, _ = endpoint(app, receiver.url + "/in")
+    seed = {"webhookId": endpoint_id, "projectId": "proj-w", "payload": {"event": "x.y"}}
+    elsewhere = app.queue.run_inline("deliver_webhook", {**seed, "url": "http://127.0.0.1:1/"})
+    assert elsewhere.state == "failed" and "posts to its own URL" in (elsewhere.last_error or "")
+    other = app.queue.run_inline(
+        "deliver_webhook", {**seed, "projectId": "proj-other", "url": receiver.url + "/in"}
+    )
+    assert other.state == "failed" and "no webhook endpoint" in (other.last_error or "")
+    assert receiver.received == []
+    sent = app.queue.run_inline("deliver_webhook", {**seed, "url": receiver.url + "/in"})
+    assert sent.state == "succeeded", sent.last_error
+    (posted,) = receiver.received
+    assert posted.body["type"] == "x.y" and posted.body["data"] == {"event": "x.y"}

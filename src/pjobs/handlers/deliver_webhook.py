@@ -8,7 +8,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pjobs import ids
 from pjobs.adapters.webhooks import Attempt, signed_headers
@@ -16,6 +16,7 @@ from pjobs.control import ControlTx
 from pjobs.control.webhooks import AttemptMade, Delivery, DeliveryState, Endpoint
 from pjobs.domain.events import announce
 from pjobs.domain.secretbox import SecretBox
+from pjobs.handlers.lifecycle import seed
 from pjobs.queue.context import JobContext
 from pjobs.queue.jobtypes import Deferred, JobType, PermanentFailure, RetryAfter
 from pjobs.queue.retry import RetryPolicy
@@ -24,9 +25,27 @@ GONE = 410
 
 
 class DeliverWebhookPayload(BaseModel):
+    """A recorded delivery (`delivery_id`: what pjobs enqueues), or the seed's shape: a
+    payload to post to one endpoint of a project (`webhookId`, `projectId`, `url`)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    delivery_id: str = Field(pattern=ids.DELIVERY_ID.pattern)
+    delivery_id: str | None = Field(None, pattern=ids.DELIVERY_ID.pattern)
+    webhook_id: str | None = Field(
+        None, max_length=100, validation_alias=seed("webhook_id", "webhookId")
+    )
+    project_id: str | None = Field(
+        None, pattern=ids.PROJECT_ID.pattern, validation_alias=seed("project_id", "projectId")
+    )
+    url: str | None = Field(None, max_length=2048)
+    payload: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> DeliverWebhookPayload:
+        seeded = (self.webhook_id, self.project_id, self.url, self.payload)
+        if (self.delivery_id is None) == (None in seeded):
+            raise ValueError("give delivery_id, or webhookId, projectId, url and payload")
+        return self
 
 
 def deliver_webhook(payload: DeliverWebhookPayload, context: JobContext) -> dict[str, Any]:
@@ -37,11 +56,12 @@ def deliver_webhook(payload: DeliverWebhookPayload, context: JobContext) -> dict
     (capped). A delivery that fails for good counts against its endpoint, which is
     disabled after `webhooks.disable_after` in a row (`webhook.disabled`, owner told)."""
     found = context.preloaded
+    delivery_id = payload.delivery_id or seed_delivery(payload, context)
     if found is None:  # not read with the claim (`preload`): read it now
         with context.tx(write=False) as tx:
-            found = tx.webhooks.delivery_to_send(payload.delivery_id)
+            found = tx.webhooks.delivery_to_send(delivery_id)
     if found is None:
-        raise PermanentFailure(f"no webhook delivery {payload.delivery_id}")
+        raise PermanentFailure(f"no webhook delivery {delivery_id}")
     delivery, endpoint = found
     if delivery.state != "pending":
         return outcome(delivery.id, delivery.state, delivery.last_status)  # done before
@@ -67,6 +87,37 @@ def deliver_webhook(payload: DeliverWebhookPayload, context: JobContext) -> dict
     if retry_in is None:
         raise PermanentFailure(error)
     raise RetryAfter(retry_in, error)
+
+
+def seed_delivery(payload: DeliverWebhookPayload, context: JobContext) -> str:
+    """The delivery a job of the seed's shape makes of its payload, recorded once (its id
+    the job's, on every attempt): to the endpoint it names, if that is one of the project's
+    and posts to that URL (a job cannot send anywhere else). The event type is the
+    payload's `event`, else `webhook.message`."""
+    import hashlib
+
+    from pjobs.domain.webhooks import body_of
+
+    delivery_id = "msg_" + hashlib.sha256(f"pjobs-seed:{context.job_id}".encode()).hexdigest()[:24]
+    with context.tx() as tx:
+        if tx.webhooks.delivery(delivery_id) is not None:
+            return delivery_id
+        endpoint = tx.webhooks.endpoint(payload.webhook_id or "")
+        if endpoint is None or endpoint.project_id != payload.project_id:
+            raise PermanentFailure(
+                f"no webhook endpoint {payload.webhook_id} of project {payload.project_id}"
+            )
+        if endpoint.url != payload.url:
+            raise PermanentFailure(
+                f"webhook endpoint {endpoint.id} posts to its own URL, not {payload.url}"
+            )
+        data = payload.payload or {}
+        event = data.get("event")
+        event_type = event if isinstance(event, str) and len(event) <= 100 else "webhook.message"
+        tx.webhooks.add_delivery(
+            delivery_id, endpoint.id, event_type, body_of(event_type, data, tx.now)
+        )
+    return delivery_id
 
 
 def preload(tx: ControlTx, payloads: list[Any]) -> list[tuple[Delivery, Endpoint] | None]:
