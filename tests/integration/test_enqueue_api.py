@@ -139,3 +139,37 @@ def test_tokens_that_cannot_be_trusted_are_refused_at_start(
         settings = make_settings(api={"tokens": tokens})
         with pytest.raises(ConfigError, match=message):
             api_tokens(settings.api, ["noop"])
+
+
+def test_a_revealed_secret_is_shown_once_to_the_token_that_asked(
+    api: tuple[App, str], store: Store
+) -> None:
+    """A rotation enqueued over HTTP: its new key's secret, which a worker cannot show to
+    anyone, is sealed to the enqueuing token, handed out by the first GET, and never
+    stored where another could read it."""
+    from pjobs.control import ControlPlane
+    from pjobs.domain import apikeys
+    from support.waiting import worker_for
+
+    app, url = api
+    with ControlPlane(store).tx(app.clock.now()) as tx:
+        tx.owners.ensure("owner-1")
+        tx.projects.insert("proj-k", "K", "owner-1", "eu", "free")
+        tx.projects.set_status("proj-k", "active")
+        old = apikeys.issue(tx, "proj-k", "secret", apikeys.new_key_id())
+    body = {"type": "rotate_key", "payload": {"key_id": old.id}}
+    job_id = httpx.post(url, json=body, headers=as_(OPS)).json()["id"]
+    worker_for(app.queue, burst=True).run()
+    first = httpx.get(f"{url}/{job_id}", headers=as_(OPS)).json()
+    assert first["state"] == "succeeded", first
+    secret = first["revealed"]["secret_key"]
+    new_id = first["result"]["new_key_id"]
+    verified = apikeys.verify(store, secret, app.clock.now())
+    assert verified.verdict == "valid" and verified.key is not None  # the new key's own
+    assert verified.key.id == new_id
+    again = httpx.get(f"{url}/{job_id}", headers=as_(OPS)).json()
+    assert "revealed" not in again and again["state"] == "succeeded"  # once
+    with store.transaction(write=False) as cursor:  # nowhere in the database, in the clear
+        for table in ("jobs", "job_attempts", "audit_events", "job_reveals"):
+            cursor.execute(f"SELECT * FROM {table}")
+            assert secret not in repr(cursor.fetchall()), table

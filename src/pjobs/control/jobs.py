@@ -28,6 +28,22 @@ class JobsOnTx(Noun):
             JobRecord, "jobs_of_project", project_id=project_id, limit=limit, offset=offset
         )
 
+    def set_reveal_to(self, job_id: int, public_key: str) -> None:
+        """Keep what the job reveals for the holder of this key (`queue.reveal`)."""
+        self.tx.run("set_reveal_to", id=job_id, public_key=public_key)
+
+    def reveal_to(self, job_id: int) -> str | None:
+        row = self.tx.row("reveal_to_of", id=job_id)
+        return None if row is None else row["reveal_to"]
+
+    def keep_reveal(self, job_id: int, sealed: str) -> None:
+        self.tx.run("keep_reveal", id=job_id, sealed=sealed)
+
+    def take_reveal(self, job_id: int) -> str | None:
+        """What the job revealed, sealed; deleted as it is read (handed out once)."""
+        row = self.tx.row("take_reveal", id=job_id)
+        return None if row is None else row["sealed"]
+
     def enqueue(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
         """Insert validated jobs (`enqueue.prepare_jobs`) on this transaction."""
         return self.tx.store.enqueue_on(self.tx.cursor, jobs, self.tx.now)

@@ -2,7 +2,9 @@
 platform's services in any language. Each token (`api.tokens`) may enqueue the job types
 it names and read the jobs it enqueued; a job it enqueues is `requested_by` `api:NAME`.
 The payload is checked before anything is written (400 naming the field); an
-`Idempotency-Key` held by a queued or running job answers that job (200, not 201)."""
+`Idempotency-Key` held by a queued or running job answers that job (200, not 201). The
+secrets a job reveals (new API keys) are sealed to its token (`queue.reveal`) and shown
+by `GET` once, to that token alone."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from pjobs.errors import InvalidInputError, NotFoundError, PjobsError
+from pjobs.errors import InvalidInputError, PjobsError
 
 if TYPE_CHECKING:
     from pjobs.app import App
@@ -35,6 +37,8 @@ OPTIONS: dict[str, type | tuple[type, ...]] = {
 class Caller:
     name: str
     job_types: frozenset[str]
+    private_key: Any  # what the secrets its jobs reveal are sealed to (`queue.reveal`)
+    public_key: str
 
     @property
     def actor(self) -> str:
@@ -46,6 +50,7 @@ def api_tokens(settings: ApiSettings, known: list[str]) -> dict[bytes, Caller]:
     file that cannot be read, a token shorter than MIN_TOKEN_LENGTH, one given twice, or
     a job type this pjobs does not run."""
     from pjobs.errors import ConfigError
+    from pjobs.queue.reveal import private_key_of, public_key_of
     from pjobs.settings.secretfile import read_secret
 
     callers: dict[bytes, Caller] = {}
@@ -63,7 +68,10 @@ def api_tokens(settings: ApiSettings, known: list[str]) -> dict[bytes, Caller]:
         header = f"Bearer {token}".encode()
         if header in callers:
             raise ConfigError(f"{where}: the same token as {callers[header].name}")
-        callers[header] = Caller(entry.name, frozenset(entry.job_types))
+        private = private_key_of(token)
+        callers[header] = Caller(
+            entry.name, frozenset(entry.job_types), private, public_key_of(private)
+        )
     return callers
 
 
@@ -98,16 +106,42 @@ def routes(app: App, callers: dict[bytes, Caller], limit: int) -> list[Any]:
             return error(403, f"this token may enqueue {allowed}; not {job_type}")
         try:
             options = enqueue_options(body, request.headers.get("idempotency-key"), caller)
-            result = await run_in_threadpool(
-                app.queue.enqueue, job_type, body.get("payload", {}), options
-            )
-            job = await run_in_threadpool(app.queue.get, result.id)
+            payload = body.get("payload", {})
+            result, job = await run_in_threadpool(enqueued, job_type, payload, options, caller)
         except InvalidInputError as exc:
             return error(400, str(exc))
         except PjobsError as exc:
             return error(503, str(exc))
         shown = {"id": job.id, "created": result.created, **described(job)}
         return JSONResponse(shown, status_code=201 if result.created else 200)
+
+    def enqueued(job_type: str, payload: Any, options: Any, caller: Caller) -> Any:
+        """The job enqueued (or the one holding its key), on one transaction with the key
+        what it reveals is to be sealed to."""
+        from pjobs.control import ControlPlane
+        from pjobs.queue.enqueue import enqueue_on
+
+        with ControlPlane(app.store).tx(app.clock.now()) as tx:
+            (result,) = enqueue_on(tx, app.registry, app.settings, [(job_type, payload)], options)
+            if result.created:
+                tx.jobs.set_reveal_to(result.id, caller.public_key)
+            return result, tx.jobs.get(result.id)
+
+    def shown(job_id: int, caller: Caller) -> dict[str, Any] | None:
+        """The job for its token (None: no such job, or another's), with what it revealed
+        the first time it is asked for after that."""
+        from pjobs.control import ControlPlane
+        from pjobs.queue.reveal import open_sealed
+
+        with ControlPlane(app.store).tx(app.clock.now()) as tx:
+            job = tx.jobs.get(job_id)
+            if job is None or job.requested_by != caller.actor:  # others' are not seen
+                return None
+            sealed = tx.jobs.take_reveal(job_id)
+        found = {"id": job.id, **described(job)}
+        if sealed is not None:
+            found["revealed"] = open_sealed(caller.private_key, sealed)
+        return found
 
     async def show(request: Request) -> Response:
         caller = caller_of(request)
@@ -117,14 +151,12 @@ def routes(app: App, callers: dict[bytes, Caller], limit: int) -> list[Any]:
         if not text.isdigit():
             return error(404, f"no job {text}")
         try:
-            job = await run_in_threadpool(app.queue.get, int(text))
-        except NotFoundError:
-            job = None
+            found = await run_in_threadpool(shown, int(text), caller)
         except PjobsError as exc:
             return error(503, str(exc))
-        if job is None or job.requested_by != caller.actor:  # others' jobs are not seen
+        if found is None:
             return error(404, f"no job {text}")
-        return JSONResponse({"id": job.id, **described(job)})
+        return JSONResponse(found)
 
     return [
         Route("/api/jobs", enqueue, methods=["POST"]),

@@ -18,6 +18,7 @@ from pjobs.errors import ConfigError
 from pjobs.ids import describe_validation_error
 from pjobs.queue.context import JobContext
 from pjobs.queue.jobtypes import Deferred, PermanentFailure, Preload, Registry, RetryAfter
+from pjobs.queue.reveal import kept_for_who_asked
 from pjobs.redaction import redact
 from pjobs.store.records import DEFERRED, INVALID_PAYLOAD, ClaimedJob, Outcome
 
@@ -99,6 +100,8 @@ def run_attempt(
         context.preloaded = preloaded
         value = job_type.handler(payload, context)
         result = result_json(value)
+        if context.revealed:  # kept for whoever enqueued it through the API, if anyone
+            context.with_outcome(kept_for_who_asked(job.id, context.revealed))
     except PermanentFailure as exc:
         if exc.exit_code is not None:  # a refusal: the reason is enough, and it has its code
             return failed(f"{exc}", None, None, json.dumps({"exit_code": exc.exit_code}))

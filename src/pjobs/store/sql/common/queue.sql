@@ -134,3 +134,16 @@ ROLLBACK TO SAVEPOINT outcome;
 
 -- name: release_outcome
 RELEASE SAVEPOINT outcome;
+
+-- name: set_reveal_to
+UPDATE jobs SET reveal_to = :public_key WHERE id = :id;
+
+-- name: reveal_to_of
+SELECT reveal_to FROM jobs WHERE id = :id;
+
+-- name: keep_reveal
+INSERT INTO job_reveals (job_id, sealed) VALUES (:id, :sealed)
+ON CONFLICT (job_id) DO UPDATE SET sealed = excluded.sealed;
+
+-- name: take_reveal
+DELETE FROM job_reveals WHERE job_id = :id RETURNING sealed;
