@@ -302,3 +302,14 @@ def test_the_seeds_examples_enqueued_in_sql_run_unchanged(
     (posted,) = [r for r in receiver.received if r.body["type"] == "project.created"]
     assert posted.body["data"] == {"event": "project.created"}  # the seed's payload
     assert posted.headers["webhook-signature"].startswith("v1,")  # signed, as every one
+
+
+def test_serve_records_the_job_types_it_runs_as_it_starts(platform: tuple[CLI, str]) -> None:
+    cli, url = platform
+    with psycopg.connect(url) as conn:
+        conn.execute("DELETE FROM job_types")
+    assert cli("serve", "--burst").returncode == 0
+    with psycopg.connect(url) as conn:
+        recorded = dict(conn.execute("SELECT name, queue FROM job_types").fetchall())
+    assert recorded["deliver_webhook"] == "webhooks" and "provision_project" in recorded
+    assert "shaped" in recorded  # a plugin's (the tests' handler module) too
