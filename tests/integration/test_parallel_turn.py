@@ -49,29 +49,17 @@ def test_outcomes_are_recorded_and_jobs_claimed_in_one_turn(pg_store: Store) -> 
     assert states(pg_store) == {"succeeded": 4, "running": 6}
 
 
-def test_when_recording_fails_nothing_is_claimed(
-    pg_store: Store, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("failing", ["acknowledge_on", "claim_on"])
+def test_when_either_fails_neither_is_done(
+    pg_store: Store, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
+    """Recording fails: nothing is claimed; claiming fails: nothing is recorded."""
     outcomes, claim = turn(pg_store)
 
-    def unavailable(*args: Any) -> set[int]:
+    def unavailable(*args: Any) -> Any:
         raise DatabaseUnavailable("the database went away")
 
-    monkeypatch.setattr(pg_store, "acknowledge_on", unavailable)
-    with pytest.raises(DatabaseUnavailable):
-        pg_store.acknowledge_and_claim("w", outcomes, claim)
-    assert states(pg_store) == {"running": 4, "queued": 6}  # as before the turn
-
-
-def test_when_claiming_fails_nothing_is_recorded(
-    pg_store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    outcomes, claim = turn(pg_store)
-
-    def unavailable(*args: Any) -> list[Any]:
-        raise DatabaseUnavailable("the database went away")
-
-    monkeypatch.setattr(pg_store, "claim_on", unavailable)
+    monkeypatch.setattr(pg_store, failing, unavailable)
     with pytest.raises(DatabaseUnavailable):
         pg_store.acknowledge_and_claim("w", outcomes, claim)
     assert states(pg_store) == {"running": 4, "queued": 6}  # as before the turn
