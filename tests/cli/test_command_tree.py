@@ -17,7 +17,7 @@ from support.terminal import on_a_terminal
 # Commands that only read (by their name's last word), and `serve`, which only runs what
 # the queue holds: the jobs it runs are the ones with a --dry-run.
 READS = {"list", "show", "stats", "describe", "timeline", "verify", "checks", "deliveries"}
-READS |= {"status", "serve", "tail", "profiles"}
+READS |= {"status", "serve", "tail", "profiles", "top"}
 
 # What each destructive command is given here to act on something real (see `world`).
 DESTRUCTIVE = {

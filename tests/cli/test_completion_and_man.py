@@ -36,7 +36,7 @@ def test_completions_man_pages_and_settings_reference_are_what_the_generator_mak
     shipped = {f"{d}/{p.name}" for d in ("completions", "man") for p in (ROOT / d).iterdir()}
     assert shipped == {path for path in files if path.startswith(("completions/", "man/"))}
     assert "`PJOBS_WORKER__CONCURRENCY`" in files["README.md"]  # the settings reference
-    assert len([p for p in files if p.startswith("man/")]) == 27  # pjobs.1 and each command
+    assert len([p for p in files if p.startswith("man/")]) == 28  # pjobs.1 and each command
 
 
 def test_every_man_page_renders_without_warnings() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import CLI
 
-SKIPPED = {"serve", "jobs tail", "events tail"}  # logs; lines followed until Ctrl-C
+SKIPPED = {"serve", "jobs tail", "events tail", "top"}  # lines followed until Ctrl-C
 
 
 def run(cli: CLI, *args: str, code: int = 0, stdin: str | None = None) -> Any:

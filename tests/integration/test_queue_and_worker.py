@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,28 @@ def test_an_inline_run_makes_its_writes_with_its_outcome(job_queue: JobQueue) ->
     failed = job_queue.run_inline("recorded", {"label": "two", "bad_write": True})
     assert failed.state == "failed" and "recording the attempt failed" in (failed.last_error or "")
     assert recorded_labels(job_queue) == ["one"]
+
+
+def test_the_overview_counts_the_last_minute_and_filters_by_queue_and_type(
+    job_queue: JobQueue,
+) -> None:
+    job_queue.enqueue_many([("noop", {})] * 3)
+    job_queue.enqueue("broken", {"label": "x", "count": 1}, EnqueueOptions(queue="slow"))
+    job_queue.enqueue("noop", {}, EnqueueOptions(queue="slow", delay=timedelta(hours=1)))
+    worker_for(job_queue, burst=True).run()
+    seen = job_queue.overview()
+    assert seen["states"] == {
+        "queued": 1,
+        "running": 0,
+        "succeeded": 3,
+        "failed": 1,
+        "cancelled": 0,
+    }
+    assert seen["last_minute"] == {"succeeded": 3, "failed": 1, "cancelled": 0}
+    assert seen["queues"] == ["default", "slow"] and seen["types"] == ["broken", "noop"]
+    assert [job.type for job in seen["failures"]] == ["broken"] and seen["workers"] == 0
+    assert seen["oldest_due_age_seconds"] is None  # the one queued is not due
+    slow = job_queue.overview(queue="slow")
+    assert slow["states"]["succeeded"] == 0 and slow["states"]["queued"] == 1
+    noop = job_queue.overview(type_name="noop", failures=5)
+    assert noop["states"]["failed"] == 0 and noop["failures"] == []

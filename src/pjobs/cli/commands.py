@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "deliver-webhook": ("webhooks", "deliver_webhook", False),
     "export-backup": ("exports", "export_backup", False),
     "serve": ("serve", "serve", False),
+    "top": ("top", "top", False),
     "jobs": ("jobs", "app", True),
     "projects": ("projects", "app", True),
     "owners": ("owners", "app", True),

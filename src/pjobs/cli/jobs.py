@@ -271,9 +271,6 @@ def tail(ctx: typer.Context, last: LastOption = 10) -> None:
     )
 
 
-STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-
-
 @app.command("stats")
 def stats(ctx: typer.Context, every: WatchOption = None, as_json: JsonOption = False) -> None:
     """Counts by state and type, and the age of the oldest due job.
@@ -281,6 +278,7 @@ def stats(ctx: typer.Context, every: WatchOption = None, as_json: JsonOption = F
     Example: pjobs jobs stats --watch
     """
     from pjobs.cli.output import print_json, print_table
+    from pjobs.store.records import STATES
 
     queue = runtime(ctx).app().queue
     if every is not None:
@@ -301,6 +299,8 @@ def stats(ctx: typer.Context, every: WatchOption = None, as_json: JsonOption = F
 
 def stats_rows(data: dict[str, Any]) -> list[list[Any]]:
     """A row of counts by state per job type, and one of every type."""
+    from pjobs.store.records import STATES
+
     rows = [
         [type_name, *(counts.get(state, 0) for state in STATES)]
         for type_name, counts in sorted(data["types"].items())

@@ -79,6 +79,13 @@ def disable_color() -> None:
     _color["off"] = True
 
 
+def console() -> Any:
+    """A rich console on stdout, in colour unless it was asked off."""
+    from rich.console import Console
+
+    return Console(no_color=_color_off())
+
+
 def _color_off() -> bool:
     return _color["off"] or bool(os.environ.get("NO_COLOR"))
 
@@ -157,13 +164,12 @@ def print_table(
     """A table on a terminal (ids whole, other values wrapped rather than cut, times
     to the second, UTC; on a narrow one, `keep` stays), tab-separated text otherwise."""
     if sys.stdout.isatty():
-        from rich.console import Console
         from rich.table import Table
         from rich.text import Text
 
         texts = [[visible(cell(v)) for v in row] for row in rows]
-        console = Console(no_color=_color_off())
-        kept, dropped = fitting_columns(columns, texts, console.width, keep)
+        screen = console()
+        kept, dropped = fitting_columns(columns, texts, screen.width, keep)
         table = Table(title=title or None, title_justify="left")
         for n in kept:
             longest = max((len(line[n]) for line in texts), default=0)
@@ -176,7 +182,7 @@ def print_table(
         if dropped:
             table.caption = f"not shown: {', '.join(dropped)} (--columns, a wider terminal, --json)"
             table.caption_justify = "left"
-        console.print(table)
+        screen.print(table)
         return
     out = sys.stdout
     out.write("\t".join(columns) + "\n")

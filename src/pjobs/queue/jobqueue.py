@@ -15,7 +15,14 @@ from pjobs.errors import InvalidStateError, JobInterrupted, NotFoundError, Tempo
 from pjobs.queue.attempt import run_limited, time_limit
 from pjobs.queue.enqueue import EnqueueOptions, prepare_jobs
 from pjobs.queue.leases import LeaseKeeper, new_worker_id
-from pjobs.store.records import FINISHED_STATES, ClaimedJob, EnqueueResult, JobRecord, NewJob
+from pjobs.store.records import (
+    FINISHED_STATES,
+    STATES,
+    ClaimedJob,
+    EnqueueResult,
+    JobRecord,
+    NewJob,
+)
 
 if TYPE_CHECKING:
     from array import array
@@ -236,6 +243,45 @@ class JobQueue:
         """Delete finished jobs (and their attempts) that finished before now - older_than."""
         before = self.clock.now() - older_than
         return self.store.count_purgeable(before) if dry_run else self.store.purge_jobs(before)
+
+    def overview(
+        self, queue: str | None = None, type_name: str | None = None, failures: int = 5
+    ) -> dict[str, Any]:
+        """What `pjobs top` shows (of one queue, one type, or all): jobs by state, those that
+        finished in the last minute, the age of the oldest due job, the workers running
+        jobs, and the newest failures; with every queue and type there is."""
+        now = self.clock.now()
+
+        def kept(type_: str, queue_: str) -> bool:
+            return (queue is None or queue_ == queue) and (type_name is None or type_ == type_name)
+
+        states: dict[str, int] = dict.fromkeys(STATES, 0)
+        queues, types = set(), set()
+        for state, type_, queue_, count in self.store.job_counts_by_queue():
+            queues.add(queue_)
+            types.add(type_)
+            if kept(type_, queue_):
+                states[state] = states.get(state, 0) + count
+        minute: dict[str, int] = {state: 0 for state in STATES if state in FINISHED_STATES}
+        for state, type_, queue_, count in self.store.finished_since(now - timedelta(minutes=1)):
+            if kept(type_, queue_):
+                minute[state] += count
+        oldest = self.store.oldest_due(now)
+        failed = [
+            job for job in self.store.recent_failures(failures * 20) if kept(job.type, job.queue)
+        ][:failures]
+        return {
+            "at": now,
+            "queue": queue,
+            "type": type_name,
+            "states": states,
+            "last_minute": minute,
+            "oldest_due_age_seconds": None if oldest is None else (now - oldest).total_seconds(),
+            "workers": self.store.running_workers(),
+            "failures": failed,
+            "queues": sorted(queues),
+            "types": sorted(types),
+        }
 
     def stats(self) -> dict[str, Any]:
         now = self.clock.now()

@@ -335,6 +335,22 @@ class SqlStore(ABC):
     def job_counts(self) -> list[tuple[str, str, int]]:
         return [(r["state"], r["type"], int(r["count"])) for r in self._rows("count_jobs")]
 
+    def job_counts_by_queue(self) -> list[tuple[str, str, str, int]]:
+        """(state, type, queue, count) of every job."""
+        rows = self._rows("count_jobs_by_queue")
+        return [(r["state"], r["type"], r["queue"], int(r["count"])) for r in rows]
+
+    def finished_since(self, since: datetime) -> list[tuple[str, str, str, int]]:
+        """(state, type, queue, count) of the jobs that finished since `since`."""
+        rows = self._rows("finished_since", {"since": self.ts(since)})
+        return [(r["state"], r["type"], r["queue"], int(r["count"])) for r in rows]
+
+    def running_workers(self) -> int:
+        return int(self._rows("running_workers")[0]["count"])
+
+    def recent_failures(self, limit: int) -> list[JobRecord]:
+        return [self.record(JobRecord, r) for r in self._rows("recent_failures", {"limit": limit})]
+
     def oldest_due(self, now: datetime) -> datetime | None:
         rows = self._rows("oldest_due", {"now": self.ts(now)})
         return self.from_ts_or_none(rows[0]["oldest"]) if rows else None

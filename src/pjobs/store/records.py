@@ -12,6 +12,7 @@ from pjobs.store.queries import Migration
 from pjobs.store.rows import JSON_VALUE
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+STATES = ("queued", "running", "succeeded", "failed", "cancelled")  # a job's, in order
 FINISHED_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 

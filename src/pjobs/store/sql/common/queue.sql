@@ -92,6 +92,28 @@ ORDER BY seq IS NULL, seq;
 -- name: count_jobs
 SELECT state, type, count(*) AS count FROM jobs GROUP BY state, type ORDER BY state, type;
 
+-- name: count_jobs_by_queue
+-- The jobs by state, type and queue (what `pjobs top` filters by).
+SELECT state, type, queue, count(*) AS count FROM jobs GROUP BY state, type, queue;
+
+-- name: finished_since
+-- Jobs that finished since a time, by state, type and queue (from jobs_finished).
+SELECT state, type, queue, count(*) AS count FROM jobs
+WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at >= :since
+GROUP BY state, type, queue;
+
+-- name: running_workers
+-- The workers running jobs now (one id a serve process or inline run).
+SELECT count(DISTINCT worker_id) AS count FROM jobs WHERE state = 'running';
+
+-- name: recent_failures
+-- The jobs that failed for good most recently, newest first.
+SELECT * FROM jobs
+WHERE state IN ('succeeded', 'failed', 'cancelled')  -- jobs_finished's own condition
+  AND state = 'failed'
+ORDER BY finished_at DESC
+LIMIT :limit;
+
 -- name: count_jobs_quickly
 -- What a health check asks: that the jobs can be read at all.
 SELECT 1 FROM jobs LIMIT 1;
