@@ -20,59 +20,57 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 PJOBS = [sys.executable, "-m", "pjobs"]
 
 
-def queue(jobs: int) -> dict[str, float]:
-    """The runner's figure (a Worker in this process, its tuned settings), both stores."""
+def each_store() -> Iterator[tuple[str, str, Path]]:
+    """(name, database URL, data folder) of a fresh database of each store, in turn: a
+    SQLite file, then a PostgreSQL database (the checkout's `run.pg_database`), dropped
+    once the next is asked for."""
     import run  # the checkout's benchmarks/run.py
 
-    figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        for name, make in (
-            ("sqlite", lambda: _nullcontext(f"sqlite://{data}/pjobs.db")),
-            ("pg", run.pg_database),
-        ):
-            with make() as url:
-                result = run.pjobs_throughput(url, data, jobs)
-            figures[f"{name}_drain"] = jobs / result["total_s"]
-            figures[f"{name}_enqueue"] = jobs / result["enqueue_s"]
+        yield "sqlite", f"sqlite://{data}/pjobs.db", data
+        with run.pg_database() as url:
+            yield "pg", url, data
+
+
+def queue(jobs: int) -> dict[str, float]:
+    """The runner's figure (a Worker in this process, its tuned settings), both stores."""
+    import run
+
+    figures: dict[str, float] = {}
+    for name, url, data in each_store():
+        result = run.pjobs_throughput(url, data, jobs)
+        figures[f"{name}_drain"] = jobs / result["total_s"]
+        figures[f"{name}_enqueue"] = jobs / result["enqueue_s"]
     return figures
 
 
 def cli(jobs: int) -> dict[str, float]:
     """As an operator runs it, default settings: `jobs enqueue noop --count N`, then
     `serve --burst` (start-up included), on a fresh database of each store."""
-    import run
-
     figures: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        for name, make in (
-            ("sqlite", lambda: _nullcontext(f"sqlite://{data}/cli.db")),
-            ("pg", run.pg_database),
-        ):
-            with make() as url:
-                env = {**os.environ, "PJOBS_DATABASE_URL": url, "PJOBS_DATA_DIR": str(data)}
-                env["PJOBS_SCHEDULING__ENABLED"] = "false"
-                subprocess.run([*PJOBS, "db", "upgrade"], env=env, check=True, capture_output=True)
-                started = time.perf_counter()
-                subprocess.run(
-                    [*PJOBS, "jobs", "enqueue", "noop", "--count", str(jobs)],
-                    env=env, check=True, capture_output=True,
-                )  # fmt: skip
-                enqueued = time.perf_counter()
-                subprocess.run(
-                    [*PJOBS, "serve", "--burst"], env=env, check=True, capture_output=True
-                )
-                done = time.perf_counter()
-            figures[f"{name}_cli_enqueue"] = jobs / (enqueued - started)
-            figures[f"{name}_cli_drain"] = jobs / (done - enqueued)
+    for name, url, data in each_store():
+        env = {**os.environ, "PJOBS_DATABASE_URL": url, "PJOBS_DATA_DIR": str(data)}
+        env["PJOBS_SCHEDULING__ENABLED"] = "false"
+        subprocess.run([*PJOBS, "db", "upgrade"], env=env, check=True, capture_output=True)
+        started = time.perf_counter()
+        subprocess.run(
+            [*PJOBS, "jobs", "enqueue", "noop", "--count", str(jobs)],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        enqueued = time.perf_counter()
+        subprocess.run([*PJOBS, "serve", "--burst"], env=env, check=True, capture_output=True)
+        done = time.perf_counter()
+        figures[f"{name}_cli_enqueue"] = jobs / (enqueued - started)
+        figures[f"{name}_cli_drain"] = jobs / (done - enqueued)
     return figures
 
 
@@ -104,7 +102,7 @@ def webhooks(deliveries: int) -> dict[str, float]:
                 for processes in (1, 2):
                     bare = hooks.bare_loop(url, deliveries, 10)
                     sqlite = f"sqlite://{tmp}/hooks-{processes}.db"
-                    with run.pg_database() if name == "pg" else _nullcontext(sqlite) as db:
+                    with run.pg_database() if name == "pg" else nullcontext(sqlite) as db:
                         ours = hooks.pjobs_serve(db, data, url, deliveries, 10, processes)
                     figures[f"webhooks_{name}_{processes}x_ratio"] = ours / bare
     finally:
@@ -144,17 +142,6 @@ def bare(jobs: int) -> dict[str, float]:
     import bare_loops
 
     return {"bare_pg": bare_loops.postgresql(jobs), "bare_sqlite": bare_loops.sqlite(jobs)}
-
-
-class _nullcontext:
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __enter__(self) -> str:
-        return self.value
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 FIGURES: dict[str, Callable[[argparse.Namespace], dict[str, float]]] = {

@@ -70,6 +70,19 @@ def require_postgres() -> None:
     pytest.skip(_PROBLEM)
 
 
+def require_psql() -> None:
+    """psql, PostgreSQL's client (Debian: postgresql-client): skipped without it, with the
+    reason; where PostgreSQL is required (CI), its client is too, and that is a failure."""
+    import shutil
+
+    if shutil.which("psql") is not None:
+        return
+    problem = "psql is not installed (Debian: postgresql-client)"
+    if REQUIRE_POSTGRES:
+        pytest.fail(f"{problem} (required here: PJOBS_REQUIRE_POSTGRES=1)")
+    pytest.skip(problem)
+
+
 def _admin(sql: str) -> None:
     import psycopg
 

@@ -61,8 +61,8 @@ def enqueue(
 
     from pjobs.errors import InvalidInputError
 
-    args = (job_type, json.dumps(dict(payload)), queue, run_at, max_attempts, priority)
-    params = (*args, idempotency_key)
+    text = json.dumps(dict(payload))
+    params = (job_type, text, queue, run_at, max_attempts, priority, idempotency_key)
     try:
         if connection is not None:
             row = connection.execute(ENQUEUE, params).fetchone()

@@ -4,11 +4,11 @@ password by the environment, never on a command line."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 
+from conftest import require_psql
 from pjobs.backups.dump import pg_client
 from pjobs.errors import ConfigError
 
@@ -34,8 +34,7 @@ def test_every_parameter_reaches_the_program_and_no_secret_its_command_line() ->
 def test_psql_gets_the_options_the_url_carries(pg_database: str) -> None:
     """Options and the application name (dropped before: only host, port, user, password,
     database and sslmode were passed on) reach the server."""
-    if shutil.which("psql") is None:
-        pytest.skip("psql is not installed (Debian: postgresql-client)")
+    require_psql()
     url = f"{pg_database}?application_name=pjobs-check&options=-c%20statement_timeout%3D4321"
     args, env = pg_client(url)
     shown = subprocess.run(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from conftest import CLI, cli_env
+from conftest import CLI, cli_env, require_psql
 from pjobs import client
 from pjobs.errors import InvalidInputError
 from support.waiting import until
@@ -177,8 +176,7 @@ def test_a_role_granted_only_execute_enqueues_and_reads_nothing(
 
 def test_psql_enqueues_with_nothing_of_python(platform: tuple[CLI, str]) -> None:
     _, url = platform
-    if shutil.which("psql") is None:
-        pytest.skip("psql is not installed (Debian: postgresql-client)")
+    require_psql()
     script = (
         "BEGIN;\nSELECT pjobs_enqueue('noop', '{\"sleep_seconds\": 0}', priority => 5);\nCOMMIT;\n"
     )

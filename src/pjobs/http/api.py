@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from pjobs.app import App
     from pjobs.settings.groups import ApiSettings
 
-MIN_TOKEN_LENGTH = 32
 OPTIONS: dict[str, type | tuple[type, ...]] = {
     "queue": str,
     "priority": int,
@@ -47,21 +46,17 @@ class Caller:
 
 def api_tokens(settings: ApiSettings, known: list[str]) -> dict[bytes, Caller]:
     """Each token's `Authorization` header, and who it is. ConfigError (78) for a token
-    file that cannot be read, a token shorter than MIN_TOKEN_LENGTH, one given twice, or
+    file that cannot be read, a token that can be guessed (`long_enough`), one given twice, or
     a job type this pjobs does not run."""
     from pjobs.errors import ConfigError
     from pjobs.queue.reveal import private_key_of, public_key_of
-    from pjobs.settings.secretfile import read_secret
+    from pjobs.settings.secretfile import long_enough, read_secret
 
     callers: dict[bytes, Caller] = {}
     for index, entry in enumerate(settings.tokens):
         where = f"api.tokens[{index}] ({entry.name})"
-        token = read_secret(None, entry.token_file, f"the token of {where}") or ""
-        if len(token) < MIN_TOKEN_LENGTH:
-            raise ConfigError(
-                f"{where}: the token is shorter than {MIN_TOKEN_LENGTH} characters: make one "
-                "with `openssl rand -hex 32`"
-            )
+        read = read_secret(None, entry.token_file, f"the token of {where}") or ""
+        token = long_enough(read, f"{where}: the token")
         unknown = sorted(set(entry.job_types) - set(known))
         if unknown:
             raise ConfigError(f"{where}: no job type {', '.join(unknown)} here")
@@ -189,13 +184,11 @@ def enqueue_options(body: dict[str, Any], key: str | None, caller: Caller) -> An
 
 
 def described(job: Any) -> dict[str, Any]:
-    times = {
-        name: None if value is None else value.isoformat()
-        for name in ("created_at", "run_at", "started_at", "finished_at")
-        for value in [getattr(job, name)]
-    }
+    """A job as the API shows it: its fields, times in ISO 8601."""
     fields = ("type", "queue", "state", "attempts", "max_attempts", "result", "last_error")
-    return {name: getattr(job, name) for name in fields} | times
+    times = ("created_at", "run_at", "started_at", "finished_at")
+    shown = {name: getattr(job, name) for name in (*fields, *times)}
+    return shown | {name: shown[name] and shown[name].isoformat() for name in times}
 
 
 def error(status: int, message: str) -> JSONResponse:

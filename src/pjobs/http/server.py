@@ -35,9 +35,6 @@ log = logging.getLogger("pjobs.http")
 HEALTH_TIMEOUT_SECONDS = 2.0  # a health check answers within about this, database or not
 
 
-MIN_TOKEN_LENGTH = 32
-
-
 def openapi_document() -> bytes:
     """The listener's OpenAPI 3 document (`http/openapi.json`: each hook's shape, with a
     real example payload), as it ships with the package."""
@@ -51,7 +48,7 @@ def receiver_tokens(settings: ReceiverSettings) -> dict[str, str]:
     the shared `receiver.token`. ConfigError (78) for a hook left without one, or a token
     shorter than MIN_TOKEN_LENGTH characters (one that can be guessed)."""
     from pjobs.errors import ConfigError
-    from pjobs.settings.secretfile import read_secret
+    from pjobs.settings.secretfile import long_enough, read_secret
 
     shared = read_secret(settings.token, settings.token_file, "the receiver token")
     tokens: dict[str, str] = {}
@@ -64,13 +61,8 @@ def receiver_tokens(settings: ReceiverSettings) -> dict[str, str]:
                 f"--http needs receiver.token (PJOBS_RECEIVER__TOKEN) or token_file, or a "
                 f"token for each hook (receiver.tokens.{source})"
             )
-        if len(token) < MIN_TOKEN_LENGTH:
-            where = f"receiver.tokens.{source}" if own is not None else "receiver.token"
-            raise ConfigError(
-                f"{where} is shorter than {MIN_TOKEN_LENGTH} characters: make one with "
-                "`openssl rand -hex 32`"
-            )
-        tokens[source] = token
+        where = f"receiver.tokens.{source}" if own is not None else "receiver.token"
+        tokens[source] = long_enough(token, where)
     return tokens
 
 

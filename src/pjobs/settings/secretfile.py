@@ -15,7 +15,19 @@ if TYPE_CHECKING:
 
 
 SECRET_LIMIT = 65_536
+MIN_TOKEN_LENGTH = 32  # a bearer token's: shorter ones can be guessed
 log = logging.getLogger("pjobs.files")
+
+
+def long_enough(token: str, where: str) -> str:
+    """The bearer token `where` names; ConfigError (78) when it is shorter than
+    MIN_TOKEN_LENGTH characters."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"{where} is shorter than {MIN_TOKEN_LENGTH} characters: make one with "
+            "`openssl rand -hex 32`"
+        )
+    return token
 
 
 def warn_if_open(path: Path, what: str) -> None:

@@ -333,7 +333,11 @@ class SqlStore(ABC):
         return int(self._rows("count_purgeable", {"before": self.ts(before)})[0]["count"])
 
     def job_counts(self) -> list[tuple[str, str, int]]:
-        return [(r["state"], r["type"], int(r["count"])) for r in self._rows("count_jobs")]
+        """(state, type, count) of every job, in that order."""
+        counts: dict[tuple[str, str], int] = {}
+        for state, type_name, _queue, count in self.job_counts_by_queue():
+            counts[state, type_name] = counts.get((state, type_name), 0) + count
+        return [(state, type_name, n) for (state, type_name), n in sorted(counts.items())]
 
     def job_counts_by_queue(self) -> list[tuple[str, str, str, int]]:
         """(state, type, queue, count) of every job."""

@@ -89,11 +89,8 @@ FROM (
 ) AS attempts
 ORDER BY seq IS NULL, seq;
 
--- name: count_jobs
-SELECT state, type, count(*) AS count FROM jobs GROUP BY state, type ORDER BY state, type;
-
 -- name: count_jobs_by_queue
--- The jobs by state, type and queue (what `pjobs top` filters by).
+-- The jobs by state, type and queue (`jobs stats` adds up the queues; `pjobs top` filters).
 SELECT state, type, queue, count(*) AS count FROM jobs GROUP BY state, type, queue;
 
 -- name: finished_since
