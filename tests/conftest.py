@@ -70,6 +70,21 @@ def require_postgres() -> None:
     pytest.skip(_PROBLEM)
 
 
+def require_browser() -> tuple[str, str]:
+    """Debian's chromium and chromedriver (`.ci/run` installs them): their paths; skipped
+    without them, with the reason, or a failure where PJOBS_REQUIRE_BROWSER=1 (CI)."""
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if browser and driver:
+        return browser, driver
+    problem = "chromium and chromedriver are not installed (Debian: chromium chromium-driver)"
+    if os.environ.get("PJOBS_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{problem} (required here: PJOBS_REQUIRE_BROWSER=1)")
+    pytest.skip(problem)
+
+
 def require_psql() -> None:
     """psql, PostgreSQL's client (Debian: postgresql-client): skipped without it, with the
     reason; where PostgreSQL is required (CI), its client is too, and that is a failure."""

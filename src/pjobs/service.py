@@ -57,12 +57,14 @@ class Service:
             from pjobs.http.api import api_tokens
             from pjobs.http.metrics import ServeMetrics
             from pjobs.http.server import Listener, build, receiver_tokens
+            from pjobs.http.ui.access import ui_viewers
 
             cfg = settings.receiver
             tokens = receiver_tokens(cfg)
             callers = api_tokens(settings.api, app.registry.names())
             metrics = ServeMetrics(app)
-            asgi = build(app, tokens, metrics, self.ready, callers)
+            viewers = ui_viewers(settings.ui)
+            asgi = build(app, tokens, metrics, self.ready, callers, viewers)
             self.listener = Listener(asgi, options.listen, cfg)
         self.worker: Worker = Worker(
             app.store,

@@ -43,3 +43,24 @@ def listening(app: App, token: str) -> Iterator[Post]:
         yield post
     finally:
         listener.stop(10)
+
+
+@contextmanager
+def serving_dashboard(app: App) -> Iterator[str]:
+    """Serve `app`'s listener with its dashboard (`ui.tokens`) while the block runs;
+    yields its base URL."""
+    from pjobs.http.metrics import ServeMetrics
+    from pjobs.http.server import Listener, build
+    from pjobs.http.ui.access import ui_viewers
+
+    ready = threading.Event()
+    ready.set()
+    viewers = ui_viewers(app.settings.ui)
+    asgi = build(app, {}, ServeMetrics(app), ready, None, viewers)
+    listener = Listener(asgi, "127.0.0.1:0", app.settings.receiver)
+    listener.start()
+    until(lambda: listener.server.started, 10, "the listener")
+    try:
+        yield f"http://{listener.address}"
+    finally:
+        listener.stop(10)

@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "pjobs.settings": 1,
     "pjobs.redaction": 1,
     "pjobs.timeutil": 1,
+    "pjobs.shown": 1,  # values as people read them, on a terminal or a page
     "pjobs.ids": 1,
     "pjobs.orphans": 1,
     "pjobs.queue.retry": 1,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("psycopg", "psycopg_pool", "httpx", "apscheduler", "pydantic")
+HEAVY = ("psycopg", "psycopg_pool", "httpx", "apscheduler", "pydantic", "jinja2", "starlette")
 
 
 def test_importing_the_cli_loads_no_heavy_module() -> None:
@@ -29,6 +29,8 @@ NOT_ON_THE_QUICK_PATH = (
     "psycopg_pool",
     "httpx",
     "apscheduler",
+    "jinja2",  # the dashboard's, loaded by `serve --http` alone
+    "starlette",
     "rich.table",
     "rich.progress",
     # groups of settings nobody set are made when read, and these commands read none

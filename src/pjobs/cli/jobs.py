@@ -74,7 +74,8 @@ def job_row(job: JobRecord) -> dict[str, Any]:
 
 
 def show_job(job: JobRecord, as_json: bool, extra: dict[str, Any] | None = None) -> None:
-    from pjobs.cli.output import fields_of, print_fields, print_json, to_jsonable
+    from pjobs.cli.output import fields_of, print_fields, print_json
+    from pjobs.shown import to_jsonable
 
     if as_json:
         print_json({**to_jsonable(job), **(extra or {})})
@@ -220,7 +221,8 @@ def show(ctx: typer.Context, job_id: JobIdArgument, as_json: JsonOption = False)
 
     Example: pjobs jobs show 42 --json
     """
-    from pjobs.cli.output import print_json, print_lines, print_table, to_jsonable
+    from pjobs.cli.output import print_json, print_lines, print_table
+    from pjobs.shown import to_jsonable
 
     queue = runtime(ctx).app().queue
     job = queue.get(job_id)

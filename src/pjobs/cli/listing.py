@@ -212,7 +212,7 @@ class ChangedLines:
 
     @staticmethod
     def _texts(row: Sequence[Any]) -> tuple[str, ...]:
-        from pjobs.cli.output import cell, visible
+        from pjobs.shown import cell, visible
 
         return tuple(visible(cell(v), tsv=True) for v in row)
 

@@ -60,7 +60,8 @@ def show_project(
     Example: pjobs projects show proj-123
     """
     from pjobs.cli.keys import KEY_COLUMNS
-    from pjobs.cli.output import fields_of, print_fields, print_json, print_records, to_jsonable
+    from pjobs.cli.output import fields_of, print_fields, print_json, print_records
+    from pjobs.shown import to_jsonable
 
     rt = runtime(ctx)
     project = rt.project(project_id)

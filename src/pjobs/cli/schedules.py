@@ -34,25 +34,7 @@ def list_schedules(ctx: typer.Context, as_json: JsonOption = False) -> None:
     rt = runtime(ctx)
     settings = rt.settings()
     with rt.control() as tx:
-        ticks = tx.schedules.last_ticks()
-        now = tx.now
-    rows = []
-    for schedule in scheduler.effective(settings):
-        cron = scheduler.trigger(schedule)
-        tick = ticks.get(schedule.name)
-        rows.append(
-            {
-                "name": schedule.name,
-                "cron": schedule.cron,
-                "job": schedule.job,
-                "payload": schedule.payload,
-                "enabled": schedule.enabled,
-                "next_run": scheduler.next_fire(cron, now) if schedule.enabled else None,
-                "last_tick": tick.fire_at if tick else None,
-                "last_job_id": tick.job_id if tick else None,
-                "last_job_state": tick.job_state if tick else None,
-            }
-        )
+        rows = scheduler.listing(settings, tx.schedules.last_ticks(), tx.now)
     print_records("schedules", rows, SCHEDULE_COLUMNS, as_json)
 
 

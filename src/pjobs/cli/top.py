@@ -99,7 +99,7 @@ def _lines(queue: JobQueue, seconds: float) -> None:
 
 
 def _line(seen: dict[str, Any]) -> str:
-    from pjobs.cli.output import timestamp
+    from pjobs.shown import timestamp
 
     states = " ".join(f"{state}={count}" for state, count in seen["states"].items())
     minute = seen["last_minute"]
@@ -119,7 +119,7 @@ def _screen(seen: dict[str, Any], seconds: float) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    from pjobs.cli.output import timestamp, visible
+    from pjobs.shown import timestamp, visible
 
     showing = f"queue {seen['queue'] or 'all'}, type {seen['type'] or 'all'}"
     head = Text(f"pjobs top  {timestamp(seen['at'])}  every {seconds:g}s  {showing}")

@@ -96,10 +96,11 @@ def import_lines(
     Example: pjobs usage import usage-2026-11-29.jsonl
     """
     from pjobs.cli.inputs import open_input
-    from pjobs.cli.output import message, print_json, print_lines, timestamp
+    from pjobs.cli.output import message, print_json, print_lines
     from pjobs.control import ControlPlane
     from pjobs.domain.usage_import import import_processes, import_usage
     from pjobs.errors import InvalidInputError
+    from pjobs.shown import timestamp
 
     rt = runtime(ctx)
     settings = rt.settings()

@@ -160,17 +160,14 @@ def switch_command(verb: str, enabled: bool, summary: str) -> None:
         as_json: JsonOption = False,
     ) -> None:
         from pjobs.cli.output import report_switch
+        from pjobs.domain.webhooks import switch_endpoint
 
         rt = runtime(ctx)
         endpoint = endpoint_of(rt, endpoint_id)
         changed = endpoint.enabled != enabled
         if changed and not dry_run:
             with rt.control(write=True) as tx:
-                reason = None if enabled else f"disabled by {rt.actor()}"
-                tx.webhooks.set_enabled(endpoint_id, enabled, reason)
-                tx.audit.append(
-                    rt.actor(), f"webhook.{verb}d", endpoint.project_id, f"webhook:{endpoint_id}"
-                )
+                switch_endpoint(tx, endpoint, enabled, rt.actor())
         data = {"id": endpoint_id, "enabled": enabled} if as_json else None
         state = "enabled" if enabled else "disabled"
         report_switch(f"endpoint {endpoint_id}", state, changed, dry_run, rt.quiet, data)

@@ -164,3 +164,14 @@ def rotate_endpoint_secret(
         actor, "webhook.secret_rotated", endpoint.project_id, target, {"old_until": until}
     )
     return secret
+
+
+def switch_endpoint(tx: ControlTx, endpoint: Endpoint, enabled: bool, actor: str) -> bool:
+    """Enable or disable an endpoint (audited as webhook.enabled or webhook.disabled);
+    False if it already was."""
+    if endpoint.enabled == enabled:
+        return False
+    tx.webhooks.set_enabled(endpoint.id, enabled, None if enabled else f"disabled by {actor}")
+    verb = "enabled" if enabled else "disabled"
+    tx.audit.append(actor, f"webhook.{verb}", endpoint.project_id, f"webhook:{endpoint.id}")
+    return True

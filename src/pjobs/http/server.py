@@ -76,10 +76,12 @@ def build(
     metrics: ServeMetrics,
     ready: threading.Event,
     callers: dict[bytes, Any] | None = None,
+    viewers: list[Any] | None = None,
 ) -> Starlette:
     """The ASGI application; `tokens`: the bearer token of each source (`receiver_tokens`);
     `ready` is cleared when the process starts to shut down; `callers`: the enqueue API's
-    tokens (`api.api_tokens`; none: every API request is refused)."""
+    tokens (`api.api_tokens`; none: every API request is refused); `viewers`: the
+    dashboard's (`ui.access.ui_viewers`; none: no dashboard)."""
     from pjobs.http.api import routes
 
     limit = app.settings.receiver.max_body_bytes
@@ -143,8 +145,19 @@ def build(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             *routes(app, callers or {}, limit),
+            *dashboard(app, viewers or []),
         ]
     )
+
+
+def dashboard(app: App, viewers: list[Any]) -> list[Any]:
+    """The dashboard's routes under /ui/, when it has a viewer (Jinja2 loads only then)."""
+    if not viewers:
+        return []
+    from pjobs.http.ui.access import Access
+    from pjobs.http.ui.pages import routes
+
+    return routes(app, Access(viewers))
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger
 
     from pjobs.app import App
+    from pjobs.control.schedules import Tick
     from pjobs.queue.jobtypes import Registry
     from pjobs.settings.config import Settings
 
@@ -144,6 +145,28 @@ def next_fire(cron: CronTrigger, now: datetime) -> datetime | None:
     return fire
 
 
+def listing(settings: Settings, ticks: dict[str, Tick], now: datetime) -> list[dict[str, Any]]:
+    """Each schedule as `schedules list` and the dashboard show it: expression, job, on or
+    off, next run, last tick and its job (`ticks`: `tx.schedules.last_ticks()`)."""
+    rows = []
+    for schedule in effective(settings):
+        tick = ticks.get(schedule.name)
+        rows.append(
+            {
+                "name": schedule.name,
+                "cron": schedule.cron,
+                "job": schedule.job,
+                "payload": schedule.payload,
+                "enabled": schedule.enabled,
+                "next_run": next_fire(trigger(schedule), now) if schedule.enabled else None,
+                "last_tick": tick.fire_at if tick else None,
+                "last_job_id": tick.job_id if tick else None,
+                "last_job_state": tick.job_state if tick else None,
+            }
+        )
+    return rows
+
+
 class Scheduler:
     """The schedules of one `serve` process."""
 
@@ -152,21 +175,23 @@ class Scheduler:
         self._background: BackgroundScheduler | None = None
         self.fired = 0
 
-    def fire(self, schedule: Schedule, at: datetime) -> int | None:
+    def fire(self, schedule: Schedule, at: datetime, asked_by: str | None = None) -> int | None:
         """Enqueue the schedule's job for the tick at `at`, unless a process already did;
-        the job's id, or None."""
+        the job's id, or None. A person's run (`asked_by`) is theirs and audited."""
         from pjobs.control import ControlPlane
         from pjobs.queue.enqueue import EnqueueOptions, enqueue_on
 
         app = self.app
         key = f"schedule:{schedule.name}:{at:%Y%m%dT%H%M%S}"
-        options = EnqueueOptions(idempotency_key=key, requested_by=schedule.actor)
+        options = EnqueueOptions(idempotency_key=key, requested_by=asked_by or schedule.actor)
         with ControlPlane(app.store).tx(app.clock.now()) as tx:
             if not tx.schedules.fire_tick(schedule.name, at):
                 return None
             items = [(schedule.job, schedule.payload)]
             (job,) = enqueue_on(tx, app.registry, app.settings, items, options)
             tx.schedules.tick_job(schedule.name, at, job.id)
+            if asked_by is not None:
+                tx.audit.append(asked_by, "schedule.run", None, f"schedule:{schedule.name}")
         self.fired += 1
         log.info("schedule %s: tick %s enqueued job %d", schedule.name, at.isoformat(), job.id)
         return job.id

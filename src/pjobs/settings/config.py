@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         ServicesSettings,
         TelegramSettings,
         TenantSettings,
+        UiSettings,
         WebhookSettings,
         WorkerSettings,
     )
@@ -152,6 +153,7 @@ class Settings(BaseModel):
     webhooks: ClassVar[Section[WebhookSettings]] = Section(GROUPS, "WebhookSettings")
     receiver: ClassVar[Section[ReceiverSettings]] = Section(GROUPS, "ReceiverSettings")
     api: ClassVar[Section[ApiSettings]] = Section(GROUPS, "ApiSettings")
+    ui: ClassVar[Section[UiSettings]] = Section(GROUPS, "UiSettings")
     backups: ClassVar[Section[BackupSettings]] = Section(GROUPS, "BackupSettings")
     scheduling: ClassVar[Section[SchedulingSettings]] = Section(GROUPS, "SchedulingSettings")
     schedules: ClassVar[Section[dict[str, ScheduleSettings]]] = Section(

@@ -230,6 +230,32 @@ class ApiSettings(Group):
     )
 
 
+class UiToken(Group):
+    """A token of the dashboard (`serve --http`, /ui/): read-only unless it may act."""
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="who looks and acts: ui:NAME in the audit trail",
+    )
+    token_file: Path = Field(description="a file holding the token (32 characters or more)")
+    actions: bool = Field(
+        False,
+        description="may retry and cancel jobs, run schedules, disable and enable webhook "
+        "endpoints and resume projects (default: read-only)",
+    )
+
+
+class UiSettings(Group):
+    tokens: list[UiToken] = Field(
+        default_factory=list,
+        description="tokens of the dashboard on `serve --http` (none: no dashboard): "
+        "[{name, token_file, actions}]",
+    )
+    refresh_seconds: float = Field(
+        5.0, ge=0.2, le=3600, description="how often an open page updates (not while hidden)"
+    )
+
+
 class ScheduleSettings(Group):
     """A schedule of config: a built-in one's changes (any field), or a new one (cron and
     job needed)."""

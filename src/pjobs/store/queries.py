@@ -11,6 +11,8 @@ _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 # `:name` parameters (not `::type` casts) in the shared queries of sql/common.
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 _MIGRATION = re.compile(r"^(\d{4})_(\w+)\.sql$")
+# `/*include NAME*/`: a fragment of SQL written once (a filter several queries share).
+_INCLUDE = re.compile(r"/\*include (\w+)\*/")
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,8 @@ def load_queries(dialect: str) -> dict[str, str]:
     """Every named query of a dialect, by name: its own folder plus sql/common.
 
     A name lives in one place only: a query written once in sql/common serves both
-    dialects; one whose SQL differs is written in each dialect's folder.
+    dialects; one whose SQL differs is written in each dialect's folder. A query may
+    include a fragment by name (`/*include NAME*/`), once it is in the dialect's syntax.
     """
     queries: dict[str, str] = {}
     root = resources.files("pjobs.store") / "sql"
@@ -45,7 +48,16 @@ def load_queries(dialect: str) -> dict[str, str]:
                     raise RuntimeError(f"query {name!r} is defined twice for {dialect}")
                 sql = body.strip().rstrip(";")
                 queries[name] = to_psycopg(sql) if shared and dialect == "postgresql" else sql
-    return queries
+    return {
+        name: _INCLUDE.sub(lambda m: _fragment(queries[m.group(1)]), sql)
+        for name, sql in queries.items()
+    }
+
+
+def _fragment(sql: str) -> str:
+    """A fragment as it is included: without its comment lines, in parentheses."""
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return "(" + "\n".join(lines) + ")"
 
 
 @cache

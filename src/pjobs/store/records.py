@@ -16,6 +16,17 @@ STATES = ("queued", "running", "succeeded", "failed", "cancelled")  # a job's, i
 FINISHED_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 
+@dataclass(frozen=True)
+class JobFilter:
+    """The jobs the dashboard lists, counts and acts on: each part given narrows them."""
+
+    state: str | None = None
+    type: str | None = None
+    queue: str | None = None
+    project: str | None = None  # the project_id a payload names
+    since: datetime | None = None  # enqueued since
+
+
 @dataclass(slots=True)
 class NewJob:
     """A validated job to insert. With `worker_id` set it is inserted already claimed."""

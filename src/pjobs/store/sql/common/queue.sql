@@ -26,16 +26,20 @@ SET state = 'queued', attempts = 0, rescues = 0, run_at = :now, finished_at = NU
 WHERE id = :id AND state IN ('failed', 'cancelled')
 RETURNING id;
 
+-- name: retryable
+-- (a fragment) A job may be queued again unless another job holds its idempotency key.
+(idempotency_key IS NULL OR NOT EXISTS (
+    SELECT 1 FROM jobs AS active
+    WHERE active.idempotency_key = jobs.idempotency_key
+      AND active.state IN ('queued', 'running')))
+
 -- name: retryable_jobs
 -- Failed (or cancelled) jobs, of one type or all, finished since a time or ever; a job whose
 -- idempotency key another job holds (queued or running) is left out.
 SELECT id FROM jobs
 WHERE state = :state AND type = coalesce(:type, type)
   AND finished_at >= coalesce(:since, finished_at)
-  AND (idempotency_key IS NULL OR NOT EXISTS (
-        SELECT 1 FROM jobs AS active
-        WHERE active.idempotency_key = jobs.idempotency_key
-          AND active.state IN ('queued', 'running')))
+  AND /*include retryable*/
 ORDER BY id;
 
 -- name: retry_jobs
@@ -46,11 +50,35 @@ WHERE id IN (
     SELECT id FROM jobs
     WHERE state = :state AND type = coalesce(:type, type)
       AND finished_at >= coalesce(:since, finished_at)
-      AND (idempotency_key IS NULL OR NOT EXISTS (
-            SELECT 1 FROM jobs AS active
-            WHERE active.idempotency_key = jobs.idempotency_key
-              AND active.state IN ('queued', 'running')))
+      AND /*include retryable*/
 )
+RETURNING id;
+
+-- name: matching_jobs
+-- A page of the jobs a filter (`job_filter`) matches, newest first, below an id (keyset).
+SELECT * FROM jobs
+WHERE /*include job_filter*/ AND id < coalesce(:before, 9223372036854775807)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: count_matching_jobs
+-- How many jobs a filter matches (of a state the dashboard acts on: few, and indexed).
+SELECT count(*) AS count FROM jobs WHERE /*include job_filter*/;
+
+-- name: retry_matching_jobs
+-- Queue again every failed or cancelled job a filter matches (see retry_jobs).
+UPDATE jobs
+SET state = 'queued', attempts = 0, rescues = 0, run_at = :now, finished_at = NULL,
+    started_at = NULL, result = NULL
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE /*include job_filter*/ AND state IN ('failed', 'cancelled') AND /*include retryable*/
+)
+RETURNING id;
+
+-- name: cancel_matching_jobs
+UPDATE jobs SET state = 'cancelled', finished_at = :now
+WHERE id IN (SELECT id FROM jobs WHERE /*include job_filter*/ AND state = 'queued')
 RETURNING id;
 
 -- name: purge_jobs

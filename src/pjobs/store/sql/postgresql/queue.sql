@@ -188,3 +188,19 @@ SELECT pg_advisory_xact_lock(7235004113);
 -- The jobs whose payload names a project, newest first (read backwards by id: recent jobs
 -- come first, without an index on the payload that every enqueue would pay for).
 SELECT * FROM jobs WHERE payload->>'project_id' = %(project_id)s ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: job_filter
+-- (a fragment) The dashboard's filter of jobs: each part that is given (state, type, queue,
+-- the project a payload names, enqueued since a time).
+state = coalesce(%(state)s, state) AND type = coalesce(%(type)s, type)
+AND queue = coalesce(%(queue)s, queue)
+AND (%(project)s::text IS NULL OR payload->>'project_id' = %(project)s)
+AND created_at >= coalesce(%(since)s, created_at)
+
+-- name: finished_by_bucket
+-- Jobs that finished since a time, by state and bucket of `bucket` seconds since the epoch.
+SELECT floor(extract(epoch FROM finished_at) / %(bucket)s)::bigint AS bucket, state,
+       count(*) AS count
+FROM jobs
+WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at >= %(since)s
+GROUP BY 1, 2;

@@ -150,3 +150,19 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 -- come first, without an index on the payload that every enqueue would pay for).
 SELECT * FROM jobs WHERE json_extract(payload, '$.project_id') = :project_id
 ORDER BY id DESC LIMIT :limit OFFSET :offset;
+
+-- name: job_filter
+-- (a fragment) The dashboard's filter of jobs: each part that is given (state, type, queue,
+-- the project a payload names, enqueued since a time).
+state = coalesce(:state, state) AND type = coalesce(:type, type)
+AND queue = coalesce(:queue, queue)
+AND (:project IS NULL OR json_extract(payload, '$.project_id') = :project)
+AND created_at >= coalesce(:since, created_at)
+
+-- name: finished_by_bucket
+-- Jobs that finished since a time, by state and bucket of `bucket` seconds since the epoch.
+SELECT CAST(strftime('%s', substr(finished_at, 1, 19)) AS INTEGER) / :bucket AS bucket, state,
+       count(*) AS count
+FROM jobs
+WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at >= :since
+GROUP BY 1, 2;
