@@ -191,11 +191,13 @@ SELECT * FROM jobs WHERE payload->>'project_id' = %(project_id)s ORDER BY id DES
 
 -- name: job_filter
 -- (a fragment) The dashboard's filter of jobs: each part that is given (state, type, queue,
--- the project a payload names, enqueued since a time).
-state = coalesce(%(state)s, state) AND type = coalesce(%(type)s, type)
-AND queue = coalesce(%(queue)s, queue)
+-- the project a payload names, enqueued since a time). Written `(p IS NULL OR …)`: planned
+-- with the values given, a part not given folds away (`state = coalesce(NULL, state)`
+-- would not, and its estimate of one row chooses a scan of the whole table).
+(%(state)s::text IS NULL OR state = %(state)s) AND (%(type)s::text IS NULL OR type = %(type)s)
+AND (%(queue)s::text IS NULL OR queue = %(queue)s)
 AND (%(project)s::text IS NULL OR payload->>'project_id' = %(project)s)
-AND created_at >= coalesce(%(since)s, created_at)
+AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s)
 
 -- name: finished_by_bucket
 -- Jobs that finished since a time, by state and bucket of `bucket` seconds since the epoch.
