@@ -172,6 +172,12 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
 
 
+# A test whose subject is the same on either store, run on the embedded one only: what the
+# CLI says, asks and exits with (each store's SQL is tested in tests/integration), or a
+# process's behaviour that no store changes (said where it is used).
+ON_SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The database URL of a fresh database, once per backend."""

@@ -8,15 +8,14 @@ page is saved under build/screenshots/ for a person to look at."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from conftest import CLI, TESTS, Background, cli_env, require_browser
+from support.listener import answers, free_port
 from support.waiting import until
 
 OPS = "o" * 40
@@ -25,12 +24,6 @@ HOSTILE = '<img src=x onerror="document.title=1"><script>document.title="owned"<
 SCREENSHOTS = TESTS.parent / "build" / "screenshots"
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -52,14 +45,7 @@ def served(tmp_path: Path) -> Iterator[tuple[CLI, str]]:
     assert cli("db", "upgrade").returncode == 0
     base = f"http://127.0.0.1:{free_port()}"
     serve: Background = cli.popen("serve", "--http", base.removeprefix("http://"))
-
-    def answers() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return serve.process.poll() is not None  # (said below)
-
-    until(answers, 30, "serve to listen")
+    until(lambda: answers(f"{base}/healthz") or serve.process.poll() is not None, 30, "serve")
     assert serve.process.poll() is None, serve.output()
     try:
         yield cli, base
@@ -151,6 +137,7 @@ def test_an_operator_works_through_the_dashboard(served: tuple[CLI, str], browse
     until(lambda: text_of(browser, "count-failed") == "3", 10, "the overview's counts")
     shown = {state: int(text_of(browser, f"count-{state}")) for state in stats}
     assert shown == stats
+    assert text_of(browser, "workers-alive") == "1"  # the serve this test started
     shot(browser, "overview")
 
     # Filter jobs by state, open a failed job, read its traceback.

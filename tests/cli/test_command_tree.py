@@ -9,9 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
-
-from conftest import CLI
+from conftest import CLI, ON_SQLITE_ONLY
 from support.terminal import on_a_terminal
 
 # Commands that only read (by their name's last word), and `serve`, which only runs what
@@ -75,7 +73,7 @@ def in_parallel(cli: CLI, runs: list[tuple[str, ...]]) -> list[Any]:
         return list(pool.map(lambda args: cli(*args), runs))
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_every_duration_refuses_a_bare_number(cli: CLI) -> None:
     runs = [
         (*name.split(), opt, "7")
@@ -89,7 +87,7 @@ def test_every_duration_refuses_a_bare_number(cli: CLI) -> None:
         assert f"{args[-2]}: duration '7' has no unit" in done.stderr, (args, done.stderr)
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_under_json_every_error_is_a_json_document(cli: CLI) -> None:
     unknown_option = [
         (*name.split(), "--json", "--no-such-option")
@@ -117,7 +115,7 @@ def test_under_json_every_error_is_a_json_document(cli: CLI) -> None:
         assert expected[1] in message, (args, message)
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_destructive_commands_ask_on_a_terminal_and_need_yes_without_one(cli: CLI) -> None:
     made = world(cli)
     before = state_of(cli)

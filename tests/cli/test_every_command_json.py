@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
-from conftest import CLI
+from conftest import CLI, ON_SQLITE_ONLY
 
 SKIPPED = {"serve", "jobs tail", "events tail", "top"}  # lines followed until Ctrl-C
 
@@ -38,7 +36,7 @@ def command_paths() -> set[str]:
     return set(walk(typer.main.get_command(register()), []))
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_every_command_prints_one_json_document(cli: CLI) -> None:
     cli = CLI({**cli.env, "PJOBS_WEBHOOKS__ALLOW_CIDRS": '["127.0.0.1/32"]'}, cli.logs)
     seen: set[str] = set()
@@ -128,7 +126,7 @@ def test_every_command_prints_one_json_document(cli: CLI) -> None:
     assert paths - SKIPPED - seen == set()
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_one_rule_for_unknown_projects_and_text_for_people(cli: CLI) -> None:
     made = cli("provision", "proj-rule", "--name", "Rule", "--owner", "o-1", "--json")
     assert made.returncode == 0, made.stderr

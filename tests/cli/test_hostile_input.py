@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI
+from conftest import CLI, ON_SQLITE_ONLY
 
 
 def cases(tmp_path: Path) -> list[tuple[tuple[str, ...], dict[str, str], int, str]]:
@@ -42,7 +42,7 @@ def test_hostile_inputs_get_their_exit_code_and_change_nothing(cli: CLI, tmp_pat
     assert json.loads(cli("jobs", "list", "--json").stdout) == {"jobs": []}
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_a_too_deep_usage_line_is_a_bad_line(cli: CLI, tmp_path: Path) -> None:
     lines = tmp_path / "usage.jsonl"
     lines.write_text("[" * 30_000 + "]" * 30_000 + "\n")
@@ -50,7 +50,7 @@ def test_a_too_deep_usage_line_is_a_bad_line(cli: CLI, tmp_path: Path) -> None:
     assert done.returncode == 65 and "line 1: not JSON: depth limit exceeded" in done.stderr
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 @pytest.mark.parametrize(
     "env",
     [
@@ -72,7 +72,7 @@ def test_a_setting_naming_an_endless_file_is_refused_not_read(
     assert "is larger than" in done.stderr, done.stderr
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_a_key_given_as_an_argument_is_refused_without_being_echoed(cli: CLI) -> None:
     key = "pjs_" + "A1b2C3d4" * 4 + "x"
     done = cli("keys", "verify", key)
@@ -80,7 +80,7 @@ def test_a_key_given_as_an_argument_is_refused_without_being_echoed(cli: CLI) ->
     assert key[4:12] not in done.stderr + done.stdout
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 @pytest.mark.parametrize(
     "env",
     [
@@ -132,7 +132,7 @@ def test_another_applications_postgresql_database_is_not_migrated(
         assert [t[0] for t in tables] == ["customers"]
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_files_open_to_other_users_are_warned_about(cli: CLI, tmp_path: Path) -> None:
     assert cli("jobs", "list").returncode == 0
     database = tmp_path / "pjobs.db"
@@ -167,7 +167,7 @@ def test_a_large_batch_is_capped_and_printed_as_a_range_or_whole_in_json(
     assert stats["states"]["queued"] == 25_003
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_a_symlinked_tenant_file_is_not_followed(cli: CLI, tmp_path: Path) -> None:
     assert cli("jobs", "list").returncode == 0
     elsewhere = tmp_path / "precious.db"

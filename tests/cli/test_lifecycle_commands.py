@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, dump_database, pg_databases, url_for
+from conftest import CLI, ON_SQLITE_ONLY, dump_database, pg_databases, url_for
 
 PROVISION = ("provision", "proj-123", "--name", "My Project", "--owner", "user-456")
 
@@ -130,6 +130,7 @@ def grace_over(database: str, key_id: str) -> None:
         conn.execute("UPDATE api_keys SET expires_at = %s WHERE id = %s", (past, key_id))
 
 
+@ON_SQLITE_ONLY
 def test_keys_verify_exit_codes(cli: CLI) -> None:
     data = provisioned(cli)
     secret = data["secrets"]["secret_key"]  # type: ignore[index]
@@ -173,6 +174,7 @@ def test_keys_verify_exit_codes(cli: CLI) -> None:
     assert cli("keys", "verify", input=secret).returncode == 12
 
 
+@ON_SQLITE_ONLY
 def test_deprovision_asks_and_projects_commands(cli: CLI) -> None:
     provisioned(cli)
     no_tty = cli("deprovision", "proj-123")
@@ -251,6 +253,7 @@ def test_a_rotation_that_lost_a_race_is_refused_with_65(cli: CLI) -> None:
     assert "only active keys rotate" in second.output()
 
 
+@ON_SQLITE_ONLY
 def test_a_protected_project_is_deprovisioned_only_with_force(cli: CLI) -> None:
     provisioned(cli)
     assert cli("projects", "protect", "proj-123").returncode == 0

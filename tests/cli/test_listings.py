@@ -14,9 +14,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-import pytest
-
-from conftest import CLI, as_at_a_terminal
+from conftest import CLI, ON_SQLITE_ONLY, as_at_a_terminal
 from support.terminal import on_a_terminal
 from support.waiting import until
 
@@ -36,7 +34,7 @@ def test_a_narrow_terminal_keeps_the_column_an_operator_acts_on(cli: CLI) -> Non
     assert "did you mean state?" in typo.stderr
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_pages_reach_the_oldest_audit_event(cli: CLI) -> None:
     from pjobs.control import ControlPlane
     from pjobs.settings.config import load_settings
@@ -117,6 +115,7 @@ def test_tails_follow_new_jobs_their_changes_and_new_events(cli: CLI) -> None:
     assert "provision_project" not in jobs.output()  # --last 0: only what came after
 
 
+@ON_SQLITE_ONLY
 def test_cron_runs_are_quiet_unless_they_did_something(cli: CLI) -> None:
     for project, requests in (("proj-warn", "850000"), ("proj-cap", "1500000")):
         assert cli("provision", project, "--name", "P", "--owner", "o-1").returncode == 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import CLI
+from conftest import CLI, ON_SQLITE_ONLY
 from support.terminal import on_a_terminal
 
 
@@ -40,6 +40,7 @@ def test_a_plan_must_be_one_the_configuration_has(cli: CLI) -> None:
     assert "proj-pro" in checked.stderr and "no quota applies" in checked.stderr
 
 
+@ON_SQLITE_ONLY
 def test_resume_of_a_project_over_its_hard_cap_asks_first(cli: CLI) -> None:
     provisioned(cli, "proj-123")
     assert cli("usage", "record", "proj-123", "-m", "requests=2000000").returncode == 0
@@ -98,6 +99,7 @@ def test_a_replay_to_a_disabled_endpoint_is_refused(cli: CLI) -> None:
     assert hooks.states() == before  # no job that could only fail
 
 
+@ON_SQLITE_ONLY
 def test_bulk_removals_say_how_many_and_ask_on_a_terminal(cli: CLI) -> None:
     for _ in range(3):
         assert cli("jobs", "enqueue", "noop").returncode == 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import CLI, cli_env
+from conftest import CLI, ON_SQLITE_ONLY, cli_env
+from support.listener import free_port
 from support.waiting import until
 
 pytestmark = pytest.mark.slow
@@ -26,14 +26,8 @@ TOKEN = "alertmanager-token-for-tests-of-32-characters"
 PATTERN = {"pattern": "excessive_usage"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.skipif(ALERTMANAGER is None, reason="prometheus-alertmanager is not installed")
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_a_real_alertmanager_suspends_once_and_its_resolution_is_recorded(
     tmp_path: Path, backend: str
 ) -> None:

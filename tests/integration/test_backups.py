@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from conftest import ON_SQLITE_ONLY
 from pjobs.app import App
 from pjobs.backups import operations
 from pjobs.backups.stream import CorruptBackup
@@ -423,7 +424,7 @@ def test_a_restore_never_goes_into_a_control_database_or_a_foreign_one_whatever_
     app.close()
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_a_data_folder_with_hash_and_question_mark_backs_up_and_restores_the_real_files(
     store: Store, make_settings: Any, tmp_path: Path
 ) -> None:
@@ -448,7 +449,7 @@ def test_a_data_folder_with_hash_and_question_mark_backs_up_and_restores_the_rea
     app.close()
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_a_restore_removes_what_killed_restores_left_and_cleans_up_when_it_fails(
     store: Store, make_settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

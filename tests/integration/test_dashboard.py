@@ -276,3 +276,22 @@ def test_a_kept_alive_connections_answers_are_not_held_back(ui: Dashboard) -> No
                 answer += connection.recv(65536)
             took.append(time.perf_counter() - started)
     assert statistics.median(took[1:]) < 0.02, took
+
+
+def test_a_running_worker_is_seen_alive_until_it_stops(ui: Dashboard) -> None:
+    import threading
+
+    from support.waiting import until, worker_for
+
+    app = ui.app
+    worker = worker_for(app.queue)
+    running = threading.Thread(target=worker.run)
+    running.start()
+    try:
+        until(lambda: [w[0] for w in app.queue.workers_alive()] == [worker.worker_id], 10, "seen")
+        page = ui.signed_in(VIEWER).get("/ui/").text
+        assert worker.worker_id in page and '<dd id="workers-alive">1</dd>' in page
+    finally:
+        worker.stop()
+        running.join(30)
+    assert app.queue.workers_alive() == []  # it said it stopped

@@ -15,24 +15,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import CLI, Background, cli_env
+from conftest import CLI, ON_SQLITE_ONLY, Background, cli_env
+from support.listener import answers, free_port
 from support.waiting import until
 
 pytestmark = pytest.mark.slow
 TOKEN = "receiver-token-for-tests-of-32-characters"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code in (200, 503)
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture
@@ -287,7 +275,7 @@ def test_configuration_mistakes_stop_serve_at_start(tmp_path: Path) -> None:
         assert result.stderr.count("\n") == 1, result.stderr
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@ON_SQLITE_ONLY
 def test_slow_clients_never_starve_the_listener_nor_the_worker(
     tmp_path: Path, backend: str
 ) -> None:

@@ -112,7 +112,7 @@ class RenewalsFailFor:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    def renew_leases(self, worker_id: str, lease_expires_at: Any) -> int:
+    def renew_leases(self, worker_id: str, lease_expires_at: Any, alive_at: Any = None) -> int:
         from pjobs.errors import DatabaseConflict
 
         now = time.monotonic()
@@ -120,7 +120,7 @@ class RenewalsFailFor:
         if now - self.since < self._seconds:
             raise DatabaseConflict("canceling statement due to lock timeout")
         self.ended = self.ended or now
-        return int(self._store.renew_leases(worker_id, lease_expires_at))
+        return int(self._store.renew_leases(worker_id, lease_expires_at, alive_at))
 
 
 def test_a_worker_whose_renewals_fail_never_rescues_its_own_job_nor_claims(

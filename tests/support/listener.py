@@ -64,3 +64,20 @@ def serving_dashboard(app: App) -> Iterator[str]:
         yield f"http://{listener.address}"
     finally:
         listener.stop(10)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a process started next to take)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def answers(url: str) -> bool:
+    """Whether something answers at `url` (200 or 503: up, database or not)."""
+    try:
+        return httpx.get(url, timeout=1).status_code in (200, 503)
+    except httpx.HTTPError:
+        return False

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pjobs.errors import InvalidStateError, JobInterrupted, NotFoundError, TemporaryError
@@ -282,6 +282,12 @@ class JobQueue:
             "queues": sorted(queues),
             "types": sorted(types),
         }
+
+    def workers_alive(self) -> list[tuple[str, datetime, datetime]]:
+        """(id, started at, last seen) of each `serve` worker seen in its last three
+        heartbeats' time."""
+        beats = timedelta(seconds=3 * self.settings.worker.heartbeat_seconds)
+        return self.store.workers_alive(self.clock.now() - beats)
 
     def stats(self) -> dict[str, Any]:
         now = self.clock.now()

@@ -47,8 +47,18 @@ class LeaseKeeper:
     fail, `healthy` is false: the worker then neither claims nor rescues (a worker that
     cannot renew its own leases cannot tell a dead worker's from its own lapsing ones)."""
 
-    def __init__(self, store: Store, worker_id: str, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        worker_id: str,
+        settings: Settings,
+        clock: Clock,
+        announce: bool = False,
+    ) -> None:
+        """`announce`: the worker also says it is alive with each heartbeat (`serve`'s,
+        for the dashboard), from the first, and that it stopped when the keeper does."""
         self._store, self._worker_id, self._clock = store, worker_id, clock
+        self._announce = announce
         self._lease = timedelta(seconds=settings.worker.lease_seconds)
         self._interval = settings.worker.heartbeat_seconds
         self._stop = threading.Event()
@@ -70,19 +80,26 @@ class LeaseKeeper:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        if self._announce:
+            gone = self._clock.now() - timedelta(days=1)
+            try:
+                self._store.forget_worker(self._worker_id, gone)
+            except PjobsError as error:  # its row ages out: it is not seen again
+                log.warning("could not say worker %s stopped: %s", self._worker_id, error)
 
     def _run(self) -> None:
         faults = self._faults
-        interval = self._interval
-        while not self._stop.wait(interval):
+        alive: Callable[[], Any] = self._clock.now if self._announce else lambda: None
+        wait = 0.0 if self._announce else self._interval  # an announced worker: seen at once
+        while not self._stop.wait(wait):
             try:
-                self._store.renew_leases(self._worker_id, self.lease_expiry())
+                self._store.renew_leases(self._worker_id, self.lease_expiry(), alive())
             except Exception as exc:  # the heartbeat outlives any fault: it tries again
                 faults.record(exc)
-                interval = min(self._interval, RETRY_SECONDS)
+                wait = min(self._interval, RETRY_SECONDS)
             else:
                 faults.clear()
-                interval = self._interval
+                wait = self._interval
 
 
 def waited_out(

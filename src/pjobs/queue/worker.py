@@ -153,7 +153,8 @@ class Worker:
             self.concurrency,
             ", ".join(self.queues or ["all"]),
         )
-        with LeaseKeeper(self.store, self.worker_id, self.settings, self.clock) as leases:
+        keeper = LeaseKeeper(self.store, self.worker_id, self.settings, self.clock, announce=True)
+        with keeper as leases:
             next_rescue = 0.0
             while not self._stopping.is_set():
                 healthy = self._heartbeat_healthy(leases)

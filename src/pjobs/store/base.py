@@ -269,9 +269,29 @@ class SqlStore(ABC):
         )
         return self._claimed(rows[0]) if rows else None
 
-    def renew_leases(self, worker_id: str, lease_expires_at: datetime) -> int:
+    def renew_leases(
+        self, worker_id: str, lease_expires_at: datetime, alive_at: datetime | None = None
+    ) -> int:
+        """Renew the leases of a worker's running jobs; with `alive_at`, also say that the
+        worker is alive then (`workers_alive`). How many leases."""
         params = {"worker_id": worker_id, "lease_expires_at": self.ts(lease_expires_at)}
-        return self._rowcount("renew_leases", params)
+        with self.transaction() as cursor:
+            cursor.execute(self.queries["renew_leases"], params)
+            renewed = int(cursor.rowcount)
+            if alive_at is not None:
+                now = self.ts(alive_at)
+                cursor.execute(self.queries["beat_worker"], {"id": worker_id, "now": now})
+        return renewed
+
+    def forget_worker(self, worker_id: str, gone_before: datetime) -> None:
+        """A worker stopped; so did those not seen since `gone_before`."""
+        params = {"id": worker_id, "before": self.ts(gone_before)}
+        self._rowcount("forget_workers", params)
+
+    def workers_alive(self, since: datetime) -> list[tuple[str, datetime, datetime]]:
+        """(id, started at, last seen) of each worker seen since a time."""
+        rows = self._rows("workers_seen", {"since": self.ts(since)})
+        return [(r["id"], self.from_ts(r["started_at"]), self.from_ts(r["seen_at"])) for r in rows]
 
     def answers(self, timeout: float) -> bool:
         """Whether the database answers a trivial query within about `timeout` seconds

@@ -14,6 +14,18 @@ RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, st
 UPDATE jobs SET lease_expires_at = :lease_expires_at
 WHERE worker_id = :worker_id AND state = 'running';
 
+-- name: beat_worker
+-- A worker is alive (see renew_leases, in the same heartbeat).
+INSERT INTO workers (id, started_at, seen_at) VALUES (:id, :now, :now)
+ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at;
+
+-- name: forget_workers
+-- A worker that stops, and those not seen since a time (gone without saying so).
+DELETE FROM workers WHERE id = :id OR seen_at < :before;
+
+-- name: workers_seen
+SELECT id, started_at, seen_at FROM workers WHERE seen_at >= :since ORDER BY started_at, id;
+
 -- name: cancel_job
 UPDATE jobs SET state = 'cancelled', finished_at = :now
 WHERE id = :id AND state = 'queued'

@@ -1,0 +1,7 @@
+-- The workers alive: each `serve` process's worker says so with every heartbeat (its row's
+-- seen_at) and removes its row when it stops; one not seen for three heartbeats is gone.
+CREATE TABLE workers (
+    id text PRIMARY KEY,
+    started_at timestamptz NOT NULL,
+    seen_at timestamptz NOT NULL
+);
