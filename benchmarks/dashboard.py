@@ -4,7 +4,7 @@
 
 Fills a new database with `--jobs` jobs by SQL (as a week of a platform's work: 1 % failed
 with an error, 0.1 % queued, the rest succeeded; four types; payloads naming one of 1,000
-projects; finished over the last seven days), `VACUUM ANALYZE`s it, serves the dashboard
+projects, and one more project with none; finished over the last seven days), `VACUUM ANALYZE`s it, serves the dashboard
 in this process on a loopback port, signs in, and times each page over `--turns`
 requests (median and slowest, in ms, the client's whole request). The overview's first
 request counts every job (`Tallies`); later ones within its age reuse the count, and
@@ -56,7 +56,7 @@ SELECT 'owner-' || g, now(), now() FROM generate_series(0, 49) AS g;
 INSERT INTO projects (id, name, owner_id, region, plan, status, created_at, updated_at)
 SELECT 'proj-' || g, 'Project ' || g, 'owner-' || (g % 50), 'us-east-1', 'free',
        CASE WHEN g % 40 = 0 THEN 'suspended' ELSE 'active' END, now(), now()
-FROM generate_series(0, 999) AS g
+FROM generate_series(0, 1000) AS g
 """
 
 
@@ -114,12 +114,14 @@ def main() -> None:
             ("jobs: all, newest", "/ui/jobs", args.turns),
             ("jobs: queued", "/ui/jobs?state=queued", args.turns),
             ("jobs: of one project", "/ui/jobs?project=proj-7", args.turns),
+            ("jobs: of a project with none", "/ui/jobs?project=proj-1000", args.turns),
             ("jobs: failed in the last hour", "/ui/jobs?state=failed&since=1h", args.turns),
             ("a failed job", f"/ui/jobs/{failed}", args.turns),
             ("bulk retry: the count", "/ui/jobs/bulk?action=retry&state=failed&type=noop",
              args.turns),
             ("projects", "/ui/projects", args.turns),
             ("a project", "/ui/projects/proj-7", args.turns),
+            ("a project with no jobs", "/ui/projects/proj-1000", args.turns),
         ]  # fmt: skip
         try:
             with httpx.Client(base_url=f"http://{listener.address}", timeout=60) as client:

@@ -83,7 +83,7 @@ def routes(app: App, access: Access) -> list[Any]:
         return HTMLResponse(body, status_code=code, headers=HEADERS)
 
     def said(request: Request, viewer: Viewer | None, message: str, code: int) -> Response:
-        return page(request, viewer, "problem.html", {"message": message}, code)
+        return page(request, viewer, "message.html", {"message": message}, code)
 
     def problem(request: Request, viewer: Viewer | None, exc: PjobsError) -> Response:
         code = 404 if isinstance(exc, NotFoundError) else 503
@@ -126,7 +126,7 @@ def routes(app: App, access: Access) -> list[Any]:
                 return problem(request, viewer, exc)
             back = form.get("back", "/ui/")
             back = back if back.startswith("/ui/") and "//" not in back else "/ui/"
-            return page(request, viewer, "done.html", {"message": done, "back": back})
+            return page(request, viewer, "message.html", {"message": done, "back": back})
 
         return handle
 

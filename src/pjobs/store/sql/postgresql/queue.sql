@@ -185,9 +185,9 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 SELECT pg_advisory_xact_lock(7235004113);
 
 -- name: jobs_of_project
--- The jobs whose payload names a project, newest first (read backwards by id: recent jobs
--- come first, without an index on the payload that every enqueue would pay for).
-SELECT * FROM jobs WHERE payload->>'project_id' = %(project_id)s ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s;
+-- The jobs whose payload names a project, newest first (index jobs_project).
+SELECT * FROM jobs WHERE payload ? 'project_id' AND payload->>'project_id' = %(project_id)s
+ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: job_filter
 -- (a fragment) The dashboard's filter of jobs: each part that is given (state, type, queue,
@@ -196,7 +196,7 @@ SELECT * FROM jobs WHERE payload->>'project_id' = %(project_id)s ORDER BY id DES
 -- would not, and its estimate of one row chooses a scan of the whole table).
 (%(state)s::text IS NULL OR state = %(state)s) AND (%(type)s::text IS NULL OR type = %(type)s)
 AND (%(queue)s::text IS NULL OR queue = %(queue)s)
-AND (%(project)s::text IS NULL OR payload->>'project_id' = %(project)s)
+AND (%(project)s::text IS NULL OR payload ? 'project_id' AND payload->>'project_id' = %(project)s)
 AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s)
 
 -- name: finished_by_bucket

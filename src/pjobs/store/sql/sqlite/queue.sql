@@ -146,8 +146,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 );
 
 -- name: jobs_of_project
--- The jobs whose payload names a project, newest first (read backwards by id: recent jobs
--- come first, without an index on the payload that every enqueue would pay for).
+-- The jobs whose payload names a project, newest first (index jobs_project).
 SELECT * FROM jobs WHERE json_extract(payload, '$.project_id') = :project_id
 ORDER BY id DESC LIMIT :limit OFFSET :offset;
 
