@@ -78,9 +78,9 @@ def ok(cli: CLI, *args: str) -> str:
 
 
 def text_of(browser: Any, element_id: str) -> str:
-    from selenium.webdriver.common.by import By
-
-    return str(browser.find_element(By.ID, element_id).text)
+    """An element's text, read in one step (a live part may be swapped in between two)."""
+    script = "const found = document.getElementById(arguments[0]); return found && found.innerText;"
+    return str(browser.execute_script(script, element_id))
 
 
 def shot(browser: Any, name: str) -> None:
