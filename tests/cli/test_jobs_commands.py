@@ -6,7 +6,7 @@ import json
 import stat
 from pathlib import Path
 
-from conftest import CLI, cli_env
+from conftest import CLI, ON_SQLITE_ONLY, cli_env
 
 
 def stats(cli: CLI) -> dict[str, object]:
@@ -28,6 +28,7 @@ def test_thousand_noop_jobs_enqueued_then_drained(cli: CLI) -> None:
     assert data["types"] == {"noop": {"succeeded": 1000}}
 
 
+@ON_SQLITE_ONLY
 def test_bad_input_gets_one_line_and_its_exit_code_and_changes_nothing(
     cli: CLI, tmp_path: Path
 ) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import CLI, dump_database
+from conftest import CLI, ON_SQLITE_ONLY, dump_database
 
 PROVISION = ("provision", "proj-123", "--name", "My Project", "--owner", "user-456")
 
@@ -71,6 +71,7 @@ def test_dry_runs_change_nothing_and_exit_3_when_they_find_something(
     assert json.loads(cli("projects", "show", "proj-123", "--json").stdout)["status"] == "suspended"
 
 
+@ON_SQLITE_ONLY
 def test_bad_input_gets_its_exit_code_and_changes_nothing(
     cli: CLI, backend: str, tmp_path: Path
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from conftest import CLI, dump_database
+from conftest import CLI, ON_SQLITE_ONLY, dump_database
 
 KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
@@ -44,6 +44,7 @@ def test_add_shows_the_secret_once_and_a_delivery_verifies(
     assert delivery["state"] == "delivered" and delivery["attempts_log"][0]["status"] == 200
 
 
+@ON_SQLITE_ONLY
 def test_bad_input_gets_its_exit_code_and_writes_nothing(
     cli: CLI, backend: str, stub_server: Callable[..., Any]
 ) -> None:

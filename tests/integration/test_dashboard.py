@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conftest import ON_SQLITE_ONLY
 from pjobs.app import App
 from pjobs.control import ControlPlane
 from pjobs.errors import ConfigError
@@ -126,6 +127,7 @@ def test_a_failed_job_shows_its_traceback_and_actor(ui: Dashboard) -> None:
     assert client.get("/ui/jobs/999999").status_code == 404
 
 
+@ON_SQLITE_ONLY
 def test_read_only_viewers_see_no_action_and_are_refused_one(ui: Dashboard) -> None:
     app = ui.app
     job_id = failed_job(app)
@@ -138,6 +140,7 @@ def test_read_only_viewers_see_no_action_and_are_refused_one(ui: Dashboard) -> N
     assert audit_actions(app) == []
 
 
+@ON_SQLITE_ONLY
 def test_an_action_needs_the_forms_csrf_token_and_the_same_origin(ui: Dashboard) -> None:
     app = ui.app
     job_id = failed_job(app)
@@ -233,6 +236,7 @@ def test_a_schedule_an_endpoint_and_a_project_are_acted_on_and_audited(
     assert ops.post("/ui/schedules/no-such/run", data={"csrf": token}).status_code == 404
 
 
+@ON_SQLITE_ONLY
 def test_tokens_that_cannot_be_trusted_are_refused_at_start(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
@@ -256,6 +260,7 @@ def test_tokens_that_cannot_be_trusted_are_refused_at_start(
             ui_viewers(make_settings(ui={"tokens": entries}).ui)
 
 
+@ON_SQLITE_ONLY
 def test_a_kept_alive_connections_answers_are_not_held_back(ui: Dashboard) -> None:
     """Each answer of a kept-alive connection (a browser's, a proxy's) goes out at once:
     with Nagle's algorithm on, a body written after its head waited ~40 ms for the
