@@ -4,12 +4,12 @@
 
 Fills a new database with `--jobs` jobs by SQL (as a week of a platform's work: 1 % failed
 with an error, 0.1 % queued, the rest succeeded; four types; payloads naming one of 1,000
-projects, and one more project with none; finished over the last seven days), `VACUUM ANALYZE`s it, serves the dashboard
-in this process on a loopback port, signs in, and times each page over `--turns`
-requests (median and slowest, in ms, the client's whole request). The overview's first
-request counts every job (`Tallies`); later ones within its age reuse the count, and
-the figure for a count taken afresh is printed too. The budget is 200 ms a page.
-Asserts nothing; CI does not run it.
+projects, and one more project with none; finished over the last seven days), `VACUUM
+ANALYZE`s it, serves the dashboard in this process on a loopback port, signs in, and times
+each page over `--turns` requests (median and slowest, in ms, the client's whole
+request). The overview's first request counts every job (`Tallies`); later ones within
+its age reuse the count, and the figure for a count taken afresh is printed too. The
+budget is 200 ms a page. Asserts nothing; CI does not run it.
 """
 
 from __future__ import annotations

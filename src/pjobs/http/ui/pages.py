@@ -89,8 +89,9 @@ def routes(app: App, access: Access) -> list[Any]:
         code = 404 if isinstance(exc, NotFoundError) else 503
         return said(request, viewer, str(exc), 400 if isinstance(exc, InvalidInputError) else code)
 
-    def viewing(render: Callable[[Request, Viewer], Any]) -> Handler:
-        """A page for a signed-in viewer (else the sign-in form)."""
+    def viewing(render: Callable[[Request, Viewer], tuple[str, dict[str, Any]]]) -> Handler:
+        """A page for a signed-in viewer (else the sign-in form): `render` names its
+        template and what it shows."""
 
         async def handle(request: Request) -> Response:
             viewer = access.of(request)
@@ -100,8 +101,6 @@ def routes(app: App, access: Access) -> list[Any]:
                 result = await run_in_threadpool(render, request, viewer)
             except PjobsError as exc:
                 return problem(request, viewer, exc)
-            if isinstance(result, Response):
-                return result
             name, data = result
             return page(request, viewer, name, data)
 
