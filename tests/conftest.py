@@ -272,14 +272,11 @@ class CLI:
     def __call__(
         self, *args: str, input: str | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pjobs", *args],
-            env=self.env,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        """`python -m pjobs ARGS`, its output captured (a process forked from one that
+        imported pjobs already: support.forks)."""
+        from support import forks
+
+        return forks.run(args, self.env, input, timeout)
 
     def states(self) -> dict[str, int]:
         """`jobs stats`: how many jobs are in each state."""
