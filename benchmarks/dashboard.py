@@ -26,6 +26,7 @@ import psycopg
 from run import pg_database
 
 from pjobs.app import App
+from pjobs.control import ControlPlane
 from pjobs.http.metrics import ServeMetrics
 from pjobs.http.server import Listener, build
 from pjobs.http.ui.access import ui_viewers
@@ -104,7 +105,8 @@ def main() -> None:
         listener.start()
         while not listener.server.started:
             time.sleep(0.01)
-        failed = store.matching_jobs(JobFilter(state="failed"), None, 1)[0].id
+        with ControlPlane(store).tx(utcnow()) as tx:
+            failed = tx.jobs.matching(JobFilter(state="failed"), None, 1)[0].id
         pages = [
             ("overview, counted afresh", "/ui/", 1),
             ("overview", "/ui/", args.turns),

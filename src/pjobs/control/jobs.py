@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pjobs.control.noun import Noun
 
 if TYPE_CHECKING:
-    from pjobs.store.records import EnqueueResult, JobRecord, NewJob
+    from pjobs.store.records import EnqueueResult, JobFilter, JobRecord, NewJob
 
 
 class JobsOnTx(Noun):
@@ -27,6 +27,26 @@ class JobsOnTx(Noun):
         return self.tx.records(
             JobRecord, "jobs_of_project", project_id=project_id, limit=limit, offset=offset
         )
+
+    def matching(self, found: JobFilter, before: int | None, limit: int) -> list[JobRecord]:
+        """A page of the jobs a filter matches, newest first, with ids below `before`."""
+        from pjobs.store.records import JobRecord
+
+        return self.tx.records(
+            JobRecord, "matching_jobs", **_filter(found), before=before, limit=limit
+        )
+
+    def count_matching(self, found: JobFilter) -> int:
+        row = self.tx.row("count_matching_jobs", **_filter(found))
+        return int(row["count"]) if row else 0
+
+    def retry_matching(self, found: JobFilter) -> list[int]:
+        """Queue again the failed or cancelled jobs a filter matches; their ids."""
+        return sorted(int(r["id"]) for r in self.tx.rows("retry_matching_jobs", **_filter(found)))
+
+    def cancel_matching(self, found: JobFilter) -> list[int]:
+        """Cancel the queued jobs a filter matches; their ids."""
+        return sorted(int(r["id"]) for r in self.tx.rows("cancel_matching_jobs", **_filter(found)))
 
     def set_reveal_to(self, job_id: int, public_key: str) -> None:
         """Keep what the job reveals for the holder of this key (`queue.reveal`)."""
@@ -47,3 +67,14 @@ class JobsOnTx(Noun):
     def enqueue(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
         """Insert validated jobs (`enqueue.prepare_jobs`) on this transaction."""
         return self.tx.store.enqueue_on(self.tx.cursor, jobs, self.tx.now)
+
+
+def _filter(found: JobFilter) -> dict[str, object]:
+    """A filter as the queries' parameters (`job_filter`)."""
+    return {
+        "state": found.state,
+        "type": found.type,
+        "queue": found.queue,
+        "project": found.project,
+        "since": found.since,
+    }

@@ -24,7 +24,6 @@ from pjobs.store.records import (
     Claim,
     ClaimedJob,
     EnqueueResult,
-    JobFilter,
     JobRecord,
     NewJob,
     Outcome,
@@ -316,35 +315,6 @@ class SqlStore(ABC):
     ) -> list[JobRecord]:
         params = {"state": state, "type": type, "queue": queue, "limit": limit, "offset": offset}
         return [self.record(JobRecord, row) for row in self._rows("list_jobs", params)]
-
-    def _filter(self, found: JobFilter) -> dict[str, Any]:
-        return {
-            "state": found.state,
-            "type": found.type,
-            "queue": found.queue,
-            "project": found.project,
-            "since": self.ts(found.since),
-        }
-
-    def matching_jobs(
-        self, found: JobFilter, before: int | None = None, limit: int = 50
-    ) -> list[JobRecord]:
-        """A page of the jobs a filter matches, newest first, with ids below `before`."""
-        params = self._filter(found) | {"before": before, "limit": limit}
-        return [self.record(JobRecord, row) for row in self._rows("matching_jobs", params)]
-
-    def count_matching_jobs(self, found: JobFilter) -> int:
-        return int(self._rows("count_matching_jobs", self._filter(found))[0]["count"])
-
-    def retry_matching_jobs(self, found: JobFilter, now: datetime) -> list[int]:
-        """Queue again the failed or cancelled jobs a filter matches; their ids."""
-        params = self._filter(found) | {"now": self.ts(now)}
-        return sorted(int(r["id"]) for r in self._rows("retry_matching_jobs", params, write=True))
-
-    def cancel_matching_jobs(self, found: JobFilter, now: datetime) -> list[int]:
-        """Cancel the queued jobs a filter matches; their ids."""
-        params = self._filter(found) | {"now": self.ts(now)}
-        return sorted(int(r["id"]) for r in self._rows("cancel_matching_jobs", params, write=True))
 
     def finished_by_bucket(
         self, since: datetime, bucket_seconds: int

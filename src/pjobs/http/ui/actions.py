@@ -53,19 +53,22 @@ def bulk_states(action: str, found: JobFilter) -> None:
 def bulk(app: App, viewer: Viewer, action: str, found: JobFilter, confirmed: int) -> str:
     """Retry or cancel every job the filter matches, if they are still the `confirmed`
     number (else InvalidStateError: the viewer confirms the new count)."""
+    from pjobs.control import ControlPlane
+
     bulk_states(action, found)
-    count = app.store.count_matching_jobs(found)
-    if count != confirmed:
-        raise InvalidStateError(
-            f"{count} jobs match now, not the {confirmed} confirmed: look and confirm again"
-        )
-    now = app.clock.now()
-    if action == "retry":
-        ids = app.store.retry_matching_jobs(found, now)
-    else:
-        ids = app.store.cancel_matching_jobs(found, now)
-    shown = {k: str(v) for k, v in asdict(found).items() if v is not None}
-    _audit(app, viewer, f"jobs.{action}", None, filter=shown, count=len(ids), jobs=ids[:1000])
+    with ControlPlane(app.store).tx(app.clock.now(), True) as tx:  # the count, acts, audit
+        count = tx.jobs.count_matching(found)
+        if count != confirmed:
+            raise InvalidStateError(
+                f"{count} jobs match now, not the {confirmed} confirmed: look and confirm again"
+            )
+        if action == "retry":
+            ids = tx.jobs.retry_matching(found)
+        else:
+            ids = tx.jobs.cancel_matching(found)
+        shown = {k: str(v) for k, v in asdict(found).items() if v is not None}
+        data = {"filter": shown, "count": len(ids), "jobs": ids[:1000]}
+        tx.audit.append(viewer.actor, f"jobs.{action}", None, None, data)
     done = "queued again" if action == "retry" else "cancelled"
     left = count - len(ids)
     held = f" ({left} held back: their idempotency key is in use)" if left else ""

@@ -173,7 +173,8 @@ def routes(app: App, access: Access) -> list[Any]:
     def jobs(request: Request, viewer: Viewer) -> Any:
         query = dict(request.query_params)
         found = views.job_filter(app, query)
-        data = views.jobs(app, found, _int(query.get("before")))
+        with control() as tx:
+            data = views.jobs(app, tx, found, _int(query.get("before")))
         return "jobs.html", data | {"query": query}
 
     def job(request: Request, viewer: Viewer) -> Any:
@@ -184,7 +185,8 @@ def routes(app: App, access: Access) -> list[Any]:
         found = views.job_filter(app, query)
         action = query.get("action", "")
         actions.bulk_states(action, found)
-        count = app.store.count_matching_jobs(found)
+        with control() as tx:
+            count = tx.jobs.count_matching(found)
         return "confirm.html", {"verb": action, "filter": found, "count": count, "query": query}
 
     def projects(request: Request, viewer: Viewer) -> Any:

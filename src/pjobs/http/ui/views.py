@@ -132,8 +132,8 @@ def job_filter(app: App, query: dict[str, str]) -> JobFilter:
     )
 
 
-def jobs(app: App, found: JobFilter, before: int | None) -> dict[str, Any]:
-    rows = app.store.matching_jobs(found, before, PAGE + 1)
+def jobs(app: App, tx: ControlTx, found: JobFilter, before: int | None) -> dict[str, Any]:
+    rows = tx.jobs.matching(found, before, PAGE + 1)
     return {
         "jobs": rows[:PAGE],
         "next_before": rows[PAGE - 1].id if len(rows) > PAGE else None,
