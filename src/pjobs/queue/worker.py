@@ -153,7 +153,10 @@ class Worker:
             self.concurrency,
             ", ".join(self.queues or ["all"]),
         )
-        keeper = LeaseKeeper(self.store, self.worker_id, self.settings, self.clock, announce=True)
+        # a worker that serves says it is alive (the dashboard's); a burst comes and goes
+        # without a write more
+        announce = not self.burst
+        keeper = LeaseKeeper(self.store, self.worker_id, self.settings, self.clock, announce)
         with keeper as leases:
             next_rescue = 0.0
             while not self._stopping.is_set():
