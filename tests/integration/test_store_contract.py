@@ -298,6 +298,25 @@ def test_cancel_and_retry(store: Store) -> None:
     assert job is not None and job.state == "queued"
 
 
+def test_what_follows_a_cancel_or_retry_commits_with_it_or_undoes_it(store: Store) -> None:
+    """`then` (an audit event of the change) runs on the change's transaction: should it
+    fail, the job is as it was."""
+    (r,) = store.enqueue([new_job()], utcnow())
+
+    def fails(cursor: object) -> None:
+        raise RuntimeError("the audit event could not be written")
+
+    with pytest.raises(RuntimeError):
+        store.cancel_job(r.id, utcnow(), fails)
+    assert store.get_job(r.id).state == "queued"  # type: ignore[union-attr]
+    seen: list[object] = []
+    assert store.cancel_job(r.id, utcnow(), seen.append) and len(seen) == 1
+    with pytest.raises(RuntimeError):
+        store.retry_job(r.id, utcnow(), fails)
+    assert store.get_job(r.id).state == "cancelled"  # type: ignore[union-attr]
+    assert not store.cancel_job(r.id, utcnow(), seen.append) and len(seen) == 1  # no change
+
+
 def test_retry_refuses_when_the_key_is_taken(store: Store) -> None:
     (r,) = store.enqueue([new_job(idempotency_key="k")], utcnow())
     store.cancel_job(r.id, utcnow())

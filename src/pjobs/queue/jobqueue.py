@@ -215,7 +215,9 @@ class JobQueue:
             raise NotFoundError(f"no job {job_id}")
         return job
 
-    def cancel(self, job_id: int, dry_run: bool = False) -> JobRecord:
+    def cancel(self, job_id: int, dry_run: bool = False, asked_by: str | None = None) -> JobRecord:
+        """Cancel a queued job; `asked_by`: audited as theirs (job.cancelled), on the
+        same transaction."""
         job = self.get(job_id)
         if job.state == "cancelled":
             return job
@@ -223,11 +225,15 @@ class JobQueue:
             raise InvalidStateError(
                 f"job {job_id} is {job.state}; only queued jobs can be cancelled"
             )
-        if dry_run or self.store.cancel_job(job_id, self.clock.now()):
-            return job if dry_run else self.get(job_id)
-        return self.cancel(job_id)  # it changed state meanwhile: explain the new one
+        if dry_run:
+            return job
+        now = self.clock.now()
+        if self.store.cancel_job(job_id, now, self._audited(job, "job.cancelled", asked_by)):
+            return self.get(job_id)
+        return self.cancel(job_id, asked_by=asked_by)  # it changed meanwhile: explain
 
-    def retry(self, job_id: int, dry_run: bool = False) -> JobRecord:
+    def retry(self, job_id: int, dry_run: bool = False, asked_by: str | None = None) -> JobRecord:
+        """Queue a failed or cancelled job again; `asked_by`: as `cancel`'s (job.retried)."""
         job = self.get(job_id)
         if job.state not in ("failed", "cancelled"):
             raise InvalidStateError(
@@ -235,9 +241,27 @@ class JobQueue:
             )
         if dry_run:
             return job
-        if not self.store.retry_job(job_id, self.clock.now()):
-            return self.retry(job_id)
+        now = self.clock.now()
+        if not self.store.retry_job(job_id, now, self._audited(job, "job.retried", asked_by)):
+            return self.retry(job_id, asked_by=asked_by)
         return self.get(job_id)
+
+    def _audited(
+        self, job: JobRecord, action: str, asked_by: str | None
+    ) -> Callable[[Any], None] | None:
+        """What appends the audit event of `asked_by`'s change to a job, on its cursor."""
+        if asked_by is None:
+            return None
+
+        def then(cursor: Any) -> None:
+            from pjobs.control.tx import ControlTx
+
+            found = job.payload.get("project_id") if isinstance(job.payload, dict) else None
+            project = found if isinstance(found, str) else None
+            tx = ControlTx(self.store, cursor, self.clock.now())
+            tx.audit.append(asked_by, action, project, f"job:{job.id}")
+
+        return then
 
     def purge(self, older_than: timedelta, dry_run: bool = False) -> int:
         """Delete finished jobs (and their attempts) that finished before now - older_than."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -33,6 +33,7 @@ from pjobs.store.rows import build, dict_rows
 from pjobs.store.staging import StagedRecords
 
 R = TypeVar("R")
+Then = Callable[[Any], None]  # run with a transaction's cursor before it commits
 NO_MARGIN = timedelta(0)
 
 # What a store can wait for news of (PostgreSQL: a LISTEN channel, pjobs_TOPIC).
@@ -329,8 +330,18 @@ class SqlStore(ABC):
         rows = self._rows("job_attempts", {"id": job_id})
         return [self.record(AttemptRecord, row) for row in rows]
 
-    def cancel_job(self, job_id: int, now: datetime) -> bool:
-        return bool(self._rows("cancel_job", {"id": job_id, "now": self.ts(now)}, write=True))
+    def cancel_job(self, job_id: int, now: datetime, then: Then | None = None) -> bool:
+        """Cancel a queued job; whether it was. `then(cursor)` runs on the same
+        transaction once it was (an audit event of it, say)."""
+        return self._change_job("cancel_job", job_id, now, then)
+
+    def _change_job(self, query: str, job_id: int, now: datetime, then: Then | None) -> bool:
+        with self.transaction() as cursor:
+            cursor.execute(self.queries[query], {"id": job_id, "now": self.ts(now)})
+            changed = bool(cursor.fetchall())
+            if changed and then is not None:
+                then(cursor)
+        return changed
 
     def retry_jobs(
         self,
@@ -346,9 +357,10 @@ class SqlStore(ABC):
         rows = self._rows("retryable_jobs" if dry_run else "retry_jobs", params, write=not dry_run)
         return sorted(int(row["id"]) for row in rows)
 
-    def retry_job(self, job_id: int, now: datetime) -> bool:
+    def retry_job(self, job_id: int, now: datetime, then: Then | None = None) -> bool:
+        """Queue a failed or cancelled job again; whether it was (`then`: see cancel_job)."""
         try:
-            return bool(self._rows("retry_job", {"id": job_id, "now": self.ts(now)}, write=True))
+            return self._change_job("retry_job", job_id, now, then)
         except IntegrityConflict:
             raise InvalidStateError(
                 f"job {job_id} cannot be retried: another job with its idempotency key "

@@ -13,31 +13,18 @@ from pjobs.errors import InvalidInputError, InvalidStateError, NotFoundError
 if TYPE_CHECKING:
     from pjobs.app import App
     from pjobs.http.ui.access import Viewer
-    from pjobs.store.records import JobFilter, JobRecord
+    from pjobs.store.records import JobFilter
 
 BULK = {"retry": ("failed", "cancelled"), "cancel": ("queued",)}  # the states each acts on
 
 
-def _audit(app: App, viewer: Viewer, action: str, job: JobRecord | None, **data: object) -> None:
-    from pjobs.control import ControlPlane
-
-    project = job.payload.get("project_id") if job and isinstance(job.payload, dict) else None
-    target = f"job:{job.id}" if job else None
-    with ControlPlane(app.store).tx(app.clock.now(), True) as tx:
-        tx.audit.append(
-            viewer.actor, action, project if isinstance(project, str) else None, target, data
-        )
-
-
 def retry_job(app: App, viewer: Viewer, job_id: int) -> str:
-    job = app.queue.retry(job_id)
-    _audit(app, viewer, "job.retried", job)
+    job = app.queue.retry(job_id, asked_by=viewer.actor)
     return f"job {job_id} ({job.type}) queued again"
 
 
 def cancel_job(app: App, viewer: Viewer, job_id: int) -> str:
-    job = app.queue.cancel(job_id)
-    _audit(app, viewer, "job.cancelled", job)
+    job = app.queue.cancel(job_id, asked_by=viewer.actor)
     return f"job {job_id} ({job.type}) cancelled"
 
 
