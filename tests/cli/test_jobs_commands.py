@@ -178,6 +178,7 @@ def test_a_deleted_database_is_an_error_not_a_new_empty_one(tmp_path: Path) -> N
 
 
 def test_dead_letters_are_retried_in_bulk(cli: CLI) -> None:
+    cli.env["PJOBS_ACTOR"] = "test-operator"
     for _ in range(3):
         cli("jobs", "enqueue", "broken", "-p", '{"count": 1}', "--max-attempts", "1")
     kept = cli("jobs", "enqueue", "shaped", "-p", '{"count": 1}').stdout.strip()
@@ -196,6 +197,13 @@ def test_dead_letters_are_retried_in_bulk(cli: CLI) -> None:
     assert done["jobs"] == planned["jobs"]
     states = json.loads(cli("jobs", "stats", "--json").stdout)["states"]
     assert states.get("queued") == 3 and states.get("cancelled") == 1
+    # the operator's changes are audited, as they asked (a dry run or nothing matched: none)
+    events = json.loads(cli("audit", "list", "--json").stdout)["events"]
+    audited = [(e["actor"], e["action"], e["target"], e["data"].get("count")) for e in events]
+    assert sorted(audited, key=lambda e: e[1]) == [
+        ("test-operator", "job.cancelled", f"job:{kept}", None),
+        ("test-operator", "jobs.retry", None, 3),
+    ]
     for args, code in [
         (("jobs", "retry"), 2),
         (("jobs", "retry", "1", "--state", "failed"), 2),

@@ -325,7 +325,7 @@ def cancel(
     from pjobs.cli.output import print_lines
 
     rt = runtime(ctx)
-    job = rt.app().queue.cancel(job_id, dry_run=dry_run)
+    job = rt.app().queue.cancel(job_id, dry_run=dry_run, asked_by=rt.actor())
     if as_json:
         show_job(job, as_json, {"dry_run": dry_run})
         return
@@ -365,7 +365,7 @@ def retry(
     if job_id is not None:
         if type_name or since:
             raise UsageError("--type and --since go with --state")
-        job = rt.app().queue.retry(job_id, dry_run=dry_run)
+        job = rt.app().queue.retry(job_id, dry_run=dry_run, asked_by=rt.actor())
         message(f"job {job_id}: {'would be ' if dry_run else ''}queued again", rt.quiet)
         show_job(job, as_json, {"dry_run": dry_run})
         return
@@ -375,12 +375,11 @@ def retry(
         rt.app().registry.get(type_name)  # an unknown type is refused, not matched by nothing
     start = rt.since(since)
     queue = rt.app().queue
-    now = rt.app().clock.now()
     if not dry_run:
-        found = len(queue.store.retry_jobs(state, type_name, start, now, dry_run=True))
+        found = len(queue.retry_all(state, type_name, start, dry_run=True))
         if found:
             confirm(rt, f"Queue {found} {state} job(s) again?", yes)
-    ids = queue.store.retry_jobs(state, type_name, start, now, dry_run)
+    ids = queue.retry_all(state, type_name, start, dry_run, asked_by=rt.actor())
     verb = "would queue again" if dry_run else "queued again"
     message(f"{'dry run: ' if dry_run else ''}{verb} {len(ids)} {state} job(s)", rt.quiet)
     if as_json:

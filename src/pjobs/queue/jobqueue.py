@@ -246,6 +246,32 @@ class JobQueue:
             return self.retry(job_id, asked_by=asked_by)
         return self.get(job_id)
 
+    def retry_all(
+        self,
+        state: str,
+        type_name: str | None,
+        since: datetime | None,
+        dry_run: bool = False,
+        asked_by: str | None = None,
+    ) -> list[int]:
+        """Queue again every job in `state` (failed or cancelled) of a type (or any) that
+        finished since a time (or ever); their ids. `asked_by`: audited as theirs
+        (jobs.retry, with the filter and the jobs), on the same transaction."""
+        now = self.clock.now()
+
+        def audit(cursor: Any, ids: list[int]) -> None:
+            from pjobs.control.tx import ControlTx
+
+            assert asked_by is not None
+            matched = {"state": state, "type": type_name, "finished_since": since}
+            data = {"filter": matched, "count": len(ids), "jobs": ids[:1000]}
+            ControlTx(self.store, cursor, now).audit.append(
+                asked_by, "jobs.retry", None, None, data
+            )
+
+        then = audit if asked_by is not None else None
+        return self.store.retry_jobs(state, type_name, since, now, dry_run, then)
+
     def _audited(
         self, job: JobRecord, action: str, asked_by: str | None
     ) -> Callable[[Any], None] | None:

@@ -350,12 +350,20 @@ class SqlStore(ABC):
         since: datetime | None,
         now: datetime,
         dry_run: bool = False,
+        then: Callable[[Any, list[int]], None] | None = None,
     ) -> list[int]:
         """Queue again, with fresh attempts, every job in `state` (failed or cancelled) of
-        a type (or any) finished since a time (or ever); their ids (only found, if dry)."""
+        a type (or any) finished since a time (or ever); their ids (only found, if dry).
+        `then(cursor, ids)` runs on the same transaction when some were."""
         params = {"state": state, "type": type_name, "since": self.ts(since), "now": self.ts(now)}
-        rows = self._rows("retryable_jobs" if dry_run else "retry_jobs", params, write=not dry_run)
-        return sorted(int(row["id"]) for row in rows)
+        if dry_run:
+            return sorted(int(row["id"]) for row in self._rows("retryable_jobs", params))
+        with self.transaction() as cursor:
+            cursor.execute(self.queries["retry_jobs"], params)
+            ids = sorted(int(row["id"]) for row in dict_rows(cursor))
+            if ids and then is not None:
+                then(cursor, ids)
+        return ids
 
     def retry_job(self, job_id: int, now: datetime, then: Then | None = None) -> bool:
         """Queue a failed or cancelled job again; whether it was (`then`: see cancel_job)."""
