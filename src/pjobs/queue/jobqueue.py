@@ -257,20 +257,14 @@ class JobQueue:
         """Queue again every job in `state` (failed or cancelled) of a type (or any) that
         finished since a time (or ever); their ids. `asked_by`: audited as theirs
         (jobs.retry, with the filter and the jobs), on the same transaction."""
-        now = self.clock.now()
+        matched = {"state": state, "type": type_name, "finished_since": since}
 
         def audit(cursor: Any, ids: list[int]) -> None:
-            from pjobs.control.tx import ControlTx
-
-            assert asked_by is not None
-            matched = {"state": state, "type": type_name, "finished_since": since}
             data = {"filter": matched, "count": len(ids), "jobs": ids[:1000]}
-            ControlTx(self.store, cursor, now).audit.append(
-                asked_by, "jobs.retry", None, None, data
-            )
+            self._audit(cursor, asked_by, "jobs.retry", None, None, data)
 
         then = audit if asked_by is not None else None
-        return self.store.retry_jobs(state, type_name, since, now, dry_run, then)
+        return self.store.retry_jobs(state, type_name, since, self.clock.now(), dry_run, then)
 
     def _audited(
         self, job: JobRecord, action: str, asked_by: str | None
@@ -278,16 +272,27 @@ class JobQueue:
         """What appends the audit event of `asked_by`'s change to a job, on its cursor."""
         if asked_by is None:
             return None
+        found = job.payload.get("project_id") if isinstance(job.payload, dict) else None
+        project = found if isinstance(found, str) else None
+        return lambda cursor: self._audit(cursor, asked_by, action, project, f"job:{job.id}")
 
-        def then(cursor: Any) -> None:
-            from pjobs.control.tx import ControlTx
+    def _audit(
+        self,
+        cursor: Any,
+        actor: str | None,
+        action: str,
+        project_id: str | None,
+        target: str | None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """An audit event on a store transaction's cursor (the change it records commits
+        with it)."""
+        from pjobs.control.tx import ControlTx
 
-            found = job.payload.get("project_id") if isinstance(job.payload, dict) else None
-            project = found if isinstance(found, str) else None
-            tx = ControlTx(self.store, cursor, self.clock.now())
-            tx.audit.append(asked_by, action, project, f"job:{job.id}")
-
-        return then
+        assert actor is not None
+        ControlTx(self.store, cursor, self.clock.now()).audit.append(
+            actor, action, project_id, target, data
+        )
 
     def purge(self, older_than: timedelta, dry_run: bool = False) -> int:
         """Delete finished jobs (and their attempts) that finished before now - older_than."""

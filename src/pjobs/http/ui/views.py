@@ -25,9 +25,8 @@ WINDOWS = {"hour": (timedelta(hours=1), 60), "day": (timedelta(days=1), 1800)}
 @dataclass(frozen=True)
 class Tally:
     at: datetime
-    states: dict[str, int]  # every job, by state
+    states: dict[str, int]  # every job, by state (`jobs stats`)
     types: dict[str, dict[str, int]]  # by type, then state
-    queues: list[str]
 
 
 class Tallies:
@@ -55,15 +54,8 @@ class Tallies:
             return self.last
 
     def _count(self) -> Tally:
-        states: dict[str, int] = dict.fromkeys(STATES, 0)
-        types: dict[str, dict[str, int]] = {}
-        queues = set()
-        for state, type_name, queue, count in self.app.store.job_counts_by_queue():
-            states[state] = states.get(state, 0) + count
-            by_state = types.setdefault(type_name, {})
-            by_state[state] = by_state.get(state, 0) + count
-            queues.add(queue)
-        return Tally(self.app.clock.now(), states, types, sorted(queues))
+        counted = self.app.queue.stats()  # what `jobs stats` shows
+        return Tally(self.app.clock.now(), counted["states"], counted["types"])
 
 
 def chart(app: App, window: str) -> dict[str, Any]:
