@@ -22,8 +22,9 @@ def test_an_encoded_outcome_keeps_every_field_and_escapes_its_texts(store: Store
         "timed_out", lambda cursor: None, (row,),
     )  # fmt: skip
     assert all(getattr(outcome, f.name) is not None for f in fields(Outcome) if f.name != "encoded")
-    made = encoded(store, outcome)
-    assert replace(made, encoded=None) == outcome
+    before = replace(outcome)
+    made = encoded(store, outcome)  # the row set on the outcome itself, nothing else changed
+    assert made is outcome and replace(made, encoded=None) == before
     assert made.encoded is not None
     times = [
         json_value(store, t) for t in (outcome.started_at, outcome.finished_at, outcome.run_at)

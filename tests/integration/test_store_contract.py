@@ -50,6 +50,29 @@ def test_enqueue_then_claim_returns_the_job_with_its_payload(store: Store) -> No
     assert record is not None and record.state == "running" and record.worker_id == W1
 
 
+def test_a_batch_keeps_every_field_of_every_job_whatever_its_text_holds(store: Store) -> None:
+    """The bulk insert (COPY on PostgreSQL, written out by hand): backslashes, tabs, line
+    ends and quotes survive; NULLs stay NULL; columns jobs share are not mixed up."""
+    import json
+
+    now = utcnow()
+    odd = json.dumps({"s": 'tab\there \\ back\nline\r "q" é \u2028', "n": 1.5})
+    jobs = [
+        new_job(payload=odd, queue="q\\one", requested_by="operator:a\tb", time_limit=5.5),
+        new_job(payload="{}", priority=-3, max_attempts=1, run_at=now - timedelta(seconds=9)),
+        new_job(payload=odd, queue="q\\one", requested_by="operator:a\tb", time_limit=5.5),
+    ]
+    results = store.enqueue(jobs, now)
+    for result, job in zip(results, jobs, strict=True):
+        record = store.get_job(result.id)
+        assert record is not None
+        assert record.payload == json.loads(job.payload)
+        kept = (record.queue, record.priority, record.max_attempts, record.run_at)
+        assert kept == (job.queue, job.priority, job.max_attempts, job.run_at)
+        assert (record.requested_by, record.time_limit) == (job.requested_by, job.time_limit)
+        assert (record.state, record.created_at) == ("queued", now)
+
+
 def test_batch_enqueue_gives_distinct_ids_in_order(store: Store) -> None:
     results = store.enqueue([new_job() for _ in range(500)], utcnow())
     ids = [r.id for r in results]

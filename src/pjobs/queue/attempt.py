@@ -64,34 +64,24 @@ def run_attempt(
     clock: Clock,
     rng: random.Random | None = None,
     preloaded: Any = None,
+    started: datetime | None = None,
 ) -> Outcome:
     """Run one attempt of a claimed job and say how it ended (never raises Exception);
-    `preloaded`: what its type's preload read for it (`Preloads`)."""
-    started = clock.now()
+    `preloaded`: what its type's preload read for it (`Preloads`); `started`: when it
+    started, if the caller read the clock for it (else now)."""
+    started = started or clock.now()
     context: JobContext | None = None
-
-    def writes() -> dict[str, Any]:
-        """What the attempt asked to write with its outcome, as the Outcome's fields."""
-        if context is None or not (context.outcome_writes or context.outcome_rows):
-            return {}
-        return {"writes": context.writes_with_outcome(), "rows": context.rows_with_outcome()}
 
     def failed(
         error: str, retry_in: float | None, trace: str | None = None, result: str | None = None
     ) -> Outcome:
-        finished = clock.now()
-        # what is stored with the job never carries a secret this process knows
-        error, trace = redact(error), None if trace is None else redact(trace)
-        if retry_in is not None and job.attempt < job.max_attempts:
-            run_at = finished + timedelta(seconds=retry_in)
-            return ended(job, "queued", started, finished, error, trace, run_at=run_at, **writes())
-        return ended(job, "failed", started, finished, error, trace, result=result, **writes())
+        return _failed(job, clock, started, context, error, retry_in, trace, result)
 
     job_type = registry.find(job.type)
     if job_type is None:
         return failed(f"unknown job type {job.type!r}: no handler is registered here", None)
     try:
-        payload = job_type.payload.model_validate(job.payload)
+        payload = job_type.payload.model_validate_json(job.payload_json)
     except ValidationError as exc:
         subject = f"{INVALID_PAYLOAD} for {job.type}:"
         return failed(describe_validation_error(exc, subject, "(payload)"), None)
@@ -117,7 +107,38 @@ def run_attempt(
     except Exception as exc:
         delay = job_type.retry.delay(job.attempt, rng)
         return failed(f"{type(exc).__name__}: {exc}", delay, traceback.format_exc())
-    return ended(job, "succeeded", started, clock.now(), result=result, **writes())
+    if context.outcome_writes or context.outcome_rows:
+        return ended(job, "succeeded", started, clock.now(), result=result, **_writes(context))
+    return Outcome(job.id, job.attempt, "succeeded", started, clock.now(), result)
+
+
+def _writes(context: JobContext | None) -> dict[str, Any]:
+    """What the attempt asked to write with its outcome, as the Outcome's fields."""
+    if context is None or not (context.outcome_writes or context.outcome_rows):
+        return {}
+    return {"writes": context.writes_with_outcome(), "rows": context.rows_with_outcome()}
+
+
+def _failed(
+    job: ClaimedJob,
+    clock: Clock,
+    started: datetime,
+    context: JobContext | None,
+    error: str,
+    retry_in: float | None,
+    trace: str | None = None,
+    result: str | None = None,
+) -> Outcome:
+    """An attempt that failed: queued again in `retry_in` seconds while it has attempts
+    left (None: never), else failed."""
+    finished = clock.now()
+    # what is stored with the job never carries a secret this process knows
+    error, trace = redact(error), None if trace is None else redact(trace)
+    fields = _writes(context)
+    if retry_in is not None and job.attempt < job.max_attempts:
+        run_at = finished + timedelta(seconds=retry_in)
+        return ended(job, "queued", started, finished, error, trace, run_at=run_at, **fields)
+    return ended(job, "failed", started, finished, error, trace, result=result, **fields)
 
 
 class Preloads:
@@ -156,6 +177,8 @@ class Preloads:
 
     def take(self, job_id: int) -> Any:
         """What was read for the job, if recently enough (else None); once."""
+        if not self._read:
+            return None
         when, value = self._read.pop(job_id, (0.0, None))
         return value if time.monotonic() - when <= self.FRESH_SECONDS else None
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 JOB_LOG = logging.getLogger("pjobs.job")
 
 
-@dataclass
+@dataclass(slots=True)
 class JobContext:
     """What a handler may use. Handlers reach for nothing else, so tests can pass fakes."""
 

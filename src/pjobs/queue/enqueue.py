@@ -69,14 +69,21 @@ def prepare_jobs(
     limit = settings.max_payload_bytes
     types: dict[str, JobType] = {}
     prepared = []
+    # the same payload again (`--count`: one object, a hundred thousand times) is validated
+    # once a type, when the items are all at hand (a generator may change an object it
+    # gave before); `last` is held, so its id is never another object's
+    last: tuple[Any, JobType | None, str] = (None, None, "")
+    same_again = isinstance(items, Sequence)
     for type_name, payload in items:
         job_type = types.get(type_name)
         if job_type is None:
             job_type = types[type_name] = registry.get(type_name)
+        if not same_again or payload is not last[0] or job_type is not last[1]:
+            last = (payload, job_type, validated_payload(job_type, payload, limit))
         prepared.append(
             NewJob(
                 type_name,
-                validated_payload(job_type, payload, limit),
+                last[2],
                 options.queue or job_type.queue,
                 options.priority,
                 options.max_attempts or job_type.retry.max_attempts,

@@ -3,7 +3,6 @@ for them, and the operator's verbs (cancel, retry, purge, stats)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -130,7 +129,7 @@ class JobQueue:
             result.id,
             new.type,
             new.queue,
-            json.loads(new.payload),
+            new.payload,
             1,
             new.max_attempts,
             new.priority,

@@ -55,8 +55,11 @@ class LoadingRegistry(Registry):
         return super().get(name)
 
     def find(self, name: str) -> JobType | None:
-        self._load(name)
-        return super().find(name)
+        found = self._types.get(name)  # a worker asks for each job it runs
+        if found is None:
+            self._load(name)
+            found = super().find(name)
+        return found
 
     def names(self) -> list[str]:
         self._load(None)

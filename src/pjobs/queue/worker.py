@@ -258,12 +258,15 @@ class Worker:
             if job is _STOP:
                 return
             limit = time_limit(job, self.registry, default)
-            running = Running(job, self.clock.now(), time.monotonic(), limit, retired)
+            started = self.clock.now()
+            running = Running(job, started, time.monotonic(), limit, retired)
             with self._running_lock:
                 self._running[job.id] = running
             log.debug("job %d (%s) attempt %d started", job.id, job.type, job.attempt)
             preloaded = self._preloads.take(job.id)
-            attempt = run_attempt(job, self.registry, self.context_for, self.clock, None, preloaded)
+            attempt = run_attempt(
+                job, self.registry, self.context_for, self.clock, None, preloaded, started
+            )
             outcome = encoded(self.store, attempt)
             with self._running_lock:
                 mine = self._running.pop(job.id, None) is running

@@ -152,7 +152,7 @@ class SqlStore(ABC):
     def _claimed(self, row: dict[str, Any]) -> ClaimedJob:
         return ClaimedJob.from_row(
             row,
-            self.from_json(row["payload"]),
+            row["payload"],
             self.from_ts(row["run_at"]),
             self.from_ts(row["started_at"]),
         )
@@ -213,18 +213,21 @@ class SqlStore(ABC):
         params |= {"limit": claim.limit, "now": self.ts(claim.now)}
         params["lease_expires_at"] = self.ts(claim.lease_expires_at)
         cursor.execute(self.queries["claim_jobs"], params)
-        # By position (the columns claim_jobs returns), not by name: the hot path. Each
-        # job started at the claim's now; times decoded once each.
-        from_json, from_ts, started = self.from_json, self.from_ts, claim.now
+        return self.claimed_jobs(cursor.fetchall(), claim.now)
+
+    def claimed_jobs(self, rows: list[Any], started: datetime) -> list[ClaimedJob]:
+        """The jobs of claim_jobs' rows, best first. By position (the columns it returns),
+        not by name: the hot path. Each job started at the claim's now."""
+        from_ts = self.from_ts
         jobs = [
             ClaimedJob(
-                id, type, queue, from_json(payload), attempts, max_attempts, priority,
-                from_ts(run_at), started, requested_by, time_limit,
+                id, type, queue, payload, attempts, max_attempts, priority, from_ts(run_at),
+                started, requested_by, time_limit,
             )
             for (
                 id, type, queue, payload, attempts, max_attempts, priority, run_at,
                 requested_by, time_limit,
-            ) in cursor.fetchall()
+            ) in rows
         ]  # fmt: skip
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs

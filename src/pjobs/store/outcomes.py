@@ -96,18 +96,14 @@ def _text(value: str | None) -> str:
 
 
 def outcomes_json(store: SqlStore, outcomes: Sequence[Outcome]) -> str:
-    return f"[{','.join(outcome_row(store, o) for o in outcomes)}]"
+    return f"[{','.join([o.encoded or outcome_row(store, o) for o in outcomes])}]"
 
 
 def encoded(store: SqlStore, outcome: Outcome) -> Outcome:
     """The outcome with its row made (`outcome_row`): a runner's share of recording it, so
     that the worker's loop, which records for every runner, has less to do."""
-    o = outcome
-    row = outcome_row(store, o)
-    return Outcome(
-        o.job_id, o.attempt, o.state, o.started_at, o.finished_at, o.result, o.error,
-        o.traceback, o.run_at, o.history, o.writes, o.rows, row,
-    )  # fmt: skip
+    outcome.encoded = outcome_row(store, outcome)
+    return outcome
 
 
 def json_row(store: SqlStore, row: Mapping[str, Any]) -> str:

@@ -3,6 +3,7 @@ of attempts, and the records operators read. Rows are read by column name."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,12 +62,14 @@ class Claim(NamedTuple):
     lease_expires_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedJob:
+class ClaimedJob(NamedTuple):
+    """A job a worker claimed. A tuple, made from the claim's row as it comes (its columns
+    in this order): a claim makes a thousand at a time, on the worker's hot path."""
+
     id: int
     type: str
     queue: str
-    payload: dict[str, Any]
+    payload_json: str  # as stored; its type's model reads it (`model_validate_json`)
     attempt: int
     max_attempts: int
     priority: int
@@ -75,16 +78,21 @@ class ClaimedJob:
     requested_by: str | None = None
     time_limit: float | None = None  # the job's own, if it has one
 
+    @property
+    def payload(self) -> Any:
+        """The payload as Python data (decoded each time it is asked for)."""
+        return json.loads(self.payload_json)
+
     @classmethod
     def from_row(
         cls, row: Mapping[str, Any], payload: Any, run_at: Any, started: Any
     ) -> ClaimedJob:
-        """Built by hand, not by `rows.build`: claims are the hot path."""
+        """Built from a row by column name (a claim of one job), not by `rows.build`."""
         return cls(
             row["id"],
             row["type"],
             row["queue"],
-            payload,
+            payload if isinstance(payload, str) else json.dumps(payload),
             row["attempts"],
             row["max_attempts"],
             row["priority"],
@@ -114,9 +122,12 @@ DEFERRED = "deferred"
 INVALID_PAYLOAD = "invalid payload"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
-    """How one attempt ended. `state` is the job's next state: queued means retry at run_at."""
+    """How one attempt ended. `state` is the job's next state: queued means retry at run_at.
+    Not frozen: a frozen dataclass sets each field through `object.__setattr__`, and a
+    worker makes one an attempt; nothing changes one once made but `encoded`, set once by
+    the runner that made it (`store.outcomes.encoded`)."""
 
     job_id: int
     attempt: int
