@@ -6,6 +6,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -201,3 +202,24 @@ def test_the_overview_counts_the_last_minute_and_filters_by_queue_and_type(
     assert slow["states"]["succeeded"] == 0 and slow["states"]["queued"] == 1
     noop = job_queue.overview(type_name="noop", failures=5)
     assert noop["states"]["failed"] == 0 and noop["failures"] == []
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_one_job_enqueued_wakes_an_idle_worker_at_once(make_settings: Any) -> None:
+    """A job enqueued alone is one statement on PostgreSQL, its NOTIFY with it: an idle
+    worker (LISTEN) starts it at once, not after its poll interval."""
+    from pjobs.app import App
+
+    app = App(make_settings(worker={"poll_interval": 30.0}))
+    worker = worker_for(app.queue, concurrency=1)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        until(lambda: "jobs" in app.store._listeners, what="listening")  # type: ignore[attr-defined]
+        job_id = app.queue.enqueue("noop", {}).id
+        done = lambda: app.queue.get(job_id).state == "succeeded"  # noqa: E731
+        until(done, seconds=10, what="the job run within a third of the poll interval")
+    finally:
+        worker.stop()
+        thread.join(10)
+        app.close()

@@ -50,9 +50,11 @@ def test_enqueue_then_claim_returns_the_job_with_its_payload(store: Store) -> No
     assert record is not None and record.state == "running" and record.worker_id == W1
 
 
-def test_a_batch_keeps_every_field_of_every_job_whatever_its_text_holds(store: Store) -> None:
-    """The bulk insert (COPY on PostgreSQL, written out by hand): backslashes, tabs, line
-    ends and quotes survive; NULLs stay NULL; columns jobs share are not mixed up."""
+@pytest.mark.parametrize("alone", [False, True], ids=["batch", "alone"])
+def test_a_job_keeps_every_field_whatever_its_text_holds(store: Store, alone: bool) -> None:
+    """The bulk insert (COPY on PostgreSQL, written out by hand) and one job alone (one
+    statement on PostgreSQL): backslashes, tabs, line ends and quotes survive; NULLs stay
+    NULL; columns jobs share are not mixed up."""
     import json
 
     now = utcnow()
@@ -62,7 +64,10 @@ def test_a_batch_keeps_every_field_of_every_job_whatever_its_text_holds(store: S
         new_job(payload="{}", priority=-3, max_attempts=1, run_at=now - timedelta(seconds=9)),
         new_job(payload=odd, queue="q\\one", requested_by="operator:a\tb", time_limit=5.5),
     ]
-    results = store.enqueue(jobs, now)
+    results = (
+        [r for j in jobs for r in store.enqueue([j], now)] if alone else store.enqueue(jobs, now)
+    )
+    assert len({r.id for r in results}) == 3 and all(r.created for r in results)
     for result, job in zip(results, jobs, strict=True):
         record = store.get_job(result.id)
         assert record is not None

@@ -21,6 +21,21 @@ ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND state IN ('q
 DO NOTHING
 RETURNING id;
 
+-- name: insert_queued_job
+-- One plain queued job on a transaction of its own, in one statement (autocommit): one
+-- round trip from the enqueuer's now to a worker's wake-up, not six (BEGIN, ids, COPY,
+-- NOTIFY, COMMIT). The wake-up is delivered when the statement commits.
+WITH inserted AS (
+    INSERT INTO jobs (type, queue, payload, priority, state, max_attempts, run_at, created_at,
+                      requested_by, time_limit)
+    VALUES (%(type)s, %(queue)s, %(payload)s::jsonb, %(priority)s, 'queued', %(max_attempts)s,
+            %(run_at)s, %(now)s, %(requested_by)s, %(time_limit)s)
+    RETURNING id
+), woken AS (
+    SELECT pg_notify('pjobs_jobs', '')
+)
+SELECT id FROM inserted, woken;
+
 -- name: copy_jobs
 -- The bulk path: plain queued jobs; the columns left out keep their defaults (NULL, 0).
 COPY jobs (id, type, queue, payload, priority, state, max_attempts, run_at, created_at,
