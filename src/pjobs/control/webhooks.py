@@ -174,12 +174,17 @@ class Webhooks(Noun):
         self, delivery_ids: Sequence[str]
     ) -> dict[str, tuple[Delivery, Endpoint]]:
         """Deliveries and their endpoints by delivery id (one statement, however many);
-        the ids not found are left out."""
+        the ids not found are left out. An endpoint is read once however many of its
+        deliveries there are (a worker reads those it claimed, a thousand at a time)."""
         store = self.tx.store
         found: dict[str, tuple[Delivery, Endpoint]] = {}
+        endpoints: dict[str, Endpoint] = {}
         for row in self.tx.rows("get_deliveries_to_send", ids=store.array(list(delivery_ids))):
-            endpoint = {name[2:]: value for name, value in row.items() if name.startswith("e.")}
-            found[row["id"]] = (store.record(Delivery, row), store.record(Endpoint, endpoint))
+            endpoint = endpoints.get(row["e.id"])
+            if endpoint is None:
+                columns = {name[2:]: value for name, value in row.items() if name[:2] == "e."}
+                endpoint = endpoints[row["e.id"]] = store.record(Endpoint, columns)
+            found[row["id"]] = (store.record(Delivery, row), endpoint)
         return found
 
     def delivery_to_send(self, delivery_id: str) -> tuple[Delivery, Endpoint] | None:
