@@ -537,3 +537,20 @@ def test_a_job_of_the_seeds_shape_posts_only_to_its_endpoints_own_url(
     assert sent.state == "succeeded", sent.last_error
     (posted,) = receiver.received
     assert posted.body["type"] == "x.y" and posted.body["data"] == {"event": "x.y"}
+
+
+def test_deliveries_read_at_once_each_come_with_their_own_endpoint(app: App) -> None:
+    """A worker reads the deliveries it claimed in one statement, each endpoint once."""
+    ids = {}
+    for url in ("http://127.0.0.1:9/a", "http://127.0.0.1:9/b"):
+        endpoint_id, _ = endpoint(app, url)
+        with ControlPlane(app.store).tx(app.clock.now()) as tx:
+            for _ in range(2):
+                delivery_id, _ = deliver(
+                    tx, app.registry, app.settings, endpoint_id, "webhook.test", {}, "ops"
+                )
+                ids[delivery_id] = (endpoint_id, url)
+    with ControlPlane(app.store).tx(app.clock.now(), write=False) as tx:
+        found = tx.webhooks.deliveries_to_send(list(ids))
+    assert {d: (e.id, e.url) for d, (_, e) in found.items()} == ids
+    assert all(delivery.endpoint_id == e.id for delivery, e in found.values())
