@@ -36,21 +36,6 @@ IDLE_CHECK_SECONDS = 2.0
 WAIT_SLICE_SECONDS = 0.5
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value: str | float | None) -> str:
-    """A value as COPY's text format writes it: NULL as \\N, text with its backslashes,
-    tabs and line ends escaped."""
-    if value is None:
-        return "\\N"
-    if not isinstance(value, str):
-        return str(value)
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.translate(_COPY_ESCAPES)
-    return value
-
-
 class PostgresStore(SqlStore):
     dialect = "postgresql"
 
@@ -188,28 +173,25 @@ class PostgresStore(SqlStore):
     def _copy_in(
         self, cursor: psycopg.Cursor[Any], ids: list[int], jobs: Sequence[NewJob], now: datetime
     ) -> None:
-        """The bulk path: COPY, for queued jobs with no idempotency key to check. Its text is
-        written here, not row by row by psycopg (a dumper looked up and called a value):
-        the columns a batch's jobs share are written once."""
-        created = now.isoformat()
-        shared: dict[tuple[Any, ...], str] = {}
-        lines = []
-        for job_id, job in zip(ids, jobs, strict=True):
-            same: tuple[Any, ...] = (job.type, job.queue, job.priority, job.max_attempts)
-            same += (job.run_at, job.requested_by, job.time_limit)
-            tail = shared.get(same)
-            if tail is None:
-                tail = shared[same] = "\t".join(
-                    (
-                        _copy_text(job.priority), "queued", _copy_text(job.max_attempts),
-                        job.run_at.isoformat(), created, _copy_text(job.requested_by),
-                        _copy_text(job.time_limit),
-                    )
-                )  # fmt: skip
-            head = f"{job_id}\t{_copy_text(job.type)}\t{_copy_text(job.queue)}"
-            lines.append(f"{head}\t{_copy_text(job.payload)}\t{tail}\n")
+        """The bulk path: COPY, for queued jobs with no idempotency key to check."""
         with cursor.copy(self.queries["copy_jobs"]) as copy:
-            copy.write("".join(lines))
+            write = copy.write_row
+            for job_id, job in zip(ids, jobs, strict=True):
+                write(
+                    (
+                        job_id,
+                        job.type,
+                        job.queue,
+                        job.payload,
+                        job.priority,
+                        "queued",
+                        job.max_attempts,
+                        job.run_at,
+                        now,
+                        job.requested_by,
+                        job.time_limit,
+                    )
+                )
 
     def _insert_keyed(
         self, cursor: psycopg.Cursor[Any], ids: list[int], jobs: Sequence[NewJob], now: datetime
