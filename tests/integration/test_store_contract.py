@@ -52,7 +52,7 @@ def test_enqueue_then_claim_returns_the_job_with_its_payload(store: Store) -> No
 
 @pytest.mark.parametrize("alone", [False, True], ids=["batch", "alone"])
 def test_a_job_keeps_every_field_whatever_its_text_holds(store: Store, alone: bool) -> None:
-    """The bulk insert (COPY on PostgreSQL, written out by hand) and one job alone (one
+    """The bulk insert (COPY on PostgreSQL) and one job alone (one
     statement on PostgreSQL): backslashes, tabs, line ends and quotes survive; NULLs stay
     NULL; columns jobs share are not mixed up."""
     import json
