@@ -42,8 +42,13 @@ def claim_plan(database: str) -> str:
     query = load_queries("postgresql")["claim_jobs"]
     params = {"worker_id": "w", "queues": None, "limit": 10, "now": "2100-01-01T00:00:00Z"}
     found = json.loads(plan(database, query, params | {"lease_expires_at": "2100-01-01T00:01:00Z"}))
-    (update,) = [p for p in found[0]["Plan"]["Plans"] if p["Node Type"] == "ModifyTable"]
-    return json.dumps(update)
+    return json.dumps(update_of(found[0]["Plan"]))
+
+
+def update_of(claim: dict[str, Any]) -> dict[str, Any]:
+    """The claim's UPDATE in its plan (beneath the sort of the rows it claimed)."""
+    (update,) = [p for p in claim["Plans"] if p["Node Type"] == "ModifyTable"]
+    return update
 
 
 def test_serve_refreshes_the_statistics_a_burst_of_jobs_left_stale(
@@ -232,7 +237,7 @@ def test_a_claim_reads_due_jobs_in_index_order_before_any_statistics(pg_store: S
     assert len(jobs) == 100
     (plan,) = explaining.plans
     # the claimed rows are sorted (a thousand at most); the due rows are read in order
-    (update,) = [p for p in plan["Plans"] if p["Node Type"] == "ModifyTable"]
+    update = update_of(plan)
     assert "Sort" not in node_types(update), json.dumps(plan, indent=1)
     assert "Index Scan" in node_types(update)
     # its cost, with sorts off, is far over JIT's threshold: compiling it took 95 ms

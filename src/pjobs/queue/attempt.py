@@ -107,8 +107,8 @@ def run_attempt(
     except Exception as exc:
         delay = job_type.retry.delay(job.attempt, rng)
         return failed(f"{type(exc).__name__}: {exc}", delay, traceback.format_exc())
-    if context.outcome_writes or context.outcome_rows:
-        return ended(job, "succeeded", started, clock.now(), result=result, **_writes(context))
+    if writes := _writes(context):
+        return ended(job, "succeeded", started, clock.now(), result=result, **writes)
     return Outcome(job.id, job.attempt, "succeeded", started, clock.now(), result)
 
 

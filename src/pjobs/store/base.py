@@ -152,7 +152,6 @@ class SqlStore(ABC):
     def _claimed(self, row: dict[str, Any]) -> ClaimedJob:
         return ClaimedJob.from_row(
             row,
-            row["payload"],
             self.from_ts(row["run_at"]),
             self.from_ts(row["started_at"]),
         )

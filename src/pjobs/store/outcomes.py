@@ -96,7 +96,7 @@ def _text(value: str | None) -> str:
 
 
 def outcomes_json(store: SqlStore, outcomes: Sequence[Outcome]) -> str:
-    return f"[{','.join([o.encoded or outcome_row(store, o) for o in outcomes])}]"
+    return f"[{','.join([outcome_row(store, o) for o in outcomes])}]"
 
 
 def encoded(store: SqlStore, outcome: Outcome) -> Outcome:

@@ -144,11 +144,19 @@ class PostgresStore(SqlStore):
         if len(jobs) != 1 or jobs[0].idempotency_key or jobs[0].worker_id:
             return super().enqueue(jobs, now)
         job = jobs[0]
-        params: dict[str, Any] = {"type": job.type, "queue": job.queue, "payload": job.payload}
-        params |= {"priority": job.priority, "max_attempts": job.max_attempts}
-        params |= {"run_at": job.run_at, "now": now, "requested_by": job.requested_by}
-        params["time_limit"] = job.time_limit
-        with self.transaction(write=False) as cursor:  # one statement: its own transaction
+        params = {
+            "type": job.type,
+            "queue": job.queue,
+            "payload": job.payload,
+            "priority": job.priority,
+            "max_attempts": job.max_attempts,
+            "run_at": job.run_at,
+            "now": now,
+            "requested_by": job.requested_by,
+            "time_limit": job.time_limit,
+        }
+        # autocommit (the store's read mode): one statement is a transaction of its own
+        with self.transaction(write=False) as cursor:
             cursor.execute(self.queries["insert_queued_job"], params)
             ((job_id,),) = cursor.fetchall()
         return [EnqueueResult(job_id, True)]

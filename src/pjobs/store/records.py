@@ -84,15 +84,13 @@ class ClaimedJob(NamedTuple):
         return json.loads(self.payload_json)
 
     @classmethod
-    def from_row(
-        cls, row: Mapping[str, Any], payload: Any, run_at: Any, started: Any
-    ) -> ClaimedJob:
+    def from_row(cls, row: Mapping[str, Any], run_at: Any, started: Any) -> ClaimedJob:
         """Built from a row by column name (a claim of one job), not by `rows.build`."""
         return cls(
             row["id"],
             row["type"],
             row["queue"],
-            payload if isinstance(payload, str) else json.dumps(payload),
+            row["payload"],
             row["attempts"],
             row["max_attempts"],
             row["priority"],

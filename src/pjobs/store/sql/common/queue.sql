@@ -7,8 +7,8 @@ UPDATE jobs
 SET state = 'running', attempts = attempts + 1, worker_id = :worker_id,
     started_at = :now, lease_expires_at = :lease_expires_at
 WHERE id = :id AND state = 'queued'
-RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, started_at,
-          requested_by, time_limit;
+RETURNING id, type, queue, CAST(payload AS TEXT) AS payload, attempts, max_attempts, priority,
+          run_at, started_at, requested_by, time_limit;
 
 -- name: renew_leases
 UPDATE jobs SET lease_expires_at = :lease_expires_at
