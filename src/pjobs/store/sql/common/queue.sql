@@ -95,11 +95,11 @@ RETURNING id;
 
 -- name: purge_jobs
 DELETE FROM jobs
-WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < :before;
+WHERE /*include finished*/ AND finished_at < :before;
 
 -- name: count_purgeable
 SELECT count(*) AS count FROM jobs
-WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < :before;
+WHERE /*include finished*/ AND finished_at < :before;
 
 -- name: get_job
 SELECT * FROM jobs WHERE id = :id;
@@ -136,7 +136,7 @@ SELECT state, type, queue, count(*) AS count FROM jobs GROUP BY state, type, que
 -- name: finished_since
 -- Jobs that finished since a time, by state, type and queue (from jobs_finished).
 SELECT state, type, queue, count(*) AS count FROM jobs
-WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at >= :since
+WHERE /*include finished*/ AND finished_at >= :since
 GROUP BY state, type, queue;
 
 -- name: running_workers
@@ -146,7 +146,7 @@ SELECT count(DISTINCT worker_id) AS count FROM jobs WHERE state = 'running';
 -- name: recent_failures
 -- The jobs that failed for good most recently, newest first.
 SELECT * FROM jobs
-WHERE state IN ('succeeded', 'failed', 'cancelled')  -- jobs_finished's own condition
+WHERE /*include finished*/  -- jobs_finished's own condition
   AND state = 'failed'
 ORDER BY finished_at DESC
 LIMIT :limit;

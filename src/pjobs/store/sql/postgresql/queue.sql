@@ -217,6 +217,10 @@ SELECT pg_advisory_xact_lock(7235004113);
 SELECT * FROM jobs WHERE payload ? 'project_id' AND payload->>'project_id' = %(project_id)s
 ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
+-- name: finished
+-- (a fragment) A job that finished: the condition of the index jobs_finished.
+state IN ('succeeded', 'failed', 'cancelled')
+
 -- name: job_filter
 -- (a fragment) The dashboard's filter of jobs: each part that is given (state, type, queue,
 -- the project a payload names, enqueued since a time). Written `(p IS NULL OR …)`: planned
@@ -232,5 +236,5 @@ AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s)
 SELECT floor(extract(epoch FROM finished_at) / %(bucket)s)::bigint AS bucket, state,
        count(*) AS count
 FROM jobs
-WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at >= %(since)s
+WHERE /*include finished*/ AND finished_at >= %(since)s
 GROUP BY 1, 2;

@@ -150,6 +150,12 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 SELECT * FROM jobs WHERE json_extract(payload, '$.project_id') = :project_id
 ORDER BY id DESC LIMIT :limit OFFSET :offset;
 
+-- name: finished
+-- (a fragment) A job that finished: the condition of the index jobs_finished, word for word
+-- (SQLite reads a partial index only for a query that names its condition as it is written).
+-- Comparisons, not IN: see migration 0022.
+state = 'succeeded' OR state = 'failed' OR state = 'cancelled'
+
 -- name: job_filter
 -- (a fragment) The dashboard's filter of jobs: each part that is given (state, type, queue,
 -- the project a payload names, enqueued since a time).
@@ -163,5 +169,5 @@ AND created_at >= coalesce(:since, created_at)
 SELECT CAST(strftime('%s', substr(finished_at, 1, 19)) AS INTEGER) / :bucket AS bucket, state,
        count(*) AS count
 FROM jobs
-WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at >= :since
+WHERE /*include finished*/ AND finished_at >= :since
 GROUP BY 1, 2;
