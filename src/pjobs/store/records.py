@@ -151,6 +151,12 @@ class Outcome:
     def has_writes(self) -> bool:
         return self.writes is not None or bool(self.rows)
 
+    @property
+    def has_attempt_row(self) -> bool:
+        """Whether its attempt is a row of job_attempts: not a success (kept on the job's
+        own row) nor a deferral (no attempt at all)."""
+        return self.state != "succeeded" and self.history != DEFERRED
+
     def unwritten(self, fault: Exception) -> Outcome:
         """This outcome as a failure for good, recorded without its writes, which failed."""
         why = f"recording the attempt failed: {type(fault).__name__}: {fault}"

@@ -303,7 +303,8 @@ class SQLiteStore(SqlStore):
         params = {"worker_id": worker_id, "outcomes": outcomes_json(self, outcomes)}
         cursor.execute(self.queries["acknowledge_jobs"], params)
         acknowledged = {row[0] for row in cursor.fetchall()}
-        if acknowledged:
+        # a batch of successes has no attempts rows: not even a search for them
+        if acknowledged and any(outcome.has_attempt_row for outcome in outcomes):
             params["acknowledged"] = json.dumps(list(acknowledged))
             cursor.execute(self.queries["insert_acknowledged_attempts"], params)
         return acknowledged
