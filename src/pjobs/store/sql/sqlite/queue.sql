@@ -60,23 +60,30 @@ RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, re
 -- traceback, history]; a late outcome of an attempt given up on (the job is on a later
 -- attempt) is ignored. A deferred attempt (history 'deferred') is given back. A job that
 -- succeeded keeps that attempt on its own row (succeeded_by, started_at, finished_at): no
--- attempts row is written for it (`job_attempts` reads it from there).
+-- attempts row is written for it (`job_attempts` reads it from there). Each field is read
+-- from its outcome once (MATERIALIZED: else each use reads it again, a tenth of the time).
+WITH o AS MATERIALIZED (
+    SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS state,
+           json_extract(value, '$[2]') AS attempt, json_extract(value, '$[3]') AS started,
+           json_extract(value, '$[4]') AS finished, json_extract(value, '$[5]') AS run_at,
+           json_extract(value, '$[6]') AS result, json_extract(value, '$[7]') AS error,
+           json_extract(value, '$[9]') IS 'deferred' AS deferred
+    FROM json_each(:outcomes)
+)
 UPDATE jobs
-SET state = json_extract(o.value, '$[1]'),
-    attempts = jobs.attempts - (json_extract(o.value, '$[9]') IS 'deferred'),
-    started_at = CASE WHEN json_extract(o.value, '$[1]') = 'succeeded'
-                      THEN json_extract(o.value, '$[3]') ELSE jobs.started_at END,
-    finished_at = CASE WHEN json_extract(o.value, '$[1]') = 'queued' THEN NULL
-                       ELSE json_extract(o.value, '$[4]') END,
-    run_at = coalesce(json_extract(o.value, '$[5]'), jobs.run_at),
-    result = json_extract(o.value, '$[6]'),
-    last_error = json_extract(o.value, '$[7]'),
+SET state = o.state,
+    attempts = jobs.attempts - o.deferred,
+    started_at = CASE WHEN o.state = 'succeeded' THEN o.started ELSE jobs.started_at END,
+    finished_at = CASE WHEN o.state = 'queued' THEN NULL ELSE o.finished END,
+    run_at = coalesce(o.run_at, jobs.run_at),
+    result = o.result,
+    last_error = o.error,
     worker_id = NULL,
-    succeeded_by = CASE WHEN json_extract(o.value, '$[1]') = 'succeeded' THEN jobs.worker_id END,
+    succeeded_by = CASE WHEN o.state = 'succeeded' THEN jobs.worker_id END,
     lease_expires_at = NULL
-FROM json_each(:outcomes) AS o
-WHERE jobs.id = json_extract(o.value, '$[0]') AND jobs.worker_id = :worker_id
-  AND jobs.state = 'running' AND jobs.attempts = json_extract(o.value, '$[2]')
+FROM o
+WHERE jobs.id = o.id AND jobs.worker_id = :worker_id
+  AND jobs.state = 'running' AND jobs.attempts = o.attempt
 RETURNING id;
 
 -- name: insert_acknowledged_attempts
