@@ -108,9 +108,7 @@ class App:
 
     def context(self, job: ClaimedJob, revealed: dict[str, str] | None = None) -> JobContext:
         """What a handler gets for one attempt of a job."""
-        from pjobs.queue.context import JobContext
-
-        return JobContext(
+        return self._context_type(
             job.id,
             job.attempt,
             job.max_attempts,
@@ -123,6 +121,14 @@ class App:
             {} if revealed is None else revealed,
             job.requested_by,
         )
+
+    @cached_property
+    def _context_type(self) -> type[JobContext]:
+        """JobContext, imported once: an import statement costs more than the rest of
+        `context` (one a job), and the module is not imported until a job runs."""
+        from pjobs.queue.context import JobContext
+
+        return JobContext
 
     def close(self) -> None:
         if "http" in self.__dict__:
