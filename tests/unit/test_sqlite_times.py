@@ -1,5 +1,6 @@
-"""Times as SQLite stores them: ISO 8601 in UTC to the microsecond, whatever the time's
-zone and whichever second was written before (the text of the last second is kept)."""
+"""Times as text (`SqlStore.iso`), as SQLite stores them and outcomes carry them: ISO
+8601 in UTC to the microsecond, whatever the time's zone and whichever second was written
+before (the text of the last second is kept)."""
 
 from __future__ import annotations
 

@@ -85,10 +85,7 @@ def outcome_row(store: SqlStore, o: Outcome) -> str:
 
 def _time(store: SqlStore, value: datetime | None) -> str:
     """A time as a JSON string (ISO 8601: nothing in it to escape), or null."""
-    if value is None:
-        return "null"
-    stored = store.ts(value)
-    return f'"{stored.isoformat() if isinstance(stored, datetime) else stored}"'
+    return "null" if value is None else f'"{store.iso(value)}"'
 
 
 def _text(value: str | None) -> str:

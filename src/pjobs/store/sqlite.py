@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,6 @@ class SQLiteStore(SqlStore):
         super().__init__()
         self.path = Path(path)
         self.display_name = str(self.path)
-        # `ts`: the last second written, and its text (a tuple: threads replace it whole)
-        self._second: tuple[tuple[int, ...], str] = ((), "")
         if self.path.exists() and not self.path.is_file():
             raise ConfigError(f"SQLite database {self.path} is not a regular file")
         if not self.path.exists():
@@ -164,19 +162,8 @@ class SQLiteStore(SqlStore):
             pass
 
     def ts(self, value: datetime | None) -> str | None:
-        """A time as stored: ISO 8601 in UTC to the microsecond, so that text compares as
-        time does. The part to the second is kept for the last second seen: a worker
-        writes two times an attempt, nearly all within the same second (a fifth of the
-        cost of `isoformat`)."""
-        if value is None:
-            return None
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
-        second = (value.year, value.month, value.day, value.hour, value.minute, value.second)
-        last = self._second
-        if last[0] != second:
-            last = self._second = (second, value.isoformat(timespec="seconds")[:-6])
-        return f"{last[1]}.{value.microsecond:06d}+00:00"
+        """A time as stored: its text (`iso`)."""
+        return None if value is None else self.iso(value)
 
     def day(self, value: date) -> str:
         return value.isoformat()
