@@ -4,9 +4,12 @@ auto-disable, replays, secret rotation, fan-out of platform events, the SSRF gua
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import ssl
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -554,3 +557,67 @@ def test_deliveries_read_at_once_each_come_with_their_own_endpoint(app: App) -> 
         found = tx.webhooks.deliveries_to_send(list(ids))
     assert {d: (e.id, e.url) for d, (_, e) in found.items()} == ids
     assert all(delivery.endpoint_id == e.id for delivery, e in found.values())
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key: (certificate, key) as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pjobs test receiver")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "receiver.pem", folder / "receiver.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_an_https_receiver_is_trusted_only_through_the_trusted_authorities(
+    app: App, stub_server: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receiver's certificate is verified: one no trusted authority signed is refused;
+    trusted through SSL_CERT_FILE (as httpx's clients do), it is delivered to."""
+    for trusted in ("SSL_CERT_FILE", "SSL_CERT_DIR"):  # the machine's: the default first
+        monkeypatch.delenv(trusted, raising=False)
+    cert_file, key_file = self_signed(tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert_file, key_file)
+    receiver = stub_server(tls=tls)
+    endpoint_id, secret = endpoint(app, receiver.url + "/hooks")
+    _, job = send(app, endpoint_id)
+    assert job.state == "failed" and "CERTIFICATE_VERIFY_FAILED" in job.last_error
+    assert receiver.received == []
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    trusting = App(app.settings, store=app.store, clock=app.clock)
+    try:
+        _, job = send(trusting, endpoint_id)
+    finally:
+        trusting.close()
+    assert job.state == "succeeded", job.last_error
+    (request,) = receiver.received
+    assert verified(secret, request)["type"] == "webhook.test"

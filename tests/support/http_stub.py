@@ -4,6 +4,7 @@ stand-in for the platform services and the Telegram Bot API in tests."""
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections import deque
@@ -23,18 +24,22 @@ class Received:
 
 
 class Loopback:
-    """A threaded HTTP server on 127.0.0.1 with a port of its own, serving `handler`."""
+    """A threaded HTTP server on 127.0.0.1 with a port of its own, serving `handler`
+    (HTTPS when `tls`, a server's context, is set)."""
 
     server: ThreadingHTTPServer
+    tls: ssl.SSLContext | None = None
 
     def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        if self.tls is not None:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'http' if self.tls is None else 'https'}://{host!s}:{port}"
 
     def close(self) -> None:
         self.server.shutdown()
@@ -53,6 +58,7 @@ class StubServer(Loopback):
     serial: bool = False  # answer one request at a time (a service that queues callers)
     trickle: float = 0.0  # seconds between the bytes of each answer (a receiver that drips)
     most_at_once: int = 0  # the most requests it was answering at one time
+    tls: ssl.SSLContext | None = None  # HTTPS, with this server context
 
     def __post_init__(self) -> None:
         self.script = deque(self.script)

@@ -94,11 +94,11 @@ class Integrations:
 
     @cached_property
     def webhook_tls(self) -> ssl.SSLContext:
-        """The TLS settings of webhook requests (httpx's: certifi's CAs, verified), built
-        once; loading the CAs takes longer than a delivery."""
-        import httpx
+        """The TLS settings of webhook requests (`verified_tls`), built once; loading the
+        authorities takes longer than a delivery."""
+        from pjobs.adapters.http import verified_tls
 
-        return httpx.create_ssl_context()
+        return verified_tls()
 
     def webhook_pool(self) -> WebhookTransport:
         """What this thread posts webhooks through: the transport given, else a connection
