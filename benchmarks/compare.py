@@ -115,6 +115,11 @@ def main() -> None:
     report(names, turns, anchors)
 
 
+def shown(value: float) -> str:
+    """A figure as printed: two decimals below 10 (a ratio, a latency), else one."""
+    return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"
+
+
 def report(
     names: list[str], turns: list[dict[str, dict[str, float]]], anchors: list[dict[str, float]]
 ) -> None:
@@ -134,7 +139,9 @@ def report(
         for name in names:
             taken = [v for v in values[name] if v is not None]
             line += (
-                f"{statistics.median(taken):>{width + 2},.1f}" if taken else f"{'-':>{width + 2}}"
+                f"{shown(statistics.median(taken)):>{width + 2}}"
+                if taken
+                else f"{'-':>{width + 2}}"
             )
         for name in names[:-1]:
             pairs = [
