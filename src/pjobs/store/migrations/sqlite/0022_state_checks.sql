@@ -1,7 +1,7 @@
 -- A list of three or more values after IN, in a CHECK or in an index's WHERE, costs SQLite a
 -- table made and filled again for every row written (it never keeps one between rows
--- there): on the jobs, a third of what claiming and recording them cost. The same conditions
--- are written as comparisons joined by OR, which SQLite evaluates in place.
+-- there): on the jobs, a third of SQLite's instructions for claiming and recording them.
+-- The same conditions are written as comparisons joined by OR, evaluated in place.
 --
 -- The checks are rewritten in the schema's text, the way SQLite's documentation gives for
 -- changing a CHECK that every row already meets ("Making Other Kinds Of Table Schema
