@@ -1,6 +1,6 @@
 -- A list of three or more values after IN, in a CHECK or in an index's WHERE, costs SQLite a
 -- table made and filled again for every row written (it never keeps one between rows
--- there): on the jobs, a third of SQLite's instructions for claiming and recording them.
+-- there): on the jobs, nearly a fifth of SQLite's instructions in a worker's drain.
 -- The same conditions are written as comparisons joined by OR, evaluated in place.
 --
 -- The checks are rewritten in the schema's text, the way SQLite's documentation gives for
