@@ -141,7 +141,7 @@ class PostgresStore(SqlStore):
     def enqueue(self, jobs: Sequence[NewJob], now: datetime) -> list[EnqueueResult]:
         """`SqlStore.enqueue`; one plain queued job is one statement in autocommit (one
         round trip: the latency from enqueue to start is mostly round trips)."""
-        if len(jobs) != 1 or jobs[0].idempotency_key or jobs[0].worker_id:
+        if len(jobs) != 1 or not jobs[0].plain:
             return super().enqueue(jobs, now)
         job = jobs[0]
         params = {
@@ -170,11 +170,11 @@ class PostgresStore(SqlStore):
         for chunk in iter_chunks(jobs, INSERT_CHUNK):
             cursor.execute(self.queries["reserve_job_ids"], {"count": len(chunk)})
             ids = [row[0] for row in cursor.fetchall()]
-            if any(job.idempotency_key or job.worker_id for job in chunk):
-                results.extend(self._insert_keyed(cursor, ids, chunk, now))
-            else:
+            if all(job.plain for job in chunk):
                 self._copy_in(cursor, ids, chunk, now)
                 results.extend(EnqueueResult(job_id, True) for job_id in ids)
+            else:
+                results.extend(self._insert_keyed(cursor, ids, chunk, now))
         cursor.execute(self.queries["notify_jobs"])  # delivered when the caller commits
         return results
 

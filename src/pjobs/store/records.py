@@ -44,6 +44,12 @@ class NewJob:
     requested_by: str | None = None  # the operator or automation that asked for it
     time_limit: float | None = None  # seconds an attempt may run (None: the default)
 
+    @property
+    def plain(self) -> bool:
+        """Queued with nothing to check: no idempotency key, not claimed at once (the
+        stores' bulk path)."""
+        return not (self.idempotency_key or self.worker_id)
+
 
 class EnqueueResult(NamedTuple):
     """A tuple, not a dataclass: batches create a hundred thousand of these at a time."""

@@ -222,10 +222,7 @@ class SQLiteStore(SqlStore):
 
         ids = range(first, first + len(jobs))
         asker, limit = jobs[0].requested_by, jobs[0].time_limit
-        if not any(
-            j.idempotency_key or j.worker_id or j.requested_by != asker or j.time_limit != limit
-            for j in jobs
-        ):
+        if all(j.plain and j.requested_by == asker and j.time_limit == limit for j in jobs):
             rows: list[tuple[Any, ...]] = [
                 (
                     job.type,
