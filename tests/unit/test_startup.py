@@ -147,3 +147,26 @@ def test_only_serve_catches_stop_signals_early(argv: list[str], serve: bool) -> 
     from pjobs.cli.signals import runs_serve
 
     assert runs_serve(argv) is serve
+
+
+def test_the_pjobs_program_collects_less_often_until_it_has_started() -> None:
+    code = (
+        "import gc, sys, json; usual = gc.get_threshold(); sys.argv = ['pjobs', 'serve'];"
+        " from pjobs.cli import heap; heap.starting(sys.argv); starting = gc.get_threshold();"
+        " frozen = gc.get_freeze_count(); heap.started();"
+        " print(json.dumps([usual, starting, list(gc.get_threshold()), frozen,"
+        " gc.get_freeze_count()]))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    usual, starting, after, frozen_before, frozen_after = json.loads(shown.stdout)
+    assert starting == [100_000, 10, 10] and after == usual != starting
+    assert frozen_before == 0 and frozen_after > 0  # what start-up built is frozen
+
+
+def test_importing_the_cli_leaves_the_collector_as_python_has_it() -> None:
+    code = (
+        "import gc, json; usual = gc.get_threshold(); import pjobs.cli;"
+        " print(json.dumps(gc.get_threshold() == usual))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(shown.stdout) is True

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import sys
 
+from pjobs.cli.heap import starting
 from pjobs.cli.signals import catch_early
 
 catch_early(sys.argv)  # first: a stop signal during the imports below is kept for serve
+starting(sys.argv)  # and the collector's passes over what they build are put off
 
 import importlib
 from pathlib import Path

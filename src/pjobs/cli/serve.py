@@ -74,6 +74,7 @@ def serve(
     stopper = Stopper()
     import os
 
+    from pjobs.cli.heap import started
     from pjobs.cli.output import message
     from pjobs.queue.leases import waited_out
     from pjobs.service import ServeOptions, Service
@@ -106,6 +107,7 @@ def serve(
         return  # stopped before it started: nothing to put back
     service.start(stopper.requested)
     message(service.describe(), rt.quiet)
+    started()  # what it runs on is built
     failed = service.run()
     worker = service.worker
     message(
