@@ -187,12 +187,14 @@ class Worker:
                         lambda: self.store.wait_for("jobs", cfg.poll_interval, self._stopping),
                     )
             self._shutdown(self._runners)
-        if self.burst and not self._stopping.is_set():  # drained, not stopped: it leaves
-            # the jobs maintained, for what it started and for what it did
+        if self.burst and not self._stopping.is_set():  # drained, not stopped: what it
+            # started, it finishes; and it reclaims the space its jobs left, which the next
+            # drain would otherwise step over (statistics wait for the next start: claims
+            # are planned without them)
             if self._maintaining is not None:
                 self._maintaining.join()
             if self.processed > self._maintained_after:
-                self._maintain()
+                self._maintain(statistics=False)
         log.info("worker %s stopped after %d jobs", self.worker_id, self.processed)
 
     # -- the loop's steps -----------------------------------------------------------------
@@ -356,16 +358,15 @@ class Worker:
             )
             self._maintaining.start()
 
-    def _maintain(self) -> None:
+    def _maintain(self, statistics: bool = True) -> None:
         """The store's maintenance of the jobs, on a thread of its own: their statistics,
         then the space of those that finished. After a million jobs, an ANALYZE takes a
         fifth of a second and a VACUUM more than half of one, which the loop would wait out
         (claims are planned by the index whatever the statistics say). A fault is logged,
         and tried next time."""
-        steps = (
-            ("refreshing the jobs' statistics", self.store.refresh_statistics),
-            ("reclaiming the space of finished jobs", self.store.reclaim_finished),
-        )
+        steps = [("reclaiming the space of finished jobs", self.store.reclaim_finished)]
+        if statistics:
+            steps.insert(0, ("refreshing the jobs' statistics", self.store.refresh_statistics))
         for doing, step in steps:
             try:
                 step()
