@@ -283,3 +283,19 @@ def test_a_worker_vacuums_the_jobs_once_finished_rows_pile_up(pg_store: Store) -
     finish_every_job(pg_store)
     pg_store.reclaim_finished()
     assert vacuumed(pg_store)
+
+
+def test_the_jobs_statistics_are_taken_from_a_small_sample(pg_store: Store) -> None:
+    """A worker's ANALYZE samples 3,000 rows (statistics target 10), not 30,000: the
+    histogram of the jobs' ids has at most 11 bounds."""
+    pg_store.enqueue(queued(20_000), utcnow())
+    with pg_store.transaction() as cursor:  # the enqueue's changes, where the check sees them
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    pg_store.refresh_statistics()
+    with pg_store.transaction(write=False) as cursor:
+        cursor.execute(
+            "SELECT cardinality(histogram_bounds::text::bigint[]) FROM pg_stats"
+            " WHERE tablename = 'jobs' AND attname = 'id' AND schemaname = current_schema()"
+        )
+        (bounds,) = cursor.fetchone()
+    assert 2 <= bounds <= 11, bounds

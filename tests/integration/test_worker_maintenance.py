@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from pjobs.app import App
+from pjobs.queue.worker import IDLE_MAINTENANCE_JOBS
 from pjobs.settings.config import Settings
 from pjobs.store import Store
 from support.waiting import until, worker_for
@@ -79,9 +80,15 @@ def test_a_serving_worker_maintains_the_jobs_when_it_falls_idle(
     thread.start()
     try:
         until(lambda: "reclaim_finished" in recording.calls, what="the first maintenance")
-        app.queue.enqueue_many([("noop", {})] * 20)
-        until(lambda: worker.processed == 20, what="the jobs done")
+        app.queue.enqueue_many([("noop", {})] * IDLE_MAINTENANCE_JOBS)
+        until(lambda: worker.processed == IDLE_MAINTENANCE_JOBS, what="the jobs done")
         until(recording.maintained_after_last_acknowledgement, what="maintained once idle")
+        maintained = recording.calls.count("reclaim_finished")
+        app.queue.enqueue_many([("noop", {})] * 10)  # a trickle: the periodic one's
+        until(lambda: worker.processed == IDLE_MAINTENANCE_JOBS + 10, what="the trickle done")
+        seen = len(recording.calls)  # the loop's next turn comes after its idle moment
+        until(lambda: "acknowledge_and_claim" in recording.calls[seen:], what="a turn more")
+        assert recording.calls.count("reclaim_finished") == maintained
     finally:
         worker.stop()
         thread.join(30)

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pjobs.worker")
 MAX_PAUSE = 30.0  # seconds between tries while a fault lasts
+# jobs done since the last maintenance that make an idle moment worth one (its checks act
+# on thousands of changed rows; a trickle of jobs waits for the periodic one)
+IDLE_MAINTENANCE_JOBS = 1000
 
 
 class Prefetch:
@@ -180,21 +183,20 @@ class Worker:
                 elif self.burst and not self._unacknowledged:
                     break
                 else:
-                    if self.processed > self._maintained_after:  # idle now: a quiet moment
-                        self._start_maintenance()
+                    if self.processed - self._maintained_after >= IDLE_MAINTENANCE_JOBS:
+                        self._start_maintenance()  # idle after a drain: a quiet moment
                     self._guarded(
                         "waiting for jobs",
                         lambda: self.store.wait_for("jobs", cfg.poll_interval, self._stopping),
                     )
             self._shutdown(self._runners)
-        if self.burst and not self._stopping.is_set():  # drained, not stopped: what it
-            # started, it finishes; and it reclaims the space its jobs left, which the next
-            # drain would otherwise step over (statistics wait for the next start: claims
-            # are planned without them)
+        if self.burst and not self._stopping.is_set():  # drained, not stopped: it leaves
+            # the jobs maintained, for what it started and for what it did (the next drain
+            # would otherwise step over the dead rows of this one, and wait on its ANALYZE)
             if self._maintaining is not None:
                 self._maintaining.join()
             if self.processed > self._maintained_after:
-                self._maintain(statistics=False)
+                self._maintain()
         log.info("worker %s stopped after %d jobs", self.worker_id, self.processed)
 
     # -- the loop's steps -----------------------------------------------------------------
@@ -358,15 +360,15 @@ class Worker:
             )
             self._maintaining.start()
 
-    def _maintain(self, statistics: bool = True) -> None:
+    def _maintain(self) -> None:
         """The store's maintenance of the jobs, on a thread of its own: their statistics,
-        then the space of those that finished. After a million jobs, an ANALYZE takes a
-        fifth of a second and a VACUUM more than half of one, which the loop would wait out
-        (claims are planned by the index whatever the statistics say). A fault is logged,
+        then the space of those that finished. After a million jobs, a VACUUM takes more
+        than half a second, which the loop would otherwise wait out. A fault is logged,
         and tried next time."""
-        steps = [("reclaiming the space of finished jobs", self.store.reclaim_finished)]
-        if statistics:
-            steps.insert(0, ("refreshing the jobs' statistics", self.store.refresh_statistics))
+        steps = (
+            ("refreshing the jobs' statistics", self.store.refresh_statistics),
+            ("reclaiming the space of finished jobs", self.store.reclaim_finished),
+        )
         for doing, step in steps:
             try:
                 step()
