@@ -41,6 +41,14 @@ _FLAGS = ("-q", "--quiet", "-v", "-vv", "-vvv", "--verbose", "--no-color")
 GLOBAL_OPTIONS = (*_VALUED_OPTIONS, *_FLAGS)
 
 
+def is_the_program(argv: list[str]) -> bool:
+    """Whether this process is the `pjobs` program (its console script, or `python -m
+    pjobs`), not a library that imported pjobs.cli."""
+    from pathlib import PurePath
+
+    return PurePath(argv[0]).name in ("pjobs", "__main__.py")
+
+
 def command_named(argv: list[str]) -> tuple[str, str | None] | None:
     """The command `argv` runs, if it is plainly one, and the word after it (a group's
     subcommand, or not); else None: build them all, for help, completion, or click's error

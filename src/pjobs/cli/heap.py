@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import atexit
 import gc
-from pathlib import PurePath
+
+from pjobs.cli.commands import is_the_program
 
 # a young-generation pass every 100,000 allocations (700 is Python's), older ones as usual
 START_UP_THRESHOLD = (100_000, 10, 10)
@@ -24,7 +25,7 @@ _usual: list[tuple[int, int, int]] = []  # Python's thresholds, while starting
 def starting(argv: list[str]) -> None:
     """When this process is the `pjobs` program (not a library import): collect less
     often until `started`, and freeze the heap at exit."""
-    if PurePath(argv[0]).name in ("pjobs", "__main__.py") and not _usual:
+    if is_the_program(argv) and not _usual:
         _usual.append(gc.get_threshold())
         gc.set_threshold(*START_UP_THRESHOLD)
         atexit.register(gc.freeze)  # registered first: run last, after the others

@@ -8,7 +8,6 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable
-from pathlib import PurePath
 from types import FrameType
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -22,14 +21,10 @@ def _keep(signum: int, frame: FrameType | None) -> None:
 def runs_serve(argv: list[str]) -> bool:
     """Whether `argv` is `pjobs [global options] serve …` (the command as parsed, not the
     word anywhere: `provision serve` or `--reason "…serve…"` do not run serve)."""
-    from pjobs.cli.commands import command_named
+    from pjobs.cli.commands import command_named, is_the_program
 
     named = command_named(argv[1:])
-    return (
-        PurePath(argv[0]).name in ("pjobs", "__main__.py")
-        and named is not None
-        and (named[0] == "serve")
-    )
+    return is_the_program(argv) and named is not None and named[0] == "serve"
 
 
 def catch_early(argv: list[str]) -> None:
