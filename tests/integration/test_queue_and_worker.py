@@ -37,6 +37,27 @@ def test_unknown_type_and_bad_payloads_are_refused_and_nothing_is_written(
     assert job_queue.store.list_jobs() == []
 
 
+def test_a_batch_keeps_every_column_of_its_jobs_as_given(job_queue: JobQueue) -> None:
+    """The bulk path (COPY on PostgreSQL, whose text format escapes with backslashes):
+    texts that need escaping, and the columns a batch's jobs share, come back as given."""
+    labels = ["back\\slash", "tab\tand\nnewline\r", "\\N", "\\.", "plain", "émoji 🚀"]
+    options = EnqueueOptions(
+        queue="bulk", priority=3, delay=timedelta(minutes=5), max_attempts=4,
+        requested_by="alice", time_limit=2.5,
+    )  # fmt: skip
+    results = job_queue.enqueue_many(
+        [("shaped", {"count": n, "label": label}) for n, label in enumerate(labels * 2)], options
+    )
+    jobs = [job_queue.get(result.id) for result in results]
+    assert [job.payload["label"] for job in jobs] == labels * 2
+    assert [job.payload["count"] for job in jobs] == list(range(len(labels) * 2))
+    for job in jobs:
+        assert (job.type, job.queue, job.priority, job.max_attempts) == ("shaped", "bulk", 3, 4)
+        assert (job.state, job.requested_by, job.time_limit) == ("queued", "alice", 2.5)
+        assert timedelta(minutes=4) < job.run_at - job.created_at <= timedelta(minutes=5)
+    assert len({(job.created_at, job.run_at) for job in jobs}) == 1
+
+
 def test_burst_worker_runs_everything_due(job_queue: JobQueue) -> None:
     results = job_queue.enqueue_many([("shaped", {"count": n}) for n in range(300)])
     later = job_queue.enqueue(
