@@ -2,8 +2,9 @@
 size of the tables: a claim after a burst of jobs takes the queue in order instead of
 sorting all of it (whatever the statistics say), an acknowledgement is planned with its ids
 (never prepared: a generic plan searched them one by one for every running job, 7 x
-slower), the dead rows of finished jobs are vacuumed away, and recording webhook attempts
-finds their deliveries by id."""
+slower), the dead rows of finished jobs are vacuumed away, recording webhook attempts
+finds their deliveries by id, and a batch's ids are reserved with one lookup of their
+sequence."""
 
 from __future__ import annotations
 
@@ -242,6 +243,29 @@ def test_a_claim_reads_due_jobs_in_index_order_before_any_statistics(pg_store: S
     assert "Index Scan" in node_types(update)
     # its cost, with sorts off, is far over JIT's threshold: compiling it took 95 ms
     assert explaining.jit == [False]
+
+
+def test_reserving_job_ids_looks_their_sequence_up_once(pg_database: str) -> None:
+    """A batch enqueue reserves its jobs' ids (nextval, a row each); the lookup of the
+    sequence is made once for all of them, not in each row (eight times nextval's cost)."""
+    from pjobs.store.queries import load_queries
+
+    query = load_queries("postgresql")["reserve_job_ids"]
+    with psycopg.connect(pg_database) as conn:
+        row = conn.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) {query}", {"count": 20_000})
+        ((explained,),) = row.fetchall()
+
+    def outputs(plan: dict[str, Any]) -> Iterator[tuple[str, float, str]]:
+        """(node type, rows, what it outputs) of each node of the plan."""
+        yield plan["Node Type"], plan["Plan Rows"], " ".join(plan.get("Output", []))
+        for child in plan.get("Plans", []):
+            yield from outputs(child)
+
+    nodes = list(outputs(explained[0]["Plan"]))
+    looked_up = [(node, rows) for node, rows, output in nodes if "pg_get_serial_seq" in output]
+    # the row source (generate_series) does not look it up; a node of one row does
+    assert ("Function Scan", 20_000) not in looked_up, json.dumps(explained, indent=1)
+    assert any(rows == 1 for _, rows in looked_up), json.dumps(explained, indent=1)
 
 
 def test_an_acknowledgement_is_never_prepared(pg_store: Store) -> None:

