@@ -115,9 +115,20 @@ def text_pattern(max_length: int) -> str:
     return f"^[^{UNPRINTABLE}]{{1,{max_length}}}$"
 
 
+def check_utf8(value: str, what: str) -> str:
+    """`value` if it can be stored as text: no lone surrogate, which is what Python makes
+    of bytes that are not UTF-8 (a shell passes them on as they are). Stored, it could
+    never be read back: every read of its rows would fail."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"invalid {what}: not UTF-8 text") from None
+    return value
+
+
 def check_text(value: str, what: str, max_length: int = 500) -> str:
     """`value` if it is 1 to `max_length` characters, none of them control or bidi ones."""
-    if not re.fullmatch(text_pattern(max_length)[1:-1], value):
+    if not re.fullmatch(text_pattern(max_length)[1:-1], check_utf8(value, what)):
         raise InvalidInputError(
             f"invalid {what}: 1 to {max_length} characters, no control or bidi characters"
         )

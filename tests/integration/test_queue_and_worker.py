@@ -58,6 +58,27 @@ def test_a_batch_keeps_every_column_of_its_jobs_as_given(job_queue: JobQueue) ->
     assert len({(job.created_at, job.run_at) for job in jobs}) == 1
 
 
+@pytest.mark.parametrize(
+    ("options", "refusal"),
+    [
+        (EnqueueOptions(queue="\udcff"), "invalid queue name: not UTF-8"),
+        (EnqueueOptions(queue="a\tb"), "invalid queue name: 1 to 100 characters"),
+        (EnqueueOptions(queue="q" * 101), "invalid queue name: 1 to 100 characters"),
+        (EnqueueOptions(idempotency_key="\udcff"), "invalid idempotency key: not UTF-8"),
+    ],
+)
+def test_a_queue_name_or_key_that_is_not_text_is_refused_and_nothing_is_written(
+    job_queue: JobQueue, options: EnqueueOptions, refusal: str
+) -> None:
+    """A name the shell passed on from bytes that are not UTF-8 (a lone surrogate in
+    Python) would be stored as text that can never be read back: every listing of the
+    jobs would fail after it."""
+    for jobs in ([("noop", {})], [("noop", {})] * 3):
+        with pytest.raises(InvalidInputError, match=refusal):
+            job_queue.enqueue_many(jobs, options)
+    assert job_queue.store.list_jobs() == []
+
+
 def test_burst_worker_runs_everything_due(job_queue: JobQueue) -> None:
     results = job_queue.enqueue_many([("shaped", {"count": n}) for n in range(300)])
     later = job_queue.enqueue(

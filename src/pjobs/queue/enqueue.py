@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 MAX_TIME_LIMIT = 7 * 86400.0
 MAX_PRIORITY = 1_000_000
 MAX_KEY_LENGTH = 200
+MAX_QUEUE_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,13 @@ def prepare_jobs(
         raise InvalidInputError(f"max attempts must be 1 to 1000, not {options.max_attempts}")
     if not -MAX_PRIORITY <= options.priority <= MAX_PRIORITY:
         raise InvalidInputError(f"priority must be within ±{MAX_PRIORITY}")
+    if options.queue is not None:
+        ids.check_text(options.queue, "queue name", MAX_QUEUE_LENGTH)
     key = options.idempotency_key
     if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
         raise InvalidInputError(f"idempotency key must be 1 to {MAX_KEY_LENGTH} characters")
+    if key is not None:
+        ids.check_utf8(key, "idempotency key")
     if options.delay is not None and options.delay < timedelta(0):
         raise InvalidInputError("delay must not be negative")
     if options.requested_by is not None:
