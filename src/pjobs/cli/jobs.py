@@ -95,7 +95,10 @@ def enqueue(
     payload: Annotated[
         str, typer.Option("--payload", "-p", help="JSON object, @FILE, or - for stdin.")
     ] = "{}",
-    queue: Annotated[str | None, typer.Option(help="Queue name (default: the job type's).")] = None,
+    queue: Annotated[
+        str | None,
+        typer.Option(help="Queue name, 1 to 100 printable characters (default: the job type's)."),
+    ] = None,
     priority: opt.PriorityOption = 0,
     delay: opt.DelayOption = None,
     max_attempts: opt.MaxAttemptsOption = None,
