@@ -59,9 +59,9 @@ def prepare_jobs(
     if options.queue is not None:
         ids.check_text(options.queue, "queue name", MAX_QUEUE_LENGTH)
     key = options.idempotency_key
-    if key is not None and not 0 < len(key) <= MAX_KEY_LENGTH:
-        raise InvalidInputError(f"idempotency key must be 1 to {MAX_KEY_LENGTH} characters")
     if key is not None:
+        if not 0 < len(key) <= MAX_KEY_LENGTH:
+            raise InvalidInputError(f"idempotency key must be 1 to {MAX_KEY_LENGTH} characters")
         ids.check_utf8(key, "idempotency key")
     if options.delay is not None and options.delay < timedelta(0):
         raise InvalidInputError("delay must not be negative")
