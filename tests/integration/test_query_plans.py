@@ -143,18 +143,17 @@ def test_acknowledging_a_batch_compares_no_outcome_with_every_running_job(
         store.close()
 
 
+def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every node of a plan (EXPLAIN's JSON), the plan's own first."""
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from plan_nodes(child)
+
+
 def scans_of(plan_json: str, relation: str) -> list[str]:
     """The node types of a plan's scans of `relation`."""
-    found: list[str] = []
-
-    def walk(node: dict[str, Any]) -> None:
-        if node.get("Relation Name") == relation:
-            found.append(node["Node Type"])
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(json.loads(plan_json)[0]["Plan"])
-    return found
+    nodes = plan_nodes(json.loads(plan_json)[0]["Plan"])
+    return [node["Node Type"] for node in nodes if node.get("Relation Name") == relation]
 
 
 def test_adding_up_usage_reads_the_totals_of_its_periods_only(pg_database: str) -> None:
@@ -206,10 +205,7 @@ class Explaining:
 
 
 def node_types(plan: dict[str, Any]) -> set[str]:
-    found = {plan["Node Type"]}
-    for child in plan.get("Plans", []):
-        found |= node_types(child)
-    return found
+    return {node["Node Type"] for node in plan_nodes(plan)}
 
 
 @pytest.fixture
@@ -255,14 +251,11 @@ def test_reserving_job_ids_looks_their_sequence_up_once(pg_database: str) -> Non
         row = conn.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) {query}", {"count": 20_000})
         ((explained,),) = row.fetchall()
 
-    def outputs(plan: dict[str, Any]) -> Iterator[tuple[str, float, str]]:
-        """(node type, rows, what it outputs) of each node of the plan."""
-        yield plan["Node Type"], plan["Plan Rows"], " ".join(plan.get("Output", []))
-        for child in plan.get("Plans", []):
-            yield from outputs(child)
-
-    nodes = list(outputs(explained[0]["Plan"]))
-    looked_up = [(node, rows) for node, rows, output in nodes if "pg_get_serial_seq" in output]
+    looked_up = [
+        (node["Node Type"], node["Plan Rows"])
+        for node in plan_nodes(explained[0]["Plan"])
+        if "pg_get_serial_seq" in " ".join(node.get("Output", []))
+    ]
     # the row source (generate_series) does not look it up; a node of one row does
     assert ("Function Scan", 20_000) not in looked_up, json.dumps(explained, indent=1)
     assert any(rows == 1 for _, rows in looked_up), json.dumps(explained, indent=1)
