@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -433,3 +435,37 @@ def test_the_audit_trail_refuses_update_delete_and_truncate(store: Store) -> Non
     with ControlPlane(store).tx(utcnow(), write=False) as tx:
         (event,) = tx.audit.list()
     assert (event.actor, event.action, event.data) == ("alice", "owner.updated", {"email": "a@b.c"})
+
+
+def test_a_turn_is_not_held_up_by_a_thread_that_computes(store: Store) -> None:
+    """A worker's turn (record a thousand outcomes, claim a thousand jobs) gives up the
+    interpreter's lock a few times, not once a row: each time, a thread that computes in
+    Python (a handler) may keep it. Once a row, such a turn took 0.8-1.0 s on SQLite here;
+    a few times, 0.06-0.08 s (and on PostgreSQL)."""
+    store.enqueue([new_job() for _ in range(2000)], utcnow())
+    at = utcnow()
+    outcomes = [
+        Outcome(j.id, 1, "succeeded", at, at) for j in store.claim(W1, None, 1000, at, lease())
+    ]
+    computing = threading.Event()
+    stop = threading.Event()
+
+    def compute() -> None:
+        while not stop.is_set():
+            computing.set()
+            sum(range(1000))
+
+    handler = threading.Thread(target=compute, daemon=True)
+    handler.start()
+    try:
+        assert computing.wait(10)
+        started = time.monotonic()
+        held, claimed = store.acknowledge_and_claim(
+            W1, outcomes, Claim(None, 1000, utcnow(), lease())
+        )
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        handler.join(10)
+    assert len(held) == 1000 and len(claimed) == 1000
+    assert took < 0.4, f"a turn took {took:.1f} s beside a thread that computes"

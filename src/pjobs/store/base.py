@@ -223,11 +223,15 @@ class SqlStore(ABC):
 
     def claim_on(self, cursor: Any, worker_id: str, claim: Claim) -> list[ClaimedJob]:
         """`claim`, on an open transaction."""
+        cursor.execute(self.queries["claim_jobs"], self.claim_params(worker_id, claim))
+        return self.claimed_jobs(cursor.fetchall(), claim.now)
+
+    def claim_params(self, worker_id: str, claim: Claim) -> dict[str, Any]:
+        """The parameters of claim_jobs."""
         params = {"worker_id": worker_id, "queues": self.array(claim.queues)}
         params |= {"limit": claim.limit, "now": self.ts(claim.now)}
         params["lease_expires_at"] = self.ts(claim.lease_expires_at)
-        cursor.execute(self.queries["claim_jobs"], params)
-        return self.claimed_jobs(cursor.fetchall(), claim.now)
+        return params
 
     def claimed_jobs(self, rows: list[Any], started: datetime) -> list[ClaimedJob]:
         """The jobs of claim_jobs' rows, best first. By position (the columns it returns),

@@ -28,7 +28,7 @@ from pjobs.store.files import (
 )
 from pjobs.store.outcomes import outcomes_json
 from pjobs.store.queries import Migration
-from pjobs.store.records import EnqueueResult, NewJob, Outcome
+from pjobs.store.records import Claim, ClaimedJob, EnqueueResult, NewJob, Outcome
 from pjobs.store.staging import StagedRecords
 
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -285,12 +285,38 @@ class SQLiteStore(SqlStore):
             for job_id, job in zip(ids, jobs, strict=True)
         ]
 
+    def claim_on(self, cursor: sqlite3.Cursor, worker_id: str, claim: Claim) -> list[ClaimedJob]:
+        """`claim`, on an open transaction. The jobs come as one row (`due_jobs`): the
+        sqlite3 module lets go of the interpreter's lock at each row it reads, and each
+        time a thread that computes in Python (a handler) may keep it until its switch
+        interval is up. A row a job made a worker's turn ten times slower beside such a
+        handler."""
+        params = self.claim_params(worker_id, claim)
+        cursor.execute(self.queries["due_jobs"], params)
+        due, params["ids"] = cursor.fetchone()
+        cursor.execute(self.queries["claim_jobs"], params)
+        return self.claimed_jobs(orjson.loads(due), claim.now)
+
     def acknowledge_on(
         self, cursor: sqlite3.Cursor, worker_id: str, outcomes: Sequence[Outcome]
     ) -> set[int]:
+        """Record the outcomes; returns the ids of the jobs this worker still held. Not
+        by RETURNING, a row a job (see `claim_on`): when acknowledge_jobs changes a row an
+        outcome, all were held (one outcome changes one row at most); else the statement
+        is undone, the held ones are read, and it runs again."""
+        q = self.queries
         params = {"worker_id": worker_id, "outcomes": outcomes_json(self, outcomes)}
-        cursor.execute(self.queries["acknowledge_jobs"], params)
-        acknowledged = {row[0] for row in cursor.fetchall()}
+        cursor.execute(q["savepoint_acknowledgement"])
+        changes = cursor.connection.total_changes
+        cursor.execute(q["acknowledge_jobs"], params)
+        if cursor.connection.total_changes - changes == len(outcomes):
+            acknowledged = {outcome.job_id for outcome in outcomes}
+        else:
+            cursor.execute(q["rollback_to_acknowledgement"])
+            cursor.execute(q["acknowledged_jobs"], params)
+            acknowledged = set(orjson.loads(cursor.fetchone()[0]))
+            cursor.execute(q["acknowledge_jobs"], params)
+        cursor.execute(q["release_acknowledgement"])
         # a batch of successes has no attempts rows: not even a search for them
         if acknowledged and any(outcome.has_attempt_row for outcome in outcomes):
             params["acknowledged"] = json.dumps(list(acknowledged))

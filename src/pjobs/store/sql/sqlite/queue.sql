@@ -40,25 +40,35 @@ SELECT id FROM jobs WHERE id BETWEEN :first AND :last;
 SELECT idempotency_key, id FROM jobs
 WHERE idempotency_key IN (SELECT value FROM json_each(:keys)) AND state IN ('queued', 'running');
 
--- name: claim_jobs
-UPDATE jobs
-SET state = 'running', attempts = attempts + 1, worker_id = :worker_id,
-    started_at = :now, lease_expires_at = :lease_expires_at
-WHERE id IN (
-    SELECT id FROM jobs
+-- name: due_jobs
+-- The jobs a claim takes, best first, in one row: a JSON array of their rows (the columns
+-- of a ClaimedJob, the attempt the claim begins) and one of their ids. One row, not a row a
+-- job: the sqlite3 module lets go of the interpreter's lock at each row, and a thread that
+-- computes in Python (a handler) may keep it each time (see `SQLiteStore.claim_on`).
+SELECT json_group_array(json_array(id, type, queue, payload, attempts + 1, max_attempts,
+                                   priority, run_at, requested_by, time_limit)),
+       json_group_array(id)
+FROM (
+    SELECT * FROM jobs
     WHERE state = 'queued' AND run_at <= :now
       AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
     ORDER BY priority DESC, run_at, id
     LIMIT :limit
-)
-RETURNING id, type, queue, payload, attempts, max_attempts, priority, run_at, requested_by,
-          time_limit;
+);
+
+-- name: claim_jobs
+-- The jobs of due_jobs (:ids, a JSON array), on the same transaction.
+UPDATE jobs
+SET state = 'running', attempts = attempts + 1, worker_id = :worker_id,
+    started_at = :now, lease_expires_at = :lease_expires_at
+WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: acknowledge_jobs
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone. :outcomes is a
 -- JSON array of [id, state, attempt, started_at, finished_at, run_at, result, error,
 -- traceback, history]; a late outcome of an attempt given up on (the job is on a later
--- attempt) is ignored. A deferred attempt (history 'deferred') is given back. A job that
+-- attempt) is ignored. No RETURNING: a row an acknowledged job would let go of the
+-- interpreter's lock a thousand times (see `SQLiteStore.acknowledge_on`). A deferred attempt (history 'deferred') is given back. A job that
 -- succeeded keeps that attempt on its own row (succeeded_by, started_at, finished_at): no
 -- attempts row is written for it (`job_attempts` reads it from there). Each field is read
 -- from its outcome once (MATERIALIZED: else each use reads it again, a tenth of the time).
@@ -83,8 +93,25 @@ SET state = o.state,
     lease_expires_at = NULL
 FROM o
 WHERE jobs.id = o.id AND jobs.worker_id = :worker_id
-  AND jobs.state = 'running' AND jobs.attempts = o.attempt
-RETURNING id;
+  AND jobs.state = 'running' AND jobs.attempts = o.attempt;
+
+-- name: savepoint_acknowledgement
+SAVEPOINT acknowledgement;
+
+-- name: rollback_to_acknowledgement
+ROLLBACK TO SAVEPOINT acknowledgement;
+
+-- name: release_acknowledgement
+RELEASE SAVEPOINT acknowledgement;
+
+-- name: acknowledged_jobs
+-- Those of :outcomes whose jobs this worker holds (as acknowledge_jobs matches them), as a
+-- JSON array of ids: asked only when acknowledge_jobs changed fewer rows than it had
+-- outcomes, after it is rolled back to its savepoint, before it runs again.
+SELECT json_group_array(jobs.id)
+FROM json_each(:outcomes) AS o JOIN jobs ON jobs.id = json_extract(o.value, '$[0]')
+WHERE jobs.worker_id = :worker_id AND jobs.state = 'running'
+  AND jobs.attempts = json_extract(o.value, '$[2]');
 
 -- name: insert_acknowledged_attempts
 -- The attempts of the outcomes just acknowledged (:acknowledged, a JSON array of their ids),
