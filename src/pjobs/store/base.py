@@ -234,7 +234,7 @@ class SqlStore(ABC):
         return params
 
     def claimed_jobs(self, rows: list[Any], started: datetime) -> list[ClaimedJob]:
-        """The jobs of claim_jobs' rows, best first. By position (the columns it returns),
+        """The jobs of a claim's rows, best first. By position (the columns it returns),
         not by name: the hot path. Each job started at the claim's now."""
         from_ts = self.from_ts
         jobs = [

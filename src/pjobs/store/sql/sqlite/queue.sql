@@ -67,11 +67,12 @@ WHERE id IN (SELECT value FROM json_each(:ids));
 -- Acknowledge what this worker ran; a job whose lease it lost is left alone. :outcomes is a
 -- JSON array of [id, state, attempt, started_at, finished_at, run_at, result, error,
 -- traceback, history]; a late outcome of an attempt given up on (the job is on a later
--- attempt) is ignored. No RETURNING: a row an acknowledged job would let go of the
--- interpreter's lock a thousand times (see `SQLiteStore.acknowledge_on`). A deferred attempt (history 'deferred') is given back. A job that
+-- attempt) is ignored. A deferred attempt (history 'deferred') is given back. A job that
 -- succeeded keeps that attempt on its own row (succeeded_by, started_at, finished_at): no
 -- attempts row is written for it (`job_attempts` reads it from there). Each field is read
 -- from its outcome once (MATERIALIZED: else each use reads it again, a tenth of the time).
+-- No RETURNING: a row a job, each would let go of the interpreter's lock (see
+-- `SQLiteStore.acknowledge_on`).
 WITH o AS MATERIALIZED (
     SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS state,
            json_extract(value, '$[2]') AS attempt, json_extract(value, '$[3]') AS started,
