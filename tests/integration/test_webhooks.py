@@ -621,3 +621,43 @@ def test_an_https_receiver_is_trusted_only_through_the_trusted_authorities(
     assert job.state == "succeeded", job.last_error
     (request,) = receiver.received
     assert verified(secret, request)["type"] == "webhook.test"
+
+
+def test_a_request_goes_out_in_one_send_when_its_answer_is_read() -> None:
+    """httpcore writes a request's head, body and end one by one; the stream of a webhook
+    connection sends them together, once, when the answer is first read (one segment on
+    the wire, one wake-up of the receiver), and never what a request given up on wrote."""
+    import socket
+
+    import httpcore
+
+    from pjobs.adapters.deadline import DeadlineStream
+
+    sends: list[bytes] = []
+
+    class Counted(socket.socket):
+        def send(self, data: Any, flags: int = 0) -> int:
+            sends.append(bytes(data))
+            return super().send(data, flags)
+
+        def sendall(self, data: Any, flags: int = 0) -> None:
+            sends.append(bytes(data))
+            super().sendall(data, flags)
+
+    ours, theirs = socket.socketpair()
+    counted = Counted(ours.family, ours.type, fileno=ours.detach())
+    stream = DeadlineStream(httpcore._backends.sync.SyncStream(counted))
+    try:
+        head, body = b"POST /hooks HTTP/1.1\r\nContent-Length: 9\r\n\r\n", b'{"n": 1}\n'
+        for part in (head, body, b""):
+            stream.write(part, timeout=1.0)
+        assert sends == []
+        theirs.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        assert stream.read(1024, timeout=1.0).startswith(b"HTTP/1.1 200")
+        assert sends == [head + body]
+        assert theirs.recv(1024) == head + body
+        stream.write(b"given up on", timeout=1.0)
+    finally:
+        stream.close()
+    assert sends == [head + body] and theirs.recv(1024) == b""
+    theirs.close()
