@@ -306,17 +306,17 @@ class SQLiteStore(SqlStore):
         is undone, the held ones are read, and it runs again."""
         q = self.queries
         params = {"worker_id": worker_id, "outcomes": outcomes_json(self, outcomes)}
-        cursor.execute(q["savepoint_acknowledgement"])
+        cursor.execute(q["savepoint_outcome"])
         changes = cursor.connection.total_changes
         cursor.execute(q["acknowledge_jobs"], params)
         if cursor.connection.total_changes - changes == len(outcomes):
             acknowledged = {outcome.job_id for outcome in outcomes}
         else:
-            cursor.execute(q["rollback_to_acknowledgement"])
+            cursor.execute(q["rollback_to_outcome"])
             cursor.execute(q["acknowledged_jobs"], params)
             acknowledged = set(orjson.loads(cursor.fetchone()[0]))
             cursor.execute(q["acknowledge_jobs"], params)
-        cursor.execute(q["release_acknowledgement"])
+        cursor.execute(q["release_outcome"])
         # a batch of successes has no attempts rows: not even a search for them
         if acknowledged and any(outcome.has_attempt_row for outcome in outcomes):
             params["acknowledged"] = json.dumps(list(acknowledged))

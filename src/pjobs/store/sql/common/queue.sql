@@ -185,7 +185,9 @@ SET state = 'cancelled', finished_at = :now, worker_id = NULL, lease_expires_at 
 WHERE id = :id AND worker_id = :worker_id AND state = 'running';
 
 -- name: savepoint_outcome
--- An outcome recorded on a savepoint of its own (when a batch's writes failed).
+-- Outcomes recorded on a savepoint of their own: each of a batch whose writes failed, and
+-- SQLite's acknowledgement (`SQLiteStore.acknowledge_on`), which may be undone and run
+-- again. Nested, a savepoint of the same name is the most recent one (SQLite, PostgreSQL).
 SAVEPOINT outcome;
 
 -- name: rollback_to_outcome

@@ -96,15 +96,6 @@ FROM o
 WHERE jobs.id = o.id AND jobs.worker_id = :worker_id
   AND jobs.state = 'running' AND jobs.attempts = o.attempt;
 
--- name: savepoint_acknowledgement
-SAVEPOINT acknowledgement;
-
--- name: rollback_to_acknowledgement
-ROLLBACK TO SAVEPOINT acknowledgement;
-
--- name: release_acknowledgement
-RELEASE SAVEPOINT acknowledgement;
-
 -- name: acknowledged_jobs
 -- Those of :outcomes whose jobs this worker holds (as acknowledge_jobs matches them), as a
 -- JSON array of ids: asked only when acknowledge_jobs changed fewer rows than it had
