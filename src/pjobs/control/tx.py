@@ -97,6 +97,10 @@ class ControlTx:
     def rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
         return dict_rows(self.run(query, **params))
 
+    def packed_rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        """`rows`, of a query whose SQLite form packs them into one (`SQLiteStore.packed_rows`)."""
+        return self.store.packed_rows(self.run(query, **params))
+
     def row(self, query: str, **params: Any) -> dict[str, Any] | None:
         rows = self.rows(query, **params)
         return rows[0] if rows else None

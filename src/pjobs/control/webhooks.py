@@ -179,7 +179,8 @@ class Webhooks(Noun):
         store = self.tx.store
         found: dict[str, tuple[Delivery, Endpoint]] = {}
         endpoints: dict[str, Endpoint] = {}
-        for row in self.tx.rows("get_deliveries_to_send", ids=store.array(list(delivery_ids))):
+        ids = store.array(list(delivery_ids))
+        for row in self.tx.packed_rows("get_deliveries_to_send", ids=ids):
             endpoint = endpoints.get(row["e.id"])
             if endpoint is None:
                 columns = {name[2:]: value for name, value in row.items() if name[:2] == "e."}

@@ -164,6 +164,11 @@ class SqlStore(ABC):
     def record(self, cls: type[R], row: dict[str, Any]) -> R:
         return build(cls, row, self)
 
+    def packed_rows(self, cursor: Any) -> list[dict[str, Any]]:
+        """The rows of a query that may pack them into one (`SQLiteStore.packed_rows`),
+        each as {column: value}."""
+        return dict_rows(cursor)
+
     def _claimed(self, row: dict[str, Any]) -> ClaimedJob:
         return ClaimedJob.from_row(
             row,

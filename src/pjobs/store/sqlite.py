@@ -285,6 +285,14 @@ class SQLiteStore(SqlStore):
             for job_id, job in zip(ids, jobs, strict=True)
         ]
 
+    def packed_rows(self, cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+        """The rows packed into one by the query (a JSON array of {column: value}, its one
+        column), for the same reason as the claim's (`claim_on`): 1,000 deliveries read
+        for a worker's claim took 15 s beside a thread that computes, a row at a time."""
+        (packed,) = cursor.fetchone()
+        rows: list[dict[str, Any]] = orjson.loads(packed)
+        return rows
+
     def claim_on(self, cursor: sqlite3.Cursor, worker_id: str, claim: Claim) -> list[ClaimedJob]:
         """`claim`, on an open transaction. The jobs come as one row (`due_jobs`): the
         sqlite3 module lets go of the interpreter's lock at each row it reads, and each

@@ -1,14 +1,21 @@
 -- Webhook queries whose SQL is SQLite's own (JSON parameters).
 
 -- name: get_deliveries_to_send
--- Deliveries and their endpoints in one statement (the endpoint's columns prefixed "e.").
-SELECT d.*, e.id AS "e.id", e.project_id AS "e.project_id", e.url AS "e.url",
-       e.events AS "e.events", e.description AS "e.description", e.secret AS "e.secret",
-       e.previous_secret AS "e.previous_secret",
-       e.previous_secret_expires_at AS "e.previous_secret_expires_at",
-       e.enabled AS "e.enabled", e.disabled_reason AS "e.disabled_reason",
-       e.consecutive_failures AS "e.consecutive_failures", e.created_at AS "e.created_at",
-       e.updated_at AS "e.updated_at"
+-- Deliveries and their endpoints in one statement (the endpoint's columns prefixed "e."),
+-- packed into one row (`SQLiteStore.packed_rows`): a worker reads those it claimed.
+SELECT json_group_array(json_object(
+    'id', d.id, 'endpoint_id', d.endpoint_id, 'event_type', d.event_type, 'body', d.body,
+    'state', d.state, 'attempts', d.attempts, 'job_id', d.job_id,
+    'created_at', d.created_at, 'next_attempt_at', d.next_attempt_at,
+    'finished_at', d.finished_at, 'last_status', d.last_status, 'last_error', d.last_error,
+    'e.id', e.id, 'e.project_id', e.project_id, 'e.url', e.url, 'e.events', e.events,
+    'e.description', e.description, 'e.secret', e.secret,
+    'e.previous_secret', e.previous_secret,
+    'e.previous_secret_expires_at', e.previous_secret_expires_at, 'e.enabled', e.enabled,
+    'e.disabled_reason', e.disabled_reason,
+    'e.consecutive_failures', e.consecutive_failures, 'e.created_at', e.created_at,
+    'e.updated_at', e.updated_at
+))
 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
 WHERE d.id IN (SELECT value FROM json_each(:ids));
 
