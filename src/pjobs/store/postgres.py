@@ -297,7 +297,7 @@ class PostgresStore(SqlStore):
     def claim_on(
         self, cursor: psycopg.Cursor[Any], worker_id: str, claim: Claim
     ) -> list[ClaimedJob]:
-        cursor.execute(self.queries["plan_claim"])
+        cursor.execute(self.queries["claim_settings"])
         return super().claim_on(cursor, worker_id, claim)
 
     def claimed_jobs(self, rows: list[Any], started: datetime) -> list[ClaimedJob]:
