@@ -16,6 +16,7 @@ from pjobs.app import App
 from pjobs.queue.worker import Worker
 from pjobs.settings.config import Settings
 from pjobs.store import Store
+from support.waiting import until, worker_for
 
 
 class Faulty:
@@ -213,3 +214,62 @@ def test_a_sqlite_connection_opened_while_the_file_was_read_only_is_replaced(
         store.close()
     assert isinstance(results[0], DatabaseReadOnly)
     assert results[1] == 0, results
+
+
+def test_a_job_this_worker_still_runs_is_not_started_again_when_it_claims_it_again(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    """A job can be queued again while this worker still runs it: its claim lost with the
+    server's last moments (a claim does not wait for the disk), or swept by another worker
+    while this one could not renew its lease. Claimed again by this worker for the same
+    attempt, it is not started a second time beside the first: the attempt that runs is
+    the claim's, and its outcome is recorded."""
+    app = App(make_settings(worker={"poll_interval": 0.05}), store=store)
+    (job,) = app.queue.enqueue_many([("noop", {"sleep_seconds": 1.0})])
+    worker = worker_for(app.queue, burst=True)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        until(lambda: app.queue.get(job.id).state == "running", what="the job started")
+        assert store.release(worker.worker_id, [job.id]) == 1  # queued again, as if lost
+        until(lambda: app.queue.get(job.id).state != "queued", what="claimed again")
+        thread.join(20)
+        assert not thread.is_alive(), "the worker never recorded the job's outcome"
+    finally:
+        worker.stop(force=True)
+        thread.join(10)
+    finished = app.queue.get(job.id)
+    assert (finished.state, finished.attempts) == ("succeeded", 1), finished
+    assert [a.outcome for a in store.job_attempts(job.id)] == ["succeeded"]
+    assert worker.processed == 1  # one attempt ran, not two
+    app.close()
+
+
+def test_a_job_claimed_again_for_another_attempt_waits_for_the_one_that_runs_here(
+    store: Store, make_settings: Callable[..., Settings]
+) -> None:
+    """Queued again behind this worker's back with its attempt counted (as after another
+    worker's attempt that failed and left it to retry), the job is claimed again here for
+    its next attempt while the stale one still runs here. The new claim is given back, and
+    the next attempt starts once the stale one ended (its outcome ignored), not beside it."""
+    app = App(make_settings(worker={"poll_interval": 0.05}), store=store)
+    (job,) = app.queue.enqueue_many([("noop", {"sleep_seconds": 1.0})])
+    worker = worker_for(app.queue, burst=True)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        until(lambda: app.queue.get(job.id).state == "running", what="the job started")
+        with store.transaction() as cursor:  # one statement: no claim comes in between
+            cursor.execute(
+                "UPDATE jobs SET state = 'queued', worker_id = NULL, lease_expires_at = NULL "
+                f"WHERE id = {job.id}"
+            )
+        thread.join(20)
+        assert not thread.is_alive(), "the worker never recorded the job's outcome"
+    finally:
+        worker.stop(force=True)
+        thread.join(10)
+    finished = app.queue.get(job.id)
+    assert (finished.state, finished.attempts) == ("succeeded", 2), finished
+    assert worker.processed == 2  # the stale attempt (ignored), then the next, in turn
+    app.close()

@@ -250,11 +250,32 @@ class Worker:
         claim = Claim(self.queues, limit, self.clock.now(), lease_expires_at)
         acknowledged, jobs = self.store.acknowledge_and_claim(self.worker_id, batch, claim)
         self._acknowledged(batch, acknowledged)
+        jobs = self._not_held(jobs)
         self._preloads.read(jobs)
         for job in jobs:
             self._held[job.id] = job
             self._inbox.put(job)
         return len(jobs)
+
+    def _not_held(self, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+        """The claimed jobs this worker does not hold already. A job it still runs can be
+        queued again behind its back: its claim lost in the server's crash (a claim does
+        not wait for the disk), or swept by another worker while this one could not renew
+        its lease. Claimed again for the attempt that runs here, it is left to that attempt,
+        whose outcome is the claim's; claimed for another, it is given back, to be claimed
+        once the attempt that runs here ended (one attempt of a job at a time here)."""
+        held = [job for job in jobs if job.id in self._held]
+        if not held:
+            return jobs
+        stale = [job.id for job in held if self._held[job.id].attempt != job.attempt]
+        log.warning(
+            "job(s) %s: claimed again while running here; %s",
+            ", ".join(str(job.id) for job in held),
+            f"{len(stale)} given back" if stale else "left to the attempts that run",
+        )
+        if stale:
+            self._guarded("releasing jobs", lambda: self.store.release(self.worker_id, stale))
+        return [job for job in jobs if job.id not in self._held]
 
     def _start_runner(self) -> None:
         runner = threading.Thread(
