@@ -7,7 +7,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -216,6 +217,28 @@ def test_a_sqlite_connection_opened_while_the_file_was_read_only_is_replaced(
     assert results[1] == 0, results
 
 
+@contextmanager
+def a_job_running_here(
+    store: Store, make_settings: Callable[..., Settings]
+) -> Iterator[tuple[App, int, Worker]]:
+    """A burst worker on its own thread, running a job of a second: (app, job id, worker).
+    The block ends once the worker did (it fails if that takes 20 s)."""
+    app = App(make_settings(worker={"poll_interval": 0.05}), store=store)
+    (job,) = app.queue.enqueue_many([("noop", {"sleep_seconds": 1.0})])
+    worker = worker_for(app.queue, burst=True)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        until(lambda: app.queue.get(job.id).state == "running", what="the job started")
+        yield app, job.id, worker
+        thread.join(20)
+        assert not thread.is_alive(), "the worker never recorded the job's outcome"
+    finally:
+        worker.stop(force=True)
+        thread.join(10)
+        app.close()
+
+
 def test_a_job_this_worker_still_runs_is_not_started_again_when_it_claims_it_again(
     store: Store, make_settings: Callable[..., Settings]
 ) -> None:
@@ -224,25 +247,13 @@ def test_a_job_this_worker_still_runs_is_not_started_again_when_it_claims_it_aga
     while this one could not renew its lease. Claimed again by this worker for the same
     attempt, it is not started a second time beside the first: the attempt that runs is
     the claim's, and its outcome is recorded."""
-    app = App(make_settings(worker={"poll_interval": 0.05}), store=store)
-    (job,) = app.queue.enqueue_many([("noop", {"sleep_seconds": 1.0})])
-    worker = worker_for(app.queue, burst=True)
-    thread = threading.Thread(target=worker.run)
-    thread.start()
-    try:
-        until(lambda: app.queue.get(job.id).state == "running", what="the job started")
-        assert store.release(worker.worker_id, [job.id]) == 1  # queued again, as if lost
-        until(lambda: app.queue.get(job.id).state != "queued", what="claimed again")
-        thread.join(20)
-        assert not thread.is_alive(), "the worker never recorded the job's outcome"
-    finally:
-        worker.stop(force=True)
-        thread.join(10)
-    finished = app.queue.get(job.id)
-    assert (finished.state, finished.attempts) == ("succeeded", 1), finished
-    assert [a.outcome for a in store.job_attempts(job.id)] == ["succeeded"]
+    with a_job_running_here(store, make_settings) as (app, job_id, worker):
+        assert store.release(worker.worker_id, [job_id]) == 1  # queued again, as if lost
+        until(lambda: app.queue.get(job_id).state != "queued", what="claimed again")
+    finished = store.get_job(job_id)
+    assert finished is not None and (finished.state, finished.attempts) == ("succeeded", 1)
+    assert [a.outcome for a in store.job_attempts(job_id)] == ["succeeded"]
     assert worker.processed == 1  # one attempt ran, not two
-    app.close()
 
 
 def test_a_job_claimed_again_for_another_attempt_waits_for_the_one_that_runs_here(
@@ -252,24 +263,12 @@ def test_a_job_claimed_again_for_another_attempt_waits_for_the_one_that_runs_her
     worker's attempt that failed and left it to retry), the job is claimed again here for
     its next attempt while the stale one still runs here. The new claim is given back, and
     the next attempt starts once the stale one ended (its outcome ignored), not beside it."""
-    app = App(make_settings(worker={"poll_interval": 0.05}), store=store)
-    (job,) = app.queue.enqueue_many([("noop", {"sleep_seconds": 1.0})])
-    worker = worker_for(app.queue, burst=True)
-    thread = threading.Thread(target=worker.run)
-    thread.start()
-    try:
-        until(lambda: app.queue.get(job.id).state == "running", what="the job started")
+    with a_job_running_here(store, make_settings) as (_, job_id, worker):
         with store.transaction() as cursor:  # one statement: no claim comes in between
             cursor.execute(
                 "UPDATE jobs SET state = 'queued', worker_id = NULL, lease_expires_at = NULL "
-                f"WHERE id = {job.id}"
+                f"WHERE id = {job_id}"
             )
-        thread.join(20)
-        assert not thread.is_alive(), "the worker never recorded the job's outcome"
-    finally:
-        worker.stop(force=True)
-        thread.join(10)
-    finished = app.queue.get(job.id)
-    assert (finished.state, finished.attempts) == ("succeeded", 2), finished
+    finished = store.get_job(job_id)
+    assert finished is not None and (finished.state, finished.attempts) == ("succeeded", 2)
     assert worker.processed == 2  # the stale attempt (ignored), then the next, in turn
-    app.close()
